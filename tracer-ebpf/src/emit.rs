@@ -1,0 +1,47 @@
+//! Ring-buffer reservation, record headers, and counting of records that did not fit.
+use aya_ebpf::{
+    bindings::BPF_RB_NO_WAKEUP,
+    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns},
+    maps::ring_buf::RingBufEntry,
+};
+use tracer_common::{COMM_LEN, EventHeader};
+
+use crate::{
+    config::settings,
+    maps::{EVENTS, LOST},
+};
+
+/// Reserves a record, or counts it as lost when the ring buffer is full.
+#[inline(always)]
+pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
+    let entry = EVENTS.reserve::<T>(0);
+    if entry.is_none() {
+        if let Some(lost) = LOST.get_ptr_mut(0) {
+            // SAFETY: per-CPU slot, and programs do not nest on one CPU for these hooks.
+            unsafe { *lost += 1 };
+        }
+    }
+    entry
+}
+
+/// Publishes a record, waking the reader unless userspace asked to poll instead.
+#[inline(always)]
+pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
+    let flags = if settings().no_wakeup != 0 { BPF_RB_NO_WAKEUP as u64 } else { 0 };
+    entry.submit(flags);
+}
+
+#[inline(always)]
+pub fn header(kind: u32, source: u32, tgid: u32, tid: u32, ppid: u32, comm: [u8; COMM_LEN]) -> EventHeader {
+    EventHeader {
+        kind,
+        source,
+        // SAFETY: plain helper calls without arguments.
+        timestamp_ns: unsafe { bpf_ktime_get_boot_ns() },
+        tgid,
+        tid,
+        ppid,
+        cpu: unsafe { bpf_get_smp_processor_id() },
+        comm,
+    }
+}

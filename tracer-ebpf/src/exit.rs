@@ -1,0 +1,68 @@
+//! Task exit: `sched_process_exit`, once per exiting task. Linux 6.16+ passes `group_dead` as a
+//! second argument; older kernels only pass the task, and the last task of a group is told by
+//! `signal->live` having dropped to zero (decremented just before the tracepoint).
+use aya_ebpf::{
+    EbpfContext,
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    macros::{btf_tracepoint, raw_tracepoint},
+    programs::{BtfTracePointContext, RawTracePointContext},
+};
+use tracer_common::{ExitEvent, event_kind, exit_flags, hook_source};
+
+use crate::{config, emit, filter, task};
+
+/// For kernels whose tracepoint passes `(task, group_dead)`.
+#[btf_tracepoint(function = "sched_process_exit")]
+pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
+    on_exit(&ctx, hook_source::TP_BTF, true)
+}
+
+/// For kernels whose tracepoint passes only `(task)`.
+#[btf_tracepoint(function = "sched_process_exit")]
+pub fn sched_process_exit_task_only(ctx: BtfTracePointContext) -> i32 {
+    on_exit(&ctx, hook_source::TP_BTF, false)
+}
+
+#[raw_tracepoint(tracepoint = "sched_process_exit")]
+pub fn sched_process_exit_raw(ctx: RawTracePointContext) -> i32 {
+    on_exit(&ctx, hook_source::RAW_TRACEPOINT, config::settings().exit_has_group_dead != 0)
+}
+
+fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
+    let args = ctx.as_ptr() as *const u64;
+    let offsets = config::offsets();
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
+    let Ok(comm) = bpf_get_current_comm() else { return 0 };
+    if !filter::selects(tgid, tid, &comm) {
+        return 0;
+    }
+    // SAFETY: the task is the first argument; the second is only read where it exists.
+    let task = unsafe { *args } as *const u8;
+    let group_dead = if has_group_dead {
+        (unsafe { *args.add(1) } & 1) != 0
+    } else {
+        let signal: *const u8 = task::read(task, offsets.task_signal).unwrap_or(core::ptr::null());
+        task::read::<i32>(signal, offsets.signal_live).is_ok_and(|live| live == 0)
+    };
+    if group_dead && filter::follows() {
+        filter::forget(tgid);
+    }
+    if !config::emits(event_kind::EXIT) {
+        return 0;
+    }
+    let exit_code: u32 = task::read(task, offsets.task_exit_code).unwrap_or(0);
+    let start_time: u64 = task::read(task, offsets.task_start_time).unwrap_or(0);
+    // SAFETY: plain helper call.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let ppid = task::parent_tgid(task, &offsets).unwrap_or(0);
+    let Some(mut entry) = emit::reserve::<ExitEvent>() else { return 0 };
+    entry.write(ExitEvent {
+        header: emit::header(event_kind::EXIT, source, tgid, tid, ppid, comm),
+        exit_code,
+        flags: if group_dead { exit_flags::GROUP_DEAD } else { 0 },
+        lifetime_ns: now.saturating_sub(start_time),
+    });
+    emit::submit(entry);
+    0
+}

@@ -1,0 +1,47 @@
+//! The in-kernel task filter (`--comm`, `--pid`, `--tid`, `--follow`), evaluated before any
+//! ring-buffer reservation so filtered-out tasks cost a few map look-ups at most.
+use tracer_common::{COMM_LEN, filter_flags};
+
+use crate::{
+    config::settings,
+    maps::{COMM_FILTER, FOLLOWED, PID_FILTER, TID_FILTER},
+};
+
+/// Whether a task is selected: it is in a followed process, or it passes every active criterion.
+#[inline(always)]
+pub fn selects(tgid: u32, tid: u32, comm: &[u8; COMM_LEN]) -> bool {
+    let flags = settings().filter_flags;
+    if flags == 0 {
+        return true;
+    }
+    if flags & filter_flags::FOLLOW != 0 && FOLLOWED.get_ptr(tgid).is_some() {
+        return true;
+    }
+    let criteria = filter_flags::COMM | filter_flags::PID | filter_flags::TID;
+    if flags & criteria == 0 {
+        // Follow-only mode (`tracer run`): only followed processes.
+        return false;
+    }
+    (flags & filter_flags::COMM == 0 || COMM_FILTER.get_ptr(comm).is_some())
+        && (flags & filter_flags::PID == 0 || PID_FILTER.get_ptr(tgid).is_some())
+        && (flags & filter_flags::TID == 0 || TID_FILTER.get_ptr(tid).is_some())
+}
+
+/// Whether selected tasks' children are followed.
+#[inline(always)]
+pub fn follows() -> bool {
+    settings().filter_flags & filter_flags::FOLLOW != 0
+}
+
+/// Starts following a process created by a selected task.
+#[inline(always)]
+pub fn follow(tgid: u32) {
+    // A full map only means a descendant goes unfollowed; nothing better can be done here.
+    let _ = FOLLOWED.insert(tgid, 1u8, 0);
+}
+
+/// Stops following a process whose last task exited.
+#[inline(always)]
+pub fn forget(tgid: u32) {
+    let _ = FOLLOWED.remove(tgid);
+}

@@ -1,0 +1,89 @@
+//! Task creation: `sched_process_fork` emits the fork record; `task_newtask`, which runs just
+//! before it in `copy_process`, supplies the clone flags the fork tracepoint does not carry.
+//! Both exist since Linux 3.x; the `tp_btf` variants need BTF (5.5+).
+use aya_ebpf::{
+    EbpfContext,
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid},
+    macros::{btf_tracepoint, raw_tracepoint},
+    programs::{BtfTracePointContext, RawTracePointContext},
+};
+use aya_log_ebpf::error;
+use tracer_common::{ForkEvent, event_kind, fork_flags, hook_source};
+
+use crate::{config, emit, filter, maps::CLONE_FLAGS, task};
+
+#[btf_tracepoint(function = "sched_process_fork")]
+pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
+    on_fork(&ctx, hook_source::TP_BTF)
+}
+
+#[raw_tracepoint(tracepoint = "sched_process_fork")]
+pub fn sched_process_fork_raw(ctx: RawTracePointContext) -> i32 {
+    on_fork(&ctx, hook_source::RAW_TRACEPOINT)
+}
+
+#[btf_tracepoint(function = "task_newtask")]
+pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
+    on_newtask(&ctx)
+}
+
+#[raw_tracepoint(tracepoint = "task_newtask")]
+pub fn task_newtask_raw(ctx: RawTracePointContext) -> i32 {
+    on_newtask(&ctx)
+}
+
+/// `task_newtask(struct task_struct *task, u64 clone_flags)`; current is the creator.
+fn on_newtask<C: EbpfContext>(ctx: &C) -> i32 {
+    let args = ctx.as_ptr() as *const u64;
+    // SAFETY: both arguments exist in this tracepoint's context on every kernel.
+    let (child, clone_flags) = unsafe { (*args as *const u8, *args.add(1)) };
+    let offsets = config::offsets();
+    if let Ok(child_tid) = task::read::<u32>(child, offsets.task_pid) {
+        let _ = CLONE_FLAGS.insert(child_tid, clone_flags, 0);
+    }
+    0
+}
+
+/// `sched_process_fork(struct task_struct *parent, struct task_struct *child)`.
+fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
+    let args = ctx.as_ptr() as *const u64;
+    // SAFETY: both arguments exist in this tracepoint's context on every kernel.
+    let (parent, child) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
+    let offsets = config::offsets();
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
+    let Ok(comm) = bpf_get_current_comm() else { return 0 };
+    let (Ok(child_tgid), Ok(child_tid)) = (
+        task::read::<u32>(child, offsets.task_tgid),
+        task::read::<u32>(child, offsets.task_pid),
+    ) else {
+        error!(ctx, "fork: cannot read the child task's ids");
+        return 0;
+    };
+    // Consumed whether or not this fork is reported, so the LRU map holds only pending forks.
+    let clone_flags = CLONE_FLAGS.get_ptr(child_tid).map(|flags| unsafe { *flags });
+    if clone_flags.is_some() {
+        let _ = CLONE_FLAGS.remove(child_tid);
+    }
+    if !filter::selects(tgid, tid, &comm) {
+        return 0;
+    }
+    if filter::follows() {
+        filter::follow(child_tgid);
+    }
+    if !config::emits(event_kind::FORK) {
+        return 0;
+    }
+    let ppid = task::parent_tgid(parent, &offsets).unwrap_or(0);
+    let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
+    entry.write(ForkEvent {
+        header: emit::header(event_kind::FORK, source, tgid, tid, ppid, comm),
+        child_tgid,
+        child_tid,
+        clone_flags: clone_flags.unwrap_or(0),
+        flags: if clone_flags.is_some() { fork_flags::CLONE_FLAGS_KNOWN } else { 0 },
+        _pad: 0,
+    });
+    emit::submit(entry);
+    0
+}

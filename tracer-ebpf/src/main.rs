@@ -1,0 +1,26 @@
+//! tracer's kernel programs: task lifecycle hooks (fork, exec, exit, rename) and `/proc` root
+//! lookups, each filtering in the kernel and writing records into one BPF ring buffer.
+//!
+//! Every hook has a `tp_btf` entry point (BTF-enabled kernels, 5.5+) and a raw tracepoint one
+//! (4.17+); the lookup hook has fentry (5.5+), kprobe, and a syscall-entry fallback. Userspace
+//! decides which to load (see the probe plan in `tracer/src/probes.rs`).
+#![no_std]
+#![no_main]
+
+mod config;
+mod emit;
+mod exec;
+mod exit;
+mod filter;
+mod fork;
+mod lookup;
+mod maps;
+mod rename;
+mod task;
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    // The verifier rejects any reachable panic path, so this is never called.
+    loop {}
+}

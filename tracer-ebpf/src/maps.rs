@@ -1,0 +1,35 @@
+//! The maps shared with userspace, and the one the fork hooks use between themselves.
+use aya_ebpf::{
+    macros::map,
+    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+};
+use tracer_common::{COMM_LEN, FILTER_MAP_ENTRIES, FOLLOWED_MAP_ENTRIES};
+
+/// Event records; userspace sets the size before load.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
+
+/// Per-CPU count of records dropped because `EVENTS` was full.
+#[map]
+pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// `--comm` names, NUL-padded to 16 bytes.
+#[map]
+pub static COMM_FILTER: HashMap<[u8; COMM_LEN], u8> =
+    HashMap::with_max_entries(FILTER_MAP_ENTRIES, 0);
+
+/// `--pid` TGIDs.
+#[map]
+pub static PID_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(FILTER_MAP_ENTRIES, 0);
+
+/// `--tid` TIDs.
+#[map]
+pub static TID_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(FILTER_MAP_ENTRIES, 0);
+
+/// TGIDs of processes traced because an ancestor was selected (`--follow`, `tracer run`).
+#[map]
+pub static FOLLOWED: HashMap<u32, u8> = HashMap::with_max_entries(FOLLOWED_MAP_ENTRIES, 0);
+
+/// `clone_flags` seen by `task_newtask`, keyed by the new task's TID, until its fork event.
+#[map]
+pub static CLONE_FLAGS: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);

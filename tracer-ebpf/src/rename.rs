@@ -1,0 +1,52 @@
+//! Comm changes: `task_rename(struct task_struct *task, const char *comm)`, fired by
+//! `__set_task_comm` for prctl(PR_SET_NAME), writes to `/proc/<tid>/comm` (pthread_setname_np on
+//! another thread) and exec. The renamed task need not be the current one.
+use aya_ebpf::{
+    EbpfContext,
+    helpers::bpf_probe_read_kernel_str_bytes,
+    macros::{btf_tracepoint, raw_tracepoint},
+    programs::{BtfTracePointContext, RawTracePointContext},
+};
+use tracer_common::{COMM_LEN, RenameEvent, event_kind, hook_source};
+
+use crate::{config, emit, filter, task};
+
+#[btf_tracepoint(function = "task_rename")]
+pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
+    on_rename(&ctx, hook_source::TP_BTF)
+}
+
+#[raw_tracepoint(tracepoint = "task_rename")]
+pub fn task_rename_raw(ctx: RawTracePointContext) -> i32 {
+    on_rename(&ctx, hook_source::RAW_TRACEPOINT)
+}
+
+fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
+    if !config::emits(event_kind::RENAME) {
+        return 0;
+    }
+    let args = ctx.as_ptr() as *const u64;
+    // SAFETY: both arguments exist in this tracepoint's context on every kernel.
+    let (renamed, new_name) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
+    let offsets = config::offsets();
+    let (Ok(ids), Ok(old_comm)) = (task::ids(renamed, &offsets), task::comm(renamed, &offsets))
+    else {
+        return 0;
+    };
+    if !filter::selects(ids.tgid, ids.tid, &old_comm) {
+        return 0;
+    }
+    let mut new_comm = [0u8; COMM_LEN];
+    // SAFETY: the helper bounds the copy by the buffer and NUL-terminates it.
+    if unsafe { bpf_probe_read_kernel_str_bytes(new_name, &mut new_comm) }.is_err() {
+        return 0;
+    }
+    let Some(mut entry) = emit::reserve::<RenameEvent>() else { return 0 };
+    entry.write(RenameEvent {
+        header: emit::header(event_kind::RENAME, source, ids.tgid, ids.tid, ids.ppid, old_comm),
+        old_comm,
+        new_comm,
+    });
+    emit::submit(entry);
+    0
+}

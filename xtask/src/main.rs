@@ -1,0 +1,48 @@
+//! `cargo xtask`: the project's commands. Each sets up what it needs (nightly `rust-src`, a
+//! `bpf-linker` matching the nightly's LLVM) before building, so a fresh clone needs nothing else.
+mod build;
+mod command;
+mod run;
+mod test;
+mod toolchain;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, run and test tracer")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Set up the toolchain, then build the eBPF object and `target/release/tracer`.
+    Build,
+    /// Build, then run `target/release/tracer ARGS` as root (through sudo when needed).
+    Run {
+        /// Arguments for tracer (after `--`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Build, then run every test: unit tests and the privileged integration tests.
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Build => build::build().map(|_| ()),
+        Task::Run { args } => run::run(&args),
+        Task::Test => test::test(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
