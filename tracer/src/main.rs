@@ -1,1 +1,70 @@
-fn main(){}
+//! tracer: watch tasks being born, exec'ing, renaming and dying, and every `/proc/<n>` lookup,
+//! live, through eBPF programs on the scheduler's tracepoints and on `proc_root_lookup`.
+mod cli;
+mod clock;
+mod config;
+mod decode;
+mod event;
+mod filter;
+mod kernel_btf;
+mod live;
+mod loader;
+mod names;
+mod output;
+mod pipeline;
+mod probes;
+mod recording;
+mod replay;
+mod session;
+mod tasks;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::{
+    cli::{Cli, Command},
+    config::TraceConfig,
+};
+
+/// Exit status for bad command lines.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version.
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("tracer: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .init();
+    match run(cli) {
+        Ok(status) => ExitCode::from(status),
+        Err(error) => {
+            eprintln!("tracer: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match cli.command {
+        None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?, None)),
+        Some(Command::Run { trace, command }) => {
+            runtime.block_on(live::trace(TraceConfig::from_args(&trace)?, Some(command)))
+        }
+        Some(Command::Replay { file, filters, json }) => replay::replay(&file, &filters, json),
+        Some(Command::Probes { hooks }) => live::probes(config::parse_hooks(&hooks)?),
+    }
+}

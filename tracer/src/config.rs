@@ -1,0 +1,148 @@
+//! Validated settings of a tracing session, built from the command line before anything is
+//! loaded: bad values fail here with a message naming the flag.
+use std::{
+    collections::{BTreeSet, HashMap},
+    path::PathBuf,
+    time::Duration,
+};
+
+use crate::{
+    cli::{HookArgs, TraceArgs},
+    event::{Kind, Source},
+    filter::{FilterError, Filters},
+    probes,
+};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error("--duration {0}: expected a positive number of seconds")]
+    Duration(f64),
+    #[error("--hook {0:?}: expected EVENT=HOOK, e.g. lookup=kprobe")]
+    HookSyntax(String),
+    #[error("--hook {given:?}: {kind} can be served by {choices}")]
+    HookChoice { given: String, kind: &'static str, choices: String },
+}
+
+#[derive(Debug)]
+pub struct TraceConfig {
+    pub filters: Filters,
+    pub json: bool,
+    pub output: Option<PathBuf>,
+    pub force: bool,
+    pub quiet: bool,
+    pub duration: Option<Duration>,
+    pub hooks: HashMap<Kind, Source>,
+    pub buffer_mib: u32,
+}
+
+impl TraceConfig {
+    pub fn from_args(args: &TraceArgs) -> Result<Self, ConfigError> {
+        let duration = match args.duration {
+            Some(seconds) if seconds.is_finite() && seconds > 0.0 && seconds < 1e9 => {
+                Some(Duration::from_secs_f64(seconds))
+            }
+            Some(seconds) => return Err(ConfigError::Duration(seconds)),
+            None => None,
+        };
+        Ok(Self {
+            filters: Filters::from_args(&args.filters)?,
+            json: args.json,
+            output: args.output.clone(),
+            force: args.force,
+            quiet: args.quiet,
+            duration,
+            hooks: parse_hooks(&args.hooks)?,
+            buffer_mib: args.buffer_mib,
+        })
+    }
+
+    /// Kinds whose hooks must be attached, and kinds the kernel must emit. Beyond what the user
+    /// asked to see: lookups need fork and exit events to know threads' groups; following needs
+    /// the fork and exit hooks; `tracer run` needs their events to know when its tree is gone.
+    pub fn kernel_kinds(&self, running: bool) -> (BTreeSet<Kind>, BTreeSet<Kind>) {
+        let lifecycle = [Kind::Fork, Kind::Exit];
+        let mut emitted = self.filters.kinds.clone();
+        if running || self.filters.kinds.contains(&Kind::Lookup) {
+            emitted.extend(lifecycle);
+        }
+        let mut attached = emitted.clone();
+        if self.filters.follow {
+            attached.extend(lifecycle);
+        }
+        (attached, emitted)
+    }
+}
+
+pub fn parse_hooks(args: &HookArgs) -> Result<HashMap<Kind, Source>, ConfigError> {
+    let mut hooks = HashMap::new();
+    for given in &args.hooks {
+        let (kind, source) = given.split_once('=').ok_or_else(|| ConfigError::HookSyntax(given.clone()))?;
+        let kind = Kind::from_name(kind.trim())
+            .filter(|kind| *kind != Kind::Lost)
+            .ok_or_else(|| ConfigError::HookSyntax(given.clone()))?;
+        let allowed = probes::strategy_names(kind);
+        let source = Source::from_name(source.trim()).filter(|source| allowed.contains(source)).ok_or_else(|| {
+            ConfigError::HookChoice {
+                given: given.clone(),
+                kind: kind.name(),
+                choices: allowed.iter().map(|source| source.name()).collect::<Vec<_>>().join(", "),
+            }
+        })?;
+        hooks.insert(kind, source);
+    }
+    Ok(hooks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::FilterArgs;
+
+    fn args() -> TraceArgs {
+        TraceArgs { buffer_mib: 8, ..TraceArgs::default() }
+    }
+
+    #[test]
+    fn parses_and_rejects_hooks() {
+        let hooks = HookArgs { hooks: vec!["lookup=kprobe".into(), "fork=raw_tracepoint".into()] };
+        let parsed = parse_hooks(&hooks).unwrap();
+        assert_eq!(parsed[&Kind::Lookup], Source::Kprobe);
+        assert_eq!(parsed[&Kind::Fork], Source::RawTracepoint);
+        let wrong = HookArgs { hooks: vec!["fork=kprobe".into()] };
+        assert_eq!(
+            parse_hooks(&wrong).unwrap_err().to_string(),
+            "--hook \"fork=kprobe\": fork can be served by tp_btf, raw_tracepoint"
+        );
+        assert!(matches!(parse_hooks(&HookArgs { hooks: vec!["lookup".into()] }), Err(ConfigError::HookSyntax(_))));
+    }
+
+    #[test]
+    fn rejects_bad_durations() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let config = TraceConfig::from_args(&TraceArgs { duration: Some(bad), ..args() });
+            assert!(matches!(config, Err(ConfigError::Duration(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lookups_and_runs_need_lifecycle_events() {
+        let only_lookups = TraceArgs {
+            filters: FilterArgs { events: vec!["lookup".into()], ..FilterArgs::default() },
+            ..args()
+        };
+        let config = TraceConfig::from_args(&only_lookups).unwrap();
+        let (attached, emitted) = config.kernel_kinds(false);
+        assert_eq!(emitted, BTreeSet::from([Kind::Fork, Kind::Exit, Kind::Lookup]));
+        assert_eq!(attached, emitted);
+
+        let follow_exec = TraceArgs {
+            filters: FilterArgs { events: vec!["exec".into()], follow: true, comms: vec!["make".into()], ..FilterArgs::default() },
+            ..args()
+        };
+        let (attached, emitted) = TraceConfig::from_args(&follow_exec).unwrap().kernel_kinds(false);
+        assert_eq!(emitted, BTreeSet::from([Kind::Exec]));
+        assert_eq!(attached, BTreeSet::from([Kind::Fork, Kind::Exec, Kind::Exit]));
+    }
+}

@@ -1,0 +1,193 @@
+//! The commands that trace the live kernel: the default stream, `tracer run`, `tracer probes`.
+use std::{
+    collections::{BTreeSet, HashMap},
+    ffi::OsString,
+    io::{BufWriter, Write},
+    os::unix::process::ExitStatusExt,
+    path::Path,
+    process::ExitStatus,
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    clock::Clock,
+    config::TraceConfig,
+    event::Kind,
+    filter::Filters,
+    loader::{self, LoadError, LoadOptions},
+    output::{self, NoPrinter, Printer},
+    pipeline::Pipeline,
+    recording::{RecordingHeader, RecordingWriter},
+    session::{self, Ended, RunTree},
+    tasks::TaskTable,
+};
+
+/// Exit status when the kernel dropped events.
+pub const EXIT_LOST: u8 = 3;
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path).map(|text| text.trim().to_owned()).unwrap_or_default()
+}
+
+fn recording_header(filters: &Filters) -> RecordingHeader {
+    let clock = Clock::sample();
+    RecordingHeader {
+        format_version: 0,
+        tracer_version: env!("CARGO_PKG_VERSION").to_owned(),
+        kernel_release: read_trimmed("/proc/sys/kernel/osrelease"),
+        hostname: read_trimmed("/proc/sys/kernel/hostname"),
+        boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
+        start_wall_ns: Clock::wall_now_ns(),
+        boot_to_wall_ns: clock.boot_to_wall_ns.max(0) as u64,
+        filters: filters.to_args(),
+    }
+}
+
+fn stdout_printer(config: &TraceConfig) -> Box<dyn Printer> {
+    if config.quiet {
+        Box::new(NoPrinter)
+    } else {
+        output::printer(config.json, BufWriter::with_capacity(64 * 1024, std::io::stdout()))
+    }
+}
+
+fn describe_kinds(kinds: &BTreeSet<Kind>) -> String {
+    kinds.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// `tracer [OPTIONS]` and `tracer run [OPTIONS] -- COMMAND`. Returns the process exit status.
+pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Result<u8> {
+    let running = command.is_some();
+    let (attach, emit) = config.kernel_kinds(running);
+    // Created first, so an existing recording is refused before anything loads.
+    let recorder = match &config.output {
+        Some(path) => Some(RecordingWriter::create(path, &recording_header(&config.filters), config.force)?),
+        None => None,
+    };
+    let options = LoadOptions {
+        attach: &attach,
+        emit: &emit,
+        filters: &config.filters,
+        follow_only: running && !config.filters.selects_tasks(),
+        hooks: &config.hooks,
+        buffer_mib: config.buffer_mib,
+    };
+    let mut loaded = match loader::load(&options) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            if let (Some(path), Some(recorder)) = (&config.output, recorder) {
+                // Nothing was recorded: leave no empty file behind.
+                drop(recorder);
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(error.into());
+        }
+    };
+    let tasks = config.filters.kinds.contains(&Kind::Lookup).then(TaskTable::from_proc);
+    let pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, stdout_printer(&config), recorder);
+    eprintln!(
+        "Attached {} programs: tracing {}. {}",
+        loaded.plan.attached_programs(),
+        describe_kinds(&config.filters.kinds),
+        if running { "Stops when the command's process tree is gone." } else { "Ctrl-C to stop." }
+    );
+    let run = match command {
+        Some(command) => Some(spawn_followed(&mut loaded, &command)?),
+        None => None,
+    };
+    let ended = session::stream(loaded, pipeline, config.duration, run).await?;
+    Ok(finish(&ended))
+}
+
+/// Prints the summary and picks the exit status.
+fn finish(ended: &Ended) -> u8 {
+    let Ended { counts, elapsed, command_status, output_closed } = ended;
+    if !output_closed {
+        eprintln!("{}", counts.summary(*elapsed));
+    }
+    if counts.lost > 0 {
+        eprintln!("tracer: the kernel dropped {} events (ring buffer full); try a larger --buffer-size", counts.lost);
+    }
+    match command_status {
+        Some(status) => command_exit_code(*status),
+        None if counts.lost > 0 => EXIT_LOST,
+        None => 0,
+    }
+}
+
+/// A command's status as a shell reports it: its exit code, or 128 + the killing signal.
+fn command_exit_code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(signal)) => (128 + signal) as u8,
+        (None, None) => 1,
+    }
+}
+
+/// Starts COMMAND stopped before exec, marks its process as followed, then lets it go: every
+/// event from its first instruction on is traced.
+fn spawn_followed(loaded: &mut loader::Loaded, command: &[OsString]) -> Result<RunTree> {
+    let (program, arguments) = command.split_first().context("tracer run needs a command")?;
+    let mut gate = [0; 2];
+    // SAFETY: pipe2 fills the two descriptors.
+    if unsafe { libc::pipe2(gate.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        bail!("cannot create a pipe: {}", std::io::Error::last_os_error());
+    }
+    let (gate_read, gate_write) = (gate[0], gate[1]);
+    let mut child = tokio::process::Command::new(program);
+    child.args(arguments);
+    // SAFETY: the hook only calls async-signal-safe functions (close, read).
+    unsafe {
+        child.pre_exec(move || {
+            libc::close(gate_write);
+            let mut byte = 0u8;
+            // Returns when the parent writes or closes its end.
+            libc::read(gate_read, (&raw mut byte).cast(), 1);
+            Ok(())
+        });
+    }
+    let spawned = child.spawn();
+    // SAFETY: our copy of the read end is no longer needed.
+    unsafe { libc::close(gate_read) };
+    let child = match spawned {
+        Ok(child) => child,
+        Err(error) => {
+            unsafe { libc::close(gate_write) };
+            bail!("cannot run {}: {error}", Path::new(program).display());
+        }
+    };
+    let tgid = child.id().context("the command exited before it could be traced")?;
+    let followed = loader::follow(&mut loaded.ebpf, tgid);
+    // Releasing the gate either way: a command we cannot follow still must not hang.
+    // SAFETY: writes one byte to our own pipe, then closes it.
+    unsafe {
+        libc::write(gate_write, b"g".as_ptr().cast(), 1);
+        libc::close(gate_write);
+    }
+    followed?;
+    Ok(RunTree::new(child, tgid))
+}
+
+/// `tracer probes`: attach every hook and print the plan.
+pub fn probes(hooks: HashMap<Kind, crate::event::Source>) -> Result<u8> {
+    let kinds: BTreeSet<Kind> = [Kind::Fork, Kind::Exec, Kind::Exit, Kind::Rename, Kind::Lookup].into();
+    let filters = Filters { kinds: kinds.clone(), ..Filters::default() };
+    let options = LoadOptions {
+        attach: &kinds,
+        emit: &BTreeSet::new(),
+        filters: &filters,
+        follow_only: false,
+        hooks: &hooks,
+        buffer_mib: 1,
+    };
+    let (plan, status) = match loader::load(&options) {
+        Ok(loaded) => (loaded.plan, 0),
+        Err(LoadError::Unserved { plan, .. }) => (plan, 1),
+        Err(error) => return Err(error.into()),
+    };
+    let mut out = std::io::stdout().lock();
+    write!(out, "{plan}")?;
+    out.flush()?;
+    Ok(status)
+}

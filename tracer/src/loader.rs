@@ -1,0 +1,186 @@
+//! Loading the embedded eBPF object: checks the privileges it needs, configures it for this
+//! kernel (BTF offsets, tracepoint prototypes) and these filters, attaches the probe plan, and
+//! forwards kernel-side log records to the `log` logger.
+use std::{collections::{BTreeSet, HashMap}, path::Path};
+
+use aya::{
+    Btf, Ebpf, EbpfLoader,
+    maps::{HashMap as BpfHashMap, MapData},
+};
+use aya_log::EbpfLogger;
+use tracer_common::{COMM_LEN, TracerSettings, event_kind, filter_flags, global_name, map_name};
+
+use crate::{
+    event::{Kind, Source},
+    filter::Filters,
+    kernel_btf::{BtfError, KernelBtf, VMLINUX_BTF},
+    probes::{self, ProbePlan},
+};
+
+/// The kernel programs, built by `cargo xtask build` and embedded by `build.rs`.
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf.o"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("this tracer binary was built without its eBPF object; build it with `cargo xtask build`")]
+    NoObject,
+    #[error("tracer needs root (or CAP_BPF and CAP_PERFMON); this process lacks {0}")]
+    Privileges(String),
+    #[error(transparent)]
+    Btf(#[from] BtfError),
+    #[error("cannot load kernel BTF for the BPF loader: {0}")]
+    AyaBtf(String),
+    #[error("cannot load the eBPF object: {0}")]
+    Object(String),
+    #[error("cannot configure the {map} map: {message}")]
+    Map { map: &'static str, message: String },
+    #[error("no hook for {kinds} could attach on this kernel:\n{plan}")]
+    Unserved { kinds: String, plan: ProbePlan },
+    #[error("--buffer-size {0}: the ring buffer size must be a power of two from 1 to 1024 MiB")]
+    BufferSize(u32),
+}
+
+/// What to load.
+pub struct LoadOptions<'a> {
+    /// Kinds whose hooks are attached.
+    pub attach: &'a BTreeSet<Kind>,
+    /// Kinds the kernel side emits (may include more than the user sees, for tracer's own needs).
+    pub emit: &'a BTreeSet<Kind>,
+    pub filters: &'a Filters,
+    /// Follow mode without task criteria: only processes in FOLLOWED (`tracer run`).
+    pub follow_only: bool,
+    pub hooks: &'a HashMap<Kind, Source>,
+    pub buffer_mib: u32,
+}
+
+pub struct Loaded {
+    pub ebpf: Ebpf,
+    pub plan: ProbePlan,
+    /// Kernel-side log records; `None` when the object logs nothing.
+    pub logger: Option<EbpfLogger<&'static dyn log::Log>>,
+}
+
+/// Capabilities missing from the effective set for loading tracing programs.
+fn missing_capabilities() -> Option<String> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let effective = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())?;
+    let has = |cap: u32| effective & (1 << cap) != 0;
+    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+        return None;
+    }
+    let missing: Vec<&str> = [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
+        .into_iter()
+        .filter(|(cap, _)| !has(*cap))
+        .map(|(_, name)| name)
+        .collect();
+    Some(missing.join(" and "))
+}
+
+fn kind_bit(kind: Kind) -> u32 {
+    match kind {
+        Kind::Fork => event_kind::bit(event_kind::FORK),
+        Kind::Exec => event_kind::bit(event_kind::EXEC),
+        Kind::Exit => event_kind::bit(event_kind::EXIT),
+        Kind::Rename => event_kind::bit(event_kind::RENAME),
+        Kind::Lookup => event_kind::bit(event_kind::LOOKUP),
+        Kind::Lost => 0,
+    }
+}
+
+pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
+    if EBPF_OBJECT.is_empty() {
+        return Err(LoadError::NoObject);
+    }
+    if let Some(missing) = missing_capabilities() {
+        return Err(LoadError::Privileges(missing));
+    }
+    let buffer_mib = options.buffer_mib;
+    if !(1..=1024).contains(&buffer_mib) || !buffer_mib.is_power_of_two() {
+        return Err(LoadError::BufferSize(buffer_mib));
+    }
+    let kernel = KernelBtf::load(Path::new(VMLINUX_BTF))?;
+    let offsets = kernel.offsets()?;
+    let filters = options.filters;
+    let mut flags = 0;
+    if !filters.comms.is_empty() {
+        flags |= filter_flags::COMM;
+    }
+    if !filters.pids.is_empty() {
+        flags |= filter_flags::PID;
+    }
+    if !filters.tids.is_empty() {
+        flags |= filter_flags::TID;
+    }
+    if filters.follow || options.follow_only {
+        flags |= filter_flags::FOLLOW;
+    }
+    let settings = TracerSettings {
+        event_mask: options.emit.iter().map(|kind| kind_bit(*kind)).fold(0, |mask, bit| mask | bit),
+        filter_flags: flags,
+        exit_has_group_dead: u32::from(kernel.tracepoint_arguments("sched_process_exit").is_some_and(|n| n >= 2)),
+        no_wakeup: 0,
+    };
+    let btf = Btf::from_sys_fs().map_err(|error| LoadError::AyaBtf(error.to_string()))?;
+    let mut ebpf = EbpfLoader::new()
+        .btf(Some(&btf))
+        .override_global(global_name::OFFSETS, &offsets, true)
+        .override_global(global_name::SETTINGS, &settings, true)
+        .map_max_entries(map_name::EVENTS, buffer_mib * 1024 * 1024)
+        .load(EBPF_OBJECT)
+        .map_err(|error| LoadError::Object(error.to_string()))?;
+    fill_filter_maps(&mut ebpf, filters)?;
+    let logger = match EbpfLogger::init(&mut ebpf) {
+        Ok(logger) => Some(logger),
+        Err(error) => {
+            log::warn!("kernel-side logs are unavailable: {error}");
+            None
+        }
+    };
+    let kinds: Vec<Kind> = options.attach.iter().copied().filter(|kind| *kind != Kind::Lost).collect();
+    let plan = probes::attach(&mut ebpf, &btf, &kernel, &kinds, options.hooks);
+    let unserved = plan.unserved();
+    if !unserved.is_empty() {
+        let kinds = unserved.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", ");
+        return Err(LoadError::Unserved { kinds, plan });
+    }
+    Ok(Loaded { ebpf, plan, logger })
+}
+
+fn hash_map<'a, K: aya::Pod>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<BpfHashMap<&'a mut MapData, K, u8>, LoadError> {
+    let map = ebpf
+        .map_mut(name)
+        .ok_or_else(|| LoadError::Map { map: name, message: "missing from the object".into() })?;
+    BpfHashMap::try_from(map).map_err(|error| LoadError::Map { map: name, message: error.to_string() })
+}
+
+fn fill_filter_maps(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError> {
+    let mut comms = hash_map::<[u8; COMM_LEN]>(ebpf, map_name::COMM_FILTER)?;
+    for comm in &filters.comms {
+        let mut key = [0u8; COMM_LEN];
+        key[..comm.len()].copy_from_slice(comm.as_bytes());
+        comms
+            .insert(key, 1, 0)
+            .map_err(|error| LoadError::Map { map: map_name::COMM_FILTER, message: error.to_string() })?;
+    }
+    for (name, values) in [(map_name::PID_FILTER, &filters.pids), (map_name::TID_FILTER, &filters.tids)] {
+        let mut map = hash_map::<u32>(ebpf, name)?;
+        for value in values {
+            map.insert(value, 1, 0).map_err(|error| LoadError::Map { map: name, message: error.to_string() })?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts following process `tgid` and its descendants (`tracer run`).
+pub fn follow(ebpf: &mut Ebpf, tgid: u32) -> Result<(), LoadError> {
+    let mut followed = hash_map::<u32>(ebpf, map_name::FOLLOWED)?;
+    followed
+        .insert(tgid, 1, 0)
+        .map_err(|error| LoadError::Map { map: map_name::FOLLOWED, message: error.to_string() })
+}

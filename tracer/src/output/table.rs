@@ -1,0 +1,166 @@
+//! The human-readable table: local time, event, TGID, TID, PPID, comm and what happened.
+use std::io::{self, Write};
+
+use crate::{
+    event::{Detail, Event, exit_status},
+    names::signal_name,
+    output::Printer,
+};
+
+pub struct TablePrinter<W: Write> {
+    out: W,
+    header_printed: bool,
+    zone: jiff::tz::TimeZone,
+}
+
+impl<W: Write> TablePrinter<W> {
+    pub fn new(out: W) -> Self {
+        Self { out, header_printed: false, zone: jiff::tz::TimeZone::system() }
+    }
+
+    #[cfg(test)]
+    fn with_zone(out: W, zone: jiff::tz::TimeZone) -> Self {
+        Self { out, header_printed: false, zone }
+    }
+
+    /// `HH:MM:SS.micros` in local time.
+    fn time_of_day(&self, timestamp_ns: u64) -> String {
+        let seconds = (timestamp_ns / 1_000_000_000) as i64;
+        let offset = jiff::Timestamp::from_second(seconds)
+            .map(|time| self.zone.to_offset(time).seconds())
+            .unwrap_or(0);
+        let of_day = (seconds + i64::from(offset)).rem_euclid(86_400);
+        let micros = (timestamp_ns % 1_000_000_000) / 1_000;
+        format!("{:02}:{:02}:{:02}.{micros:06}", of_day / 3600, of_day / 60 % 60, of_day % 60)
+    }
+}
+
+/// "12.3ms"-style durations.
+fn duration(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns}ns"),
+        1_000..1_000_000 => format!("{:.1}µs", ns as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1}ms", ns as f64 / 1e6),
+        _ => format!("{:.2}s", ns as f64 / 1e9),
+    }
+}
+
+/// An argument as a shell would need it written.
+fn shell_word(argument: &str) -> String {
+    let plain = !argument.is_empty()
+        && argument.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&byte));
+    if plain { argument.to_owned() } else { format!("'{}'", argument.replace('\'', r"'\''")) }
+}
+
+/// What happened, in words.
+pub fn describe(event: &Event) -> String {
+    match &event.detail {
+        Detail::Fork { child_tgid, child_tid, .. } => {
+            if *child_tgid == event.tgid {
+                format!("thread {child_tgid}/{child_tid} created")
+            } else {
+                format!("process {child_tgid} created")
+            }
+        }
+        Detail::Exec { filename, argv, argv_truncated, old_tid } => {
+            let mut text = filename.clone();
+            if !argv.is_empty() {
+                text.push_str(" [");
+                text.push_str(&argv.iter().map(|argument| shell_word(argument)).collect::<Vec<_>>().join(" "));
+                if *argv_truncated {
+                    text.push_str(" …");
+                }
+                text.push(']');
+            }
+            if *old_tid != event.tid {
+                text.push_str(&format!(" (by thread {old_tid}, which took over TID {})", event.tid));
+            }
+            text
+        }
+        Detail::Exit { status, group_dead, lifetime_ns } => {
+            let how = match (exit_status::code(*status), exit_status::signal(*status)) {
+                (Some(code), _) => format!("exit {code}"),
+                (None, Some(signal)) => format!("killed by {}", signal_name(signal)),
+                (None, None) => format!("status {status}"),
+            };
+            let core = if exit_status::core_dumped(*status) { " (core dumped)" } else { "" };
+            let what = if *group_dead { "process gone" } else { "thread gone" };
+            format!("{how}{core}, {what}, lived {}", duration(*lifetime_ns))
+        }
+        Detail::Rename { old_comm, new_comm } => format!("comm {old_comm:?} -> {new_comm:?}"),
+        Detail::Lookup { name, target_tgid } => match (name.parse::<u32>(), target_tgid) {
+            (Ok(tid), Some(tgid)) if tid != *tgid => {
+                format!("/proc/{name} (thread of {tgid}, hidden from ls /proc)")
+            }
+            (Ok(_), Some(_)) => format!("/proc/{name} (process)"),
+            (Ok(_), None) => format!("/proc/{name} (no such task)"),
+            (Err(_), _) => format!("/proc/{name}"),
+        },
+        Detail::Lost { count } => format!("{count} events lost (ring buffer full)"),
+    }
+}
+
+impl<W: Write> Printer for TablePrinter<W> {
+    fn print(&mut self, event: &Event) -> io::Result<()> {
+        if !self.header_printed {
+            writeln!(self.out, "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} DETAILS", "TIME", "EVENT", "TGID", "TID", "PPID", "COMM")?;
+            self.header_printed = true;
+        }
+        writeln!(
+            self.out,
+            "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} {}",
+            self.time_of_day(event.timestamp_ns),
+            event.kind().name(),
+            event.tgid,
+            event.tid,
+            event.ppid,
+            event.comm,
+            describe(event)
+        )
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Source;
+
+    fn event(tgid: u32, tid: u32, detail: Detail) -> Event {
+        Event { timestamp_ns: 3_723_000_456_789, cpu: 0, tgid, tid, ppid: 1, comm: "bash".into(), source: Source::TpBtf, detail }
+    }
+
+    #[test]
+    fn prints_a_header_then_rows() {
+        let mut printer = TablePrinter::with_zone(Vec::new(), jiff::tz::TimeZone::UTC);
+        printer.print(&event(812, 812, Detail::Fork { child_tgid: 812, child_tid: 815, clone_flags: None })).unwrap();
+        let text = String::from_utf8(printer.out).unwrap();
+        let lines: Vec<_> = text.lines().collect();
+        assert!(lines[0].starts_with("TIME"));
+        assert_eq!(lines[1], "01:02:03.000456 fork       812     812       1 bash             thread 812/815 created");
+    }
+
+    #[test]
+    fn describes_each_kind() {
+        let fork = event(812, 812, Detail::Fork { child_tgid: 900, child_tid: 900, clone_flags: None });
+        assert_eq!(describe(&fork), "process 900 created");
+        let exited = event(9, 9, Detail::Exit { status: 3 << 8, group_dead: true, lifetime_ns: 1_500_000 });
+        assert_eq!(describe(&exited), "exit 3, process gone, lived 1.5ms");
+        let killed = event(9, 10, Detail::Exit { status: 0x80 | 9, group_dead: false, lifetime_ns: 2_000_000_000 });
+        assert_eq!(describe(&killed), "killed by SIGKILL (core dumped), thread gone, lived 2.00s");
+        let lookup = event(900, 900, Detail::Lookup { name: "815".into(), target_tgid: Some(812) });
+        assert_eq!(describe(&lookup), "/proc/815 (thread of 812, hidden from ls /proc)");
+        let exec = event(812, 812, Detail::Exec {
+            filename: "/bin/cat".into(),
+            argv: vec!["cat".into(), "a b".into()],
+            argv_truncated: false,
+            old_tid: 815,
+        });
+        assert_eq!(describe(&exec), "/bin/cat [cat 'a b'] (by thread 815, which took over TID 812)");
+        let rename = event(812, 815, Detail::Rename { old_comm: "bash".into(), new_comm: "worker".into() });
+        assert_eq!(describe(&rename), "comm \"bash\" -> \"worker\"");
+    }
+}

@@ -1,0 +1,287 @@
+//! The probe plan: which hook serves each event kind on the running kernel. Strategies are
+//! tried best first (tp_btf, then raw tracepoints; for `/proc` lookups fentry, kprobe, then
+//! syscall entry); each refusal is recorded with the kernel's reason, so `tracer probes` and
+//! the logs say exactly what is attached and why.
+use std::{collections::HashMap, fmt};
+
+use aya::{
+    Btf, Ebpf,
+    programs::{BtfTracePoint, FEntry, KProbe, Program, RawTracePoint},
+};
+
+use crate::{
+    event::{Kind, Source},
+    kernel_btf::KernelBtf,
+};
+
+/// How one program attaches.
+#[derive(Clone, Copy, Debug)]
+enum Attach {
+    TpBtf(&'static str),
+    RawTracepoint(&'static str),
+    Fentry(&'static str),
+    Kprobe(&'static str),
+}
+
+/// One way to serve an event kind: the programs (by name in the object) it needs.
+struct Strategy {
+    source: Source,
+    programs: Vec<(&'static str, Attach)>,
+    /// Why this strategy cannot even be tried on this kernel.
+    unavailable: Option<String>,
+}
+
+/// What happened when a strategy was tried.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub source: Source,
+    /// `Ok` with the attached programs, or the reason it was refused.
+    pub outcome: Result<Vec<String>, String>,
+}
+
+/// The outcome for one event kind.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub kind: Kind,
+    pub attempts: Vec<Attempt>,
+}
+
+impl Choice {
+    /// The strategy serving this kind, if any attached.
+    pub fn chosen(&self) -> Option<Source> {
+        self.attempts.iter().find(|attempt| attempt.outcome.is_ok()).map(|attempt| attempt.source)
+    }
+}
+
+/// Which hook serves each requested event kind.
+#[derive(Clone, Debug, Default)]
+pub struct ProbePlan {
+    pub choices: Vec<Choice>,
+}
+
+impl ProbePlan {
+    pub fn attached_programs(&self) -> usize {
+        self.choices
+            .iter()
+            .flat_map(|choice| &choice.attempts)
+            .filter_map(|attempt| attempt.outcome.as_ref().ok())
+            .map(Vec::len)
+            .sum()
+    }
+
+    /// Kinds nothing could serve.
+    pub fn unserved(&self) -> Vec<Kind> {
+        self.choices.iter().filter(|choice| choice.chosen().is_none()).map(|choice| choice.kind).collect()
+    }
+}
+
+impl fmt::Display for ProbePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<8} {:<16} {}", "EVENT", "HOOK", "DETAILS")?;
+        for choice in &self.choices {
+            let chosen = choice.chosen().map_or("none", Source::name);
+            let mut details = Vec::new();
+            for attempt in &choice.attempts {
+                match &attempt.outcome {
+                    Ok(programs) => details.push(format!("attached {}", programs.join(", "))),
+                    Err(reason) => details.push(format!("{} refused: {reason}", attempt.source.name())),
+                }
+            }
+            writeln!(f, "{:<8} {:<16} {}", choice.kind.name(), chosen, details.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Strategies for `kind`, best first.
+fn strategies(kind: Kind, kernel: &KernelBtf) -> Vec<Strategy> {
+    let tp_btf = |programs: Vec<(&'static str, Attach)>| {
+        let missing: Vec<&str> = programs
+            .iter()
+            .filter_map(|(_, attach)| match attach {
+                Attach::TpBtf(name) if kernel.tracepoint_arguments(name).is_none() => Some(*name),
+                _ => None,
+            })
+            .collect();
+        Strategy {
+            source: Source::TpBtf,
+            programs,
+            unavailable: (!missing.is_empty())
+                .then(|| format!("kernel BTF has no tracepoint {}", missing.join(", "))),
+        }
+    };
+    let raw = |programs: Vec<(&'static str, Attach)>| Strategy {
+        source: Source::RawTracepoint,
+        programs,
+        unavailable: None,
+    };
+    match kind {
+        Kind::Fork => vec![
+            tp_btf(vec![
+                ("task_newtask", Attach::TpBtf("task_newtask")),
+                ("sched_process_fork", Attach::TpBtf("sched_process_fork")),
+            ]),
+            raw(vec![
+                ("task_newtask_raw", Attach::RawTracepoint("task_newtask")),
+                ("sched_process_fork_raw", Attach::RawTracepoint("sched_process_fork")),
+            ]),
+        ],
+        Kind::Exec => vec![
+            tp_btf(vec![("sched_process_exec", Attach::TpBtf("sched_process_exec"))]),
+            raw(vec![("sched_process_exec_raw", Attach::RawTracepoint("sched_process_exec"))]),
+        ],
+        Kind::Exit => {
+            // Linux 6.16 added `group_dead`; the program must not read an argument that is absent.
+            let program = match kernel.tracepoint_arguments("sched_process_exit") {
+                Some(arguments) if arguments >= 2 => "sched_process_exit",
+                _ => "sched_process_exit_task_only",
+            };
+            vec![
+                tp_btf(vec![(program, Attach::TpBtf("sched_process_exit"))]),
+                raw(vec![("sched_process_exit_raw", Attach::RawTracepoint("sched_process_exit"))]),
+            ]
+        }
+        Kind::Rename => vec![
+            tp_btf(vec![("task_rename", Attach::TpBtf("task_rename"))]),
+            raw(vec![("task_rename_raw", Attach::RawTracepoint("task_rename"))]),
+        ],
+        Kind::Lookup => vec![
+            Strategy {
+                source: Source::Fentry,
+                programs: vec![("proc_root_lookup", Attach::Fentry("proc_root_lookup"))],
+                unavailable: None,
+            },
+            Strategy {
+                source: Source::Kprobe,
+                programs: vec![("proc_root_lookup_kprobe", Attach::Kprobe("proc_root_lookup"))],
+                unavailable: None,
+            },
+            Strategy {
+                source: Source::SyscallEntry,
+                programs: vec![("proc_path_syscalls", Attach::RawTracepoint("sys_enter"))],
+                unavailable: (!cfg!(target_arch = "x86_64"))
+                    .then(|| "the syscall fallback knows x86-64 syscall numbers only".to_owned()),
+            },
+        ],
+        Kind::Lost => Vec::new(),
+    }
+}
+
+/// The strategies a user may force per kind (`--hook KIND=STRATEGY`).
+pub fn strategy_names(kind: Kind) -> &'static [Source] {
+    match kind {
+        Kind::Fork | Kind::Exec | Kind::Exit | Kind::Rename => &[Source::TpBtf, Source::RawTracepoint],
+        Kind::Lookup => &[Source::Fentry, Source::Kprobe, Source::SyscallEntry],
+        Kind::Lost => &[],
+    }
+}
+
+/// Loads and attaches, for each kind, the first strategy the kernel accepts (or only the forced
+/// one). Kinds no strategy serves are left in the plan with their reasons; the caller decides.
+pub fn attach(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    kernel: &KernelBtf,
+    kinds: &[Kind],
+    forced: &HashMap<Kind, Source>,
+) -> ProbePlan {
+    let mut plan = ProbePlan::default();
+    for &kind in kinds {
+        let mut choice = Choice { kind, attempts: Vec::new() };
+        for strategy in strategies(kind, kernel) {
+            if forced.get(&kind).is_some_and(|source| *source != strategy.source) {
+                continue;
+            }
+            let outcome = match &strategy.unavailable {
+                Some(reason) => Err(reason.clone()),
+                None => attach_strategy(ebpf, btf, &strategy),
+            };
+            match &outcome {
+                Ok(_) => log::debug!("{}: attached {}", kind.name(), strategy.source.name()),
+                Err(reason) => log::info!("{}: {} refused: {reason}", kind.name(), strategy.source.name()),
+            }
+            let attached = outcome.is_ok();
+            choice.attempts.push(Attempt { source: strategy.source, outcome });
+            if attached {
+                break;
+            }
+        }
+        plan.choices.push(choice);
+    }
+    plan
+}
+
+fn attach_strategy(ebpf: &mut Ebpf, btf: &Btf, strategy: &Strategy) -> Result<Vec<String>, String> {
+    let mut attached: Vec<String> = Vec::new();
+    for (name, how) in &strategy.programs {
+        if let Err(reason) = attach_program(ebpf, btf, name, *how) {
+            // Leave nothing half-attached: the next strategy must not double-report events.
+            for done in &attached {
+                unload(ebpf, done);
+            }
+            unload(ebpf, name);
+            return Err(reason);
+        }
+        attached.push((*name).to_owned());
+    }
+    Ok(attached)
+}
+
+fn attach_program(ebpf: &mut Ebpf, btf: &Btf, name: &str, how: Attach) -> Result<(), String> {
+    let program = ebpf.program_mut(name).ok_or_else(|| format!("the object has no program {name}"))?;
+    let result = match how {
+        Attach::TpBtf(tracepoint) => <&mut BtfTracePoint>::try_from(program)
+            .map_err(error_chain)
+            .and_then(|program| {
+                program.load(tracepoint, btf).map_err(error_chain)?;
+                program.attach().map(drop).map_err(error_chain)
+            }),
+        Attach::RawTracepoint(tracepoint) => <&mut RawTracePoint>::try_from(program)
+            .map_err(error_chain)
+            .and_then(|program| {
+                program.load().map_err(error_chain)?;
+                program.attach(tracepoint).map(drop).map_err(error_chain)
+            }),
+        Attach::Fentry(function) => <&mut FEntry>::try_from(program).map_err(error_chain).and_then(|program| {
+            program.load(function, btf).map_err(error_chain)?;
+            program.attach().map(drop).map_err(error_chain)
+        }),
+        Attach::Kprobe(function) => <&mut KProbe>::try_from(program).map_err(error_chain).and_then(|program| {
+            program.load().map_err(error_chain)?;
+            program.attach(function, 0).map(drop).map_err(error_chain)
+        }),
+    };
+    result
+}
+
+fn unload(ebpf: &mut Ebpf, name: &str) {
+    // Unloading also detaches; a program that never loaded has nothing to undo.
+    let _ = match ebpf.program_mut(name) {
+        Some(Program::BtfTracePoint(program)) => program.unload(),
+        Some(Program::RawTracePoint(program)) => program.unload(),
+        Some(Program::FEntry(program)) => program.unload(),
+        Some(Program::KProbe(program)) => program.unload(),
+        _ => Ok(()),
+    };
+}
+
+/// An error and its sources on one line, verifier logs cut to their last lines.
+fn error_chain(error: impl std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    let line = parts.join(": ").split_whitespace().collect::<Vec<_>>().join(" ");
+    const LIMIT: usize = 300;
+    if line.len() > LIMIT {
+        let mut cut = line.len() - LIMIT;
+        while !line.is_char_boundary(cut) {
+            cut += 1;
+        }
+        format!("…{}", &line[cut..])
+    } else {
+        line
+    }
+}

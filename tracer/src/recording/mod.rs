@@ -1,0 +1,172 @@
+//! Recordings: the file `tracer -o FILE` writes and `tracer replay FILE` reads.
+//!
+//! # File format, version 1
+//!
+//! All integers are little-endian. A *varint* is unsigned LEB128: 7 bits per byte, least
+//! significant group first, the high bit set on every byte but the last; at most 10 bytes for a
+//! u64 (the 10th byte may only be 0 or 1) and the value must fit the field's type (u32 fields
+//! reject values above `u32::MAX`). A *string* is a varint byte length followed by that many bytes
+//! of UTF-8. A *bool* is one byte, 0 or 1 (any other value is an error). An *option* is a bool
+//! presence byte, followed by the value when it is 1.
+//!
+//! ## Header
+//!
+//! | offset | size | field                                                     |
+//! |-------:|-----:|-----------------------------------------------------------|
+//! | 0      | 8    | magic `89 54 52 41 43 45 52 0A` (`\x89TRACER\n`)          |
+//! | 8      | 2    | format version, u16 (this document: 1)                    |
+//! | 10     | 4    | header body length `H`, u32 (at most 1 MiB)               |
+//! | 14     | 4    | CRC-32 (IEEE, as zlib/`crc32fast`) of the header body     |
+//! | 18     | `H`  | header body                                               |
+//!
+//! Header body, in order: string tracer version; string kernel release; string hostname; string
+//! boot id; u64 start wall time (ns since the Unix epoch); u64 boot-time→wall-clock base (ns; an
+//! event's `timestamp_ns` = its `CLOCK_BOOTTIME` ns + this base); varint filter count, then that
+//! many strings (the user's filter arguments, e.g. `--comm`, `bash`). A reader ignores bytes after
+//! these fields, so version 1 can grow new trailing header fields.
+//!
+//! A file whose first 8 bytes are not the magic is not a recording. A different version is
+//! refused. A header body that is too long, runs past the end of the file, fails its CRC, or does
+//! not decode makes the whole file unreadable.
+//!
+//! ## Records
+//!
+//! From offset `18 + H` to the end of the file, records follow back to back:
+//!
+//! | offset | size | field                                                   |
+//! |-------:|-----:|---------------------------------------------------------|
+//! | 0      | 4    | sync marker `F5 1E C0 8D`                               |
+//! | 4      | 4    | payload length `L`, u32, `1 ..= 1 MiB` (1 048 576)      |
+//! | 8      | 4    | CRC-32 (IEEE) of the payload                            |
+//! | 12     | `L`  | payload: one encoded event                              |
+//!
+//! The marker bytes `F5` and `C0` never occur in UTF-8, so a marker cannot appear inside string
+//! data. Payload (see [`codec`]), in order:
+//!
+//! - u8 kind tag: 0 fork, 1 exec, 2 exit, 3 rename, 4 lookup, 5 lost;
+//! - u8 source tag: 0 tp_btf, 1 raw_tracepoint, 2 fentry, 3 kprobe, 4 syscall_entry, 5 tracer;
+//! - u64 `timestamp_ns` (fixed 8 bytes);
+//! - varint `cpu`, varint `tgid`, varint `tid`, varint `ppid` (u32 each);
+//! - string `comm`;
+//! - the detail fields of the kind:
+//!   - fork: varint `child_tgid`, varint `child_tid`, option varint (u64) `clone_flags`;
+//!   - exec: string `filename`, varint argument count then that many strings (`argv`),
+//!     bool `argv_truncated`, varint `old_tid`;
+//!   - exit: varint `status`, bool `group_dead`, varint (u64) `lifetime_ns`;
+//!   - rename: string `old_comm`, string `new_comm`;
+//!   - lookup: string `name`, option varint `target_tgid`;
+//!   - lost: varint (u64) `count`.
+//!
+//! The payload must be consumed exactly; trailing bytes make it undecodable.
+//!
+//! ## Reading damaged files
+//!
+//! The reader never fails after the header. At each record position:
+//!
+//! - end of file: done;
+//! - the bytes are not a marker: the run of bytes up to the next good record is reported
+//!   [`ReadItem::Skipped`] at its start offset;
+//! - length 0 or above the limit, CRC mismatch, or undecodable payload: the record is reported
+//!   `Skipped` at the offset of its marker, and reading resumes at the next marker (searched from
+//!   the marker's offset + 1) that begins a record whose CRC is right or that runs to the end of
+//!   the file;
+//! - the file ends inside the record (inside its 12-byte frame header, only if the bytes present
+//!   are a prefix of the marker; or inside its payload): if no complete valid record follows
+//!   within the remaining bytes, this is reported once as [`ReadItem::Truncated`] at the record's
+//!   offset and reading ends; otherwise the length was damaged and the record is `Skipped`.
+//!
+//! A read error after the header also ends reading with a `Truncated` item whose reason names it.
+//!
+//! # Writing
+//!
+//! [`RecordingWriter`] creates the file with mode 0600 (refusing an existing file unless told to
+//! overwrite), writes the header at once, then assembles records in a memory buffer and writes the
+//! buffer when it holds 64 KiB or more, or when an event arrives at least one second (by the
+//! coarse monotonic clock) after the last write. [`RecordingWriter::flush_if_due`] lets a periodic
+//! timer apply the one-second rule while no events arrive. [`RecordingWriter::flush`] writes the
+//! buffer without syncing; [`RecordingWriter::finish`] writes it and then `fdatasync`s once.
+//!
+//! # Reading
+//!
+//! [`RecordingReader`] streams: it holds a read-ahead buffer of 64 KiB plus at most one record
+//! (1 MiB) and the file's unread tail when it checks a record that runs past the end.
+
+pub mod codec;
+mod reader;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use codec::CodecError;
+pub use reader::{ReadItem, RecordingReader};
+pub use writer::RecordingWriter;
+
+/// The format version this code writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// First 8 bytes of every recording.
+pub const MAGIC: [u8; 8] = *b"\x89TRACER\n";
+
+/// First 4 bytes of every record.
+pub const RECORD_MARKER: [u8; 4] = [0xf5, 0x1e, 0xc0, 0x8d];
+
+/// Size of the fixed header prefix: magic, version, body length, body CRC.
+const HEADER_PREFIX_LEN: usize = 18;
+/// Largest header body accepted.
+const MAX_HEADER_LEN: usize = 1 << 20;
+/// Size of a record's frame header: marker, length, CRC.
+const RECORD_HEADER_LEN: usize = 12;
+/// Largest record payload accepted.
+const MAX_PAYLOAD_LEN: usize = 1 << 20;
+
+/// What a recording says about how it was made.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordingHeader {
+    /// Format version of the file; [`RecordingWriter::create`] ignores this field and writes
+    /// [`FORMAT_VERSION`].
+    pub format_version: u16,
+    pub tracer_version: String,
+    /// `uname -r` of the traced machine.
+    pub kernel_release: String,
+    pub hostname: String,
+    /// `/proc/sys/kernel/random/boot_id` of the traced boot.
+    pub boot_id: String,
+    /// When recording started, ns since the Unix epoch.
+    pub start_wall_ns: u64,
+    /// Boot-time→wall-clock base: wall-clock ns = `CLOCK_BOOTTIME` ns + this.
+    pub boot_to_wall_ns: u64,
+    /// The user's filter arguments, e.g. `["--comm", "bash"]`.
+    pub filters: Vec<String>,
+}
+
+/// Everything that can go wrong creating, writing or opening a recording.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error("{} already exists (use --force to overwrite it)", path.display())]
+    Exists { path: PathBuf },
+    #[error("cannot create {}: {error}", path.display())]
+    Create { path: PathBuf, error: io::Error },
+    #[error("cannot write {}: {error}", path.display())]
+    Write { path: PathBuf, error: io::Error },
+    #[error("cannot open {}: {error}", path.display())]
+    Open { path: PathBuf, error: io::Error },
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: io::Error },
+    #[error("{} is not a tracer recording (no tracer header)", path.display())]
+    NotARecording { path: PathBuf },
+    #[error(
+        "{} is a tracer recording in format version {found}, but this tracer reads only version {supported}",
+        path.display()
+    )]
+    UnsupportedVersion { path: PathBuf, found: u16, supported: u16 },
+    #[error("{} has a damaged tracer header: {reason}", path.display())]
+    BadHeader { path: PathBuf, reason: String },
+    #[error("recording header for {} is too large ({size} bytes; the limit is {limit})", path.display())]
+    HeaderTooLarge { path: PathBuf, size: usize, limit: usize },
+    #[error("event too large to record in {} ({size} bytes encoded; the limit is {limit})", path.display())]
+    EventTooLarge { path: PathBuf, size: usize, limit: usize },
+}

@@ -1,0 +1,637 @@
+//! Writer → reader tests on real temporary files, truncation and corruption handling.
+
+use std::io::{self, Cursor, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::BytesMut;
+use proptest::prelude::*;
+
+use super::codec::tests::{arb_event, sample_events};
+use super::*;
+use crate::event::{Detail, Event, Source};
+
+/// A unique path in the temporary directory, removed on drop.
+struct TempPath(PathBuf);
+
+impl TempPath {
+    fn new(name: &str) -> TempPath {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        TempPath(std::env::temp_dir().join(format!("tracer-recording-test-{}-{nanos}-{n}-{name}", std::process::id())))
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn header() -> RecordingHeader {
+    RecordingHeader {
+        format_version: 0,
+        tracer_version: "0.1.0".to_owned(),
+        kernel_release: "6.8.0-test".to_owned(),
+        hostname: "testhost".to_owned(),
+        boot_id: "d2b1c0a4-0000-4000-8000-123456789abc".to_owned(),
+        start_wall_ns: 1_700_000_000_000_000_000,
+        boot_to_wall_ns: 1_699_990_000_000_000_000,
+        filters: vec!["--comm".to_owned(), "bash".to_owned()],
+    }
+}
+
+fn write_recording(path: &Path, events: &[Event]) {
+    let mut writer = RecordingWriter::create(path, &header(), false).expect("create");
+    for event in events {
+        writer.append(event).expect("append");
+    }
+    assert_eq!(writer.events_written(), events.len() as u64);
+    writer.finish().expect("finish");
+}
+
+/// The bytes of a recording of `events` (written without the final fdatasync, to keep the
+/// property tests fast).
+fn recording_bytes(events: &[Event]) -> Vec<u8> {
+    let path = TempPath::new("bytes");
+    let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
+    for event in events {
+        writer.append(event).expect("append");
+    }
+    writer.flush().expect("flush");
+    drop(writer);
+    std::fs::read(&path.0).expect("read back")
+}
+
+fn read_items(bytes: &[u8]) -> Vec<ReadItem> {
+    let reader =
+        RecordingReader::from_reader(Box::new(Cursor::new(bytes.to_vec())), Path::new("mem")).expect("valid header");
+    reader.take(100_000).collect()
+}
+
+/// Offsets of the header end and of each record in a recording of `events`, and its length.
+fn layout(events: &[Event]) -> (Vec<u64>, u64) {
+    let mut offset = (HEADER_PREFIX_LEN + {
+        let mut body = BytesMut::new();
+        codec::encode_header_body(&header(), &mut body);
+        body.len()
+    }) as u64;
+    let mut offsets = Vec::new();
+    for event in events {
+        offsets.push(offset);
+        let mut payload = BytesMut::new();
+        codec::encode(event, &mut payload);
+        offset += (RECORD_HEADER_LEN + payload.len()) as u64;
+    }
+    (offsets, offset)
+}
+
+fn many_events(n: usize) -> Vec<Event> {
+    let samples = sample_events();
+    (0..n)
+        .map(|i| {
+            let mut event = samples[i % samples.len()].clone();
+            event.timestamp_ns = 1_700_000_000_000_000_000 + i as u64;
+            event.tid = i as u32;
+            event
+        })
+        .collect()
+}
+
+fn events_of(items: &[ReadItem]) -> Vec<Event> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            ReadItem::Event(event) => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_variant_round_trips_through_a_file() {
+    let events = sample_events();
+    let path = TempPath::new("roundtrip");
+    write_recording(&path.0, &events);
+
+    let reader = RecordingReader::open(&path.0).expect("open");
+    let mut expected = header();
+    expected.format_version = FORMAT_VERSION;
+    assert_eq!(reader.header(), &expected);
+    let items: Vec<ReadItem> = reader.collect();
+    assert_eq!(items, events.into_iter().map(ReadItem::Event).collect::<Vec<_>>());
+}
+
+#[test]
+fn layout_matches_the_documented_format() {
+    let events = sample_events();
+    let bytes = recording_bytes(&events);
+    assert_eq!(bytes.get(..8), Some(&b"\x89TRACER\n"[..]));
+    assert_eq!(bytes.get(8..10), Some(&[1, 0][..]));
+    let (offsets, end) = layout(&events);
+    assert_eq!(bytes.len() as u64, end);
+    for &offset in &offsets {
+        let offset = offset as usize;
+        assert_eq!(bytes.get(offset..offset + 4), Some(&RECORD_MARKER[..]));
+    }
+}
+
+#[test]
+fn empty_recording_yields_nothing() {
+    assert_eq!(read_items(&recording_bytes(&[])), vec![]);
+}
+
+#[test]
+fn create_refuses_an_existing_file_unless_overwriting() {
+    let path = TempPath::new("exists");
+    write_recording(&path.0, &sample_events());
+    let mode = std::fs::metadata(&path.0).expect("metadata").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let error = RecordingWriter::create(&path.0, &header(), false).err().expect("refused");
+    assert!(matches!(error, RecordingError::Exists { .. }));
+    let message = error.to_string();
+    assert!(message.contains(&*path.0.to_string_lossy()) && message.contains("already exists"), "{message}");
+    assert!(message.contains("--force"), "{message}");
+    // The refused create left the file alone.
+    assert_eq!(events_of(&RecordingReader::open(&path.0).expect("open").collect::<Vec<_>>()), sample_events());
+
+    // Overwriting truncates and restores mode 0600.
+    std::fs::set_permissions(&path.0, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let writer = RecordingWriter::create(&path.0, &header(), true).expect("overwrite");
+    writer.finish().expect("finish");
+    assert_eq!(RecordingReader::open(&path.0).expect("open").count(), 0);
+    let mode = std::fs::metadata(&path.0).expect("metadata").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn create_names_the_path_on_failure() {
+    let path = std::env::temp_dir().join("tracer-recording-test-no-such-dir").join("x.rec");
+    let error = RecordingWriter::create(&path, &header(), false).err().expect("fails");
+    let message = error.to_string();
+    assert!(message.starts_with("cannot create ") && message.contains("x.rec"), "{message}");
+}
+
+#[test]
+fn writer_buffers_until_size_time_or_flush() {
+    let path = TempPath::new("buffering");
+    let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
+    let file_len = || std::fs::metadata(&path.0).expect("metadata").len();
+    let header_len = file_len();
+    assert!(header_len > HEADER_PREFIX_LEN as u64);
+
+    let event = &sample_events()[2];
+    writer.append(event).expect("append");
+    assert_eq!(file_len(), header_len, "one event must stay buffered");
+    writer.flush().expect("flush");
+    let after_flush = file_len();
+    assert!(after_flush > header_len);
+
+    // More than 64 KiB goes out without a flush.
+    let mut appended = 0;
+    while file_len() == after_flush {
+        writer.append(event).expect("append");
+        appended += 1;
+        assert!(appended < 10_000, "64 KiB never written");
+    }
+    assert!(file_len() - after_flush >= 64 * 1024);
+
+    // An event arriving a second after the last write goes out at once.
+    let before = file_len();
+    writer.append(event).expect("append");
+    assert_eq!(file_len(), before);
+    writer.last_write_ns = 0;
+    writer.flush_if_due().expect("flush_if_due");
+    assert!(file_len() > before);
+    let before = file_len();
+    writer.last_write_ns = 0;
+    writer.append(event).expect("append");
+    assert!(file_len() > before);
+
+    // Dropping without finish still writes the buffer.
+    writer.append(event).expect("append");
+    let count = writer.events_written();
+    drop(writer);
+    assert_eq!(RecordingReader::open(&path.0).expect("open").count() as u64, count);
+}
+
+#[test]
+fn truncation_inside_the_last_two_records() {
+    let events = many_events(6);
+    let path = TempPath::new("full");
+    write_recording(&path.0, &events);
+    let full = std::fs::read(&path.0).expect("read");
+    let (offsets, end) = layout(&events);
+    assert_eq!(full.len() as u64, end);
+
+    let first_cut = offsets[events.len() - 2];
+    let copy = TempPath::new("truncated");
+    for cut in first_cut..end {
+        std::fs::write(&copy.0, &full).expect("copy");
+        std::fs::OpenOptions::new().write(true).open(&copy.0).expect("open copy").set_len(cut).expect("truncate");
+        let items: Vec<ReadItem> = RecordingReader::open(&copy.0).expect("open").collect();
+
+        // The record the cut falls in, if the cut is not on a record boundary.
+        let inside =
+            offsets.iter().position(|&offset| offset < cut && cut < offset + record_len(&offsets, end, offset));
+        let complete = offsets.iter().filter(|&&offset| offset + record_len(&offsets, end, offset) <= cut).count();
+        assert_eq!(events_of(&items), events[..complete], "cut at {cut}");
+        match inside {
+            None => assert_eq!(items.len(), complete, "cut at {cut}: {items:?}"),
+            Some(index) => {
+                assert_eq!(items.len(), complete + 1, "cut at {cut}: {items:?}");
+                let Some(ReadItem::Truncated { offset, reason }) = items.last() else {
+                    panic!("cut at {cut}: no Truncated item last: {items:?}");
+                };
+                assert_eq!(*offset, offsets[index], "cut at {cut}");
+                let have = cut - offsets[index];
+                let expected = if have >= RECORD_HEADER_LEN as u64 {
+                    format!(
+                        "recording ends inside a record at byte {offset} ({have} of {} bytes): the writer was interrupted",
+                        record_len(&offsets, end, *offset)
+                    )
+                } else {
+                    format!(
+                        "recording ends inside a record header at byte {offset} ({have} of 12 bytes): the writer was interrupted"
+                    )
+                };
+                assert_eq!(reason, &expected);
+            }
+        }
+    }
+}
+
+fn record_len(offsets: &[u64], end: u64, offset: u64) -> u64 {
+    offsets.iter().copied().find(|&next| next > offset).unwrap_or(end) - offset
+}
+
+#[test]
+fn every_damaged_byte_of_a_middle_record_skips_only_that_record() {
+    let events = many_events(7);
+    let full = recording_bytes(&events);
+    let (offsets, end) = layout(&events);
+    let middle = 3;
+    let start = offsets[middle];
+    let stop = offsets[middle + 1];
+    for position in start..stop {
+        for flip in [0xff_u8, 0x01, 0x80] {
+            let mut damaged = full.clone();
+            damaged[position as usize] ^= flip;
+            let items = read_items(&damaged);
+            let mut expected: Vec<ReadItem> = events.iter().cloned().map(ReadItem::Event).collect();
+            let skipped = items.get(middle).cloned();
+            assert!(
+                matches!(&skipped, Some(ReadItem::Skipped { offset, .. }) if *offset == start),
+                "byte {position} ^ {flip:#x}: {skipped:?}"
+            );
+            expected[middle] = skipped.unwrap_or(ReadItem::Truncated { offset: 0, reason: String::new() });
+            assert_eq!(items, expected, "byte {position} ^ {flip:#x}");
+        }
+    }
+    assert_eq!(end, full.len() as u64);
+}
+
+#[test]
+fn payload_damage_is_reported_with_its_reason() {
+    let events = many_events(5);
+    let mut bytes = recording_bytes(&events);
+    let (offsets, _) = layout(&events);
+    bytes[offsets[2] as usize + RECORD_HEADER_LEN + 3] ^= 0x10;
+    let items = read_items(&bytes);
+    assert_eq!(items.len(), 5);
+    let ReadItem::Skipped { offset, reason } = &items[2] else { panic!("{items:?}") };
+    assert_eq!(*offset, offsets[2]);
+    assert!(reason.starts_with("record checksum mismatch"), "{reason}");
+}
+
+#[test]
+fn an_undecodable_payload_with_a_good_checksum_is_skipped() {
+    let events = many_events(3);
+    let mut bytes = recording_bytes(&events);
+    let (offsets, _) = layout(&events);
+    let at = offsets[1] as usize;
+    // Unknown kind tag, with the CRC recomputed.
+    bytes[at + RECORD_HEADER_LEN] = 42;
+    let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+    let crc = crc32fast::hash(&bytes[at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len]);
+    bytes[at + 8..at + 12].copy_from_slice(&crc.to_le_bytes());
+    let items = read_items(&bytes);
+    assert_eq!(
+        items,
+        vec![
+            ReadItem::Event(events[0].clone()),
+            ReadItem::Skipped {
+                offset: offsets[1],
+                reason: "undecodable record: unknown event kind tag 42".to_owned()
+            },
+            ReadItem::Event(events[2].clone()),
+        ]
+    );
+}
+
+#[test]
+fn garbage_between_records_is_skipped_once() {
+    let events = many_events(4);
+    let bytes = recording_bytes(&events);
+    let (offsets, _) = layout(&events);
+    let at = offsets[2] as usize;
+    let mut damaged = bytes[..at].to_vec();
+    damaged.extend_from_slice(b"some garbage \xf5\x1e here");
+    damaged.extend_from_slice(&bytes[at..]);
+    let items = read_items(&damaged);
+    assert_eq!(items.len(), 5, "{items:?}");
+    assert_eq!(
+        items[2],
+        ReadItem::Skipped { offset: offsets[2], reason: "20 bytes without a record marker".to_owned() }
+    );
+    assert_eq!(events_of(&items), events);
+
+    // Garbage at the end (not a marker prefix) is skipped, not reported as truncation.
+    let mut damaged = bytes.clone();
+    damaged.extend_from_slice(b"xyz");
+    let items = read_items(&damaged);
+    assert_eq!(
+        items.last(),
+        Some(&ReadItem::Skipped { offset: bytes.len() as u64, reason: "3 bytes without a record marker".to_owned() })
+    );
+}
+
+#[test]
+fn a_damaged_length_running_past_the_end_is_not_truncation() {
+    let events = many_events(4);
+    let mut bytes = recording_bytes(&events);
+    let (offsets, _) = layout(&events);
+    let at = offsets[1] as usize;
+    bytes[at + 4..at + 8].copy_from_slice(&100_000u32.to_le_bytes());
+    let items = read_items(&bytes);
+    assert_eq!(items.len(), 4, "{items:?}");
+    assert!(matches!(&items[1], ReadItem::Skipped { offset, .. } if *offset == offsets[1]));
+    assert_eq!(events_of(&items), [&events[..1], &events[2..]].concat());
+}
+
+/// Hands out at most `step` bytes per read, with interruptions, to exercise buffer boundaries.
+struct Trickle {
+    data: Cursor<Vec<u8>>,
+    step: usize,
+    calls: usize,
+}
+
+impl Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.calls += 1;
+        if self.calls % 7 == 0 {
+            return Err(io::Error::from(io::ErrorKind::Interrupted));
+        }
+        let len = buf.len().min(self.step);
+        self.data.read(&mut buf[..len])
+    }
+}
+
+#[test]
+fn small_reads_give_the_same_items() {
+    let events = many_events(40);
+    let mut bytes = recording_bytes(&events);
+    let (offsets, _) = layout(&events);
+    bytes[offsets[10] as usize + 20] ^= 0x55;
+    bytes.truncate(bytes.len() - 5);
+    let expected = read_items(&bytes);
+    assert!(matches!(expected.last(), Some(ReadItem::Truncated { .. })));
+    for step in [1, 3, 13, 4096] {
+        let trickle = Trickle { data: Cursor::new(bytes.clone()), step, calls: 0 };
+        let reader = RecordingReader::from_reader(Box::new(trickle), Path::new("mem")).expect("header");
+        assert_eq!(reader.collect::<Vec<_>>(), expected, "step {step}");
+    }
+}
+
+#[test]
+fn large_recordings_stream() {
+    let events = many_events(20_000); // several read-ahead chunks
+    let bytes = recording_bytes(&events);
+    assert!(bytes.len() > 4 * 64 * 1024);
+    assert_eq!(read_items(&bytes), events.into_iter().map(ReadItem::Event).collect::<Vec<_>>());
+}
+
+/// Gives `good` bytes, then fails.
+struct Failing {
+    data: Cursor<Vec<u8>>,
+    good: u64,
+}
+
+impl Read for Failing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.good.saturating_sub(self.data.position()) as usize;
+        if left == 0 {
+            return Err(io::Error::other("disk on fire"));
+        }
+        let len = buf.len().min(left);
+        self.data.read(&mut buf[..len])
+    }
+}
+
+#[test]
+fn a_read_error_ends_with_one_truncated_item() {
+    let events = many_events(5);
+    let bytes = recording_bytes(&events);
+    let (offsets, _) = layout(&events);
+    let failing = Failing { data: Cursor::new(bytes), good: offsets[3] + 5 };
+    let reader = RecordingReader::from_reader(Box::new(failing), Path::new("rec.bin")).expect("header");
+    let items: Vec<ReadItem> = reader.collect();
+    assert_eq!(events_of(&items), events[..3]);
+    assert_eq!(
+        items.last(),
+        Some(&ReadItem::Truncated {
+            offset: offsets[3],
+            reason: format!("cannot read rec.bin at byte {}: disk on fire", offsets[3] + 5),
+        })
+    );
+    assert_eq!(items.len(), 4);
+
+    // During the header, it is an error of open.
+    let failing = Failing { data: Cursor::new(recording_bytes(&[])), good: 10 };
+    let error = RecordingReader::from_reader(Box::new(failing), Path::new("rec.bin")).err().expect("fails");
+    assert_eq!(error.to_string(), "cannot read rec.bin: disk on fire");
+}
+
+fn open_bytes(bytes: &[u8]) -> Result<RecordingReader, RecordingError> {
+    RecordingReader::from_reader(Box::new(Cursor::new(bytes.to_vec())), Path::new("some.file"))
+}
+
+#[test]
+fn header_problems_are_clear_errors() {
+    let message = |bytes: &[u8]| open_bytes(bytes).err().expect("refused").to_string();
+    let not = "some.file is not a tracer recording (no tracer header)";
+    assert_eq!(message(b""), not);
+    assert_eq!(message(b"\x89TRA"), not);
+    assert_eq!(message(b"#!/bin/sh\necho hello\n"), not);
+
+    let good = recording_bytes(&[]);
+    assert!(open_bytes(&good).is_ok());
+
+    let mut future = good.clone();
+    future[8] = 2;
+    assert_eq!(
+        message(&future),
+        "some.file is a tracer recording in format version 2, but this tracer reads only version 1"
+    );
+
+    assert_eq!(
+        message(&good[..12]),
+        "some.file has a damaged tracer header: the file ends inside the header (12 of at least 18 bytes)"
+    );
+    assert_eq!(
+        message(&good[..good.len() - 1]),
+        format!(
+            "some.file has a damaged tracer header: the file ends inside the header ({} of {} bytes)",
+            good.len() - 1,
+            good.len()
+        )
+    );
+
+    let mut damaged = good.clone();
+    damaged[30] ^= 1;
+    assert!(message(&damaged).starts_with("some.file has a damaged tracer header: header checksum mismatch"));
+
+    let mut huge = good.clone();
+    huge[10..14].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(message(&huge).contains("impossible header length"));
+
+    let path = TempPath::new("missing");
+    let error = RecordingReader::open(&path.0).err().expect("missing");
+    assert!(error.to_string().starts_with(&format!("cannot open {}: ", path.0.display())));
+}
+
+#[test]
+fn events_too_large_are_refused_without_damage() {
+    let path = TempPath::new("large");
+    let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
+    let small = sample_events()[0].clone();
+    writer.append(&small).expect("append");
+    let huge = Event {
+        timestamp_ns: 1,
+        cpu: 0,
+        tgid: 1,
+        tid: 1,
+        ppid: 0,
+        comm: "x".to_owned(),
+        source: Source::Tracer,
+        detail: Detail::Exec { filename: "y".repeat(MAX_PAYLOAD_LEN), argv: vec![], argv_truncated: false, old_tid: 1 },
+    };
+    assert!(matches!(writer.append(&huge), Err(RecordingError::EventTooLarge { .. })));
+    writer.append(&small).expect("append");
+    assert_eq!(writer.events_written(), 2);
+    writer.finish().expect("finish");
+    let items: Vec<ReadItem> = RecordingReader::open(&path.0).expect("open").collect();
+    assert_eq!(items, vec![ReadItem::Event(small.clone()), ReadItem::Event(small)]);
+}
+
+/// Checks the reader's promises on any input: no panic, termination, monotonic offsets, at most
+/// one `Truncated` and only last.
+fn check_reader_invariants(bytes: &[u8]) {
+    let Ok(reader) = open_bytes(bytes) else { return };
+    let items: Vec<ReadItem> = reader.take(bytes.len() + 2).collect();
+    assert!(items.len() <= bytes.len());
+    let mut last_offset = 0;
+    for (index, item) in items.iter().enumerate() {
+        match item {
+            ReadItem::Event(_) => {}
+            ReadItem::Skipped { offset, .. } => {
+                assert!(*offset >= last_offset && *offset < bytes.len() as u64);
+                last_offset = *offset;
+            }
+            ReadItem::Truncated { offset, .. } => {
+                assert_eq!(index, items.len() - 1);
+                assert!(*offset >= last_offset && *offset < bytes.len() as u64);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_events_round_trip_through_a_file(events in proptest::collection::vec(arb_event(), 0..20)) {
+        let path = TempPath::new("prop");
+        write_recording(&path.0, &events);
+        let items: Vec<ReadItem> = RecordingReader::open(&path.0).expect("open").collect();
+        prop_assert_eq!(items, events.into_iter().map(ReadItem::Event).collect::<Vec<_>>());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_whole_files_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        check_reader_invariants(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_bytes_after_a_header_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..2000)) {
+        let mut bytes = recording_bytes(&[]);
+        bytes.extend_from_slice(&tail);
+        check_reader_invariants(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_marker_laden_bytes_never_panic(
+        chunks in proptest::collection::vec(
+            prop_oneof![
+                Just(RECORD_MARKER.to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..16),
+                any::<u32>().prop_map(|len| (len % 64).to_le_bytes().to_vec()),
+            ],
+            0..60,
+        )
+    ) {
+        let mut bytes = recording_bytes(&[]);
+        bytes.extend(chunks.concat());
+        check_reader_invariants(&bytes);
+    }
+
+    #[test]
+    fn damaged_recordings_never_panic(
+        seed_events in proptest::collection::vec(arb_event(), 1..8),
+        damage in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut bytes = recording_bytes(&seed_events);
+        let header_len = layout(&[]).1 as usize;
+        for (index, value) in damage {
+            let position = header_len + index.index(bytes.len() - header_len);
+            bytes[position] = value;
+        }
+        let cut = header_len + cut.index(bytes.len() - header_len + 1);
+        bytes.truncate(cut);
+        check_reader_invariants(&bytes);
+    }
+}
+
+/// `cargo test --release -- --ignored --nocapture append_speed`
+#[test]
+#[ignore]
+fn append_speed() {
+    let path = TempPath::new("speed");
+    let events = sample_events();
+    let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
+    let count = 2_000_000;
+    let started = std::time::Instant::now();
+    for i in 0..count {
+        writer.append(&events[i % events.len()]).expect("append");
+    }
+    writer.flush().expect("flush");
+    let elapsed = started.elapsed();
+    let size = std::fs::metadata(&path.0).expect("metadata").len();
+    println!(
+        "{count} events in {elapsed:?}: {:.0} ns/event (including writes), {:.1} bytes/event",
+        elapsed.as_nanos() as f64 / count as f64,
+        size as f64 / count as f64
+    );
+    let started = std::time::Instant::now();
+    let read = RecordingReader::open(&path.0).expect("open").count();
+    println!("read {read} in {:?}", started.elapsed());
+}

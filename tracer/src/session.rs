@@ -1,0 +1,220 @@
+//! A live tracing session: drains the ring buffer as the kernel fills it (epoll through tokio,
+//! no busy polling), reports lost records as they are noticed, forwards kernel-side logs, and
+//! stops on Ctrl-C, SIGTERM, `--duration`, a closed output, or the end of `tracer run`'s tree.
+use std::{
+    collections::HashSet,
+    time::{Duration, Instant},
+};
+
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use tokio::{
+    io::unix::AsyncFd,
+    signal::unix::{SignalKind, signal},
+};
+use tracer_common::map_name;
+
+use crate::{
+    clock::Clock,
+    decode::decode,
+    event::{Detail, Event, Source},
+    loader::Loaded,
+    pipeline::{Counts, Pipeline, PipelineError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot open the {0} map: {1}")]
+    Map(&'static str, String),
+    #[error("cannot watch the ring buffer: {0}")]
+    Poll(std::io::Error),
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+/// How a session ended.
+pub struct Ended {
+    pub counts: Counts,
+    pub elapsed: Duration,
+    /// For `tracer run`: the command's exit status.
+    pub command_status: Option<std::process::ExitStatus>,
+    /// The reader of our output went away (`tracer | head`).
+    pub output_closed: bool,
+}
+
+/// Process trees `tracer run` waits for: the command's process and every process it (or they)
+/// created, known from the fork and exit events of followed processes.
+pub struct RunTree {
+    pub child: tokio::process::Child,
+    live: HashSet<u32>,
+    status: Option<std::process::ExitStatus>,
+}
+
+impl RunTree {
+    pub fn new(child: tokio::process::Child, tgid: u32) -> Self {
+        Self { child, live: HashSet::from([tgid]), status: None }
+    }
+
+    fn observe(&mut self, event: &Event) {
+        match event.detail {
+            Detail::Fork { child_tgid, .. } if child_tgid != event.tgid && self.live.contains(&event.tgid) => {
+                self.live.insert(child_tgid);
+            }
+            Detail::Exit { group_dead: true, .. } => {
+                self.live.remove(&event.tgid);
+            }
+            _ => {}
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.status.is_some() && self.live.is_empty()
+    }
+}
+
+struct Sources {
+    ring: AsyncFd<RingBuf<MapData>>,
+    lost: PerCpuArray<MapData, u64>,
+    lost_seen: u64,
+}
+
+impl Sources {
+    fn lost_total(&self) -> u64 {
+        self.lost.get(&0, 0).map(|values| values.iter().sum()).unwrap_or(self.lost_seen)
+    }
+}
+
+/// Decodes and handles every record waiting in the ring buffer.
+fn drain(
+    ring: &mut RingBuf<MapData>,
+    clock: &Clock,
+    pipeline: &mut Pipeline,
+    run: &mut Option<RunTree>,
+) -> Result<(), PipelineError> {
+    while let Some(record) = ring.next() {
+        match decode(&record, clock) {
+            Ok(event) => {
+                if let Some(run) = run {
+                    run.observe(&event);
+                }
+                pipeline.handle(event)?;
+            }
+            Err(error) => log::warn!("skipping a kernel record: {error}"),
+        }
+    }
+    Ok(())
+}
+
+/// Emits a `lost` event when the kernel's count of dropped records grew.
+fn report_lost(sources: &mut Sources, pipeline: &mut Pipeline) -> Result<(), PipelineError> {
+    let total = sources.lost_total();
+    if total > sources.lost_seen {
+        let count = total - sources.lost_seen;
+        sources.lost_seen = total;
+        pipeline.handle(Event {
+            timestamp_ns: Clock::wall_now_ns(),
+            cpu: 0,
+            tgid: std::process::id(),
+            tid: std::process::id(),
+            ppid: 0,
+            comm: "tracer".into(),
+            source: Source::Tracer,
+            detail: Detail::Lost { count },
+        })?;
+    }
+    Ok(())
+}
+
+/// Streams events until a stop condition holds.
+pub async fn stream(
+    mut loaded: Loaded,
+    mut pipeline: Pipeline,
+    duration: Option<Duration>,
+    mut run: Option<RunTree>,
+) -> Result<Ended, SessionError> {
+    let start = Instant::now();
+    let clock = Clock::sample();
+    let ring = loaded
+        .ebpf
+        .take_map(map_name::EVENTS)
+        .ok_or(SessionError::Map(map_name::EVENTS, "missing from the object".into()))
+        .and_then(|map| RingBuf::try_from(map).map_err(|error| SessionError::Map(map_name::EVENTS, error.to_string())))?;
+    let lost = loaded
+        .ebpf
+        .take_map(map_name::LOST)
+        .ok_or(SessionError::Map(map_name::LOST, "missing from the object".into()))
+        .and_then(|map| PerCpuArray::try_from(map).map_err(|error| SessionError::Map(map_name::LOST, error.to_string())))?;
+    // SAFETY (both): the ring buffer and the logger own their descriptors, which stay open and
+    // unchanged until they are dropped with their AsyncFd.
+    let ring = unsafe { AsyncFd::register(ring) }.map_err(|error| SessionError::Poll(error.into()))?;
+    let mut sources = Sources { ring, lost, lost_seen: 0 };
+    let mut logger = match loaded.logger.take() {
+        Some(logger) => Some(unsafe { AsyncFd::register(logger) }.map_err(|error| SessionError::Poll(error.into()))?),
+        None => None,
+    };
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(SessionError::Signals)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(SessionError::Signals)?;
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    let deadline = tokio::time::sleep(duration.unwrap_or(Duration::MAX / 4));
+    tokio::pin!(deadline);
+
+    let result: Result<(), PipelineError> = async {
+        loop {
+            tokio::select! {
+                guard = sources.ring.readable_mut() => {
+                    let mut guard = match guard {
+                        Ok(guard) => guard,
+                        Err(error) => return Err(PipelineError::Output(error)),
+                    };
+                    drain(guard.get_inner_mut(), &clock, &mut pipeline, &mut run)?;
+                    guard.clear_ready();
+                    pipeline.flush_output()?;
+                }
+                guard = async { logger.as_mut()?.readable_mut().await.ok() }, if logger.is_some() => {
+                    if let Some(mut guard) = guard {
+                        guard.get_inner_mut().flush();
+                        guard.clear_ready();
+                    }
+                }
+                _ = ticker.tick() => {
+                    report_lost(&mut sources, &mut pipeline)?;
+                    pipeline.tick()?;
+                    pipeline.flush_output()?;
+                }
+                status = async { run.as_mut()?.child.wait().await.ok() }, if run.as_ref().is_some_and(|run| run.status.is_none()) => {
+                    if let Some(run) = &mut run {
+                        // A failed wait still ends the command's own part of the tree.
+                        run.status = status.or(Some(std::os::unix::process::ExitStatusExt::from_raw(1 << 8)));
+                    }
+                }
+                _ = interrupt.recv(), if run.is_none() => break,
+                _ = terminate.recv() => break,
+                _ = &mut deadline => break,
+            }
+            if run.as_ref().is_some_and(RunTree::finished) {
+                break;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    // Whatever the kernel already wrote is still delivered.
+    let outcome = result
+        .and_then(|()| drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run))
+        .and_then(|()| report_lost(&mut sources, &mut pipeline));
+    let output_closed = matches!(outcome, Err(PipelineError::OutputClosed));
+    let counts = pipeline.counts;
+    // The recording is closed properly whatever happened to the printed output.
+    let finished = pipeline.finish();
+    match (outcome, finished) {
+        (Err(PipelineError::OutputClosed) | Ok(()), Ok(_) | Err(PipelineError::OutputClosed)) => {}
+        (Err(error), _) | (_, Err(error)) => return Err(error.into()),
+    }
+    Ok(Ended {
+        counts,
+        elapsed: start.elapsed(),
+        command_status: run.and_then(|run| run.status),
+        output_closed,
+    })
+}
