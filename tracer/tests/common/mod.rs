@@ -1,0 +1,185 @@
+//! Shared harness of the privileged integration tests: start the real tracer binary (which
+//! embeds the real eBPF object) as root, wait until it is attached, run a workload, stop tracer
+//! and collect its JSON events.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::PathBuf,
+    process::{Child, Command, Output, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+
+
+/// The tracer binary under test: `$TRACER_BIN` (set by xtask and in the VM) or cargo's build.
+pub fn tracer_bin() -> PathBuf {
+    std::env::var_os("TRACER_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tracer")))
+}
+
+/// The workload binary: `$TRACER_WORKLOAD`, or beside the tracer binary.
+pub fn workload_bin() -> PathBuf {
+    std::env::var_os("TRACER_WORKLOAD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tracer_bin().with_file_name("tracer-workload"))
+}
+
+/// Where the tests run: "host", or the VM's kernel name.
+pub fn machine() -> String {
+    std::env::var("TRACER_VM").unwrap_or_else(|_| "host".into())
+}
+
+/// Whether this kernel must accept fentry and kprobes (true in the stock-kernel VM).
+pub fn expect_kernel_hooks() -> bool {
+    std::env::var("TRACER_EXPECT_KERNEL_HOOKS").is_ok_and(|value| value == "1")
+}
+
+pub fn require_root() {
+    // SAFETY: no preconditions.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "these tests load BPF programs and must run as root (cargo xtask test does)");
+}
+
+/// A running tracer.
+pub struct Tracer {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+pub struct Stopped {
+    pub lines: Vec<String>,
+    pub stderr: String,
+    pub status: std::process::ExitStatus,
+}
+
+impl Stopped {
+    /// Every stdout line parsed as JSON.
+    pub fn events(&self) -> Vec<Value> {
+        self.lines
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}")))
+            .collect()
+    }
+}
+
+impl Tracer {
+    /// Starts tracer with `args` and waits for its "Attached" line.
+    pub fn start(args: &[&str]) -> Tracer {
+        require_root();
+        let mut child = Command::new(tracer_bin())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", tracer_bin().display()));
+        let (line_tx, stdout) = mpsc::channel();
+        let out = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if line_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (attached_tx, attached) = mpsc::channel();
+        let err = child.stderr.take().expect("piped stderr");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if line.starts_with("Attached ") {
+                    let _ = attached_tx.send(());
+                }
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        let mut tracer = Tracer { child, stdout, stderr };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if attached.recv_timeout(Duration::from_millis(50)).is_ok() {
+                return tracer;
+            }
+            if let Ok(Some(status)) = tracer.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("tracer {args:?} exited ({status}) before attaching:\n{}", tracer.stderr.lock().unwrap());
+            }
+            assert!(Instant::now() < deadline, "tracer {args:?} did not attach within 60 s");
+        }
+    }
+
+    /// Stops tracer with SIGINT after the kernel had time to deliver pending events.
+    pub fn stop(mut self) -> Stopped {
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.wait()
+    }
+
+    /// Waits for tracer to exit by itself.
+    pub fn wait(mut self) -> Stopped {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for tracer") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "tracer did not exit within 60 s");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut lines = Vec::new();
+        // The reader thread ends at EOF, after the last line.
+        while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(5)) {
+            lines.push(line);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let stderr = self.stderr.lock().unwrap().clone();
+        Stopped { lines, stderr, status }
+    }
+}
+
+/// Runs tracer to completion with `args` (commands that exit by themselves).
+pub fn run_tracer(args: &[&str]) -> Output {
+    Command::new(tracer_bin())
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", tracer_bin().display()))
+}
+
+/// Runs the workload scenario; returns its pid and its stdout.
+pub fn run_workload(args: &[&str]) -> (u32, String) {
+    let mut child = Command::new(workload_bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {}: {error}", workload_bin().display()));
+    let pid = child.id();
+    let mut stdout = String::new();
+    child.stdout.take().expect("piped").read_to_string(&mut stdout).expect("read workload output");
+    let status = child.wait().expect("wait for the workload");
+    assert!(status.success(), "workload {args:?} failed: {status}");
+    (pid, stdout)
+}
+
+/// The workload's JSON report: its last line starting with '{'.
+pub fn report(stdout: &str) -> Value {
+    let line = stdout.lines().rev().find(|line| line.starts_with('{')).unwrap_or_else(|| panic!("no report in {stdout:?}"));
+    serde_json::from_str(line).expect("report is JSON")
+}
+
+pub fn field(value: &Value, key: &str) -> u64 {
+    value[key].as_u64().unwrap_or_else(|| panic!("{key} missing from {value}"))
+}
+
+/// The single event matching `predicate`, with a readable failure listing what was seen.
+pub fn one<'a>(events: &'a [Value], what: &str, predicate: impl Fn(&Value) -> bool) -> &'a Value {
+    let found: Vec<&Value> = events.iter().filter(|event| predicate(event)).collect();
+    if found.len() != 1 {
+        let seen: Vec<String> = events.iter().map(Value::to_string).collect();
+        panic!("[{}] expected exactly one {what}, found {}; events:\n{}", machine(), found.len(), seen.join("\n"));
+    }
+    found[0]
+}

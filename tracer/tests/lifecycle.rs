@@ -1,0 +1,113 @@
+//! Fork, exec, exit and rename events of a workload with known outcomes, asserted field by
+//! field, once per hook type (tp_btf and raw tracepoints). Runs as root on the real kernel, and
+//! in the Debian 6.1 VM (`cargo xtask vm-test`) against that kernel's layouts.
+mod common;
+
+use common::{Tracer, field, machine, one, report, run_workload};
+use serde_json::Value;
+
+fn names(event: &Value) -> Vec<&str> {
+    event["clone_flag_names"].as_array().expect("clone_flag_names array").iter().filter_map(Value::as_str).collect()
+}
+
+fn check_lifecycle(hook: &str, extra: &[&str]) {
+    let mut args = vec!["--json", "-c", "tracer-workload", "-f", "-e", "fork,exec,exit,rename"];
+    args.extend_from_slice(extra);
+    let tracer = Tracer::start(&args);
+    let (pid, stdout) = run_workload(&["lifecycle"]);
+    let stopped = tracer.stop();
+    assert!(stopped.status.success(), "tracer failed ({}): {}", stopped.status, stopped.stderr);
+    let all = stopped.events();
+    let ids = report(&stdout);
+    let tgid = field(&ids, "tgid");
+    assert_eq!(tgid, u64::from(pid), "the report is the workload's own");
+    let (raw, pthread) = (field(&ids, "raw_thread_tid"), field(&ids, "pthread_tid"));
+    let (cat, exit3, killed) = (field(&ids, "cat_pid"), field(&ids, "exit3_pid"), field(&ids, "killed_pid"));
+    assert_eq!(stdout.lines().next(), Some("lc-renamed"), "cat printed the renamed thread's comm");
+    let test_pid = u64::from(std::process::id());
+    let ours = [tgid, cat, exit3, killed];
+    let events: Vec<Value> = all.into_iter().filter(|event| ours.contains(&field(event, "tgid"))).collect();
+    let is = |event: &Value, kind: &str| event["event"] == kind;
+    let context = format!("[{} {hook}]", machine());
+
+    for event in &events {
+        assert_eq!(event["source"], hook, "{context} every event comes from the forced hook: {event}");
+        assert!(event["ts"].as_str().is_some_and(|ts| ts.starts_with("20") && ts.ends_with('Z')), "{context} {event}");
+        assert!(field(event, "cpu") < 4096, "{context} {event}");
+    }
+
+    // 1. A raw clone() with CLONE_THREAD is a thread of the creator's group.
+    let fork = one(&events, "fork of the raw clone thread", |e| is(e, "fork") && e["child_tid"] == raw);
+    assert_eq!((field(fork, "tgid"), field(fork, "tid"), field(fork, "ppid")), (tgid, tgid, test_pid), "{context} {fork}");
+    assert_eq!((field(fork, "child_tgid"), fork["thread"].clone()), (tgid, Value::Bool(true)), "{context} {fork}");
+    assert_eq!(fork["comm"], "tracer-workload", "{context} {fork}");
+    for flag in ["CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD"] {
+        assert!(names(fork).contains(&flag), "{context} {flag} missing: {fork}");
+    }
+    let exit = one(&events, "exit of the raw clone thread", |e| is(e, "exit") && e["tid"] == raw);
+    assert_eq!(field(exit, "tgid"), tgid, "{context} {exit}");
+    assert_eq!((exit["exit_code"].clone(), exit["signal"].clone()), (Value::from(0), Value::Null), "{context} {exit}");
+    assert_eq!(exit["group_dead"], false, "{context} a thread's exit leaves its process: {exit}");
+
+    // 2. A pthread that renames itself.
+    let fork = one(&events, "fork of the pthread", |e| is(e, "fork") && e["child_tid"] == pthread);
+    assert_eq!((field(fork, "tid"), field(fork, "child_tgid"), fork["thread"].clone()), (tgid, tgid, Value::Bool(true)), "{context} {fork}");
+    let rename = one(&events, "rename of the pthread", |e| is(e, "rename") && e["tid"] == pthread);
+    assert_eq!(field(rename, "tgid"), tgid, "{context} {rename}");
+    assert_eq!((rename["old_comm"].clone(), rename["new_comm"].clone()), ("tracer-workload".into(), "lc-renamed".into()), "{context} {rename}");
+
+    // 3. A child process that execs cat on the pthread's /proc entry.
+    let fork = one(&events, "fork of the cat child", |e| is(e, "fork") && e["child_tgid"] == cat);
+    assert_eq!((field(fork, "tgid"), field(fork, "child_tid"), fork["thread"].clone()), (tgid, cat, Value::Bool(false)), "{context} {fork}");
+    assert!(!names(fork).contains(&"CLONE_THREAD"), "{context} {fork}");
+    let exec = one(&events, "exec of cat", |e| is(e, "exec") && e["tgid"] == cat);
+    assert_eq!((field(exec, "tid"), field(exec, "old_tid"), field(exec, "ppid")), (cat, cat, tgid), "{context} {exec}");
+    assert!(exec["filename"].as_str().is_some_and(|name| name.ends_with("cat")), "{context} {exec}");
+    let path = format!("/proc/{pthread}/comm");
+    assert_eq!(exec["argv"], serde_json::json!(["cat", path]), "{context} {exec}");
+    assert_eq!(exec["comm"], "cat", "{context} the exec record carries the new comm: {exec}");
+    let rename = one(&events, "rename by exec", |e| is(e, "rename") && e["tgid"] == cat);
+    assert_eq!((rename["old_comm"].clone(), rename["new_comm"].clone()), ("tracer-workload".into(), "cat".into()), "{context} {rename}");
+    let exit = one(&events, "exit of cat", |e| is(e, "exit") && e["tgid"] == cat);
+    assert_eq!((exit["exit_code"].clone(), exit["group_dead"].clone(), field(exit, "ppid")), (0.into(), true.into(), tgid), "{context} {exit}");
+
+    // 4. A child that exits with code 3.
+    let exit = one(&events, "exit of the exit-3 child", |e| is(e, "exit") && e["tid"] == exit3);
+    assert_eq!(field(exit, "tgid"), exit3, "{context} {exit}");
+    assert_eq!((exit["exit_code"].clone(), exit["signal"].clone()), (3.into(), Value::Null), "{context} {exit}");
+    assert_eq!((exit["core_dumped"].clone(), exit["group_dead"].clone()), (false.into(), true.into()), "{context} {exit}");
+    assert_eq!(field(&ids, "exit3_status"), 3 << 8, "the workload saw the same status");
+
+    // 5. A child killed by SIGKILL.
+    let exit = one(&events, "exit of the killed child", |e| is(e, "exit") && e["tid"] == killed);
+    assert_eq!((exit["exit_code"].clone(), exit["signal"].clone()), (Value::Null, "SIGKILL".into()), "{context} {exit}");
+    assert_eq!((exit["core_dumped"].clone(), exit["group_dead"].clone()), (false.into(), true.into()), "{context} {exit}");
+
+    // 6. The leader leaves first (pthread_exit); the renamed thread is the group's last task.
+    let leader = one(&events, "exit of the leader", |e| is(e, "exit") && e["tid"] == tgid);
+    assert_eq!((field(leader, "tgid"), leader["exit_code"].clone(), leader["group_dead"].clone()), (tgid, 0.into(), false.into()), "{context} {leader}");
+    let last = one(&events, "exit of the last thread", |e| is(e, "exit") && e["tid"] == pthread);
+    assert_eq!((field(last, "tgid"), last["exit_code"].clone(), last["group_dead"].clone()), (tgid, 0.into(), true.into()), "{context} {last}");
+    assert_eq!(last["comm"], "lc-renamed", "{context} {last}");
+    let position = |wanted: &Value| events.iter().position(|event| event == wanted);
+    assert!(position(leader) < position(last), "{context} the leader's exit comes first");
+    for exit in events.iter().filter(|e| is(e, "exit")) {
+        let lifetime = field(exit, "lifetime_ns");
+        assert!(lifetime > 0 && lifetime < 120_000_000_000, "{context} implausible lifetime: {exit}");
+    }
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn lifecycle_events_from_tp_btf_hooks() {
+    check_lifecycle("tp_btf", &["--hook", "fork=tp_btf", "--hook", "exec=tp_btf", "--hook", "exit=tp_btf", "--hook", "rename=tp_btf"]);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn lifecycle_events_from_raw_tracepoints() {
+    check_lifecycle(
+        "raw_tracepoint",
+        &["--hook", "fork=raw_tracepoint", "--hook", "exec=raw_tracepoint", "--hook", "exit=raw_tracepoint", "--hook", "rename=raw_tracepoint"],
+    );
+}
