@@ -101,7 +101,6 @@ mod tests;
 use std::io;
 use std::path::PathBuf;
 
-pub use codec::CodecError;
 pub use reader::{ReadItem, RecordingReader};
 pub use writer::RecordingWriter;
 

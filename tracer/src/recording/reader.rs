@@ -59,10 +59,6 @@ impl RecordingReader {
         &self.header
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Skips from a damaged record at `from - 1` to the next plausible record: a marker starting a
     /// record whose CRC is right, or one that runs to the end of the file (or the marker prefix
     /// the file ends with). Returns its offset, or the end of the file.

@@ -124,10 +124,6 @@ impl RecordingWriter {
         self.events_written
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn write_out(&mut self) -> Result<(), RecordingError> {
         while !self.buf.is_empty() {
             match self.file.write(&self.buf) {
