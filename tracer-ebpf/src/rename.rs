@@ -1,6 +1,7 @@
 //! Comm changes: `task_rename(struct task_struct *task, const char *comm)`, fired by
 //! `__set_task_comm` for prctl(PR_SET_NAME), writes to `/proc/<tid>/comm` (pthread_setname_np on
-//! another thread) and exec. The renamed task need not be the current one.
+//! another thread) and exec. The renamed task need not be the current one. A "rename" to the
+//! name a task already has is not reported.
 use aya_ebpf::{
     EbpfContext,
     helpers::bpf_probe_read_kernel_str_bytes,
@@ -39,6 +40,10 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     let mut new_comm = [0u8; COMM_LEN];
     // SAFETY: the helper bounds the copy by the buffer and NUL-terminates it.
     if unsafe { bpf_probe_read_kernel_str_bytes(new_name, &mut new_comm) }.is_err() {
+        return 0;
+    }
+    // exec renames to the program's name, which is often the name it already had.
+    if new_comm == old_comm {
         return 0;
     }
     let Some(mut entry) = emit::reserve::<RenameEvent>() else { return 0 };

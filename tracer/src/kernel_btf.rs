@@ -7,6 +7,15 @@ use tracer_common::KernelOffsets;
 
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
+/// Environment variable naming a BTF file to use instead of the kernel's own (for kernels that
+/// ship BTF separately).
+pub const BTF_PATH_ENV: &str = "TRACER_BTF";
+
+/// The BTF file describing the running kernel.
+pub fn btf_path() -> PathBuf {
+    std::env::var_os(BTF_PATH_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(VMLINUX_BTF))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
     #[error("cannot read kernel BTF from {path}: {source} (tracer needs a kernel built with CONFIG_DEBUG_INFO_BTF)")]

@@ -1,7 +1,7 @@
 //! Loading the embedded eBPF object: checks the privileges it needs, configures it for this
 //! kernel (BTF offsets, tracepoint prototypes) and these filters, attaches the probe plan, and
 //! forwards kernel-side log records to the `log` logger.
-use std::{collections::{BTreeSet, HashMap}, path::Path};
+use std::collections::{BTreeSet, HashMap};
 
 use aya::{
     Btf, Ebpf, EbpfLoader,
@@ -13,7 +13,7 @@ use tracer_common::{COMM_LEN, TracerSettings, event_kind, filter_flags, global_n
 use crate::{
     event::{Kind, Source},
     filter::Filters,
-    kernel_btf::{BtfError, KernelBtf, VMLINUX_BTF},
+    kernel_btf::{BtfError, KernelBtf, btf_path},
     probes::{self, ProbePlan},
 };
 
@@ -104,7 +104,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     if !(1..=1024).contains(&buffer_mib) || !buffer_mib.is_power_of_two() {
         return Err(LoadError::BufferSize(buffer_mib));
     }
-    let kernel = KernelBtf::load(Path::new(VMLINUX_BTF))?;
+    let btf_file = btf_path();
+    let kernel = KernelBtf::load(&btf_file)?;
     let offsets = kernel.offsets()?;
     let filters = options.filters;
     let mut flags = 0;
@@ -126,7 +127,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         exit_has_group_dead: u32::from(kernel.tracepoint_arguments("sched_process_exit").is_some_and(|n| n >= 2)),
         no_wakeup: 0,
     };
-    let btf = Btf::from_sys_fs().map_err(|error| LoadError::AyaBtf(error.to_string()))?;
+    let btf = Btf::parse_file(&btf_file, aya::Endianness::default())
+        .map_err(|error| LoadError::AyaBtf(error.to_string()))?;
     let mut ebpf = EbpfLoader::new()
         .btf(Some(&btf))
         .override_global(global_name::OFFSETS, &offsets, true)

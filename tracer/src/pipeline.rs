@@ -116,10 +116,10 @@ impl Pipeline {
         self.printer.flush().map_err(output_error)
     }
 
-    /// Writes buffered records out when a second has passed.
+    /// Writes buffered records out when a second has passed since the last write.
     pub fn tick(&mut self) -> Result<(), PipelineError> {
         if let Some(recorder) = &mut self.recorder {
-            recorder.flush()?;
+            recorder.flush_if_due()?;
         }
         Ok(())
     }
