@@ -18,8 +18,8 @@ pub fn btf_path() -> PathBuf {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
-    #[error("cannot read kernel BTF from {path}: {source} (tracer needs a kernel built with CONFIG_DEBUG_INFO_BTF)")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot read kernel BTF from {path}: {error} (tracer needs a kernel built with CONFIG_DEBUG_INFO_BTF)")]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("cannot parse kernel BTF from {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("kernel BTF has no struct {0}")]
@@ -56,7 +56,7 @@ pub struct KernelBtf {
 
 impl KernelBtf {
     pub fn load(path: &Path) -> Result<Self, BtfError> {
-        let data = std::fs::read(path).map_err(|source| BtfError::Read { path: path.into(), source })?;
+        let data = std::fs::read(path).map_err(|error| BtfError::Read { path: path.into(), error })?;
         let types = TypeInformation::new(&Bytes(data))
             .map_err(|error| BtfError::Parse { path: path.into(), message: format!("{error:?}") })?;
         Ok(Self { types })

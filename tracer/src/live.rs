@@ -1,9 +1,9 @@
 //! The commands that trace the live kernel: the default stream, `tracer run`, `tracer probes`.
 use std::{
     collections::{BTreeSet, HashMap},
-    ffi::OsString,
+    ffi::{CString, OsString},
     io::{BufWriter, Write},
-    os::unix::process::ExitStatusExt,
+    os::unix::{ffi::OsStrExt, process::ExitStatusExt},
     path::Path,
     process::ExitStatus,
 };
@@ -125,48 +125,92 @@ fn command_exit_code(status: ExitStatus) -> u8 {
     }
 }
 
-/// Starts COMMAND stopped before exec, marks its process as followed, then lets it go: every
-/// event from its first instruction on is traced.
+/// Starts COMMAND held before exec, marks its process as followed, then lets it exec: every
+/// event from its first instruction on is traced. (A plain spawn cannot be held: it returns only
+/// once the child has exec'd.)
 fn spawn_followed(loaded: &mut loader::Loaded, command: &[OsString]) -> Result<RunTree> {
-    let (program, arguments) = command.split_first().context("tracer run needs a command")?;
-    let mut gate = [0; 2];
-    // SAFETY: pipe2 fills the two descriptors.
-    if unsafe { libc::pipe2(gate.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        bail!("cannot create a pipe: {}", std::io::Error::last_os_error());
+    let program = command.first().context("tracer run needs a command")?;
+    let arguments: Vec<CString> = command
+        .iter()
+        .map(|argument| CString::new(argument.as_bytes()))
+        .collect::<Result<_, _>>()
+        .context("a command argument contains a NUL byte")?;
+    let mut argv: Vec<*const libc::c_char> = arguments.iter().map(|argument| argument.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let gate = Pipe::new()?;
+    let exec_error = Pipe::new()?;
+    // SAFETY: the child only calls async-signal-safe functions (close, read, execvp, write,
+    // _exit) on memory prepared before the fork; tracer's runtime has a single thread.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        bail!("cannot fork: {}", std::io::Error::last_os_error());
     }
-    let (gate_read, gate_write) = (gate[0], gate[1]);
-    let mut child = tokio::process::Command::new(program);
-    child.args(arguments);
-    // SAFETY: the hook only calls async-signal-safe functions (close, read).
-    unsafe {
-        child.pre_exec(move || {
-            libc::close(gate_write);
+    if pid == 0 {
+        unsafe {
+            libc::close(gate.write);
+            libc::close(exec_error.read);
             let mut byte = 0u8;
-            // Returns when the parent writes or closes its end.
-            libc::read(gate_read, (&raw mut byte).cast(), 1);
-            Ok(())
-        });
-    }
-    let spawned = child.spawn();
-    // SAFETY: our copy of the read end is no longer needed.
-    unsafe { libc::close(gate_read) };
-    let child = match spawned {
-        Ok(child) => child,
-        Err(error) => {
-            unsafe { libc::close(gate_write) };
-            bail!("cannot run {}: {error}", Path::new(program).display());
+            // Returns when the parent releases the gate (or dies).
+            libc::read(gate.read, (&raw mut byte).cast(), 1);
+            libc::execvp(argv[0], argv.as_ptr());
+            let errno = *libc::__errno_location();
+            libc::write(exec_error.write, (&raw const errno).cast(), size_of::<i32>());
+            libc::_exit(127);
         }
-    };
-    let tgid = child.id().context("the command exited before it could be traced")?;
-    let followed = loader::follow(&mut loaded.ebpf, tgid);
-    // Releasing the gate either way: a command we cannot follow still must not hang.
-    // SAFETY: writes one byte to our own pipe, then closes it.
+    }
+    // SAFETY (all below): closing and using our own descriptors.
     unsafe {
-        libc::write(gate_write, b"g".as_ptr().cast(), 1);
-        libc::close(gate_write);
+        libc::close(gate.read);
+        libc::close(exec_error.write);
+    }
+    let tgid = pid as u32;
+    let followed = loader::follow(&mut loaded.ebpf, tgid);
+    // Released either way: a command we cannot follow must not hang.
+    unsafe {
+        libc::write(gate.write, b"g".as_ptr().cast(), 1);
+        libc::close(gate.write);
+    }
+    let mut errno = 0i32;
+    let read = unsafe { libc::read(exec_error.read, (&raw mut errno).cast(), size_of::<i32>()) };
+    unsafe { libc::close(exec_error.read) };
+    let waiter = tokio::task::spawn_blocking(move || wait_for(pid));
+    if read == size_of::<i32>() as isize {
+        bail!("cannot run {}: {}", Path::new(program).display(), std::io::Error::from_raw_os_error(errno));
     }
     followed?;
-    Ok(RunTree::new(child, tgid))
+    Ok(RunTree::new(waiter, tgid))
+}
+
+/// A pipe whose ends close on exec.
+struct Pipe {
+    read: i32,
+    write: i32,
+}
+
+impl Pipe {
+    fn new() -> Result<Self> {
+        let mut ends = [0; 2];
+        // SAFETY: pipe2 fills the two descriptors.
+        if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            bail!("cannot create a pipe: {}", std::io::Error::last_os_error());
+        }
+        Ok(Self { read: ends[0], write: ends[1] })
+    }
+}
+
+/// Waits for our child `pid` (blocking) and returns its status.
+fn wait_for(pid: i32) -> ExitStatus {
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child.
+        let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if waited == pid {
+            return ExitStatus::from_raw(status);
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return ExitStatus::from_raw(1 << 8);
+        }
+    }
 }
 
 /// `tracer probes`: attach every hook and print the plan.

@@ -27,7 +27,7 @@ use crate::{
     config::TraceConfig,
 };
 
-/// Exit status for bad command lines.
+/// Exit status for bad command lines, including bad flag values.
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
@@ -52,7 +52,8 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status),
         Err(error) => {
             eprintln!("tracer: {error:#}");
-            ExitCode::FAILURE
+            let usage = error.is::<config::ConfigError>() || error.is::<filter::FilterError>();
+            ExitCode::from(if usage { EXIT_USAGE } else { 1 })
         }
     }
 }

@@ -46,14 +46,15 @@ pub struct Ended {
 /// Process trees `tracer run` waits for: the command's process and every process it (or they)
 /// created, known from the fork and exit events of followed processes.
 pub struct RunTree {
-    pub child: tokio::process::Child,
+    /// Resolves to the command's exit status.
+    waiter: tokio::task::JoinHandle<std::process::ExitStatus>,
     live: HashSet<u32>,
     status: Option<std::process::ExitStatus>,
 }
 
 impl RunTree {
-    pub fn new(child: tokio::process::Child, tgid: u32) -> Self {
-        Self { child, live: HashSet::from([tgid]), status: None }
+    pub fn new(waiter: tokio::task::JoinHandle<std::process::ExitStatus>, tgid: u32) -> Self {
+        Self { waiter, live: HashSet::from([tgid]), status: None }
     }
 
     fn observe(&mut self, event: &Event) {
@@ -182,7 +183,7 @@ pub async fn stream(
                     pipeline.tick()?;
                     pipeline.flush_output()?;
                 }
-                status = async { run.as_mut()?.child.wait().await.ok() }, if run.as_ref().is_some_and(|run| run.status.is_none()) => {
+                status = async { (&mut run.as_mut()?.waiter).await.ok() }, if run.as_ref().is_some_and(|run| run.status.is_none()) => {
                     if let Some(run) = &mut run {
                         // A failed wait still ends the command's own part of the tree.
                         run.status = status.or(Some(std::os::unix::process::ExitStatusExt::from_raw(1 << 8)));

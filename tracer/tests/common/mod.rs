@@ -112,6 +112,10 @@ impl Tracer {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops tracer with SIGINT after the kernel had time to deliver pending events.
     pub fn stop(mut self) -> Stopped {
         std::thread::sleep(Duration::from_millis(300));

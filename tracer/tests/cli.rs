@@ -1,0 +1,364 @@
+//! Filters, recording and replay, `tracer run`, lost events and error handling, against the
+//! real binary and kernel (as root).
+mod common;
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    os::unix::{fs::PermissionsExt, process::CommandExt},
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{Tracer, field, machine, require_root, run_tracer, run_workload, tracer_bin, workload_bin};
+use serde_json::Value;
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tracer-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The `pair` workload, started and waiting for the go line: (child, tgid, thread tid).
+fn start_pair() -> (std::process::Child, u64, u64) {
+    let mut child = Command::new(workload_bin())
+        .arg("pair")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the pair workload");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("pair prints its ids");
+    let mut ids = line.split_whitespace().map(|id| id.parse::<u64>().expect("numeric id"));
+    let (tgid, tid) = (ids.next().expect("tgid"), ids.next().expect("tid"));
+    (child, tgid, tid)
+}
+
+fn finish_pair(mut child: std::process::Child) {
+    child.stdin.take().expect("piped").write_all(b"go\n").expect("send go");
+    assert!(child.wait().expect("wait for pair").success());
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn pid_and_tid_filters_select_a_process_or_one_thread() {
+    let (pair, tgid, tid) = start_pair();
+    let whole = Tracer::start(&["--json", "-p", &tgid.to_string(), "-e", "rename,exit"]);
+    let thread = Tracer::start(&["--json", "-t", &tid.to_string(), "-e", "rename,exit"]);
+    finish_pair(pair);
+    let (whole, thread) = (whole.stop().events(), thread.stop().events());
+    let summary = |events: &[Value]| -> Vec<(String, u64, String)> {
+        events
+            .iter()
+            .map(|e| (e["event"].as_str().unwrap().to_owned(), field(e, "tid"), e["new_comm"].as_str().unwrap_or("").to_owned()))
+            .collect()
+    };
+    let context = machine();
+    assert_eq!(
+        summary(&thread),
+        [("rename".into(), tid, "pair-thread".into()), ("exit".into(), tid, String::new())],
+        "[{context}] --tid {tid}: {thread:?}"
+    );
+    assert_eq!(
+        summary(&whole),
+        [
+            ("rename".into(), tid, "pair-thread".into()),
+            ("exit".into(), tid, String::new()),
+            ("rename".into(), tgid, "pair-leader".into()),
+            ("exit".into(), tgid, String::new()),
+        ],
+        "[{context}] --pid {tgid}: {whole:?}"
+    );
+    assert!(whole.iter().all(|e| field(e, "tgid") == tgid));
+    assert_eq!(whole[3]["group_dead"], true);
+    assert_eq!(whole[1]["group_dead"], false);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn follow_traces_descendants_through_exec() {
+    let dir = scratch("follow");
+    // A shell whose comm is `fw-root`: its children exec into other programs.
+    let root = dir.join("fw-root");
+    std::os::unix::fs::symlink("/bin/sh", &root).expect("symlink");
+    // Commands that are not last make each shell fork: root -> sh -> cat.
+    let script = "sh -c 'cat /proc/self/comm > /dev/null; exit 0'; exit 0";
+    let followed = Tracer::start(&["--json", "-c", "fw-root", "-f", "-e", "fork,exec,exit"]);
+    let plain = Tracer::start(&["--json", "-c", "fw-root", "-e", "fork,exec,exit"]);
+    // argv[0] "sh" keeps a multi-call busybox (the VM's sh) working; comm comes from the file name.
+    let mut child = Command::new(&root).arg0("sh").args(["-c", script]).spawn().expect("run fw-root");
+    let root_pid = u64::from(child.id());
+    assert!(child.wait().expect("wait").success());
+    let (followed, plain) = (followed.stop().events(), plain.stop().events());
+    let exec_names = |events: &[Value]| -> Vec<String> {
+        events.iter().filter(|e| e["event"] == "exec").map(|e| e["comm"].as_str().unwrap().to_owned()).collect()
+    };
+    // Without --follow only fw-root's own events: its exec, its fork of a child, its exit.
+    assert_eq!(exec_names(&plain), ["fw-root"], "[{}] {plain:?}", machine());
+    assert!(plain.iter().all(|e| field(e, "tgid") == root_pid), "{plain:?}");
+    // With it, the child that exec'd sh, and the grandchild that exec'd cat.
+    assert_eq!(exec_names(&followed), ["fw-root", "sh", "cat"], "[{}] {followed:?}", machine());
+    let sh = followed.iter().find(|e| e["event"] == "exec" && e["comm"] == "sh").unwrap();
+    let cat = followed.iter().find(|e| e["event"] == "exec" && e["comm"] == "cat").unwrap();
+    assert_eq!(field(sh, "ppid"), root_pid);
+    assert_eq!(field(cat, "ppid"), field(sh, "tgid"));
+    for pid in [root_pid, field(sh, "tgid"), field(cat, "tgid")] {
+        let exit = followed.iter().find(|e| e["event"] == "exit" && field(e, "tid") == pid);
+        assert!(exit.is_some_and(|e| e["group_dead"] == true && e["exit_code"] == 0), "exit of {pid}: {followed:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn run_traces_the_whole_tree_and_exits_with_its_status() {
+    require_root();
+    let started = Instant::now();
+    // The background sleep outlives the command's own process: run waits for it too.
+    let script = "(sleep 0.5; cat /proc/self/comm > /dev/null) & sh -c 'exit 0'; exit 7";
+    let output = Command::new(tracer_bin()).args(["run", "--json", "--", "sh", "-c", script]).output().expect("tracer run");
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(7), "[{}] exit status of the command: {stderr}", machine());
+    assert!(started.elapsed() >= Duration::from_millis(500), "run returned before the tree was gone");
+    let events: Vec<Value> = String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Traced from its first instruction: the exec that turns tracer's fork into the command
+    // (which renames it first) is the first thing seen.
+    let (rename, exec) = match &events[..] {
+        [rename, exec, ..] => (rename, exec),
+        _ => panic!("too few events: {events:?} {stderr}"),
+    };
+    assert_eq!((rename["event"].clone(), rename["old_comm"].clone(), rename["new_comm"].clone()), ("rename".into(), "tracer".into(), "sh".into()), "{rename}");
+    assert_eq!((exec["event"].clone(), exec["comm"].clone()), ("exec".into(), "sh".into()), "{exec}");
+    let root = field(exec, "tgid");
+    assert_eq!(field(rename, "tgid"), root);
+    let mut tree = std::collections::HashSet::from([root]);
+    for event in &events {
+        assert!(tree.contains(&field(event, "tgid")), "[{}] an event outside the tree: {event}", machine());
+        if event["event"] == "fork" {
+            tree.insert(field(event, "child_tgid"));
+        }
+    }
+    let root_exit = events.iter().find(|e| e["event"] == "exit" && field(e, "tid") == root).expect("root exit");
+    assert_eq!((root_exit["exit_code"].clone(), root_exit["group_dead"].clone()), (7.into(), true.into()));
+    let cat = events.iter().find(|e| e["event"] == "exec" && e["comm"] == "cat").expect("the background cat's exec");
+    assert!(events.iter().any(|e| e["event"] == "exit" && e["tgid"] == cat["tgid"]), "the last process's exit");
+    assert!(stderr.contains("tracer: ") && stderr.contains(" lost, "), "summary line: {stderr}");
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn replay_prints_exactly_what_the_live_run_printed() {
+    let dir = scratch("replay");
+    for json in [false, true] {
+        let file = dir.join(if json { "json.rec" } else { "table.rec" });
+        let file_arg = file.to_str().unwrap();
+        let mut args = vec!["-c", "tracer-workload", "-f", "-o", file_arg];
+        if json {
+            args.push("--json");
+        }
+        let tracer = Tracer::start(&args);
+        run_workload(&["lifecycle"]);
+        let live = tracer.stop();
+        assert!(live.status.success(), "{}", live.stderr);
+        assert!(live.lines.len() > 10, "live output: {:?}", live.lines);
+        let mode = std::fs::metadata(&file).expect("recording exists").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "recordings are private");
+        let mut replay_args = vec!["replay", file_arg];
+        if json {
+            replay_args.push("--json");
+        }
+        let replayed = run_tracer(&replay_args);
+        assert!(replayed.status.success(), "{}", stderr_of(&replayed));
+        let live_text: String = live.lines.iter().map(|line| format!("{line}\n")).collect();
+        assert_eq!(String::from_utf8_lossy(&replayed.stdout), live_text, "[{}] replay differs from live (json={json})", machine());
+        // Filters apply to replays as they do live.
+        let exits = run_tracer(&["replay", file_arg, "--json", "-e", "exit"]);
+        let exits: Vec<Value> = String::from_utf8_lossy(&exits.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert!(!exits.is_empty() && exits.iter().all(|e| e["event"] == "exit"), "{exits:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn damaged_recordings_replay_what_is_intact() {
+    let dir = scratch("damage");
+    let file = dir.join("trace.rec");
+    let tracer = Tracer::start(&["--json", "-q", "-c", "tracer-workload", "-f", "-o", file.to_str().unwrap()]);
+    assert!(tracer.stderr.lock().unwrap().contains("Attached"));
+    run_workload(&["lifecycle"]);
+    let stopped = tracer.stop();
+    assert!(stopped.status.success() && stopped.lines.is_empty(), "--quiet prints no events: {:?}", stopped.lines);
+    let bytes = std::fs::read(&file).expect("read the recording");
+    let full = run_tracer(&["replay", file.to_str().unwrap(), "--json"]);
+    let full_lines: Vec<String> = String::from_utf8_lossy(&full.stdout).lines().map(str::to_owned).collect();
+    assert!(full_lines.len() > 10);
+
+    // Cut at every byte offset of the last records: every complete record still replays.
+    let cut_file = dir.join("cut.rec");
+    let mut previous = 0;
+    for cut in bytes.len().saturating_sub(300)..bytes.len() {
+        std::fs::write(&cut_file, &bytes[..cut]).unwrap();
+        let replayed = run_tracer(&["replay", cut_file.to_str().unwrap(), "--json"]);
+        assert!(replayed.status.success(), "cut at {cut}: {}", stderr_of(&replayed));
+        let lines: Vec<String> = String::from_utf8_lossy(&replayed.stdout).lines().map(str::to_owned).collect();
+        assert_eq!(lines[..], full_lines[..lines.len()], "cut at {cut}: replay must be a prefix");
+        assert!(lines.len() >= previous, "cut at {cut}: fewer events than a shorter cut");
+        if lines.len() == previous && cut > 0 {
+            assert!(stderr_of(&replayed).contains("ends inside a record"), "cut at {cut}: {}", stderr_of(&replayed));
+        }
+        previous = lines.len();
+    }
+    assert_eq!(previous, full_lines.len() - 1, "cut one byte short, only the last record is lost");
+
+    // A damaged byte in the middle costs exactly that record, and says where.
+    let mut damaged = bytes.clone();
+    let middle = bytes.len() / 2;
+    damaged[middle] ^= 0x5a;
+    std::fs::write(&cut_file, &damaged).unwrap();
+    let replayed = run_tracer(&["replay", cut_file.to_str().unwrap(), "--json"]);
+    let stderr = stderr_of(&replayed);
+    assert_eq!(replayed.status.code(), Some(1), "damage is reported in the exit status: {stderr}");
+    assert!(stderr.contains("skipped a damaged record at byte"), "{stderr}");
+    let lines = String::from_utf8_lossy(&replayed.stdout).lines().count();
+    assert_eq!(lines, full_lines.len() - 1, "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn existing_recordings_are_never_overwritten_silently() {
+    require_root();
+    let dir = scratch("exists");
+    let file = dir.join("keep.rec");
+    std::fs::write(&file, b"precious").unwrap();
+    let output = run_tracer(&["-o", file.to_str().unwrap(), "-d", "0.2"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert_eq!(stderr.trim(), format!("tracer: {} already exists (use --force to overwrite it)", file.display()));
+    assert_eq!(std::fs::read(&file).unwrap(), b"precious");
+    let output = run_tracer(&["-o", file.to_str().unwrap(), "--force", "-q", "-d", "0.2", "-c", "no-such-comm"]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert_ne!(std::fs::read(&file).unwrap(), b"precious");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn lost_events_are_reported_inline_totalled_and_in_the_exit_status() {
+    let tracer = Tracer::start(&["--json", "--buffer-size", "1", "-c", "tracer-workload", "-e", "fork,exit"]);
+    let pid = {
+        // A stopped reader lets the 1 MiB ring buffer fill up.
+        let stopped = Command::new("kill").args(["-STOP", &tracer_pid(&tracer)]).status().unwrap();
+        assert!(stopped.success());
+        run_workload(&["storm", "--shape", "fork", "--tasks", "20000", "--cores", "one"]);
+        tracer_pid(&tracer)
+    };
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    let stopped = tracer.stop();
+    let events = stopped.events();
+    let lost: u64 = events.iter().filter(|e| e["event"] == "lost").map(|e| field(e, "count")).sum();
+    let delivered = events.iter().filter(|e| e["event"] != "lost").count() as u64;
+    assert!(lost > 0, "[{}] nothing was lost? delivered {delivered}", machine());
+    // 20,000 forks, their 20,000 exits, and the storm process's own exit.
+    assert_eq!(lost + delivered, 40_001, "every fork and exit was either delivered or counted lost");
+    assert_eq!(stopped.status.code(), Some(3), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains(&format!(", {lost} lost, ")), "{}", stopped.stderr);
+}
+
+fn tracer_pid(tracer: &Tracer) -> String {
+    tracer.pid().to_string()
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn errors_get_one_clear_line_and_a_non_zero_exit() {
+    require_root();
+    let dir = scratch("errors");
+    let not_recording = dir.join("notes.txt");
+    std::fs::write(&not_recording, "just text\n").unwrap();
+    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, i32, String)> = vec![
+        (vec!["-e".into(), "fork,bogus".into()], vec![], 2, "tracer: --events: unknown event kind \"bogus\" (expected fork, exec, exit, rename or lookup)".into()),
+        (vec!["--bogus-flag".into()], vec![], 2, "tracer: unexpected argument '--bogus-flag' found".into()),
+        (vec!["-c".into(), "sixteen-chars-xx".into()], vec![], 2, "tracer: --comm \"sixteen-chars-xx\" is 16 bytes, but a task's comm holds at most 15 bytes, so it could never match".into()),
+        (vec!["-d".into(), "0".into()], vec![], 2, "tracer: --duration 0: expected a positive number of seconds".into()),
+        (vec!["--hook".into(), "fork=kprobe".into()], vec![], 2, "tracer: --hook \"fork=kprobe\": fork can be served by tp_btf, raw_tracepoint".into()),
+        (vec!["replay".into(), not_recording.display().to_string()], vec![], 1, format!("tracer: {} is not a tracer recording (no tracer header)", not_recording.display())),
+        (vec!["replay".into(), "/nonexistent/trace.rec".into()], vec![], 1, "tracer: cannot open /nonexistent/trace.rec: No such file or directory (os error 2)".into()),
+        (vec!["-o".into(), "/proc/no-such-dir/trace.rec".into()], vec![], 1, "tracer: cannot create /proc/no-such-dir/trace.rec: No such file or directory (os error 2)".into()),
+        (vec!["-d".into(), "1".into()], vec![("TRACER_BTF", "/nonexistent/vmlinux")], 1, "tracer: cannot read kernel BTF from /nonexistent/vmlinux: No such file or directory (os error 2) (tracer needs a kernel built with CONFIG_DEBUG_INFO_BTF)".into()),
+    ];
+    for (args, env, code, message) in cases {
+        let output = Command::new(tracer_bin()).args(&args).envs(env).output().unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end(), message, "{args:?}");
+    }
+    // Without privileges.
+    let output = Command::new(tracer_bin()).args(["-d", "1"]).uid(65534).gid(65534).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr_of(&output).trim_end(), "tracer: tracer needs root (or CAP_BPF and CAP_PERFMON); this process lacks CAP_BPF and CAP_PERFMON");
+    // --help shows examples.
+    let help = run_tracer(&["--help"]);
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Examples:"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_closed_pipe_ends_tracer_quietly() {
+    require_root();
+    let mut child = Command::new(tracer_bin())
+        .args(["--json", "-c", "tracer-workload", "-f"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("Attached "), "{line}");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    run_workload(&["lifecycle"]);
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with('{'), "{first}");
+    drop(stdout);
+    // More events to write into the closed pipe.
+    run_workload(&["lifecycle"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "tracer kept running after its output closed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(status.success(), "exit status {status}: {rest}");
+    assert_eq!(rest, "", "nothing more on stderr");
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn duration_stops_tracer_with_a_summary() {
+    require_root();
+    let started = Instant::now();
+    let output = run_tracer(&["-d", "1", "-c", "no-such-comm"]);
+    let elapsed = started.elapsed();
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(30), "{elapsed:?}");
+    let summary = stderr.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("tracer: 0 events (fork 0, exec 0, exit 0, rename 0, lookup 0), 0 lost, 1.0"),
+        "{stderr}"
+    );
+}
