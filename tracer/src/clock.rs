@@ -31,6 +31,7 @@ impl Clock {
     }
 
     /// Current boot time in nanoseconds (the kernel side's clock).
+    #[cfg(test)]
     pub fn boot_now_ns() -> u64 {
         now_ns(libc::CLOCK_BOOTTIME).max(0) as u64
     }

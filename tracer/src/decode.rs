@@ -173,7 +173,6 @@ mod tests {
         assert_eq!((event.tgid, event.tid, event.ppid, event.cpu), (812, 815, 1, 1));
         assert_eq!(event.comm, "bash");
         assert_eq!(event.detail, Detail::Fork { child_tgid: 812, child_tid: 816, clone_flags: Some(0x0001_0900) });
-        assert_eq!(event.detail.is_thread_fork(event.tgid), Some(true));
     }
 
     #[test]

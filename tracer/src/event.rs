@@ -138,16 +138,6 @@ impl Event {
     }
 }
 
-impl Detail {
-    /// For a fork: whether the child joined the creator's thread group (a new thread).
-    pub fn is_thread_fork(&self, creator_tgid: u32) -> Option<bool> {
-        match self {
-            Detail::Fork { child_tgid, .. } => Some(*child_tgid == creator_tgid),
-            _ => None,
-        }
-    }
-}
-
 /// Decoding of `task->exit_code` wait statuses.
 pub mod exit_status {
     /// The exit code, when the task exited normally.

@@ -95,10 +95,10 @@ impl Pipeline {
             tasks.resolve_lookup(&mut event);
             tasks.observe(&event);
         }
-        if let Some(filter) = &mut self.filter {
-            if !filter.admits(&event) {
-                return Ok(());
-            }
+        if let Some(filter) = &mut self.filter
+            && !filter.admits(&event)
+        {
+            return Ok(());
         }
         let kind = event.kind();
         if kind != Kind::Lost && !self.shown.contains(&kind) {

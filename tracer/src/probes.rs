@@ -77,7 +77,7 @@ impl ProbePlan {
 
 impl fmt::Display for ProbePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:<8} {:<16} {}", "EVENT", "HOOK", "DETAILS")?;
+        writeln!(f, "{:<8} {:<16} DETAILS", "EVENT", "HOOK")?;
         for choice in &self.choices {
             let chosen = choice.chosen().map_or("none", Source::name);
             let mut details = Vec::new();
@@ -229,7 +229,7 @@ fn attach_strategy(ebpf: &mut Ebpf, btf: &Btf, strategy: &Strategy) -> Result<Ve
 
 fn attach_program(ebpf: &mut Ebpf, btf: &Btf, name: &str, how: Attach) -> Result<(), String> {
     let program = ebpf.program_mut(name).ok_or_else(|| format!("the object has no program {name}"))?;
-    let result = match how {
+    match how {
         Attach::TpBtf(tracepoint) => <&mut BtfTracePoint>::try_from(program)
             .map_err(error_chain)
             .and_then(|program| {
@@ -250,8 +250,7 @@ fn attach_program(ebpf: &mut Ebpf, btf: &Btf, name: &str, how: Attach) -> Result
             program.load().map_err(error_chain)?;
             program.attach(function, 0).map(drop).map_err(error_chain)
         }),
-    };
-    result
+    }
 }
 
 fn unload(ebpf: &mut Ebpf, name: &str) {

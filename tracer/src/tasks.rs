@@ -49,10 +49,10 @@ impl TaskTable {
 
     /// Fills in the thread group a looked-up `/proc/<n>` names, when `<n>` is a live task.
     pub fn resolve_lookup(&mut self, event: &mut Event) {
-        if let Detail::Lookup { name, target_tgid } = &mut event.detail {
-            if let Ok(tid) = name.parse::<u32>() {
-                *target_tgid = self.groups.get(&tid).copied().or_else(|| group_from_proc(tid));
-            }
+        if let Detail::Lookup { name, target_tgid } = &mut event.detail
+            && let Ok(tid) = name.parse::<u32>()
+        {
+            *target_tgid = self.groups.get(&tid).copied().or_else(|| group_from_proc(tid));
         }
     }
 }

@@ -283,7 +283,9 @@ fn errors_get_one_clear_line_and_a_non_zero_exit() {
     let dir = scratch("errors");
     let not_recording = dir.join("notes.txt");
     std::fs::write(&not_recording, "just text\n").unwrap();
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, i32, String)> = vec![
+    // (arguments, environment, exit status, the one line on stderr)
+    type Case = (Vec<String>, Vec<(&'static str, &'static str)>, i32, String);
+    let cases: Vec<Case> = vec![
         (vec!["-e".into(), "fork,bogus".into()], vec![], 2, "tracer: --events: unknown event kind \"bogus\" (expected fork, exec, exit, rename or lookup)".into()),
         (vec!["--bogus-flag".into()], vec![], 2, "tracer: unexpected argument '--bogus-flag' found".into()),
         (vec!["-c".into(), "sixteen-chars-xx".into()], vec![], 2, "tracer: --comm \"sixteen-chars-xx\" is 16 bytes, but a task's comm holds at most 15 bytes, so it could never match".into()),

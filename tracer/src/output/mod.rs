@@ -5,7 +5,7 @@ mod table;
 
 use std::io::{self, Write};
 
-pub use json::JsonPrinter;
+pub use json::{JsonPrinter, rfc3339};
 pub use table::TablePrinter;
 
 use crate::event::Event;

@@ -610,28 +610,3 @@ proptest! {
         check_reader_invariants(&bytes);
     }
 }
-
-/// `cargo test --release -- --ignored --nocapture append_speed`
-#[test]
-#[ignore]
-fn append_speed() {
-    let path = TempPath::new("speed");
-    let events = sample_events();
-    let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
-    let count = 2_000_000;
-    let started = std::time::Instant::now();
-    for i in 0..count {
-        writer.append(&events[i % events.len()]).expect("append");
-    }
-    writer.flush().expect("flush");
-    let elapsed = started.elapsed();
-    let size = std::fs::metadata(&path.0).expect("metadata").len();
-    println!(
-        "{count} events in {elapsed:?}: {:.0} ns/event (including writes), {:.1} bytes/event",
-        elapsed.as_nanos() as f64 / count as f64,
-        size as f64 / count as f64
-    );
-    let started = std::time::Instant::now();
-    let read = RecordingReader::open(&path.0).expect("open").count();
-    println!("read {read} in {:?}", started.elapsed());
-}

@@ -109,6 +109,7 @@ impl RecordingWriter {
     }
 
     /// Writes everything buffered to the file (no fsync).
+    #[cfg(test)]
     pub fn flush(&mut self) -> Result<(), RecordingError> {
         self.write_out()
     }
@@ -120,6 +121,7 @@ impl RecordingWriter {
     }
 
     /// Events accepted by [`append`](Self::append) so far (including any still buffered).
+    #[cfg(test)]
     pub fn events_written(&self) -> u64 {
         self.events_written
     }

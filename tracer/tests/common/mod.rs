@@ -117,7 +117,7 @@ impl Tracer {
     }
 
     /// Stops tracer with SIGINT after the kernel had time to deliver pending events.
-    pub fn stop(mut self) -> Stopped {
+    pub fn stop(self) -> Stopped {
         std::thread::sleep(Duration::from_millis(300));
         // SAFETY: signals our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
