@@ -104,8 +104,10 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     if !(1..=1024).contains(&buffer_mib) || !buffer_mib.is_power_of_two() {
         return Err(LoadError::BufferSize(buffer_mib));
     }
+    let started = std::time::Instant::now();
     let btf_file = btf_path();
     let kernel = KernelBtf::load(&btf_file)?;
+    log::debug!("kernel layouts read from {} in {:?}", btf_file.display(), started.elapsed());
     let offsets = kernel.offsets()?;
     let filters = options.filters;
     let mut flags = 0;
@@ -129,6 +131,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     };
     let btf = Btf::parse_file(&btf_file, aya::Endianness::default())
         .map_err(|error| LoadError::AyaBtf(error.to_string()))?;
+    log::debug!("BTF parsed for the loader at {:?}", started.elapsed());
     let mut ebpf = EbpfLoader::new()
         .btf(Some(&btf))
         .override_global(global_name::OFFSETS, &offsets, true)
@@ -145,7 +148,9 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         }
     };
     let kinds: Vec<Kind> = options.attach.iter().copied().filter(|kind| *kind != Kind::Lost).collect();
+    log::debug!("object loaded at {:?}", started.elapsed());
     let plan = probes::attach(&mut ebpf, &btf, &kernel, &kinds, options.hooks);
+    log::debug!("programs attached at {:?}", started.elapsed());
     let unserved = plan.unserved();
     if !unserved.is_empty() {
         let kinds = unserved.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", ");
