@@ -187,6 +187,7 @@ pub struct KernelOffsets {
     pub task_comm: u32,
     pub task_mm: u32,
     pub task_signal: u32,
+    pub task_group_leader: u32,
     /// `signal_struct.live` (an `atomic_t`, whose counter is its first member).
     pub signal_live: u32,
     pub mm_arg_start: u32,
@@ -196,7 +197,6 @@ pub struct KernelOffsets {
     /// `pt_regs` offsets of the first two syscall arguments (x86-64: `di`, `si`).
     pub regs_arg0: u32,
     pub regs_arg1: u32,
-    pub _pad: u32,
 }
 
 /// What the kernel programs report, set by userspace before load.

@@ -1,15 +1,19 @@
 //! Task exit: `sched_process_exit`, once per exiting task. Linux 6.16+ passes `group_dead` as a
-//! second argument; older kernels only pass the task, and the last task of a group is told by
-//! `signal->live` having dropped to zero (decremented just before the tracepoint).
+//! second argument. Older kernels only pass the task: there, a task whose group's
+//! `signal->live` is already zero (every task of the group is exiting) claims the group's death
+//! in `GROUP_DEATHS`, and only the first claim wins, so each process is reported gone exactly
+//! once. When the last tasks exit concurrently, the winner is the first of them to reach the
+//! tracepoint, not necessarily the last to finish.
 use aya_ebpf::{
     EbpfContext,
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
 };
-use tracer_common::{ExitEvent, event_kind, exit_flags, hook_source};
+use aya_ebpf::bindings::BPF_NOEXIST;
+use tracer_common::{ExitEvent, KernelOffsets, event_kind, exit_flags, hook_source};
 
-use crate::{config, emit, filter, task};
+use crate::{config, emit, filter, maps::GROUP_DEATHS, task};
 
 /// For kernels whose tracepoint passes `(task, group_dead)`.
 #[btf_tracepoint(function = "sched_process_exit")]
@@ -28,6 +32,14 @@ pub fn sched_process_exit_raw(ctx: RawTracePointContext) -> i32 {
     on_exit(&ctx, hook_source::RAW_TRACEPOINT, config::settings().exit_has_group_dead != 0)
 }
 
+/// True for the first task of a dying group to ask.
+fn claim_group_death(task: *const u8, offsets: &KernelOffsets, tgid: u32) -> bool {
+    let leader: *const u8 = task::read(task, offsets.task_group_leader).unwrap_or(core::ptr::null());
+    let Ok(started) = task::read::<u64>(leader, offsets.task_start_time) else { return true };
+    // (TGID, start time) never repeats, so entries of long-gone processes cannot collide.
+    GROUP_DEATHS.insert([u64::from(tgid), started], 1u8, BPF_NOEXIST as u64).is_ok()
+}
+
 fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
     let args = ctx.as_ptr() as *const u64;
     let offsets = config::offsets();
@@ -44,6 +56,7 @@ fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
     } else {
         let signal: *const u8 = task::read(task, offsets.task_signal).unwrap_or(core::ptr::null());
         task::read::<i32>(signal, offsets.signal_live).is_ok_and(|live| live == 0)
+            && claim_group_death(task, &offsets, tgid)
     };
     if group_dead && filter::follows() {
         filter::forget(tgid);

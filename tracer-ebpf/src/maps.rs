@@ -30,6 +30,11 @@ pub static TID_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(FILTER_MAP_E
 #[map]
 pub static FOLLOWED: HashMap<u32, u8> = HashMap::with_max_entries(FOLLOWED_MAP_ENTRIES, 0);
 
+/// Processes whose death an exit hook already reported, keyed by (TGID, the leader's start
+/// time), on kernels whose exit tracepoint does not say which task is the group's last.
+#[map]
+pub static GROUP_DEATHS: LruHashMap<[u64; 2], u8> = LruHashMap::with_max_entries(1024, 0);
+
 /// `clone_flags` seen by `task_newtask`, keyed by the new task's TID, until its fork event.
 #[map]
 pub static CLONE_FLAGS: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);

@@ -83,6 +83,7 @@ impl KernelBtf {
             task_comm: self.field_offset("task_struct", "comm")?,
             task_mm: self.field_offset("task_struct", "mm")?,
             task_signal: self.field_offset("task_struct", "signal")?,
+            task_group_leader: self.field_offset("task_struct", "group_leader")?,
             signal_live: self.field_offset("signal_struct", "live")?,
             mm_arg_start: self.field_offset("mm_struct", "arg_start")?,
             mm_arg_end: self.field_offset("mm_struct", "arg_end")?,
@@ -90,7 +91,6 @@ impl KernelBtf {
             bprm_filename: self.field_offset("linux_binprm", "filename")?,
             regs_arg0: self.field_offset("pt_regs", "di")?,
             regs_arg1: self.field_offset("pt_regs", "si")?,
-            _pad: 0,
         })
     }
 

@@ -5,6 +5,7 @@ mod command;
 mod run;
 mod test;
 mod toolchain;
+mod vm;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,12 @@ enum Task {
     },
     /// Build, then run every test: unit tests and the privileged integration tests.
     Test,
+    /// Run the integration tests inside a VM booting Debian's stock 6.1 kernel
+    VmTest {
+        /// Extra arguments for every test executable (after `--`), e.g. a test name filter.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,6 +44,7 @@ fn main() -> ExitCode {
         Task::Build => build::build().map(|_| ()),
         Task::Run { args } => run::run(&args),
         Task::Test => test::test(),
+        Task::VmTest { args } => vm::vm_test(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

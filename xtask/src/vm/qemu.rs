@@ -1,0 +1,187 @@
+//! Booting the guest under qemu (TCG), streaming its serial console to the terminal and
+//! `target/vm/serial.log`, and reading the verdict from the marker line.
+use std::{
+    fs::File,
+    io::{Read, Write},
+    path::Path,
+    process::{Command, Stdio},
+    sync::mpsc::{self, RecvTimeoutError},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+
+use super::{
+    debian::Kernel,
+    initramfs::MARKER,
+};
+use crate::command::step;
+
+/// The whole boot-test-poweroff cycle; a boot alone takes about 3 s under TCG.
+const TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// After the marker (or the console closing), how long qemu gets to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(10);
+
+enum Event {
+    /// The marker line's verdict: `pass`, or `fail …`.
+    Verdict(String),
+    /// The console closed: qemu is exiting.
+    Closed,
+}
+
+pub fn boot(qemu: &Path, kernel: &Kernel, initrd: &Path, log_path: &Path) -> Result<()> {
+    let mut command = Command::new(qemu);
+    command
+        .args(["-nographic", "-no-reboot", "-m", "1G", "-smp", "2"])
+        // TCG, not KVM: this host's /dev/kvm cannot run a stock kernel (see KERNEL-NOTES.md).
+        .args(["-accel", "tcg", "-cpu", "max", "-net", "none"])
+        .arg("-kernel")
+        .arg(&kernel.vmlinuz)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", "console=ttyS0 quiet panic=-1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    step(format!(
+        "booting {} under qemu (TCG; serial console below and in {}; timeout {})",
+        kernel.release,
+        log_path.display(),
+        human(TIMEOUT)
+    ));
+    let log = File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+    let started = Instant::now();
+    let mut child = command.spawn().with_context(|| format!("cannot start {}", qemu.display()))?;
+    let console = child.stdout.take().expect("piped");
+    let (events, received) = mpsc::channel();
+    let reader = thread::spawn(move || tee_console(console, log, events));
+
+    let outcome = wait_for_verdict(&received, started);
+    if !matches!(outcome, Outcome::TimedOut) {
+        // The guest powers off right after the marker (and the VM exits after a panic, thanks to
+        // panic=-1 and -no-reboot): give qemu a moment to exit by itself.
+        let grace = Instant::now() + EXIT_GRACE;
+        while Instant::now() < grace && child.try_wait().ok().flatten().is_none() {
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // Whatever happened, qemu must not outlive us.
+    if child.try_wait().ok().flatten().is_none() {
+        let _ = child.kill();
+    }
+    let status = child.wait().ok();
+    let ended_with_newline = reader.join().unwrap_or(true);
+    if !ended_with_newline {
+        println!();
+    }
+    let elapsed = started.elapsed().as_secs();
+    let place = format!(
+        "guest kernel {}, Linux {}; serial log: {}",
+        kernel.release,
+        kernel.upstream_version(),
+        log_path.display()
+    );
+    match outcome {
+        Outcome::Verdict(verdict) if verdict == "pass" => {
+            step(format!("VM integration tests passed on {} in {elapsed} s", kernel.release));
+            Ok(())
+        }
+        Outcome::Verdict(verdict) => {
+            let which = verdict.strip_prefix("fail").unwrap_or(&verdict).trim();
+            bail!("integration tests failed in the VM: {which} ({place})")
+        }
+        Outcome::Closed => bail!(
+            "the VM stopped after {elapsed} s without a result line (qemu {}; {place})",
+            status.map_or_else(|| "status unknown".to_owned(), |status| status.to_string())
+        ),
+        Outcome::TimedOut => {
+            bail!("the VM gave no result within {}, killed it ({place})", human(TIMEOUT))
+        }
+    }
+}
+
+enum Outcome {
+    Verdict(String),
+    Closed,
+    TimedOut,
+}
+
+fn wait_for_verdict(received: &mpsc::Receiver<Event>, started: Instant) -> Outcome {
+    let left = (started + TIMEOUT).saturating_duration_since(Instant::now());
+    match received.recv_timeout(left) {
+        Ok(Event::Verdict(verdict)) => Outcome::Verdict(verdict),
+        Ok(Event::Closed) | Err(RecvTimeoutError::Disconnected) => Outcome::Closed,
+        Err(RecvTimeoutError::Timeout) => Outcome::TimedOut,
+    }
+}
+
+/// `15 min`, `90 s`.
+fn human(duration: Duration) -> String {
+    match duration.as_secs() {
+        seconds if seconds % 60 == 0 => format!("{} min", seconds / 60),
+        seconds => format!("{seconds} s"),
+    }
+}
+
+/// Copies the console to the terminal and the log as it comes, without terminal control
+/// sequences (SeaBIOS and the kernel reset the screen and turn off line wrapping); reports the
+/// marker line.
+/// Returns whether the console's output ended with a newline.
+fn tee_console(mut console: impl Read, mut log: File, events: mpsc::Sender<Event>) -> bool {
+    let mut terminal = std::io::stdout();
+    let mut buffer = [0u8; 4096];
+    let mut filter = EscapeFilter::default();
+    let mut clean = Vec::with_capacity(buffer.len());
+    let mut line = Vec::new();
+    loop {
+        let count = match console.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(count) => count,
+        };
+        clean.clear();
+        clean.extend(buffer[..count].iter().copied().filter(|&byte| filter.keep(byte)));
+        let _ = terminal.write_all(&clean);
+        let _ = terminal.flush();
+        let _ = log.write_all(&clean);
+        for &byte in &clean {
+            if byte != b'\n' {
+                line.push(byte);
+                continue;
+            }
+            let text = String::from_utf8_lossy(&line);
+            if let Some(at) = text.find(MARKER) {
+                let verdict = text[at + MARKER.len()..].trim();
+                let _ = events.send(Event::Verdict(verdict.to_owned()));
+            }
+            line.clear();
+        }
+    }
+    let _ = log.flush();
+    let _ = events.send(Event::Closed);
+    line.is_empty()
+}
+
+/// Drops ANSI escape sequences (`ESC x`, `ESC [ params final`) from a byte stream.
+#[derive(Default)]
+enum EscapeFilter {
+    #[default]
+    Text,
+    Escape,
+    ControlSequence,
+}
+
+impl EscapeFilter {
+    fn keep(&mut self, byte: u8) -> bool {
+        const ESC: u8 = 0x1b;
+        match self {
+            EscapeFilter::Text if byte == ESC => *self = EscapeFilter::Escape,
+            EscapeFilter::Text => return true,
+            EscapeFilter::Escape if byte == b'[' => *self = EscapeFilter::ControlSequence,
+            EscapeFilter::Escape => *self = EscapeFilter::Text,
+            EscapeFilter::ControlSequence if (0x40..=0x7e).contains(&byte) => *self = EscapeFilter::Text,
+            EscapeFilter::ControlSequence => {}
+        }
+        false
+    }
+}
