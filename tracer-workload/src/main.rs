@@ -3,13 +3,17 @@
 use std::process::ExitCode;
 
 mod lifecycle;
+mod pair;
+mod storm;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("lifecycle") => lifecycle::run(&args[1..]),
+        Some("pair") => pair::run(&args[1..]),
+        Some("storm") => storm::run(&args[1..]),
         _ => {
-            eprintln!("usage: tracer-workload lifecycle");
+            eprintln!("usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]");
             ExitCode::from(2)
         }
     }
