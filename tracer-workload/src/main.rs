@@ -5,6 +5,7 @@ use std::process::ExitCode;
 mod lifecycle;
 mod pair;
 mod storm;
+mod thread_exec;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -12,8 +13,9 @@ fn main() -> ExitCode {
         Some("lifecycle") => lifecycle::run(&args[1..]),
         Some("pair") => pair::run(&args[1..]),
         Some("storm") => storm::run(&args[1..]),
+        Some("thread-exec") => thread_exec::run(&args[1..]),
         _ => {
-            eprintln!("usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]");
+            eprintln!("usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]");
             ExitCode::from(2)
         }
     }

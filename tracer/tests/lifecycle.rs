@@ -97,6 +97,32 @@ fn check_lifecycle(hook: &str, extra: &[&str]) {
     }
 }
 
+/// A non-leader thread execs: the kernel kills the leader, and the thread takes over its TID.
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn exec_from_a_non_leader_thread_takes_over_the_leaders_tid() {
+    let tracer = Tracer::start(&["--json", "-c", "tracer-workload", "-f", "-e", "exec,exit"]);
+    let (pid, stdout) = run_workload(&["thread-exec"]);
+    let stopped = tracer.stop();
+    let mut ids = stdout.split_whitespace().map(|id| id.parse::<u64>().expect("numeric id"));
+    let (tgid, thread) = (ids.next().expect("tgid"), ids.next().expect("tid"));
+    assert_eq!(tgid, u64::from(pid));
+    assert_ne!(thread, tgid);
+    let events: Vec<Value> = stopped.events().into_iter().filter(|e| field(e, "tgid") == tgid).collect();
+    let context = machine();
+    let exec = one(&events, "exec of true", |e| e["event"] == "exec" && e["comm"] == "true");
+    assert_eq!((field(exec, "tid"), field(exec, "old_tid")), (tgid, thread), "[{context}] {exec}");
+    // The leader is made to exit first (the kernel reports status 0 for a task zapped by another
+    // thread's exec), and the process lives on.
+    let leader = one(&events, "exit of the old leader", |e| e["event"] == "exit" && e["comm"] == "tracer-workload");
+    assert_eq!((field(leader, "tid"), leader["exit_code"].clone()), (tgid, 0.into()), "[{context}] {leader}");
+    assert_eq!(leader["group_dead"], false, "[{context}] {leader}");
+    let end = one(&events, "exit of true", |e| e["event"] == "exit" && e["comm"] == "true");
+    assert_eq!((field(end, "tid"), end["exit_code"].clone(), end["group_dead"].clone()), (tgid, 0.into(), true.into()), "[{context}] {end}");
+    let position = |wanted: &Value| events.iter().position(|event| event == wanted);
+    assert!(position(leader) < position(exec) && position(exec) < position(end), "[{context}] {events:?}");
+}
+
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn lifecycle_events_from_tp_btf_hooks() {
