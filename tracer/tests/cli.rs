@@ -186,7 +186,6 @@ fn damaged_recordings_replay_what_is_intact() {
     let dir = scratch("damage");
     let file = dir.join("trace.rec");
     let tracer = Tracer::start(&["--json", "-q", "-c", "tracer-workload", "-f", "-o", file.to_str().unwrap()]);
-    assert!(tracer.stderr.lock().unwrap().contains("Attached"));
     run_workload(&["lifecycle"]);
     let stopped = tracer.stop();
     assert!(stopped.status.success() && stopped.lines.is_empty(), "--quiet prints no events: {:?}", stopped.lines);

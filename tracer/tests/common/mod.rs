@@ -90,12 +90,15 @@ impl Tracer {
         let sink = stderr.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if line.starts_with("Attached ") {
+                let attached = line.starts_with("Attached ");
+                {
+                    let mut text = sink.lock().unwrap();
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+                if attached {
                     let _ = attached_tx.send(());
                 }
-                let mut text = sink.lock().unwrap();
-                text.push_str(&line);
-                text.push('\n');
             }
         });
         let mut tracer = Tracer { child, stdout, stderr };
