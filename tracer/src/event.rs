@@ -138,6 +138,12 @@ impl Event {
     }
 }
 
+/// An event for tests: task `tgid`/`tid` named `comm`, parent 1, at a fixed time.
+#[cfg(test)]
+pub fn test_event(tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
+    Event { timestamp_ns: 3_723_000_456_789, cpu: 0, tgid, tid, ppid: 1, comm: comm.into(), source: Source::TpBtf, detail }
+}
+
 /// Decoding of `task->exit_code` wait statuses.
 pub mod exit_status {
     /// The exit code, when the task exited normally.

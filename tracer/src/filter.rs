@@ -140,7 +140,7 @@ impl EventFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Source;
+    use crate::event::test_event;
 
     fn args(comms: &[&str], pids: &[u32], events: &[&str], follow: bool) -> FilterArgs {
         FilterArgs {
@@ -153,7 +153,7 @@ mod tests {
     }
 
     fn event(comm: &str, tgid: u32, tid: u32, detail: Detail) -> Event {
-        Event { timestamp_ns: 0, cpu: 0, tgid, tid, ppid: 1, comm: comm.into(), source: Source::TpBtf, detail }
+        test_event(tgid, tid, comm, detail)
     }
 
     fn fork(comm: &str, tgid: u32, child: u32) -> Event {

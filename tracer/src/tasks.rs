@@ -66,10 +66,10 @@ fn group_from_proc(tid: u32) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Source;
+    use crate::event::test_event;
 
     fn event(tgid: u32, tid: u32, detail: Detail) -> Event {
-        Event { timestamp_ns: 0, cpu: 0, tgid, tid, ppid: 1, comm: "t".into(), source: Source::TpBtf, detail }
+        test_event(tgid, tid, "t", detail)
     }
 
     #[test]

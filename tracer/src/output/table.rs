@@ -127,10 +127,10 @@ impl<W: Write> Printer for TablePrinter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Source;
+    use crate::event::test_event;
 
     fn event(tgid: u32, tid: u32, detail: Detail) -> Event {
-        Event { timestamp_ns: 3_723_000_456_789, cpu: 0, tgid, tid, ppid: 1, comm: "bash".into(), source: Source::TpBtf, detail }
+        test_event(tgid, tid, "bash", detail)
     }
 
     #[test]
