@@ -106,7 +106,7 @@ pub struct TraceArgs {
     #[arg(short = 'd', long = "duration", value_name = "SECS")]
     pub duration: Option<f64>,
     /// Size of the kernel's event ring buffer, in MiB (a power of two).
-    #[arg(long = "buffer-size", value_name = "MIB", default_value_t = 8)]
+    #[arg(long = "buffer-size", value_name = "MIB", default_value_t = 4)]
     pub buffer_mib: u32,
     #[command(flatten)]
     pub hooks: HookArgs,

@@ -101,7 +101,7 @@ mod tests {
     use crate::cli::FilterArgs;
 
     fn args() -> TraceArgs {
-        TraceArgs { buffer_mib: 8, ..TraceArgs::default() }
+        TraceArgs { buffer_mib: 4, ..TraceArgs::default() }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tracer_common::{COMM_LEN, TracerSettings, event_kind, filter_flags, global_n
 use crate::{
     event::{Kind, Source},
     filter::Filters,
-    kernel_btf::{BtfError, KernelBtf, btf_path},
+    kernel_btf::{BTF_PATH_ENV, BtfError, KernelBtf, btf_path},
     probes::{self, ProbePlan},
 };
 
@@ -107,8 +107,9 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     let started = std::time::Instant::now();
     let btf_file = btf_path();
     let kernel = KernelBtf::load(&btf_file)?;
-    log::debug!("kernel layouts read from {} in {:?}", btf_file.display(), started.elapsed());
     let offsets = kernel.offsets()?;
+    let tracepoints = kernel.tracepoints(&probes::BTF_TRACEPOINTS);
+    log::debug!("kernel layouts read from {} in {:?}: {offsets:?}", btf_file.display(), started.elapsed());
     let filters = options.filters;
     let mut flags = 0;
     if !filters.comms.is_empty() {
@@ -126,19 +127,33 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     let settings = TracerSettings {
         event_mask: options.emit.iter().map(|kind| kind_bit(*kind)).fold(0, |mask, bit| mask | bit),
         filter_flags: flags,
-        exit_has_group_dead: u32::from(kernel.tracepoint_arguments("sched_process_exit").is_some_and(|n| n >= 2)),
+        exit_has_group_dead: u32::from(tracepoints.get("sched_process_exit").is_some_and(|n| n >= 2)),
         no_wakeup: 0,
     };
-    let btf = Btf::parse_file(&btf_file, aya::Endianness::default())
-        .map_err(|error| LoadError::AyaBtf(error.to_string()))?;
-    log::debug!("BTF parsed for the loader at {:?}", started.elapsed());
-    let mut ebpf = EbpfLoader::new()
-        .btf(Some(&btf))
+    drop(kernel);
+    let parse_btf = || {
+        Btf::parse_file(&btf_file, aya::Endianness::default()).map_err(|error| LoadError::AyaBtf(error.to_string()))
+    };
+    // `EbpfLoader::new` parses the sysfs BTF itself (~20 MB of heap while it lives); the copy
+    // that attaching needs is parsed only once the loader is gone, so the two never coexist.
+    let custom_btf = if std::env::var_os(BTF_PATH_ENV).is_some() { Some(parse_btf()?) } else { None };
+    let mut loader = EbpfLoader::new();
+    if let Some(btf) = &custom_btf {
+        loader.btf(Some(btf));
+    }
+    let mut ebpf = loader
         .override_global(global_name::OFFSETS, &offsets, true)
         .override_global(global_name::SETTINGS, &settings, true)
         .map_max_entries(map_name::EVENTS, buffer_mib * 1024 * 1024)
         .load(EBPF_OBJECT)
         .map_err(|error| LoadError::Object(error.to_string()))?;
+    drop(loader);
+    release_free_heap();
+    let btf = match custom_btf {
+        Some(btf) => btf,
+        None => parse_btf()?,
+    };
+    log::debug!("object loaded and BTF parsed for attaching at {:?}", started.elapsed());
     fill_filter_maps(&mut ebpf, filters)?;
     let logger = match EbpfLogger::init(&mut ebpf) {
         Ok(logger) => Some(logger),
@@ -148,15 +163,22 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         }
     };
     let kinds: Vec<Kind> = options.attach.iter().copied().filter(|kind| *kind != Kind::Lost).collect();
-    log::debug!("object loaded at {:?}", started.elapsed());
-    let plan = probes::attach(&mut ebpf, &btf, &kernel, &kinds, options.hooks);
+    let plan = probes::attach(&mut ebpf, &btf, &tracepoints, &kinds, options.hooks);
     log::debug!("programs attached at {:?}", started.elapsed());
+    drop(btf);
+    release_free_heap();
     let unserved = plan.unserved();
     if !unserved.is_empty() {
         let kinds = unserved.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", ");
         return Err(LoadError::Unserved { kinds, plan });
     }
     Ok(Loaded { ebpf, plan, logger })
+}
+
+/// Hands freed heap (parsed BTF) back to the system, so it does not stay in tracer's RSS.
+fn release_free_heap() {
+    // SAFETY: malloc_trim only releases memory that is free.
+    unsafe { libc::malloc_trim(0) };
 }
 
 fn hash_map<'a, K: aya::Pod>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<BpfHashMap<&'a mut MapData, K, u8>, LoadError> {

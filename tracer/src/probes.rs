@@ -11,7 +11,7 @@ use aya::{
 
 use crate::{
     event::{Kind, Source},
-    kernel_btf::KernelBtf,
+    kernel_btf::TracepointArguments,
 };
 
 /// How one program attaches.
@@ -94,12 +94,16 @@ impl fmt::Display for ProbePlan {
 }
 
 /// Strategies for `kind`, best first.
-fn strategies(kind: Kind, kernel: &KernelBtf) -> Vec<Strategy> {
+/// Every tracepoint a `tp_btf` strategy may attach to.
+pub const BTF_TRACEPOINTS: [&str; 5] =
+    ["sched_process_fork", "task_newtask", "sched_process_exec", "sched_process_exit", "task_rename"];
+
+fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
     let tp_btf = |programs: Vec<(&'static str, Attach)>| {
         let missing: Vec<&str> = programs
             .iter()
             .filter_map(|(_, attach)| match attach {
-                Attach::TpBtf(name) if kernel.tracepoint_arguments(name).is_none() => Some(*name),
+                Attach::TpBtf(name) if tracepoints.get(name).is_none() => Some(*name),
                 _ => None,
             })
             .collect();
@@ -132,7 +136,7 @@ fn strategies(kind: Kind, kernel: &KernelBtf) -> Vec<Strategy> {
         ],
         Kind::Exit => {
             // Linux 6.16 added `group_dead`; the program must not read an argument that is absent.
-            let program = match kernel.tracepoint_arguments("sched_process_exit") {
+            let program = match tracepoints.get("sched_process_exit") {
                 Some(arguments) if arguments >= 2 => "sched_process_exit",
                 _ => "sched_process_exit_task_only",
             };
@@ -181,14 +185,14 @@ pub fn strategy_names(kind: Kind) -> &'static [Source] {
 pub fn attach(
     ebpf: &mut Ebpf,
     btf: &Btf,
-    kernel: &KernelBtf,
+    tracepoints: &TracepointArguments,
     kinds: &[Kind],
     forced: &HashMap<Kind, Source>,
 ) -> ProbePlan {
     let mut plan = ProbePlan::default();
     for &kind in kinds {
         let mut choice = Choice { kind, attempts: Vec::new() };
-        for strategy in strategies(kind, kernel) {
+        for strategy in strategies(kind, tracepoints) {
             if forced.get(&kind).is_some_and(|source| *source != strategy.source) {
                 continue;
             }
