@@ -209,8 +209,10 @@ pub struct TracerSettings {
     pub filter_flags: u32,
     /// Non-zero when `sched_process_exit` passes `group_dead` as its second argument.
     pub exit_has_group_dead: u32,
-    /// Non-zero to make `bpf_ringbuf_submit` skip waking userspace (it polls on a timer).
-    pub no_wakeup: u32,
+    /// Unread bytes in the ring buffer at which a submit wakes the reader; below it, submits
+    /// do not wake it (it drains on a timer too). 0: wake on every submit that finds the reader
+    /// caught up (the kernel's default).
+    pub wakeup_bytes: u32,
 }
 
 #[cfg(feature = "user")]

@@ -1,6 +1,6 @@
 //! Ring-buffer reservation, record headers, and counting of records that did not fit.
 use aya_ebpf::{
-    bindings::BPF_RB_NO_WAKEUP,
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns},
     maps::ring_buf::RingBufEntry,
 };
@@ -24,10 +24,19 @@ pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
     entry
 }
 
-/// Publishes a record, waking the reader unless userspace asked to poll instead.
+/// Publishes a record. Waking the reader costs an interrupt and a cross-CPU wake-up, so under
+/// load records are batched: the reader is woken once enough unread data has piled up, and
+/// drains the rest on its timer.
 #[inline(always)]
 pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
-    let flags = if settings().no_wakeup != 0 { BPF_RB_NO_WAKEUP as u64 } else { 0 };
+    let threshold = u64::from(settings().wakeup_bytes);
+    let flags = if threshold == 0 {
+        0
+    } else if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= threshold {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    };
     entry.submit(flags);
 }
 

@@ -17,6 +17,10 @@ use crate::{
     probes::{self, ProbePlan},
 };
 
+/// The kernel wakes tracer once 1/WAKEUP_FRACTION of the ring buffer is unread (besides the
+/// session's timer), so a busy machine costs a wake-up per batch, not per event.
+const WAKEUP_FRACTION: u32 = 8;
+
 /// The kernel programs, built by `cargo xtask build` and embedded by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf.o"));
 
@@ -128,7 +132,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         event_mask: options.emit.iter().map(|kind| kind_bit(*kind)).fold(0, |mask, bit| mask | bit),
         filter_flags: flags,
         exit_has_group_dead: u32::from(tracepoints.get("sched_process_exit").is_some_and(|n| n >= 2)),
-        no_wakeup: 0,
+        wakeup_bytes: buffer_mib * 1024 * 1024 / WAKEUP_FRACTION,
     };
     drop(kernel);
     let parse_btf = || {

@@ -1,5 +1,5 @@
-//! A live tracing session: drains the ring buffer as the kernel fills it (epoll through tokio,
-//! no busy polling), reports lost records as they are noticed, forwards kernel-side logs, and
+//! A live tracing session: drains the ring buffer when the kernel wakes it for a batch of
+//! records (epoll through tokio) and every 50 ms, reports lost records as they are noticed, forwards kernel-side logs, and
 //! stops on Ctrl-C, SIGTERM, `--duration`, a closed output, or the end of `tracer run`'s tree.
 use std::{
     collections::HashSet,
@@ -32,6 +32,9 @@ pub enum SessionError {
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
 }
+
+/// How often the ring buffer is drained (and lost records counted) without a wake-up.
+const DRAIN_INTERVAL: Duration = Duration::from_millis(50);
 
 /// How a session ended.
 pub struct Ended {
@@ -156,7 +159,10 @@ pub async fn stream(
     };
     let mut interrupt = signal(SignalKind::interrupt()).map_err(SessionError::Signals)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(SessionError::Signals)?;
-    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    // The kernel side wakes tracer only per batch of records, so it also drains on this timer:
+    // it bounds how late a record is printed on a quiet machine.
+    let mut ticker = tokio::time::interval(DRAIN_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let deadline = tokio::time::sleep(duration.unwrap_or(Duration::MAX / 4));
     tokio::pin!(deadline);
 
@@ -179,6 +185,7 @@ pub async fn stream(
                     }
                 }
                 _ = ticker.tick() => {
+                    drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
                     report_lost(&mut sources, &mut pipeline)?;
                     pipeline.tick()?;
                     pipeline.flush_output()?;
