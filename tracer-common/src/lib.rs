@@ -213,6 +213,9 @@ pub struct TracerSettings {
     /// do not wake it (it drains on a timer too). 0: wake on every submit that finds the reader
     /// caught up (the kernel's default).
     pub wakeup_bytes: u32,
+    /// tracer's own TGID: its activity (reading `/proc`, writing output) is never reported.
+    pub own_tgid: u32,
+    pub _pad: u32,
 }
 
 #[cfg(feature = "user")]
@@ -237,6 +240,6 @@ mod tests {
         assert_eq!(size_of::<RenameEvent>(), 80);
         assert_eq!(size_of::<LookupEvent>(), 48 + 8 + LOOKUP_NAME_LEN);
         assert_eq!(size_of::<KernelOffsets>(), 64);
-        assert_eq!(size_of::<TracerSettings>(), 16);
+        assert_eq!(size_of::<TracerSettings>(), 24);
     }
 }

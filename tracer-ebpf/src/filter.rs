@@ -7,10 +7,15 @@ use crate::{
     maps::{COMM_FILTER, FOLLOWED, PID_FILTER, TID_FILTER},
 };
 
-/// Whether a task is selected: it is in a followed process, or it passes every active criterion.
+/// Whether a task is selected: it is not tracer itself, and it is in a followed process or
+/// passes every active criterion.
 #[inline(always)]
 pub fn selects(tgid: u32, tid: u32, comm: &[u8; COMM_LEN]) -> bool {
-    let flags = settings().filter_flags;
+    let settings = settings();
+    if tgid == settings.own_tgid {
+        return false;
+    }
+    let flags = settings.filter_flags;
     if flags == 0 {
         return true;
     }

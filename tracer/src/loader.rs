@@ -133,6 +133,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         filter_flags: flags,
         exit_has_group_dead: u32::from(tracepoints.get("sched_process_exit").is_some_and(|n| n >= 2)),
         wakeup_bytes: buffer_mib * 1024 * 1024 / WAKEUP_FRACTION,
+        own_tgid: std::process::id(),
+        _pad: 0,
     };
     drop(kernel);
     let parse_btf = || {

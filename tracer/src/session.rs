@@ -89,14 +89,20 @@ impl Sources {
     }
 }
 
-/// Decodes and handles every record waiting in the ring buffer.
+/// Records handled per pass before signals and timers get a turn: under a storm the ring
+/// may never be empty.
+const DRAIN_BATCH: usize = 16 * 1024;
+
+/// Decodes and handles records waiting in the ring buffer, at most [`DRAIN_BATCH`]; returns
+/// whether more may be waiting.
 fn drain(
     ring: &mut RingBuf<MapData>,
     clock: &Clock,
     pipeline: &mut Pipeline,
     run: &mut Option<RunTree>,
-) -> Result<(), PipelineError> {
-    while let Some(record) = ring.next() {
+) -> Result<bool, PipelineError> {
+    for _ in 0..DRAIN_BATCH {
+        let Some(record) = ring.next() else { return Ok(false) };
         match decode(&record, clock) {
             Ok(event) => {
                 if let Some(run) = run {
@@ -107,7 +113,7 @@ fn drain(
             Err(error) => log::warn!("skipping a kernel record: {error}"),
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Emits a `lost` event when the kernel's count of dropped records grew.
@@ -167,14 +173,24 @@ pub async fn stream(
     tokio::pin!(deadline);
 
     let result: Result<(), PipelineError> = async {
+        let mut more = false;
         loop {
             tokio::select! {
+                // Stop requests first: a busy ring must not starve them.
+                biased;
+                _ = interrupt.recv(), if run.is_none() => break,
+                _ = terminate.recv() => break,
+                _ = &mut deadline => break,
+                _ = std::future::ready(()), if more => {
+                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+                    pipeline.flush_output()?;
+                }
                 guard = sources.ring.readable_mut() => {
                     let mut guard = match guard {
                         Ok(guard) => guard,
                         Err(error) => return Err(PipelineError::Output(error)),
                     };
-                    drain(guard.get_inner_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(guard.get_inner_mut(), &clock, &mut pipeline, &mut run)?;
                     guard.clear_ready();
                     pipeline.flush_output()?;
                 }
@@ -185,7 +201,7 @@ pub async fn stream(
                     }
                 }
                 _ = ticker.tick() => {
-                    drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
                     report_lost(&mut sources, &mut pipeline)?;
                     pipeline.tick()?;
                     pipeline.flush_output()?;
@@ -196,9 +212,6 @@ pub async fn stream(
                         run.status = status.or(Some(std::os::unix::process::ExitStatusExt::from_raw(1 << 8)));
                     }
                 }
-                _ = interrupt.recv(), if run.is_none() => break,
-                _ = terminate.recv() => break,
-                _ = &mut deadline => break,
             }
             if run.as_ref().is_some_and(RunTree::finished) {
                 break;
@@ -207,9 +220,10 @@ pub async fn stream(
         Ok(())
     }
     .await;
-    // Whatever the kernel already wrote is still delivered.
+    // What the kernel wrote before the stop is still delivered (one batch: a storm that goes
+    // on must not keep tracer from stopping).
     let outcome = result
-        .and_then(|()| drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run))
+        .and_then(|()| drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run).map(drop))
         .and_then(|()| report_lost(&mut sources, &mut pipeline));
     let output_closed = matches!(outcome, Err(PipelineError::OutputClosed));
     let counts = pipeline.counts;

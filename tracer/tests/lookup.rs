@@ -66,3 +66,21 @@ fn probes_reports_the_plan_for_this_kernel() {
     let expected = if expect_kernel_hooks() { "fentry" } else { "syscall_entry" };
     assert_eq!(lookup.split_whitespace().nth(1), Some(expected), "[{}]\n{text}", machine());
 }
+
+/// Resolving a lookup of an unknown TID reads `/proc/<tid>/status`, itself a `/proc` lookup:
+/// tracer must not report its own activity, or it would feed on itself.
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn tracer_does_not_report_itself() {
+    let tracer = Tracer::start(&["--json", "-e", "lookup"]);
+    let own = u64::from(tracer.pid());
+    // TIDs above the kernel's pid_max ceiling never exist, so tracer has to ask /proc.
+    for _ in 0..20 {
+        let _ = std::fs::read_to_string("/proc/4194999/status");
+    }
+    let stopped = tracer.stop();
+    let events = stopped.events();
+    assert!(events.iter().any(|e| e["name"] == "4194999"), "[{}] the test's own lookups are seen", machine());
+    assert!(events.iter().all(|e| field(e, "tgid") != own), "[{}] tracer reported itself", machine());
+    assert!(events.len() < 10_000, "[{}] {} events: tracer fed on its own lookups", machine(), events.len());
+}
