@@ -32,8 +32,17 @@ pub fn task_newtask_raw(ctx: RawTracePointContext) -> i32 {
     on_newtask(&ctx)
 }
 
-/// `task_newtask(struct task_struct *task, u64 clone_flags)`; current is the creator.
+/// `task_newtask(struct task_struct *task, u64 clone_flags)`; current is the creator. The flags
+/// are kept only for forks that will be reported: map updates are the costly part here.
 fn on_newtask<C: EbpfContext>(ctx: &C) -> i32 {
+    if !config::emits(event_kind::FORK) {
+        return 0;
+    }
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let Ok(comm) = bpf_get_current_comm() else { return 0 };
+    if !filter::selects((pid_tgid >> 32) as u32, pid_tgid as u32, &comm) {
+        return 0;
+    }
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (child, clone_flags) = unsafe { (*args as *const u8, *args.add(1)) };
@@ -53,6 +62,9 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
     let Ok(comm) = bpf_get_current_comm() else { return 0 };
+    if !filter::selects(tgid, tid, &comm) {
+        return 0;
+    }
     let (Ok(child_tgid), Ok(child_tid)) = (
         task::read::<u32>(child, offsets.task_tgid),
         task::read::<u32>(child, offsets.task_pid),
@@ -60,19 +72,16 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
         error!(ctx, "fork: cannot read the child task's ids");
         return 0;
     };
-    // Consumed whether or not this fork is reported, so the LRU map holds only pending forks.
-    let clone_flags = CLONE_FLAGS.get_ptr(child_tid).map(|flags| unsafe { *flags });
-    if clone_flags.is_some() {
-        let _ = CLONE_FLAGS.remove(child_tid);
-    }
-    if !filter::selects(tgid, tid, &comm) {
-        return 0;
-    }
     if filter::follows() {
         filter::follow(child_tgid);
     }
     if !config::emits(event_kind::FORK) {
         return 0;
+    }
+    // `task_newtask` stored them under the same conditions, just before.
+    let clone_flags = CLONE_FLAGS.get_ptr(child_tid).map(|flags| unsafe { *flags });
+    if clone_flags.is_some() {
+        let _ = CLONE_FLAGS.remove(child_tid);
     }
     let ppid = task::parent_tgid(parent, &offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };

@@ -35,6 +35,8 @@ pub static FOLLOWED: HashMap<u32, u8> = HashMap::with_max_entries(FOLLOWED_MAP_E
 #[map]
 pub static GROUP_DEATHS: LruHashMap<[u64; 2], u8> = LruHashMap::with_max_entries(1024, 0);
 
-/// `clone_flags` seen by `task_newtask`, keyed by the new task's TID, until its fork event.
+/// `clone_flags` seen by `task_newtask`, keyed by the new task's TID, until its fork event
+/// (which follows in the same `clone`). Stored only for forks that will be reported, so it only
+/// holds forks in flight; a plain preallocated hash is cheaper than an LRU one.
 #[map]
-pub static CLONE_FLAGS: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);
+pub static CLONE_FLAGS: HashMap<u32, u64> = HashMap::with_max_entries(8192, 0);
