@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's commands. Each sets up what it needs (nightly `rust-src`, a
 //! `bpf-linker` matching the nightly's LLVM) before building, so a fresh clone needs nothing else.
+mod bench;
 mod build;
 mod command;
 mod run;
@@ -30,6 +31,8 @@ enum Task {
     },
     /// Build, then run every test: unit tests and the privileged integration tests.
     Test,
+    /// Measure tracer's overhead, losses and costs against the untraced workload and bpftrace
+    Bench(bench::Options),
     /// Run the integration tests inside a VM booting Debian's stock 6.1 kernel
     VmTest {
         /// Extra arguments for every test executable (after `--`), e.g. a test name filter.
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Task::Build => build::build().map(|_| ()),
         Task::Run { args } => run::run(&args),
         Task::Test => test::test(),
+        Task::Bench(options) => bench::bench(&options),
         Task::VmTest { args } => vm::vm_test(&args),
     };
     match result {
