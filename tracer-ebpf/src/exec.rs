@@ -3,8 +3,7 @@
 use aya_ebpf::{
     EbpfContext,
     helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_kernel_str_bytes,
-        bpf_probe_read_user_buf,
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_buf,
     },
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
@@ -35,8 +34,7 @@ fn on_exec<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     }
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: all three arguments exist in this tracepoint's context on every kernel.
-    let (task, old_tid, bprm) =
-        unsafe { (*args as *const u8, *args.add(1) as u32, *args.add(2) as *const u8) };
+    let (task, old_tid, bprm) = unsafe { (*args as *const u8, *args.add(1) as u32, *args.add(2) as *const u8) };
     let offsets = config::offsets();
     let ppid = task::parent_tgid(task, &offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<ExecEvent>() else { return 0 };

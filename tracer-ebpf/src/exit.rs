@@ -4,13 +4,13 @@
 //! in `GROUP_DEATHS`, and only the first claim wins, so each process is reported gone exactly
 //! once. When the last tasks exit concurrently, the winner is the first of them to reach the
 //! tracepoint, not necessarily the last to finish.
+use aya_ebpf::bindings::BPF_NOEXIST;
 use aya_ebpf::{
     EbpfContext,
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
 };
-use aya_ebpf::bindings::BPF_NOEXIST;
 use tracer_common::{ExitEvent, KernelOffsets, event_kind, exit_flags, hook_source};
 
 use crate::{config, emit, filter, maps::GROUP_DEATHS, task};

@@ -65,10 +65,9 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     if !filter::selects(tgid, tid, &comm) {
         return 0;
     }
-    let (Ok(child_tgid), Ok(child_tid)) = (
-        task::read::<u32>(child, offsets.task_tgid),
-        task::read::<u32>(child, offsets.task_pid),
-    ) else {
+    let (Ok(child_tgid), Ok(child_tid)) =
+        (task::read::<u32>(child, offsets.task_tgid), task::read::<u32>(child, offsets.task_pid))
+    else {
         error!(ctx, "fork: cannot read the child task's ids");
         return 0;
     };

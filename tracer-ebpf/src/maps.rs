@@ -15,8 +15,7 @@ pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
 /// `--comm` names, NUL-padded to 16 bytes.
 #[map]
-pub static COMM_FILTER: HashMap<[u8; COMM_LEN], u8> =
-    HashMap::with_max_entries(FILTER_MAP_ENTRIES, 0);
+pub static COMM_FILTER: HashMap<[u8; COMM_LEN], u8> = HashMap::with_max_entries(FILTER_MAP_ENTRIES, 0);
 
 /// `--pid` TGIDs.
 #[map]

@@ -30,8 +30,7 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (renamed, new_name) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
     let offsets = config::offsets();
-    let (Ok(ids), Ok(old_comm)) = (task::ids(renamed, &offsets), task::comm(renamed, &offsets))
-    else {
+    let (Ok(ids), Ok(old_comm)) = (task::ids(renamed, &offsets), task::comm(renamed, &offsets)) else {
         return 0;
     };
     if !filter::selects(ids.tgid, ids.tid, &old_comm) {

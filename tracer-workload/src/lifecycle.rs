@@ -42,12 +42,14 @@ extern "C" fn raw_thread(_: *mut libc::c_void) -> libc::c_int {
 fn raw_clone_thread() -> i32 {
     const STACK: usize = 64 * 1024;
     let stack: &'static mut [u8] = Box::leak(vec![0u8; STACK].into_boxed_slice());
-    let flags = libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_FILES | libc::CLONE_SIGHAND
-        | libc::CLONE_THREAD | libc::CLONE_SYSVSEM;
+    let flags = libc::CLONE_VM
+        | libc::CLONE_FS
+        | libc::CLONE_FILES
+        | libc::CLONE_SIGHAND
+        | libc::CLONE_THREAD
+        | libc::CLONE_SYSVSEM;
     // SAFETY: the child runs `raw_thread` on its own leaked stack and only stores to an atomic.
-    let tid = unsafe {
-        libc::clone(raw_thread, stack.as_mut_ptr().add(STACK).cast(), flags, std::ptr::null_mut())
-    };
+    let tid = unsafe { libc::clone(raw_thread, stack.as_mut_ptr().add(STACK).cast(), flags, std::ptr::null_mut()) };
     assert!(tid > 0, "clone failed: {}", std::io::Error::last_os_error());
     while !RAW_THREAD_DONE.load(Ordering::SeqCst) || std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
         std::thread::sleep(Duration::from_millis(1));

@@ -15,7 +15,9 @@ fn main() -> ExitCode {
         Some("storm") => storm::run(&args[1..]),
         Some("thread-exec") => thread_exec::run(&args[1..]),
         _ => {
-            eprintln!("usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]");
+            eprintln!(
+                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]"
+            );
             ExitCode::from(2)
         }
     }

@@ -93,11 +93,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 })
             }
             "--tasks" => {
-                tasks = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| format!("--tasks must be a whole number, not `{value}`"))?,
-                )
+                tasks =
+                    Some(value.parse::<u64>().map_err(|_| format!("--tasks must be a whole number, not `{value}`"))?)
             }
             _ => {
                 cores = match value.as_str() {
@@ -108,11 +105,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
         }
     }
-    Ok(Options {
-        shape: shape.ok_or("--shape is required")?,
-        tasks: tasks.ok_or("--tasks is required")?,
-        cores,
-    })
+    Ok(Options { shape: shape.ok_or("--shape is required")?, tasks: tasks.ok_or("--tasks is required")?, cores })
 }
 
 pub fn run(args: &[String]) -> ExitCode {

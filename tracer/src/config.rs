@@ -128,17 +128,20 @@ mod tests {
 
     #[test]
     fn lookups_and_runs_need_lifecycle_events() {
-        let only_lookups = TraceArgs {
-            filters: FilterArgs { events: vec!["lookup".into()], ..FilterArgs::default() },
-            ..args()
-        };
+        let only_lookups =
+            TraceArgs { filters: FilterArgs { events: vec!["lookup".into()], ..FilterArgs::default() }, ..args() };
         let config = TraceConfig::from_args(&only_lookups).unwrap();
         let (attached, emitted) = config.kernel_kinds(false);
         assert_eq!(emitted, BTreeSet::from([Kind::Fork, Kind::Exit, Kind::Lookup]));
         assert_eq!(attached, emitted);
 
         let follow_exec = TraceArgs {
-            filters: FilterArgs { events: vec!["exec".into()], follow: true, comms: vec!["make".into()], ..FilterArgs::default() },
+            filters: FilterArgs {
+                events: vec!["exec".into()],
+                follow: true,
+                comms: vec!["make".into()],
+                ..FilterArgs::default()
+            },
             ..args()
         };
         let (attached, emitted) = TraceConfig::from_args(&follow_exec).unwrap().kernel_kinds(false);

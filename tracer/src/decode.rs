@@ -1,8 +1,8 @@
 //! Decoding of raw ring-buffer records into [`Event`]s: length-checked, never trusting the
 //! bytes, never panicking.
 use tracer_common::{
-    COMM_LEN, EventHeader, ExecEvent, ExitEvent, ForkEvent, LookupEvent, RenameEvent, event_kind,
-    exec_flags, exit_flags, fork_flags, hook_source,
+    COMM_LEN, EventHeader, ExecEvent, ExitEvent, ForkEvent, LookupEvent, RenameEvent, event_kind, exec_flags,
+    exit_flags, fork_flags, hook_source,
 };
 
 use crate::{
@@ -208,7 +208,12 @@ mod tests {
 
     #[test]
     fn rejects_short_and_unknown_records() {
-        let record = ExitEvent { header: header(event_kind::EXIT), exit_code: 768, flags: exit_flags::GROUP_DEAD, lifetime_ns: 5 };
+        let record = ExitEvent {
+            header: header(event_kind::EXIT),
+            exit_code: 768,
+            flags: exit_flags::GROUP_DEAD,
+            lifetime_ns: 5,
+        };
         let bytes = bytes_of(&record);
         for len in 0..bytes.len() {
             assert!(decode(&bytes[..len], &CLOCK).is_err(), "{len} bytes decoded");

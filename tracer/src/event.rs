@@ -14,14 +14,8 @@ pub enum Source {
 }
 
 impl Source {
-    pub const ALL: [Source; 6] = [
-        Source::TpBtf,
-        Source::RawTracepoint,
-        Source::Fentry,
-        Source::Kprobe,
-        Source::SyscallEntry,
-        Source::Tracer,
-    ];
+    pub const ALL: [Source; 6] =
+        [Source::TpBtf, Source::RawTracepoint, Source::Fentry, Source::Kprobe, Source::SyscallEntry, Source::Tracer];
 
     /// Name used in JSON and `tracer probes`.
     pub fn name(self) -> &'static str {
@@ -141,7 +135,16 @@ impl Event {
 /// An event for tests: task `tgid`/`tid` named `comm`, parent 1, at a fixed time.
 #[cfg(test)]
 pub fn test_event(tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
-    Event { timestamp_ns: 3_723_000_456_789, cpu: 0, tgid, tid, ppid: 1, comm: comm.into(), source: Source::TpBtf, detail }
+    Event {
+        timestamp_ns: 3_723_000_456_789,
+        cpu: 0,
+        tgid,
+        tid,
+        ppid: 1,
+        comm: comm.into(),
+        source: Source::TpBtf,
+        detail,
+    }
 }
 
 /// Decoding of `task->exit_code` wait statuses.

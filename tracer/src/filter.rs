@@ -161,7 +161,12 @@ mod tests {
     }
 
     fn exec(comm: &str, tgid: u32) -> Event {
-        event(comm, tgid, tgid, Detail::Exec { filename: "/bin/x".into(), argv: vec![], argv_truncated: false, old_tid: tgid })
+        event(
+            comm,
+            tgid,
+            tgid,
+            Detail::Exec { filename: "/bin/x".into(), argv: vec![], argv_truncated: false, old_tid: tgid },
+        )
     }
 
     #[test]

@@ -53,11 +53,11 @@ mod kind {
 /// Bytes of kind-specific data after a type's 12-byte header.
 fn trailing_len(kind: u32, vlen: usize) -> Option<usize> {
     Some(match kind {
-        1 | 14 | 17 => 4,            // INT, VAR, DECL_TAG
-        3 => 12,                     // ARRAY
+        1 | 14 | 17 => 4,             // INT, VAR, DECL_TAG
+        3 => 12,                      // ARRAY
         4 | 5 | 15 | 19 => 12 * vlen, // STRUCT, UNION, DATASEC, ENUM64
-        6 | 13 => 8 * vlen,          // ENUM, FUNC_PROTO
-        2 | 7..=12 | 16 | 18 => 0,   // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
+        6 | 13 => 8 * vlen,           // ENUM, FUNC_PROTO
+        2 | 7..=12 | 16 | 18 => 0,    // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
         _ => return None,
     })
 }
@@ -95,7 +95,9 @@ impl KernelBtf {
             return Err("not little-endian BTF (bad magic)");
         }
         let word = |at: usize| -> Result<usize, &'static str> {
-            data.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).ok_or("truncated header")
+            data.get(at..at + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                .ok_or("truncated header")
         };
         let header_len = word(4)?;
         if header_len < HEADER_LEN {
@@ -200,13 +202,17 @@ impl KernelBtf {
         let mut bits = 0;
         let mut parts = field.split('.').peekable();
         while let Some(part) = parts.next() {
-            let (member_bits, member_type, bitfield) = self.member_bits(current, part.as_bytes()).ok_or_else(missing)?;
+            let (member_bits, member_type, bitfield) =
+                self.member_bits(current, part.as_bytes()).ok_or_else(missing)?;
             if bitfield {
                 return Err(BtfError::Bitfield { structure, field });
             }
             bits += member_bits;
             if parts.peek().is_some() {
-                current = self.resolve(member_type).filter(|t| matches!(t.kind, kind::STRUCT | kind::UNION)).ok_or_else(missing)?;
+                current = self
+                    .resolve(member_type)
+                    .filter(|t| matches!(t.kind, kind::STRUCT | kind::UNION))
+                    .ok_or_else(missing)?;
             }
         }
         if bits % 8 != 0 {
@@ -286,7 +292,9 @@ mod tests {
         let mut data = Vec::new();
         data.extend_from_slice(&MAGIC.to_le_bytes());
         data.extend_from_slice(&[1, 0]);
-        for word in [HEADER_LEN as u32, 0, type_section.len() as u32, type_section.len() as u32, string_section.len() as u32] {
+        for word in
+            [HEADER_LEN as u32, 0, type_section.len() as u32, type_section.len() as u32, string_section.len() as u32]
+        {
             data.extend_from_slice(&word.to_le_bytes());
         }
         data.extend_from_slice(&type_section);

@@ -137,9 +137,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         _pad: 0,
     };
     drop(kernel);
-    let parse_btf = || {
-        Btf::parse_file(&btf_file, aya::Endianness::default()).map_err(|error| LoadError::AyaBtf(error.to_string()))
-    };
+    let parse_btf =
+        || Btf::parse_file(&btf_file, aya::Endianness::default()).map_err(|error| LoadError::AyaBtf(error.to_string()));
     // `EbpfLoader::new` parses the sysfs BTF itself (~20 MB of heap while it lives); the copy
     // that attaching needs is parsed only once the loader is gone, so the two never coexist.
     let custom_btf = if std::env::var_os(BTF_PATH_ENV).is_some() { Some(parse_btf()?) } else { None };
@@ -187,10 +186,12 @@ fn release_free_heap() {
     unsafe { libc::malloc_trim(0) };
 }
 
-fn hash_map<'a, K: aya::Pod>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<BpfHashMap<&'a mut MapData, K, u8>, LoadError> {
-    let map = ebpf
-        .map_mut(name)
-        .ok_or_else(|| LoadError::Map { map: name, message: "missing from the object".into() })?;
+fn hash_map<'a, K: aya::Pod>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<BpfHashMap<&'a mut MapData, K, u8>, LoadError> {
+    let map =
+        ebpf.map_mut(name).ok_or_else(|| LoadError::Map { map: name, message: "missing from the object".into() })?;
     BpfHashMap::try_from(map).map_err(|error| LoadError::Map { map: name, message: error.to_string() })
 }
 
@@ -215,7 +216,5 @@ fn fill_filter_maps(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError>
 /// Starts following process `tgid` and its descendants (`tracer run`).
 pub fn follow(ebpf: &mut Ebpf, tgid: u32) -> Result<(), LoadError> {
     let mut followed = hash_map::<u32>(ebpf, map_name::FOLLOWED)?;
-    followed
-        .insert(tgid, 1, 0)
-        .map_err(|error| LoadError::Map { map: map_name::FOLLOWED, message: error.to_string() })
+    followed.insert(tgid, 1, 0).map_err(|error| LoadError::Map { map: map_name::FOLLOWED, message: error.to_string() })
 }

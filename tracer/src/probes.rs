@@ -110,15 +110,11 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
         Strategy {
             source: Source::TpBtf,
             programs,
-            unavailable: (!missing.is_empty())
-                .then(|| format!("kernel BTF has no tracepoint {}", missing.join(", "))),
+            unavailable: (!missing.is_empty()).then(|| format!("kernel BTF has no tracepoint {}", missing.join(", "))),
         }
     };
-    let raw = |programs: Vec<(&'static str, Attach)>| Strategy {
-        source: Source::RawTracepoint,
-        programs,
-        unavailable: None,
-    };
+    let raw =
+        |programs: Vec<(&'static str, Attach)>| Strategy { source: Source::RawTracepoint, programs, unavailable: None };
     match kind {
         Kind::Fork => vec![
             tp_btf(vec![
@@ -234,18 +230,16 @@ fn attach_strategy(ebpf: &mut Ebpf, btf: &Btf, strategy: &Strategy) -> Result<Ve
 fn attach_program(ebpf: &mut Ebpf, btf: &Btf, name: &str, how: Attach) -> Result<(), String> {
     let program = ebpf.program_mut(name).ok_or_else(|| format!("the object has no program {name}"))?;
     match how {
-        Attach::TpBtf(tracepoint) => <&mut BtfTracePoint>::try_from(program)
-            .map_err(error_chain)
-            .and_then(|program| {
-                program.load(tracepoint, btf).map_err(error_chain)?;
-                program.attach().map(drop).map_err(error_chain)
-            }),
-        Attach::RawTracepoint(tracepoint) => <&mut RawTracePoint>::try_from(program)
-            .map_err(error_chain)
-            .and_then(|program| {
+        Attach::TpBtf(tracepoint) => <&mut BtfTracePoint>::try_from(program).map_err(error_chain).and_then(|program| {
+            program.load(tracepoint, btf).map_err(error_chain)?;
+            program.attach().map(drop).map_err(error_chain)
+        }),
+        Attach::RawTracepoint(tracepoint) => {
+            <&mut RawTracePoint>::try_from(program).map_err(error_chain).and_then(|program| {
                 program.load().map_err(error_chain)?;
                 program.attach(tracepoint).map(drop).map_err(error_chain)
-            }),
+            })
+        }
         Attach::Fentry(function) => <&mut FEntry>::try_from(program).map_err(error_chain).and_then(|program| {
             program.load(function, btf).map_err(error_chain)?;
             program.attach().map(drop).map_err(error_chain)

@@ -149,12 +149,16 @@ pub async fn stream(
         .ebpf
         .take_map(map_name::EVENTS)
         .ok_or(SessionError::Map(map_name::EVENTS, "missing from the object".into()))
-        .and_then(|map| RingBuf::try_from(map).map_err(|error| SessionError::Map(map_name::EVENTS, error.to_string())))?;
+        .and_then(|map| {
+            RingBuf::try_from(map).map_err(|error| SessionError::Map(map_name::EVENTS, error.to_string()))
+        })?;
     let lost = loaded
         .ebpf
         .take_map(map_name::LOST)
         .ok_or(SessionError::Map(map_name::LOST, "missing from the object".into()))
-        .and_then(|map| PerCpuArray::try_from(map).map_err(|error| SessionError::Map(map_name::LOST, error.to_string())))?;
+        .and_then(|map| {
+            PerCpuArray::try_from(map).map_err(|error| SessionError::Map(map_name::LOST, error.to_string()))
+        })?;
     // SAFETY (both): the ring buffer and the logger own their descriptors, which stay open and
     // unchanged until they are dropped with their AsyncFd.
     let ring = unsafe { AsyncFd::register(ring) }.map_err(|error| SessionError::Poll(error.into()))?;
@@ -233,10 +237,5 @@ pub async fn stream(
         (Err(PipelineError::OutputClosed) | Ok(()), Ok(_) | Err(PipelineError::OutputClosed)) => {}
         (Err(error), _) | (_, Err(error)) => return Err(error.into()),
     }
-    Ok(Ended {
-        counts,
-        elapsed: start.elapsed(),
-        command_status: run.and_then(|run| run.status),
-        output_closed,
-    })
+    Ok(Ended { counts, elapsed: start.elapsed(), command_status: run.and_then(|run| run.status), output_closed })
 }

@@ -117,18 +117,24 @@ fn run_traces_the_whole_tree_and_exits_with_its_status() {
     let started = Instant::now();
     // The background sleep outlives the command's own process: run waits for it too.
     let script = "(sleep 0.5; cat /proc/self/comm > /dev/null) & sh -c 'exit 0'; exit 7";
-    let output = Command::new(tracer_bin()).args(["run", "--json", "--", "sh", "-c", script]).output().expect("tracer run");
+    let output =
+        Command::new(tracer_bin()).args(["run", "--json", "--", "sh", "-c", script]).output().expect("tracer run");
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(7), "[{}] exit status of the command: {stderr}", machine());
     assert!(started.elapsed() >= Duration::from_millis(500), "run returned before the tree was gone");
-    let events: Vec<Value> = String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<Value> =
+        String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     // Traced from its first instruction: the exec that turns tracer's fork into the command
     // (which renames it first) is the first thing seen.
     let (rename, exec) = match &events[..] {
         [rename, exec, ..] => (rename, exec),
         _ => panic!("too few events: {events:?} {stderr}"),
     };
-    assert_eq!((rename["event"].clone(), rename["old_comm"].clone(), rename["new_comm"].clone()), ("rename".into(), "tracer".into(), "sh".into()), "{rename}");
+    assert_eq!(
+        (rename["event"].clone(), rename["old_comm"].clone(), rename["new_comm"].clone()),
+        ("rename".into(), "tracer".into(), "sh".into()),
+        "{rename}"
+    );
     assert_eq!((exec["event"].clone(), exec["comm"].clone()), ("exec".into(), "sh".into()), "{exec}");
     let root = field(exec, "tgid");
     assert_eq!(field(rename, "tgid"), root);
@@ -171,10 +177,16 @@ fn replay_prints_exactly_what_the_live_run_printed() {
         let replayed = run_tracer(&replay_args);
         assert!(replayed.status.success(), "{}", stderr_of(&replayed));
         let live_text: String = live.lines.iter().map(|line| format!("{line}\n")).collect();
-        assert_eq!(String::from_utf8_lossy(&replayed.stdout), live_text, "[{}] replay differs from live (json={json})", machine());
+        assert_eq!(
+            String::from_utf8_lossy(&replayed.stdout),
+            live_text,
+            "[{}] replay differs from live (json={json})",
+            machine()
+        );
         // Filters apply to replays as they do live.
         let exits = run_tracer(&["replay", file_arg, "--json", "-e", "exit"]);
-        let exits: Vec<Value> = String::from_utf8_lossy(&exits.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let exits: Vec<Value> =
+            String::from_utf8_lossy(&exits.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert!(!exits.is_empty() && exits.iter().all(|e| e["event"] == "exit"), "{exits:?}");
     }
     let _ = std::fs::remove_dir_all(dir);
@@ -299,7 +311,10 @@ fn errors_get_one_clear_line_and_a_non_zero_exit() {
     // Without privileges.
     let output = Command::new(tracer_bin()).args(["-d", "1"]).uid(65534).gid(65534).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(stderr_of(&output).trim_end(), "tracer: tracer needs root (or CAP_BPF and CAP_PERFMON); this process lacks CAP_BPF and CAP_PERFMON");
+    assert_eq!(
+        stderr_of(&output).trim_end(),
+        "tracer: tracer needs root (or CAP_BPF and CAP_PERFMON); this process lacks CAP_BPF and CAP_PERFMON"
+    );
     // --help shows examples.
     let help = run_tracer(&["--help"]);
     assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Examples:"));

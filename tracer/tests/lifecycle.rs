@@ -38,7 +38,11 @@ fn check_lifecycle(hook: &str, extra: &[&str]) {
 
     // 1. A raw clone() with CLONE_THREAD is a thread of the creator's group.
     let fork = one(&events, "fork of the raw clone thread", |e| is(e, "fork") && e["child_tid"] == raw);
-    assert_eq!((field(fork, "tgid"), field(fork, "tid"), field(fork, "ppid")), (tgid, tgid, test_pid), "{context} {fork}");
+    assert_eq!(
+        (field(fork, "tgid"), field(fork, "tid"), field(fork, "ppid")),
+        (tgid, tgid, test_pid),
+        "{context} {fork}"
+    );
     assert_eq!((field(fork, "child_tgid"), fork["thread"].clone()), (tgid, Value::Bool(true)), "{context} {fork}");
     assert_eq!(fork["comm"], "tracer-workload", "{context} {fork}");
     for flag in ["CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD"] {
@@ -51,14 +55,26 @@ fn check_lifecycle(hook: &str, extra: &[&str]) {
 
     // 2. A pthread that renames itself.
     let fork = one(&events, "fork of the pthread", |e| is(e, "fork") && e["child_tid"] == pthread);
-    assert_eq!((field(fork, "tid"), field(fork, "child_tgid"), fork["thread"].clone()), (tgid, tgid, Value::Bool(true)), "{context} {fork}");
+    assert_eq!(
+        (field(fork, "tid"), field(fork, "child_tgid"), fork["thread"].clone()),
+        (tgid, tgid, Value::Bool(true)),
+        "{context} {fork}"
+    );
     let rename = one(&events, "rename of the pthread", |e| is(e, "rename") && e["tid"] == pthread);
     assert_eq!(field(rename, "tgid"), tgid, "{context} {rename}");
-    assert_eq!((rename["old_comm"].clone(), rename["new_comm"].clone()), ("tracer-workload".into(), "lc-renamed".into()), "{context} {rename}");
+    assert_eq!(
+        (rename["old_comm"].clone(), rename["new_comm"].clone()),
+        ("tracer-workload".into(), "lc-renamed".into()),
+        "{context} {rename}"
+    );
 
     // 3. A child process that execs cat on the pthread's /proc entry.
     let fork = one(&events, "fork of the cat child", |e| is(e, "fork") && e["child_tgid"] == cat);
-    assert_eq!((field(fork, "tgid"), field(fork, "child_tid"), fork["thread"].clone()), (tgid, cat, Value::Bool(false)), "{context} {fork}");
+    assert_eq!(
+        (field(fork, "tgid"), field(fork, "child_tid"), fork["thread"].clone()),
+        (tgid, cat, Value::Bool(false)),
+        "{context} {fork}"
+    );
     assert!(!names(fork).contains(&"CLONE_THREAD"), "{context} {fork}");
     let exec = one(&events, "exec of cat", |e| is(e, "exec") && e["tgid"] == cat);
     assert_eq!((field(exec, "tid"), field(exec, "old_tid"), field(exec, "ppid")), (cat, cat, tgid), "{context} {exec}");
@@ -67,27 +83,55 @@ fn check_lifecycle(hook: &str, extra: &[&str]) {
     assert_eq!(exec["argv"], serde_json::json!(["cat", path]), "{context} {exec}");
     assert_eq!(exec["comm"], "cat", "{context} the exec record carries the new comm: {exec}");
     let rename = one(&events, "rename by exec", |e| is(e, "rename") && e["tgid"] == cat);
-    assert_eq!((rename["old_comm"].clone(), rename["new_comm"].clone()), ("tracer-workload".into(), "cat".into()), "{context} {rename}");
+    assert_eq!(
+        (rename["old_comm"].clone(), rename["new_comm"].clone()),
+        ("tracer-workload".into(), "cat".into()),
+        "{context} {rename}"
+    );
     let exit = one(&events, "exit of cat", |e| is(e, "exit") && e["tgid"] == cat);
-    assert_eq!((exit["exit_code"].clone(), exit["group_dead"].clone(), field(exit, "ppid")), (0.into(), true.into(), tgid), "{context} {exit}");
+    assert_eq!(
+        (exit["exit_code"].clone(), exit["group_dead"].clone(), field(exit, "ppid")),
+        (0.into(), true.into(), tgid),
+        "{context} {exit}"
+    );
 
     // 4. A child that exits with code 3.
     let exit = one(&events, "exit of the exit-3 child", |e| is(e, "exit") && e["tid"] == exit3);
     assert_eq!(field(exit, "tgid"), exit3, "{context} {exit}");
     assert_eq!((exit["exit_code"].clone(), exit["signal"].clone()), (3.into(), Value::Null), "{context} {exit}");
-    assert_eq!((exit["core_dumped"].clone(), exit["group_dead"].clone()), (false.into(), true.into()), "{context} {exit}");
+    assert_eq!(
+        (exit["core_dumped"].clone(), exit["group_dead"].clone()),
+        (false.into(), true.into()),
+        "{context} {exit}"
+    );
     assert_eq!(field(&ids, "exit3_status"), 3 << 8, "the workload saw the same status");
 
     // 5. A child killed by SIGKILL.
     let exit = one(&events, "exit of the killed child", |e| is(e, "exit") && e["tid"] == killed);
-    assert_eq!((exit["exit_code"].clone(), exit["signal"].clone()), (Value::Null, "SIGKILL".into()), "{context} {exit}");
-    assert_eq!((exit["core_dumped"].clone(), exit["group_dead"].clone()), (false.into(), true.into()), "{context} {exit}");
+    assert_eq!(
+        (exit["exit_code"].clone(), exit["signal"].clone()),
+        (Value::Null, "SIGKILL".into()),
+        "{context} {exit}"
+    );
+    assert_eq!(
+        (exit["core_dumped"].clone(), exit["group_dead"].clone()),
+        (false.into(), true.into()),
+        "{context} {exit}"
+    );
 
     // 6. The leader leaves first (pthread_exit); the renamed thread is the group's last task.
     let leader = one(&events, "exit of the leader", |e| is(e, "exit") && e["tid"] == tgid);
-    assert_eq!((field(leader, "tgid"), leader["exit_code"].clone(), leader["group_dead"].clone()), (tgid, 0.into(), false.into()), "{context} {leader}");
+    assert_eq!(
+        (field(leader, "tgid"), leader["exit_code"].clone(), leader["group_dead"].clone()),
+        (tgid, 0.into(), false.into()),
+        "{context} {leader}"
+    );
     let last = one(&events, "exit of the last thread", |e| is(e, "exit") && e["tid"] == pthread);
-    assert_eq!((field(last, "tgid"), last["exit_code"].clone(), last["group_dead"].clone()), (tgid, 0.into(), true.into()), "{context} {last}");
+    assert_eq!(
+        (field(last, "tgid"), last["exit_code"].clone(), last["group_dead"].clone()),
+        (tgid, 0.into(), true.into()),
+        "{context} {last}"
+    );
     assert_eq!(last["comm"], "lc-renamed", "{context} {last}");
     let position = |wanted: &Value| events.iter().position(|event| event == wanted);
     assert!(position(leader) < position(last), "{context} the leader's exit comes first");
@@ -118,7 +162,11 @@ fn exec_from_a_non_leader_thread_takes_over_the_leaders_tid() {
     assert_eq!((field(leader, "tid"), leader["exit_code"].clone()), (tgid, 0.into()), "[{context}] {leader}");
     assert_eq!(leader["group_dead"], false, "[{context}] {leader}");
     let end = one(&events, "exit of true", |e| e["event"] == "exit" && e["comm"] == "true");
-    assert_eq!((field(end, "tid"), end["exit_code"].clone(), end["group_dead"].clone()), (tgid, 0.into(), true.into()), "[{context}] {end}");
+    assert_eq!(
+        (field(end, "tid"), end["exit_code"].clone(), end["group_dead"].clone()),
+        (tgid, 0.into(), true.into()),
+        "[{context}] {end}"
+    );
     let position = |wanted: &Value| events.iter().position(|event| event == wanted);
     assert!(position(leader) < position(exec) && position(exec) < position(end), "[{context}] {events:?}");
 }
@@ -126,7 +174,10 @@ fn exec_from_a_non_leader_thread_takes_over_the_leaders_tid() {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn lifecycle_events_from_tp_btf_hooks() {
-    check_lifecycle("tp_btf", &["--hook", "fork=tp_btf", "--hook", "exec=tp_btf", "--hook", "exit=tp_btf", "--hook", "rename=tp_btf"]);
+    check_lifecycle(
+        "tp_btf",
+        &["--hook", "fork=tp_btf", "--hook", "exec=tp_btf", "--hook", "exit=tp_btf", "--hook", "rename=tp_btf"],
+    );
 }
 
 #[test]
@@ -134,6 +185,15 @@ fn lifecycle_events_from_tp_btf_hooks() {
 fn lifecycle_events_from_raw_tracepoints() {
     check_lifecycle(
         "raw_tracepoint",
-        &["--hook", "fork=raw_tracepoint", "--hook", "exec=raw_tracepoint", "--hook", "exit=raw_tracepoint", "--hook", "rename=raw_tracepoint"],
+        &[
+            "--hook",
+            "fork=raw_tracepoint",
+            "--hook",
+            "exec=raw_tracepoint",
+            "--hook",
+            "exit=raw_tracepoint",
+            "--hook",
+            "rename=raw_tracepoint",
+        ],
     );
 }

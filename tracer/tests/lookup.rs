@@ -12,7 +12,10 @@ fn check_lookup(hook: &str) {
         let output = run_tracer(&["--json", "-e", "lookup", "--hook", &format!("lookup={hook}"), "-d", "1"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "[{}] {hook} must be refused here: {stderr}", machine());
-        assert!(stderr.contains("no hook for lookup could attach") && stderr.contains(&format!("{hook} refused")), "{stderr}");
+        assert!(
+            stderr.contains("no hook for lookup could attach") && stderr.contains(&format!("{hook} refused")),
+            "{stderr}"
+        );
         eprintln!("[{}] lookup={hook} is refused by this kernel, as expected; the VM leg exercises it", machine());
         return;
     }
@@ -25,7 +28,9 @@ fn check_lookup(hook: &str) {
     let events = stopped.events();
     assert!(events.iter().all(|event| event["event"] == "lookup"), "only lookups were asked for");
     let name = pthread.to_string();
-    let lookup = one(&events, &format!("lookup of /proc/{pthread} via {hook}"), |e| e["tgid"] == cat && e["name"] == name.as_str());
+    let lookup = one(&events, &format!("lookup of /proc/{pthread} via {hook}"), |e| {
+        e["tgid"] == cat && e["name"] == name.as_str()
+    });
     let context = format!("[{} {hook}]", machine());
     assert_eq!((field(lookup, "tid"), field(lookup, "ppid")), (cat, tgid), "{context} {lookup}");
     assert_eq!(lookup["comm"], "cat", "{context} {lookup}");
@@ -58,9 +63,18 @@ fn probes_reports_the_plan_for_this_kernel() {
     let output = run_tracer(&["probes"]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
-    let row = |kind: &str| text.lines().find(|line| line.starts_with(kind)).unwrap_or_else(|| panic!("no {kind} row in:\n{text}")).to_owned();
+    let row = |kind: &str| {
+        text.lines()
+            .find(|line| line.starts_with(kind))
+            .unwrap_or_else(|| panic!("no {kind} row in:\n{text}"))
+            .to_owned()
+    };
     for kind in ["fork", "exec", "exit", "rename"] {
-        assert!(row(kind).split_whitespace().nth(1) == Some("tp_btf"), "[{}] {kind} should use tp_btf:\n{text}", machine());
+        assert!(
+            row(kind).split_whitespace().nth(1) == Some("tp_btf"),
+            "[{}] {kind} should use tp_btf:\n{text}",
+            machine()
+        );
     }
     let lookup = row("lookup");
     let expected = if expect_kernel_hooks() { "fentry" } else { "syscall_entry" };

@@ -88,11 +88,8 @@ pub fn bench(options: &Options) -> Result<()> {
     let out_dir = target_dir().join("bench");
     let scratch = out_dir.join("scratch");
     fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
-    let (bpftrace, bpftrace_status) = if options.no_bpftrace {
-        (None, "left out (--no-bpftrace)".to_owned())
-    } else {
-        find_bpftrace()
-    };
+    let (bpftrace, bpftrace_status) =
+        if options.no_bpftrace { (None, "left out (--no-bpftrace)".to_owned()) } else { find_bpftrace() };
     step(format!("bpftrace: {bpftrace_status}"));
     let tools = Tools { tracer: artifacts.tracer, workload: artifacts.workload, bpftrace, scratch };
     tools.write_script()?;
@@ -123,8 +120,12 @@ pub fn bench(options: &Options) -> Result<()> {
         if !foreign.is_empty() {
             step(format!("other load on the machine: {foreign}"));
         }
-        disturbances.push(format!("round {}: load average {}{}{foreign}", round + 1, report::load_average(),
-            if foreign.is_empty() { "" } else { "; " }));
+        disturbances.push(format!(
+            "round {}: load average {}{}{foreign}",
+            round + 1,
+            report::load_average(),
+            if foreign.is_empty() { "" } else { "; " }
+        ));
         for (index, bpftrace) in [false, true].into_iter().enumerate() {
             if bpftrace && tools.bpftrace.is_none() {
                 continue;
@@ -182,8 +183,7 @@ pub fn bench(options: &Options) -> Result<()> {
     fs::write(&json_path, serde_json::to_string_pretty(&results.to_json())? + "\n")
         .with_context(|| format!("cannot write {}", json_path.display()))?;
     let readme_path = out_dir.join("README-figures.md");
-    fs::write(&readme_path, results.markdown())
-        .with_context(|| format!("cannot write {}", readme_path.display()))?;
+    fs::write(&readme_path, results.markdown()).with_context(|| format!("cannot write {}", readme_path.display()))?;
     println!("results: {}", json_path.display());
     println!("figures for README.md: {}", readme_path.display());
     let failed = results.records.iter().filter(|record| record.result.error.is_some()).count();

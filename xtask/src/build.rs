@@ -1,10 +1,6 @@
 //! Building the eBPF object (nightly, bpfel-unknown-none, release) and the userspace binaries,
 //! which embed the object.
-use std::{
-    env,
-    path::PathBuf,
-    process::Command,
-};
+use std::{env, path::PathBuf, process::Command};
 
 use anyhow::{Context, Result};
 
@@ -27,8 +23,14 @@ pub fn build() -> Result<Artifacts> {
     let bpf = toolchain::ensure()?;
     let ebpf_object = build_ebpf(&bpf)?;
     step("building tracer (release)");
-    run(userspace_cargo(&ebpf_object)
-        .args(["build", "--release", "--package", "tracer", "--package", "tracer-workload"]))?;
+    run(userspace_cargo(&ebpf_object).args([
+        "build",
+        "--release",
+        "--package",
+        "tracer",
+        "--package",
+        "tracer-workload",
+    ]))?;
     let release = target_dir().join("release");
     Ok(Artifacts { ebpf_object, tracer: release.join("tracer"), workload: release.join("tracer-workload") })
 }

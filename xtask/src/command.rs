@@ -1,8 +1,5 @@
 //! Running child commands with their command line echoed, and paths of the workspace.
-use std::{
-    path::PathBuf,
-    process::Command,
-};
+use std::{path::PathBuf, process::Command};
 
 use anyhow::{Context, Result, bail};
 
@@ -16,9 +13,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// `target/` of the workspace, honouring CARGO_TARGET_DIR.
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
 }
 
 /// Prints a step so long first-time setups show what they are doing.

@@ -3,7 +3,10 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::{build, command::{is_root, step}};
+use crate::{
+    build,
+    command::{is_root, step},
+};
 
 pub fn run(args: &[String]) -> Result<()> {
     let artifacts = build::build()?;

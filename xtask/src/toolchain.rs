@@ -56,18 +56,10 @@ fn nightly_llvm(sysroot: &Path) -> Result<(String, String)> {
         .with_context(|| format!("cannot list {}", lib.display()))?
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .find_map(|file| {
-            file.strip_prefix("lib")?
-                .strip_suffix(".so")
-                .filter(|stem| stem.starts_with("LLVM-"))
-                .map(str::to_owned)
+            file.strip_prefix("lib")?.strip_suffix(".so").filter(|stem| stem.starts_with("LLVM-")).map(str::to_owned)
         })
         .with_context(|| format!("the nightly toolchain ships no libLLVM-*.so in {}", lib.display()))?;
-    let major = name
-        .trim_start_matches("LLVM-")
-        .split(['-', '.'])
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let major = name.trim_start_matches("LLVM-").split(['-', '.']).next().unwrap_or_default().to_owned();
     Ok((name, major))
 }
 
@@ -79,14 +71,9 @@ fn ensure_bpf_linker(sysroot: &Path) -> Result<PathBuf> {
     if bin.join("bpf-linker").is_file() {
         return Ok(bin);
     }
-    step(format!(
-        "building bpf-linker {BPF_LINKER_VERSION} against the nightly's {llvm} (once, about a minute)"
-    ));
+    step(format!("building bpf-linker {BPF_LINKER_VERSION} against the nightly's {llvm} (once, about a minute)"));
     let lib = sysroot.join("lib");
-    let rustflags = format!(
-        "-L native={lib} -l dylib={llvm} -C link-arg=-Wl,-rpath,{lib}",
-        lib = lib.display()
-    );
+    let rustflags = format!("-L native={lib} -l dylib={llvm} -C link-arg=-Wl,-rpath,{lib}", lib = lib.display());
     run(Command::new("cargo")
         .args([&format!("+{NIGHTLY}"), "install", "bpf-linker", "--version", BPF_LINKER_VERSION])
         .args(["--locked", "--no-default-features", "--features"])

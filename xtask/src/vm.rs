@@ -48,14 +48,17 @@ pub fn run(artifacts: &Artifacts, test_args: &[String]) -> Result<()> {
     step(format!("guest kernel: {}", kernel.describe()));
     let busybox = debian::busybox(&dir)?;
 
-    let initrd = initramfs::build(&dir, &initramfs::Contents {
-        busybox: &busybox,
-        shell: &tools.dash,
-        tracer: &artifacts.tracer,
-        workload: &artifacts.workload,
-        tests: &tests,
-        test_args,
-    })?;
+    let initrd = initramfs::build(
+        &dir,
+        &initramfs::Contents {
+            busybox: &busybox,
+            shell: &tools.dash,
+            tracer: &artifacts.tracer,
+            workload: &artifacts.workload,
+            tests: &tests,
+            test_args,
+        },
+    )?;
     qemu::boot(&tools.qemu, &kernel, &initrd, &dir.join("serial.log"))
 }
 
@@ -81,11 +84,9 @@ fn build_test_executables(ebpf_object: &PathBuf) -> Result<BTreeMap<String, Path
         if message["reason"] != "compiler-artifact" {
             continue;
         }
-        let is_test_target = message["target"]["kind"]
-            .as_array()
-            .is_some_and(|kinds| kinds.iter().any(|kind| kind == "test"));
-        let (Some(name), Some(executable)) =
-            (message["target"]["name"].as_str(), message["executable"].as_str())
+        let is_test_target =
+            message["target"]["kind"].as_array().is_some_and(|kinds| kinds.iter().any(|kind| kind == "test"));
+        let (Some(name), Some(executable)) = (message["target"]["name"].as_str(), message["executable"].as_str())
         else {
             continue;
         };

@@ -155,7 +155,10 @@ mod tests {
         assert_eq!((exited["exit_code"].clone(), exited["signal"].clone()), (3.into(), serde_json::Value::Null));
         assert_eq!(exited["group_dead"], true);
         let killed = line(Detail::Exit { status: 9, group_dead: true, lifetime_ns: 5 }, 9, 9);
-        assert_eq!((killed["exit_code"].clone(), killed["signal"].clone()), (serde_json::Value::Null, "SIGKILL".into()));
+        assert_eq!(
+            (killed["exit_code"].clone(), killed["signal"].clone()),
+            (serde_json::Value::Null, "SIGKILL".into())
+        );
         assert_eq!(killed["core_dumped"], false);
     }
 

@@ -26,9 +26,7 @@ impl<W: Write> TablePrinter<W> {
     /// `HH:MM:SS.micros` in local time.
     fn time_of_day(&self, timestamp_ns: u64) -> String {
         let seconds = (timestamp_ns / 1_000_000_000) as i64;
-        let offset = jiff::Timestamp::from_second(seconds)
-            .map(|time| self.zone.to_offset(time).seconds())
-            .unwrap_or(0);
+        let offset = jiff::Timestamp::from_second(seconds).map(|time| self.zone.to_offset(time).seconds()).unwrap_or(0);
         let of_day = (seconds + i64::from(offset)).rem_euclid(86_400);
         let micros = (timestamp_ns % 1_000_000_000) / 1_000;
         format!("{:02}:{:02}:{:02}.{micros:06}", of_day / 3600, of_day / 60 % 60, of_day % 60)
@@ -103,7 +101,11 @@ pub fn describe(event: &Event) -> String {
 impl<W: Write> Printer for TablePrinter<W> {
     fn print(&mut self, event: &Event) -> io::Result<()> {
         if !self.header_printed {
-            writeln!(self.out, "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} DETAILS", "TIME", "EVENT", "TGID", "TID", "PPID", "COMM")?;
+            writeln!(
+                self.out,
+                "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} DETAILS",
+                "TIME", "EVENT", "TGID", "TID", "PPID", "COMM"
+            )?;
             self.header_printed = true;
         }
         writeln!(
@@ -153,12 +155,16 @@ mod tests {
         assert_eq!(describe(&killed), "killed by SIGKILL (core dumped), thread gone, lived 2.00s");
         let lookup = event(900, 900, Detail::Lookup { name: "815".into(), target_tgid: Some(812) });
         assert_eq!(describe(&lookup), "/proc/815 (thread of 812, hidden from ls /proc)");
-        let exec = event(812, 812, Detail::Exec {
-            filename: "/bin/cat".into(),
-            argv: vec!["cat".into(), "a b".into()],
-            argv_truncated: false,
-            old_tid: 815,
-        });
+        let exec = event(
+            812,
+            812,
+            Detail::Exec {
+                filename: "/bin/cat".into(),
+                argv: vec!["cat".into(), "a b".into()],
+                argv_truncated: false,
+                old_tid: 815,
+            },
+        );
         assert_eq!(describe(&exec), "/bin/cat [cat 'a b'] (by thread 815, which took over TID 812)");
         let rename = event(812, 815, Detail::Rename { old_comm: "bash".into(), new_comm: "worker".into() });
         assert_eq!(describe(&rename), "comm \"bash\" -> \"worker\"");

@@ -13,8 +13,6 @@ use std::{
 
 use serde_json::Value;
 
-
-
 /// The tracer binary under test: `$TRACER_BIN` (set by xtask and in the VM) or cargo's build.
 pub fn tracer_bin() -> PathBuf {
     std::env::var_os("TRACER_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tracer")))
@@ -39,7 +37,11 @@ pub fn expect_kernel_hooks() -> bool {
 
 pub fn require_root() {
     // SAFETY: no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "these tests load BPF programs and must run as root (cargo xtask test does)");
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "these tests load BPF programs and must run as root (cargo xtask test does)"
+    );
 }
 
 /// A running tracer.
@@ -173,7 +175,8 @@ pub fn run_workload(args: &[&str]) -> (u32, String) {
 
 /// The workload's JSON report: its last line starting with '{'.
 pub fn report(stdout: &str) -> Value {
-    let line = stdout.lines().rev().find(|line| line.starts_with('{')).unwrap_or_else(|| panic!("no report in {stdout:?}"));
+    let line =
+        stdout.lines().rev().find(|line| line.starts_with('{')).unwrap_or_else(|| panic!("no report in {stdout:?}"));
     serde_json::from_str(line).expect("report is JSON")
 }
 

@@ -203,13 +203,9 @@ impl Results {
                     .collect(),
             );
             for &config in &self.configs {
-                let runs: Vec<&Record> = self
-                    .records
-                    .iter()
-                    .filter(|r| r.config == config && same_storm(&r.storm, storm))
-                    .collect();
-                let ok: Vec<&RunResult> =
-                    runs.iter().map(|r| &r.result).filter(|r| r.error.is_none()).collect();
+                let runs: Vec<&Record> =
+                    self.records.iter().filter(|r| r.config == config && same_storm(&r.storm, storm)).collect();
+                let ok: Vec<&RunResult> = runs.iter().map(|r| &r.result).filter(|r| r.error.is_none()).collect();
                 let ratios: Vec<f64> = runs
                     .iter()
                     .filter(|r| r.result.error.is_none())
@@ -247,14 +243,12 @@ impl Results {
                 });
             }
         }
-        let fixed: Vec<(Storm, Option<f64>)> = rows
-            .iter()
-            .filter(|row| row.config == Config::TracerCommMiss)
-            .map(|row| (row.storm, row.cpu_ms))
-            .collect();
+        let fixed: Vec<(Storm, Option<f64>)> =
+            rows.iter().filter(|row| row.config == Config::TracerCommMiss).map(|row| (row.storm, row.cpu_ms)).collect();
         for row in rows.iter_mut().filter(|row| row.config == Config::TracerRecord) {
             let fixed_ms = fixed.iter().find(|(storm, _)| same_storm(storm, &row.storm)).and_then(|(_, ms)| *ms);
-            if let (Some(cpu), Some(fixed), Some(events)) = (row.cpu_ms, fixed_ms, row.events_all.filter(|&n| n > 0.0)) {
+            if let (Some(cpu), Some(fixed), Some(events)) = (row.cpu_ms, fixed_ms, row.events_all.filter(|&n| n > 0.0))
+            {
                 row.net_cpu_per_event_ns = Some(((cpu - fixed) * 1e6 / events).max(0.0));
             }
         }
@@ -305,11 +299,9 @@ impl Results {
             (Config::TracerCommMiss, 1.03, "slowdown ≤ 1.03 with a non-matching --comm"),
         ] {
             targets.push(match worst(config, &|row| row.ratio.map(|r| r.0)) {
-                Some((ratio, storm)) => (
-                    label.to_owned(),
-                    format!("worst median ×{ratio:.3} ({storm})"),
-                    Some(ratio <= limit),
-                ),
+                Some((ratio, storm)) => {
+                    (label.to_owned(), format!("worst median ×{ratio:.3} ({storm})"), Some(ratio <= limit))
+                }
                 None => (label.to_owned(), "not measured".to_owned(), None),
             });
         }
@@ -350,9 +342,19 @@ impl Results {
         let dash = || "—".to_owned();
         let mut table = vec![
             [
-                "shape", "cores", "tasks", "configuration", "wall ms (median)", "× untraced (median, min–max)",
-                "workload events captured / expected", "lost", "tool CPU ms", "CPU per event", "events (all)",
-                "peak RSS", "ready ms",
+                "shape",
+                "cores",
+                "tasks",
+                "configuration",
+                "wall ms (median)",
+                "× untraced (median, min–max)",
+                "workload events captured / expected",
+                "lost",
+                "tool CPU ms",
+                "CPU per event",
+                "events (all)",
+                "peak RSS",
+                "ready ms",
             ]
             .map(str::to_owned),
         ];
@@ -364,8 +366,11 @@ impl Results {
             };
             let captured = match row.captured {
                 Some((c, e)) => {
-                    let percent =
-                        if e.total() > 0 { format!(" ({:.2} %)", c.total() as f64 * 100.0 / e.total() as f64) } else { String::new() };
+                    let percent = if e.total() > 0 {
+                        format!(" ({:.2} %)", c.total() as f64 * 100.0 / e.total() as f64)
+                    } else {
+                        String::new()
+                    };
                     format!("{} / {}{percent}", c.total(), e.total())
                 }
                 None => dash(),

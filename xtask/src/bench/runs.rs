@@ -147,21 +147,13 @@ fn run_workload(tools: &Tools, storm: Storm) -> Result<(u32, u64, u64)> {
     let pid = child.id();
     let output = child.wait_with_output()?;
     if !output.status.success() {
-        bail!(
-            "the workload failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+        bail!("the workload failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let report: Value = serde_json::from_str(stdout.trim())
         .with_context(|| format!("the workload printed no JSON line: {stdout:?}"))?;
     let field = |name: &str| report.get(name).and_then(Value::as_u64);
-    Ok((
-        pid,
-        field("wall_ns").context("the workload's report has no wall_ns")?,
-        field("workers").unwrap_or(0),
-    ))
+    Ok((pid, field("wall_ns").context("the workload's report has no wall_ns")?, field("workers").unwrap_or(0)))
 }
 
 /// Runs `storm` under `config` once.
@@ -230,12 +222,7 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, result: &mut RunResul
         process::signal(pid, libc::SIGKILL);
         let reaped = process::reap(&child, STOP_TIMEOUT)?;
         let lines = stderr.finish();
-        bail!(
-            "{} never became ready (exit {}); its stderr ends with: {}",
-            config.name(),
-            reaped.status,
-            tail(&lines)
-        );
+        bail!("{} never became ready (exit {}); its stderr ends with: {}", config.name(), reaped.status, tail(&lines));
     };
     result.ready_ns = Some(ready.duration_since(started).as_nanos() as u64);
     let ready_cpu = process::cpu_ns(pid).unwrap_or(0);

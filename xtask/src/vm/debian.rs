@@ -31,17 +31,13 @@ pub struct HostTools {
 /// missing.
 pub fn host_tools() -> Result<HostTools> {
     let needed = [("qemu-system-x86_64", "qemu-system-x86"), ("cpio", "cpio"), ("dash", "dash")];
-    let missing: Vec<&str> = needed
-        .iter()
-        .filter(|(program, _)| find_program(program).is_none())
-        .map(|(_, package)| *package)
-        .collect();
+    let missing: Vec<&str> =
+        needed.iter().filter(|(program, _)| find_program(program).is_none()).map(|(_, package)| *package).collect();
     if !missing.is_empty() {
         apt_install(&missing)?;
     }
     let found = |(program, package): (&str, &str)| {
-        find_program(program)
-            .with_context(|| format!("{program} is not on PATH even after installing {package}"))
+        find_program(program).with_context(|| format!("{program} is not on PATH even after installing {package}"))
     };
     let qemu = found(needed[0])?;
     found(needed[1])?;
@@ -114,11 +110,7 @@ pub fn kernel(dir: &Path) -> Result<Kernel> {
             None => return Err(error.context("cannot obtain a Debian 6.1 kernel for the VM")),
         },
     };
-    let release = package
-        .name
-        .trim_start_matches("linux-image-")
-        .trim_end_matches("-unsigned")
-        .to_owned();
+    let release = package.name.trim_start_matches("linux-image-").trim_end_matches("-unsigned").to_owned();
     let vmlinuz = root.join("boot").join(format!("vmlinuz-{release}"));
     if !vmlinuz.is_file() {
         bail!("{} {} holds no {}", package.name, package.version, vmlinuz.display());
@@ -158,11 +150,8 @@ fn cache_name(package: &Package) -> String {
 /// The kernel packages apt knows, newest ABI first, signed before `-unsigned`: the first with a
 /// candidate version.
 fn newest_kernel_package() -> Result<Option<Package>> {
-    let pattern = format!(
-        "^linux-image-{}[0-9]+-{}(-unsigned)?$",
-        KERNEL_ABI_PREFIX.replace('.', "\\."),
-        KERNEL_FLAVOUR
-    );
+    let pattern =
+        format!("^linux-image-{}[0-9]+-{}(-unsigned)?$", KERNEL_ABI_PREFIX.replace('.', "\\."), KERNEL_FLAVOUR);
     let output = Command::new("apt-cache")
         .args(["search", "--names-only", &pattern])
         .output()
@@ -191,10 +180,7 @@ fn newest_kernel_package() -> Result<Option<Package>> {
 
 /// The version `apt-get download` would fetch, from `apt-cache policy`.
 fn candidate(package: &str) -> Result<Option<String>> {
-    let output = Command::new("apt-cache")
-        .args(["policy", package])
-        .output()
-        .context("cannot run apt-cache")?;
+    let output = Command::new("apt-cache").args(["policy", package]).output().context("cannot run apt-cache")?;
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .find_map(|line| line.trim().strip_prefix("Candidate:").map(str::trim))
@@ -274,8 +260,7 @@ fn download_and_extract(package: &Package, into: &Path, keep: &[&str]) -> Result
     }
     fs::write(staging.join(COMPLETE), format!("{spec}\n"))?;
     let _ = fs::remove_dir_all(into);
-    fs::rename(&staging, into)
-        .with_context(|| format!("cannot move {} to {}", staging.display(), into.display()))?;
+    fs::rename(&staging, into).with_context(|| format!("cannot move {} to {}", staging.display(), into.display()))?;
     let _ = fs::remove_dir_all(&work);
     Ok(())
 }
@@ -301,10 +286,7 @@ fn apt_update() -> Result<()> {
 /// typically), `apt-get update` and once more.
 fn apt_install(packages: &[&str]) -> Result<()> {
     let list = packages.join(" ");
-    step(format!(
-        "installing {list} from Debian's packages{}",
-        if is_root() { "" } else { " (through sudo)" }
-    ));
+    step(format!("installing {list} from Debian's packages{}", if is_root() { "" } else { " (through sudo)" }));
     let install = || run(apt_get().args(["install", "-y", "--no-install-recommends"]).args(packages));
     if let Err(error) = install() {
         eprintln!("    {error:#}");

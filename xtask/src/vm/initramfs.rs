@@ -112,8 +112,12 @@ fn busybox_applets(busybox: &Path) -> Result<Vec<String>> {
     if !output.status.success() {
         bail!("{} --list failed ({})", busybox.display(), output.status);
     }
-    let applets: Vec<String> =
-        String::from_utf8_lossy(&output.stdout).lines().map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
+    let applets: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
     for needed in ["sh", "cat", "mount", "poweroff"] {
         if !applets.iter().any(|applet| applet == needed) {
             bail!("{} has no `{needed}` applet", busybox.display());

@@ -12,10 +12,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use super::{
-    debian::Kernel,
-    initramfs::MARKER,
-};
+use super::{debian::Kernel, initramfs::MARKER};
 use crate::command::step;
 
 /// The whole boot-test-poweroff cycle; a boot alone takes about 3 s under TCG.
