@@ -136,6 +136,15 @@ fn report_lost(sources: &mut Sources, pipeline: &mut Pipeline) -> Result<(), Pip
     Ok(())
 }
 
+/// Takes map `name` out of the object as a typed map.
+fn take_map<T>(ebpf: &mut aya::Ebpf, name: &'static str) -> Result<T, SessionError>
+where
+    T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let map = ebpf.take_map(name).ok_or_else(|| SessionError::Map(name, "missing from the object".into()))?;
+    T::try_from(map).map_err(|error| SessionError::Map(name, error.to_string()))
+}
+
 /// Streams events until a stop condition holds.
 pub async fn stream(
     mut loaded: Loaded,
@@ -145,20 +154,8 @@ pub async fn stream(
 ) -> Result<Ended, SessionError> {
     let start = Instant::now();
     let clock = Clock::sample();
-    let ring = loaded
-        .ebpf
-        .take_map(map_name::EVENTS)
-        .ok_or(SessionError::Map(map_name::EVENTS, "missing from the object".into()))
-        .and_then(|map| {
-            RingBuf::try_from(map).map_err(|error| SessionError::Map(map_name::EVENTS, error.to_string()))
-        })?;
-    let lost = loaded
-        .ebpf
-        .take_map(map_name::LOST)
-        .ok_or(SessionError::Map(map_name::LOST, "missing from the object".into()))
-        .and_then(|map| {
-            PerCpuArray::try_from(map).map_err(|error| SessionError::Map(map_name::LOST, error.to_string()))
-        })?;
+    let ring: RingBuf<MapData> = take_map(&mut loaded.ebpf, map_name::EVENTS)?;
+    let lost: PerCpuArray<MapData, u64> = take_map(&mut loaded.ebpf, map_name::LOST)?;
     // SAFETY (both): the ring buffer and the logger own their descriptors, which stay open and
     // unchanged until they are dropped with their AsyncFd.
     let ring = unsafe { AsyncFd::register(ring) }.map_err(|error| SessionError::Poll(error.into()))?;
