@@ -119,6 +119,9 @@ impl KernelBtf {
             let trailing = trailing_len((info >> 24) & 0x1f, (info & 0xffff) as usize).ok_or("unknown type kind")?;
             types.push(u32::try_from(at).map_err(|_| "BTF too large")?);
             at += TYPE_LEN + trailing;
+            if at > types_end {
+                return Err("type section ends inside a type");
+            }
         }
         Ok(Self { data, strings: strings_start..strings_end, types })
     }
@@ -353,6 +356,9 @@ mod tests {
             let _ = KernelBtf::parse(data[..len].to_vec());
         }
         assert!(KernelBtf::parse(vec![0; 64]).is_err());
+        // A struct whose member list runs past the type section.
+        let long = vec![(1, info(1, 0), 4, vec![32]), (1, info(kind::STRUCT, 40), 4, vec![s(2), 1, 0])];
+        assert_eq!(KernelBtf::parse(blob(&strings, &long)).err(), Some("type section ends inside a type"));
     }
 
     #[test]
