@@ -7,7 +7,8 @@ use tracer_common::{
 
 use crate::{
     clock::Clock,
-    event::{Detail, Event, Source},
+    event::{CloneFlags, Detail, Event, Source},
+    text::Text,
 };
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -56,14 +57,8 @@ fn read<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
 }
 
-/// Text up to the first NUL (or all of it), lossily UTF-8.
-pub fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&byte| byte == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
-
-fn comm(bytes: &[u8; COMM_LEN]) -> String {
-    c_string(bytes)
+fn comm(bytes: &[u8; COMM_LEN]) -> Text {
+    Text::from_c(bytes)
 }
 
 fn source(value: u32) -> Result<Source, DecodeError> {
@@ -78,15 +73,16 @@ fn source(value: u32) -> Result<Source, DecodeError> {
 }
 
 /// Splits the kernel's NUL-separated argument block into arguments.
-fn arguments(block: &[u8]) -> Vec<String> {
+fn arguments(block: &[u8]) -> Vec<Text> {
     let block = block.strip_suffix(&[0]).unwrap_or(block);
     if block.is_empty() {
         return Vec::new();
     }
-    block.split(|&byte| byte == 0).map(|argument| String::from_utf8_lossy(argument).into_owned()).collect()
+    block.split(|&byte| byte == 0).map(Text::from).collect()
 }
 
-/// Decodes one record. `target_tgid` of lookups is left for [`crate::tasks`] to fill in.
+/// Decodes one record. `target_tgid` and `hidden_thread` of lookups are left for [`crate::tasks`]
+/// to fill in.
 pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
     let header: EventHeader = read(bytes)?;
     let detail = match header.kind {
@@ -95,7 +91,9 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
             Detail::Fork {
                 child_tgid: record.child_tgid,
                 child_tid: record.child_tid,
-                clone_flags: (record.flags & fork_flags::CLONE_FLAGS_KNOWN != 0).then_some(record.clone_flags),
+                thread: record.child_tgid == header.tgid,
+                clone_flags: (record.flags & fork_flags::CLONE_FLAGS_KNOWN != 0)
+                    .then_some(CloneFlags(record.clone_flags)),
             }
         }
         event_kind::EXEC => {
@@ -103,7 +101,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
             let filename_len = (record.filename_len as usize).min(record.filename.len());
             let argv_len = (record.argv_len as usize).min(record.argv.len());
             Detail::Exec {
-                filename: c_string(&record.filename[..filename_len]),
+                filename: Text::from_c(&record.filename[..filename_len]),
                 argv: arguments(&record.argv[..argv_len]),
                 argv_truncated: record.flags & exec_flags::ARGV_TRUNCATED != 0,
                 old_tid: record.old_tid,
@@ -111,11 +109,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         }
         event_kind::EXIT => {
             let record: ExitEvent = read(bytes)?;
-            Detail::Exit {
-                status: record.exit_code,
-                group_dead: record.flags & exit_flags::GROUP_DEAD != 0,
-                lifetime_ns: record.lifetime_ns,
-            }
+            Detail::exit(record.exit_code, record.flags & exit_flags::GROUP_DEAD != 0, record.lifetime_ns)
         }
         event_kind::RENAME => {
             let record: RenameEvent = read(bytes)?;
@@ -124,7 +118,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         event_kind::LOOKUP => {
             let record: LookupEvent = read(bytes)?;
             let name_len = (record.name_len as usize).min(record.name.len());
-            Detail::Lookup { name: c_string(&record.name[..name_len]), target_tgid: None }
+            Detail::Lookup { name: Text::from_c(&record.name[..name_len]), target_tgid: None, hidden_thread: false }
         }
         other => return Err(DecodeError::UnknownKind(other)),
     };
@@ -172,7 +166,10 @@ mod tests {
         assert_eq!(event.timestamp_ns, 1_010);
         assert_eq!((event.tgid, event.tid, event.ppid, event.cpu), (812, 815, 1, 1));
         assert_eq!(event.comm, "bash");
-        assert_eq!(event.detail, Detail::Fork { child_tgid: 812, child_tid: 816, clone_flags: Some(0x0001_0900) });
+        assert_eq!(
+            event.detail,
+            Detail::Fork { child_tgid: 812, child_tid: 816, thread: true, clone_flags: Some(CloneFlags(0x0001_0900)) }
+        );
     }
 
     #[test]
@@ -195,7 +192,7 @@ mod tests {
             event.detail,
             Detail::Exec {
                 filename: "/bin/cat".into(),
-                argv: vec!["cat".into(), "/proc/815/comm".into()],
+                argv: vec![Text::from("cat"), Text::from("/proc/815/comm")],
                 argv_truncated: false,
                 old_tid: 816
             }
@@ -218,18 +215,15 @@ mod tests {
         for len in 0..bytes.len() {
             assert!(decode(&bytes[..len], &CLOCK).is_err(), "{len} bytes decoded");
         }
-        assert_eq!(
-            decode(&bytes, &CLOCK).unwrap().detail,
-            Detail::Exit { status: 768, group_dead: true, lifetime_ns: 5 }
-        );
+        assert_eq!(decode(&bytes, &CLOCK).unwrap().detail, Detail::exit(768, true, 5));
         let unknown = bytes_of(&header(99));
         assert_eq!(decode(&unknown, &CLOCK), Err(DecodeError::UnknownKind(99)));
     }
 
     #[test]
     fn splits_arguments() {
-        assert_eq!(arguments(b""), Vec::<String>::new());
-        assert_eq!(arguments(b"a\0\0b\0"), ["a", "", "b"]);
-        assert_eq!(arguments(b"cut"), ["cut"]);
+        assert_eq!(arguments(b""), Vec::<Text>::new());
+        assert_eq!(arguments(b"a\0\0b\0"), [Text::from("a"), Text::from(""), Text::from("b")]);
+        assert_eq!(arguments(b"cut\xff"), [Text::new(b"cut\xff".to_vec())]);
     }
 }

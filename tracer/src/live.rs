@@ -215,7 +215,7 @@ fn wait_for(pid: i32) -> ExitStatus {
 
 /// `tracer probes`: attach every hook and print the plan.
 pub fn probes(hooks: HashMap<Kind, crate::event::Source>) -> Result<u8> {
-    let kinds: BTreeSet<Kind> = [Kind::Fork, Kind::Exec, Kind::Exit, Kind::Rename, Kind::Lookup].into();
+    let kinds: BTreeSet<Kind> = Kind::selectable().collect();
     let filters = Filters { kinds: kinds.clone(), ..Filters::default() };
     let options = LoadOptions {
         attach: &kinds,

@@ -17,6 +17,7 @@ mod recording;
 mod replay;
 mod session;
 mod tasks;
+mod text;
 
 use std::process::ExitCode;
 

@@ -2,51 +2,55 @@
 //! task table current, drop kinds the user did not ask for, count, record, print.
 use std::{collections::BTreeSet, io, time::Duration};
 
+use strum::EnumCount;
+
 use crate::{
-    event::{Event, Kind},
+    event::{Detail, Event, Kind, LostOrigin},
     filter::EventFilter,
     output::Printer,
     recording::RecordingWriter,
     tasks::TaskTable,
 };
 
-/// Events shown, by kind, and events the kernel dropped.
+/// Events shown, by kind, and events lost, by where.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
-    pub fork: u64,
-    pub exec: u64,
-    pub exit: u64,
-    pub rename: u64,
-    pub lookup: u64,
+    by_kind: [u64; Kind::COUNT],
+    /// Events the kernel could not put in its ring buffer.
     pub lost: u64,
+    /// Events that reached tracer but could not be printed in time.
+    pub output_lost: u64,
 }
 
 impl Counts {
-    fn add(&mut self, event: &Event) {
+    pub fn add(&mut self, event: &Event) {
         match event.detail {
-            crate::event::Detail::Fork { .. } => self.fork += 1,
-            crate::event::Detail::Exec { .. } => self.exec += 1,
-            crate::event::Detail::Exit { .. } => self.exit += 1,
-            crate::event::Detail::Rename { .. } => self.rename += 1,
-            crate::event::Detail::Lookup { .. } => self.lookup += 1,
-            crate::event::Detail::Lost { count } => self.lost += count,
+            Detail::Lost { count, origin: LostOrigin::RingBuffer } => self.lost += count,
+            Detail::Lost { count, origin: LostOrigin::Output } => self.output_lost += count,
+            _ => self.by_kind[event.kind() as usize] += 1,
         }
     }
 
+    pub fn of(&self, kind: Kind) -> u64 {
+        self.by_kind[kind as usize]
+    }
+
+    /// Events shown, every kind together.
     pub fn events(&self) -> u64 {
-        self.fork + self.exec + self.exit + self.rename + self.lookup
+        self.by_kind.iter().sum()
     }
 
     /// The line printed on stderr at exit.
     pub fn summary(&self, elapsed: Duration) -> String {
+        let kinds: Vec<String> = Kind::selectable().map(|kind| format!("{} {}", kind.name(), self.of(kind))).collect();
+        let output = match self.output_lost {
+            0 => String::new(),
+            lost => format!(", {lost} not printed (output too slow)"),
+        };
         format!(
-            "tracer: {} events (fork {}, exec {}, exit {}, rename {}, lookup {}), {} lost, {:.2} s",
+            "tracer: {} events ({}), {} lost{output}, {:.2} s",
             self.events(),
-            self.fork,
-            self.exec,
-            self.exit,
-            self.rename,
-            self.lookup,
+            kinds.join(", "),
             self.lost,
             elapsed.as_secs_f64()
         )
@@ -131,5 +135,28 @@ impl Pipeline {
             recorder.finish()?;
         }
         printed.map(|()| self.counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{event::test_event, output::NoPrinter};
+
+    #[test]
+    fn kinds_are_chosen_here_and_losses_always_pass() {
+        let mut pipeline = Pipeline::new([Kind::Exit].into(), None, None, Box::new(NoPrinter), None);
+        let exec = Detail::Exec { filename: "/bin/x".into(), argv: vec![], argv_truncated: false, old_tid: 1 };
+        pipeline.handle(test_event(1, 1, "bash", exec)).unwrap();
+        pipeline.handle(test_event(1, 1, "bash", Detail::exit(0, true, 1))).unwrap();
+        pipeline.handle(test_event(1, 1, "tracer", Detail::Lost { count: 3, origin: LostOrigin::RingBuffer })).unwrap();
+        pipeline.handle(test_event(1, 1, "tracer", Detail::Lost { count: 2, origin: LostOrigin::Output })).unwrap();
+        let counts = pipeline.counts;
+        assert_eq!((counts.of(Kind::Exec), counts.of(Kind::Exit), counts.events()), (0, 1, 1));
+        assert_eq!((counts.lost, counts.output_lost), (3, 2));
+        assert_eq!(
+            counts.summary(Duration::from_millis(1500)),
+            "tracer: 1 events (fork 0, exec 0, exit 1, rename 0, lookup 0), 3 lost, 2 not printed (output too slow), 1.50 s"
+        );
     }
 }

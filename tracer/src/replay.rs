@@ -26,7 +26,7 @@ pub fn replay(path: &Path, filter_args: &FilterArgs, json: bool) -> Result<u8> {
         header.tracer_version,
         header.hostname,
         header.kernel_release,
-        output::rfc3339(header.start_wall_ns),
+        crate::event::rfc3339(header.start_wall_ns),
         header.filters.join(" ")
     );
     let printer = output::printer(json, BufWriter::with_capacity(64 * 1024, std::io::stdout()));

@@ -16,7 +16,7 @@ use tracer_common::map_name;
 use crate::{
     clock::Clock,
     decode::decode,
-    event::{Detail, Event, Source},
+    event::{Detail, Event, LostOrigin, Source},
     loader::Loaded,
     pipeline::{Counts, Pipeline, PipelineError},
 };
@@ -130,7 +130,7 @@ fn report_lost(sources: &mut Sources, pipeline: &mut Pipeline) -> Result<(), Pip
             ppid: 0,
             comm: "tracer".into(),
             source: Source::Tracer,
-            detail: Detail::Lost { count },
+            detail: Detail::Lost { count, origin: LostOrigin::RingBuffer },
         })?;
     }
     Ok(())

@@ -7,7 +7,7 @@ use common::{Tracer, field, machine, one, report, run_workload};
 use serde_json::Value;
 
 fn names(event: &Value) -> Vec<&str> {
-    event["clone_flag_names"].as_array().expect("clone_flag_names array").iter().filter_map(Value::as_str).collect()
+    event["clone_flags"].as_array().expect("clone_flags array").iter().filter_map(Value::as_str).collect()
 }
 
 fn check_lifecycle(hook: &str, extra: &[&str]) {

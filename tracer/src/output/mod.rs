@@ -1,11 +1,11 @@
 //! Printers: the live stream, `tracer run` and `tracer replay` all print through these, so a
 //! replayed recording prints byte for byte what the live run printed.
-mod json;
+pub mod json;
 mod table;
 
 use std::io::{self, Write};
 
-pub use json::{JsonPrinter, rfc3339};
+pub use json::JsonPrinter;
 pub use table::TablePrinter;
 
 use crate::event::Event;

@@ -2,8 +2,7 @@
 use std::io::{self, Write};
 
 use crate::{
-    event::{Detail, Event, exit_status},
-    names::signal_name,
+    event::{Detail, Event, LostOrigin},
     output::Printer,
 };
 
@@ -53,18 +52,20 @@ fn shell_word(argument: &str) -> String {
 /// What happened, in words.
 pub fn describe(event: &Event) -> String {
     match &event.detail {
-        Detail::Fork { child_tgid, child_tid, .. } => {
-            if *child_tgid == event.tgid {
+        Detail::Fork { child_tgid, child_tid, thread, .. } => {
+            if *thread {
                 format!("thread {child_tgid}/{child_tid} created")
             } else {
                 format!("process {child_tgid} created")
             }
         }
         Detail::Exec { filename, argv, argv_truncated, old_tid } => {
-            let mut text = filename.clone();
+            let mut text = filename.to_string();
             if !argv.is_empty() {
                 text.push_str(" [");
-                text.push_str(&argv.iter().map(|argument| shell_word(argument)).collect::<Vec<_>>().join(" "));
+                text.push_str(
+                    &argv.iter().map(|argument| shell_word(&argument.to_str_lossy())).collect::<Vec<_>>().join(" "),
+                );
                 if *argv_truncated {
                     text.push_str(" …");
                 }
@@ -75,26 +76,31 @@ pub fn describe(event: &Event) -> String {
             }
             text
         }
-        Detail::Exit { status, group_dead, lifetime_ns } => {
-            let how = match (exit_status::code(*status), exit_status::signal(*status)) {
+        Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns } => {
+            let how = match (exit_code, signal) {
                 (Some(code), _) => format!("exit {code}"),
-                (None, Some(signal)) => format!("killed by {}", signal_name(signal)),
-                (None, None) => format!("status {status}"),
+                (None, Some(signal)) => format!("killed by {signal}"),
+                (None, None) => "exit status unknown".to_owned(),
             };
-            let core = if exit_status::core_dumped(*status) { " (core dumped)" } else { "" };
+            let core = if *core_dumped { " (core dumped)" } else { "" };
             let what = if *group_dead { "process gone" } else { "thread gone" };
             format!("{how}{core}, {what}, lived {}", duration(*lifetime_ns))
         }
         Detail::Rename { old_comm, new_comm } => format!("comm {old_comm:?} -> {new_comm:?}"),
-        Detail::Lookup { name, target_tgid } => match (name.parse::<u32>(), target_tgid) {
-            (Ok(tid), Some(tgid)) if tid != *tgid => {
-                format!("/proc/{name} (thread of {tgid}, hidden from ls /proc)")
+        Detail::Lookup { name, target_tgid, hidden_thread } => {
+            match (name.as_str().and_then(|name| name.parse::<u32>().ok()), target_tgid) {
+                (Some(_), Some(tgid)) if *hidden_thread => {
+                    format!("/proc/{name} (thread of {tgid}, hidden from ls /proc)")
+                }
+                (Some(_), Some(_)) => format!("/proc/{name} (process)"),
+                (Some(_), None) => format!("/proc/{name} (no such task)"),
+                (None, _) => format!("/proc/{name}"),
             }
-            (Ok(_), Some(_)) => format!("/proc/{name} (process)"),
-            (Ok(_), None) => format!("/proc/{name} (no such task)"),
-            (Err(_), _) => format!("/proc/{name}"),
-        },
-        Detail::Lost { count } => format!("{count} events lost (ring buffer full)"),
+        }
+        Detail::Lost { count, origin: LostOrigin::RingBuffer } => format!("{count} events lost (ring buffer full)"),
+        Detail::Lost { count, origin: LostOrigin::Output } => {
+            format!("{count} events not printed (output too slow; a recording keeps them)")
+        }
     }
 }
 
@@ -138,7 +144,9 @@ mod tests {
     #[test]
     fn prints_a_header_then_rows() {
         let mut printer = TablePrinter::with_zone(Vec::new(), jiff::tz::TimeZone::UTC);
-        printer.print(&event(812, 812, Detail::Fork { child_tgid: 812, child_tid: 815, clone_flags: None })).unwrap();
+        printer
+            .print(&event(812, 812, Detail::Fork { child_tgid: 812, child_tid: 815, thread: true, clone_flags: None }))
+            .unwrap();
         let text = String::from_utf8(printer.out).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert!(lines[0].starts_with("TIME"));
@@ -147,13 +155,14 @@ mod tests {
 
     #[test]
     fn describes_each_kind() {
-        let fork = event(812, 812, Detail::Fork { child_tgid: 900, child_tid: 900, clone_flags: None });
+        let fork = event(812, 812, Detail::Fork { child_tgid: 900, child_tid: 900, thread: false, clone_flags: None });
         assert_eq!(describe(&fork), "process 900 created");
-        let exited = event(9, 9, Detail::Exit { status: 3 << 8, group_dead: true, lifetime_ns: 1_500_000 });
+        let exited = event(9, 9, Detail::exit(3 << 8, true, 1_500_000));
         assert_eq!(describe(&exited), "exit 3, process gone, lived 1.5ms");
-        let killed = event(9, 10, Detail::Exit { status: 0x80 | 9, group_dead: false, lifetime_ns: 2_000_000_000 });
+        let killed = event(9, 10, Detail::exit(0x80 | 9, false, 2_000_000_000));
         assert_eq!(describe(&killed), "killed by SIGKILL (core dumped), thread gone, lived 2.00s");
-        let lookup = event(900, 900, Detail::Lookup { name: "815".into(), target_tgid: Some(812) });
+        let lookup =
+            event(900, 900, Detail::Lookup { name: "815".into(), target_tgid: Some(812), hidden_thread: true });
         assert_eq!(describe(&lookup), "/proc/815 (thread of 812, hidden from ls /proc)");
         let exec = event(
             812,

@@ -1,6 +1,6 @@
 //! Recordings: the file `tracer -o FILE` writes and `tracer replay FILE` reads.
 //!
-//! # File format, version 1
+//! # File format, version 2
 //!
 //! All integers are little-endian. A *varint* is unsigned LEB128: 7 bits per byte, least
 //! significant group first, the high bit set on every byte but the last; at most 10 bytes for a
@@ -14,7 +14,7 @@
 //! | offset | size | field                                                     |
 //! |-------:|-----:|-----------------------------------------------------------|
 //! | 0      | 8    | magic `89 54 52 41 43 45 52 0A` (`\x89TRACER\n`)          |
-//! | 8      | 2    | format version, u16 (this document: 1)                    |
+//! | 8      | 2    | format version, u16 (this document: 2; 1 is still read)    |
 //! | 10     | 4    | header body length `H`, u32 (at most 1 MiB)               |
 //! | 14     | 4    | CRC-32 (IEEE, as zlib/`crc32fast`) of the header body     |
 //! | 18     | `H`  | header body                                               |
@@ -23,7 +23,7 @@
 //! boot id; u64 start wall time (ns since the Unix epoch); u64 boot-time→wall-clock base (ns; an
 //! event's `timestamp_ns` = its `CLOCK_BOOTTIME` ns + this base); varint filter count, then that
 //! many strings (the user's filter arguments, e.g. `--comm`, `bash`). A reader ignores bytes after
-//! these fields, so version 1 can grow new trailing header fields.
+//! these fields, so a version can grow new trailing header fields.
 //!
 //! A file whose first 8 bytes are not the magic is not a recording. A different version is
 //! refused. A header body that is too long, runs past the end of the file, fails its CRC, or does
@@ -40,22 +40,12 @@
 //! | 8      | 4    | CRC-32 (IEEE) of the payload                            |
 //! | 12     | `L`  | payload: one encoded event                              |
 //!
-//! The marker bytes `F5` and `C0` never occur in UTF-8, so a marker cannot appear inside string
-//! data. Payload (see [`codec`]), in order:
-//!
-//! - u8 kind tag: 0 fork, 1 exec, 2 exit, 3 rename, 4 lookup, 5 lost;
-//! - u8 source tag: 0 tp_btf, 1 raw_tracepoint, 2 fentry, 3 kprobe, 4 syscall_entry, 5 tracer;
-//! - u64 `timestamp_ns` (fixed 8 bytes);
-//! - varint `cpu`, varint `tgid`, varint `tid`, varint `ppid` (u32 each);
-//! - string `comm`;
-//! - the detail fields of the kind:
-//!   - fork: varint `child_tgid`, varint `child_tid`, option varint (u64) `clone_flags`;
-//!   - exec: string `filename`, varint argument count then that many strings (`argv`),
-//!     bool `argv_truncated`, varint `old_tid`;
-//!   - exit: varint `status`, bool `group_dead`, varint (u64) `lifetime_ns`;
-//!   - rename: string `old_comm`, string `new_comm`;
-//!   - lookup: string `name`, option varint `target_tgid`;
-//!   - lost: varint (u64) `count`.
+//! The payload is one event: since version 2, the [postcard](https://docs.rs/postcard/1) encoding
+//! of [`crate::event::Event`] (varint integers, length-prefixed byte strings, enum variants by
+//! their position in the declaration). The event model is thus the single definition of a record:
+//! fields and variants are only ever appended, and an appended field makes a new format version.
+//! Strings are byte strings (Linux names need not be UTF-8). Version 1 payloads, a hand-written
+//! layout, are still read; [`v1`] documents them.
 //!
 //! The payload must be consumed exactly; trailing bytes make it undecodable.
 //!
@@ -93,6 +83,7 @@
 
 pub mod codec;
 mod reader;
+mod v1;
 mod writer;
 
 #[cfg(test)]
@@ -104,8 +95,10 @@ use std::path::PathBuf;
 pub use reader::{ReadItem, RecordingReader};
 pub use writer::RecordingWriter;
 
-/// The format version this code writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this code writes (and the newest it reads).
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this code reads.
+pub const OLDEST_READABLE_VERSION: u16 = 1;
 
 /// First 8 bytes of every recording.
 pub const MAGIC: [u8; 8] = *b"\x89TRACER\n";
@@ -158,7 +151,7 @@ pub enum RecordingError {
     #[error("{} is not a tracer recording (no tracer header)", path.display())]
     NotARecording { path: PathBuf },
     #[error(
-        "{} is a tracer recording in format version {found}, but this tracer reads only version {supported}",
+        "{} is a tracer recording in format version {found}, but this tracer reads only versions 1 to {supported}",
         path.display()
     )]
     UnsupportedVersion { path: PathBuf, found: u16, supported: u16 },

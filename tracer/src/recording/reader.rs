@@ -5,8 +5,8 @@ use std::io::{self, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use super::{
-    FORMAT_VERSION, HEADER_PREFIX_LEN, MAGIC, MAX_HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, RECORD_MARKER,
-    RecordingError, RecordingHeader, codec,
+    FORMAT_VERSION, HEADER_PREFIX_LEN, MAGIC, MAX_HEADER_LEN, MAX_PAYLOAD_LEN, OLDEST_READABLE_VERSION,
+    RECORD_HEADER_LEN, RECORD_MARKER, RecordingError, RecordingHeader, codec,
 };
 use crate::event::Event;
 
@@ -111,7 +111,7 @@ impl Iterator for RecordingReader {
             }
             Probe::Valid { len } => {
                 let payload = self.stream.get(offset + RECORD_HEADER_LEN as u64, len);
-                match codec::decode(payload) {
+                match codec::decode(payload, self.header.format_version) {
                     Ok(event) => {
                         self.position = offset + (RECORD_HEADER_LEN + len) as u64;
                         Some(ReadItem::Event(event))
@@ -195,7 +195,7 @@ fn read_header(stream: &mut Stream, path: &Path) -> Result<(RecordingHeader, u64
             prefix.len()
         )));
     };
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(RecordingError::UnsupportedVersion {
             path: path.to_owned(),
             found: version,

@@ -130,7 +130,7 @@ fn layout_matches_the_documented_format() {
     let events = sample_events();
     let bytes = recording_bytes(&events);
     assert_eq!(bytes.get(..8), Some(&b"\x89TRACER\n"[..]));
-    assert_eq!(bytes.get(8..10), Some(&[1, 0][..]));
+    assert_eq!(bytes.get(8..10), Some(&[2, 0][..]));
     let (offsets, end) = layout(&events);
     assert_eq!(bytes.len() as u64, end);
     for &offset in &offsets {
@@ -314,9 +314,9 @@ fn an_undecodable_payload_with_a_good_checksum_is_skipped() {
     let mut bytes = recording_bytes(&events);
     let (offsets, _) = layout(&events);
     let at = offsets[1] as usize;
-    // Unknown kind tag, with the CRC recomputed.
-    bytes[at + RECORD_HEADER_LEN] = 42;
+    // An unknown source (the payload's last byte), with the CRC recomputed.
     let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+    bytes[at + RECORD_HEADER_LEN + len - 1] = 42;
     let crc = crc32fast::hash(&bytes[at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len]);
     bytes[at + 8..at + 12].copy_from_slice(&crc.to_le_bytes());
     let items = read_items(&bytes);
@@ -326,7 +326,7 @@ fn an_undecodable_payload_with_a_good_checksum_is_skipped() {
             ReadItem::Event(events[0].clone()),
             ReadItem::Skipped {
                 offset: offsets[1],
-                reason: "undecodable record: unknown event kind tag 42".to_owned()
+                reason: "undecodable record: not a valid event (Serde Deserialization Error)".to_owned()
             },
             ReadItem::Event(events[2].clone()),
         ]
@@ -472,10 +472,10 @@ fn header_problems_are_clear_errors() {
     assert!(open_bytes(&good).is_ok());
 
     let mut future = good.clone();
-    future[8] = 2;
+    future[8] = 3;
     assert_eq!(
         message(&future),
-        "some.file is a tracer recording in format version 2, but this tracer reads only version 1"
+        "some.file is a tracer recording in format version 3, but this tracer reads only versions 1 to 2"
     );
 
     assert_eq!(
@@ -516,9 +516,14 @@ fn events_too_large_are_refused_without_damage() {
         tgid: 1,
         tid: 1,
         ppid: 0,
-        comm: "x".to_owned(),
+        comm: "x".into(),
         source: Source::Tracer,
-        detail: Detail::Exec { filename: "y".repeat(MAX_PAYLOAD_LEN), argv: vec![], argv_truncated: false, old_tid: 1 },
+        detail: Detail::Exec {
+            filename: "y".repeat(MAX_PAYLOAD_LEN).into(),
+            argv: vec![],
+            argv_truncated: false,
+            old_tid: 1,
+        },
     };
     assert!(matches!(writer.append(&huge), Err(RecordingError::EventTooLarge { .. })));
     writer.append(&small).expect("append");
