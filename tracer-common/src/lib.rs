@@ -7,10 +7,20 @@
 
 /// Bytes of a task's `comm`, NUL included (TASK_COMM_LEN).
 pub const COMM_LEN: usize = 16;
-/// Bytes of an exec'd file name kept in an [`ExecEvent`], NUL included.
-pub const FILENAME_LEN: usize = 256;
-/// Bytes of the NUL-separated argument list kept in an [`ExecEvent`].
-pub const ARGV_LEN: usize = 512;
+/// Bytes of an exec'd file name kept in an [`ExecEvent`] (PATH_MAX, NUL included).
+pub const FILENAME_LEN: usize = 4096;
+/// Most bytes of the argument list, and separately of the environment, an [`ExecEvent`] can
+/// carry; userspace picks how many up to this (`--arg-bytes`).
+pub const ARG_BYTES_MAX: usize = 256 * 1024;
+/// Bytes of the working directory's path kept in an [`ExecEvent`] (PATH_MAX).
+pub const CWD_LEN: usize = 4096;
+/// Directory levels of the working directory walked before the path is reported cut.
+pub const CWD_DEPTH: u32 = 64;
+/// Bytes after the fixed part of an [`ExecEvent`] record: the working directory, file name,
+/// argument list and environment, back to back.
+pub const EXEC_DATA_LEN: usize = FILENAME_LEN + 2 * ARG_BYTES_MAX + CWD_LEN;
+/// Longest name of one directory entry, NUL included (NAME_MAX + 1).
+pub const NAME_LEN: usize = 256;
 /// Bytes of a `/proc` entry name kept in a [`LookupEvent`], NUL included.
 pub const LOOKUP_NAME_LEN: usize = 64;
 
@@ -45,6 +55,8 @@ pub mod filter_flags {
     pub const PID: u32 = 2;
     /// Only tasks whose TID is in the `TID_FILTER` map.
     pub const TID: u32 = 4;
+    /// Only tasks whose real UID is in the `UID_FILTER` map.
+    pub const UID: u32 = 16;
     /// Tasks of processes in the `FOLLOWED` map pass too, and selected tasks' children are added.
     pub const FOLLOW: u32 = 8;
 }
@@ -56,6 +68,8 @@ pub mod map_name {
     pub const COMM_FILTER: &str = "COMM_FILTER";
     pub const PID_FILTER: &str = "PID_FILTER";
     pub const TID_FILTER: &str = "TID_FILTER";
+    pub const UID_FILTER: &str = "UID_FILTER";
+    pub const EXEC_SCRATCH: &str = "EXEC_SCRATCH";
     pub const FOLLOWED: &str = "FOLLOWED";
 }
 
@@ -90,6 +104,9 @@ pub struct EventHeader {
     pub cpu: u32,
     /// The task's comm, NUL-padded.
     pub comm: [u8; COMM_LEN],
+    /// The task's real UID (in the initial user namespace).
+    pub uid: u32,
+    pub _pad: u32,
 }
 
 /// Bits of [`ForkEvent::flags`].
@@ -113,25 +130,52 @@ pub struct ForkEvent {
 
 /// Bits of [`ExecEvent::flags`].
 pub mod exec_flags {
-    /// The argument list was longer than [`crate::ARGV_LEN`] and was cut.
+    /// The argument list was longer than the bytes kept.
     pub const ARGV_TRUNCATED: u32 = 1;
+    /// The environment was longer than the bytes kept.
+    pub const ENV_TRUNCATED: u32 = 2;
+    /// The environment was read (`--env`).
+    pub const ENV_READ: u32 = 4;
+    /// The working directory is deeper than [`crate::CWD_DEPTH`] levels or longer than
+    /// [`crate::CWD_LEN`] bytes: only its innermost part is kept.
+    pub const CWD_TRUNCATED: u32 = 8;
+    /// The working directory could not be read.
+    pub const CWD_UNKNOWN: u32 = 16;
+    /// `old_comm` holds the comm before exec (the exec's rename was seen).
+    pub const OLD_COMM_KNOWN: u32 = 32;
 }
 
 /// A task replaced its program (`sched_process_exec`). The header is the task after exec.
+///
+/// The record is this fixed part followed by `cwd_len + filename_len + argv_len + env_len` bytes:
+/// the working directory's components innermost first, each followed by a NUL (the root has
+/// none), the file name, the NUL-separated arguments, and the NUL-separated environment.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExecEvent {
     pub header: EventHeader,
     /// TID the task had before exec (differs from `tid` when a non-leader thread exec'd).
     pub old_tid: u32,
-    /// Bytes of `filename` before its NUL.
-    pub filename_len: u32,
-    /// Bytes of `argv` holding arguments (each NUL-terminated).
-    pub argv_len: u32,
     /// [`exec_flags`].
     pub flags: u32,
-    pub filename: [u8; FILENAME_LEN],
-    pub argv: [u8; ARGV_LEN],
+    pub filename_len: u32,
+    /// Bytes of arguments that follow.
+    pub argv_len: u32,
+    /// Bytes of the whole argument list in the new program's memory.
+    pub argv_total: u32,
+    /// Bytes of environment that follow.
+    pub env_len: u32,
+    /// Bytes of the whole environment in the new program's memory.
+    pub env_total: u32,
+    pub cwd_len: u32,
+    /// Credentials after exec (set-user-ID programs change the effective ones; the real UID is
+    /// the header's).
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub _pad: u32,
+    /// The comm before exec.
+    pub old_comm: [u8; COMM_LEN],
 }
 
 /// Bits of [`ExitEvent::flags`].
@@ -192,6 +236,25 @@ pub struct KernelOffsets {
     pub signal_live: u32,
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
+    pub mm_env_start: u32,
+    pub mm_env_end: u32,
+    pub task_cred: u32,
+    pub cred_uid: u32,
+    pub cred_euid: u32,
+    pub cred_gid: u32,
+    pub cred_egid: u32,
+    pub task_fs: u32,
+    /// `fs_struct.pwd.mnt` and `fs_struct.pwd.dentry`.
+    pub fs_pwd_mnt: u32,
+    pub fs_pwd_dentry: u32,
+    pub dentry_parent: u32,
+    pub vfsmount_mnt_root: u32,
+    /// Offset of `struct vfsmount mnt` inside `struct mount`.
+    pub mount_mnt: u32,
+    pub mount_parent: u32,
+    pub mount_mountpoint: u32,
+    /// Bit offset of the `in_execve` bit field in `task_struct`.
+    pub task_in_execve_bit: u32,
     pub dentry_name: u32,
     pub bprm_filename: u32,
     /// `pt_regs` offsets of the first two syscall arguments (x86-64: `di`, `si`).
@@ -215,6 +278,10 @@ pub struct TracerSettings {
     pub wakeup_bytes: u32,
     /// tracer's own TGID: its activity (reading `/proc`, writing output) is never reported.
     pub own_tgid: u32,
+    /// Bytes of the argument list an exec record carries (at most [`ARG_BYTES_MAX`]).
+    pub arg_bytes: u32,
+    /// Bytes of the environment an exec record carries (0: the environment is not read).
+    pub env_bytes: u32,
     pub _pad: u32,
 }
 
@@ -233,13 +300,14 @@ mod tests {
     /// The kernel side and userspace must agree on these sizes byte for byte.
     #[test]
     fn record_sizes_are_pinned() {
-        assert_eq!(size_of::<EventHeader>(), 48);
-        assert_eq!(size_of::<ForkEvent>(), 72);
-        assert_eq!(size_of::<ExecEvent>(), 48 + 16 + FILENAME_LEN + ARGV_LEN);
-        assert_eq!(size_of::<ExitEvent>(), 64);
-        assert_eq!(size_of::<RenameEvent>(), 80);
-        assert_eq!(size_of::<LookupEvent>(), 48 + 8 + LOOKUP_NAME_LEN);
-        assert_eq!(size_of::<KernelOffsets>(), 64);
-        assert_eq!(size_of::<TracerSettings>(), 24);
+        assert_eq!(size_of::<EventHeader>(), 56);
+        assert_eq!(size_of::<ForkEvent>(), 80);
+        assert_eq!(size_of::<ExecEvent>(), 56 + 48 + COMM_LEN);
+        assert_eq!(size_of::<ExecEvent>() % 8, 0, "records stay 8-byte aligned");
+        assert_eq!(size_of::<ExitEvent>(), 72);
+        assert_eq!(size_of::<RenameEvent>(), 88);
+        assert_eq!(size_of::<LookupEvent>(), 56 + 8 + LOOKUP_NAME_LEN);
+        assert_eq!(size_of::<KernelOffsets>(), 128);
+        assert_eq!(size_of::<TracerSettings>(), 32);
     }
 }

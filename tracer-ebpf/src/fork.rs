@@ -3,7 +3,6 @@
 //! Both exist since Linux 3.x; the `tp_btf` variants need BTF (5.5+).
 use aya_ebpf::{
     EbpfContext,
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid},
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
 };
@@ -38,9 +37,8 @@ fn on_newtask<C: EbpfContext>(ctx: &C) -> i32 {
     if !config::emits(event_kind::FORK) {
         return 0;
     }
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let Ok(comm) = bpf_get_current_comm() else { return 0 };
-    if !filter::selects((pid_tgid >> 32) as u32, pid_tgid as u32, &comm) {
+    let Some(who) = task::current() else { return 0 };
+    if !filter::selects(&who) {
         return 0;
     }
     let args = ctx.as_ptr() as *const u64;
@@ -59,10 +57,8 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (parent, child) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
     let offsets = config::offsets();
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
-    let Ok(comm) = bpf_get_current_comm() else { return 0 };
-    if !filter::selects(tgid, tid, &comm) {
+    let Some(who) = task::current() else { return 0 };
+    if !filter::selects(&who) {
         return 0;
     }
     let (Ok(child_tgid), Ok(child_tid)) =
@@ -85,7 +81,7 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     let ppid = task::parent_tgid(parent, &offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
     entry.write(ForkEvent {
-        header: emit::header(event_kind::FORK, source, tgid, tid, ppid, comm),
+        header: emit::header(event_kind::FORK, source, &who, ppid),
         child_tgid,
         child_tid,
         clone_flags: clone_flags.unwrap_or(0),

@@ -70,6 +70,9 @@ pub struct FilterArgs {
     /// Only task TID (repeatable).
     #[arg(short = 't', long = "tid", value_name = "TID")]
     pub tids: Vec<u32>,
+    /// Only tasks whose real user ID is UID (repeatable).
+    #[arg(short = 'u', long = "uid", value_name = "UID")]
+    pub uids: Vec<u32>,
     /// Only these event kinds: fork, exec, exit, rename, lookup (comma-separated, repeatable).
     #[arg(short = 'e', long = "events", value_name = "KINDS", value_delimiter = ',')]
     pub events: Vec<String>,
@@ -108,6 +111,15 @@ pub struct TraceArgs {
     /// Size of the kernel's event ring buffer, in MiB (a power of two).
     #[arg(long = "buffer-size", value_name = "MIB", default_value_t = 4)]
     pub buffer_mib: u32,
+    /// Bytes of each exec's argument list to keep, NULs included (at most 262144).
+    #[arg(long = "arg-bytes", value_name = "N", default_value_t = 32 * 1024)]
+    pub arg_bytes: u32,
+    /// Also record each exec's environment (up to --arg-bytes). It may hold secrets.
+    #[arg(long)]
+    pub env: bool,
+    /// Keep only environment variable NAME (repeatable; implies --env).
+    #[arg(long = "env-filter", value_name = "NAME")]
+    pub env_filter: Vec<String>,
     #[command(flatten)]
     pub hooks: HookArgs,
 }

@@ -6,6 +6,8 @@ use std::{
     time::Duration,
 };
 
+use tracer_common::ARG_BYTES_MAX;
+
 use crate::{
     cli::{HookArgs, TraceArgs},
     event::{Kind, Source},
@@ -23,6 +25,18 @@ pub enum ConfigError {
     HookSyntax(String),
     #[error("--hook {given:?}: {kind} can be served by {choices}")]
     HookChoice { given: String, kind: &'static str, choices: String },
+    #[error("--arg-bytes {0}: expected 1 to {max} bytes", max = ARG_BYTES_MAX)]
+    ArgBytes(u32),
+    #[error("--env-filter {0:?}: expected an environment variable name (no '=' or NUL)")]
+    EnvName(String),
+}
+
+/// Which environment variables exec events carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvSelection {
+    None,
+    All,
+    Named(BTreeSet<String>),
 }
 
 #[derive(Debug)]
@@ -35,6 +49,8 @@ pub struct TraceConfig {
     pub duration: Option<Duration>,
     pub hooks: HashMap<Kind, Source>,
     pub buffer_mib: u32,
+    pub arg_bytes: u32,
+    pub env: EnvSelection,
 }
 
 impl TraceConfig {
@@ -55,6 +71,11 @@ impl TraceConfig {
             duration,
             hooks: parse_hooks(&args.hooks)?,
             buffer_mib: args.buffer_mib,
+            arg_bytes: match args.arg_bytes {
+                bytes @ 1..=ARG_BYTES_MAX_U32 => bytes,
+                bytes => return Err(ConfigError::ArgBytes(bytes)),
+            },
+            env: env_selection(args)?,
         })
     }
 
@@ -71,8 +92,30 @@ impl TraceConfig {
         if self.filters.follow {
             attached.extend(lifecycle);
         }
+        // The rename an exec makes is seen by the rename hook, which hands the old name on.
+        if emitted.contains(&Kind::Exec) {
+            attached.insert(Kind::Rename);
+        }
         (attached, emitted)
     }
+
+    /// Bytes of environment the kernel side reads per exec (0: none).
+    pub fn env_bytes(&self) -> u32 {
+        if self.env == EnvSelection::None { 0 } else { self.arg_bytes }
+    }
+}
+
+const ARG_BYTES_MAX_U32: u32 = ARG_BYTES_MAX as u32;
+
+fn env_selection(args: &TraceArgs) -> Result<EnvSelection, ConfigError> {
+    if let Some(bad) = args.env_filter.iter().find(|name| name.is_empty() || name.contains(['=', '\0'])) {
+        return Err(ConfigError::EnvName(bad.clone()));
+    }
+    Ok(match (args.env, args.env_filter.is_empty()) {
+        (_, false) => EnvSelection::Named(args.env_filter.iter().cloned().collect()),
+        (true, true) => EnvSelection::All,
+        (false, true) => EnvSelection::None,
+    })
 }
 
 pub fn parse_hooks(args: &HookArgs) -> Result<HashMap<Kind, Source>, ConfigError> {
@@ -101,7 +144,7 @@ mod tests {
     use crate::cli::FilterArgs;
 
     fn args() -> TraceArgs {
-        TraceArgs { buffer_mib: 4, ..TraceArgs::default() }
+        TraceArgs { buffer_mib: 4, arg_bytes: 32 * 1024, ..TraceArgs::default() }
     }
 
     #[test]
@@ -146,6 +189,20 @@ mod tests {
         };
         let (attached, emitted) = TraceConfig::from_args(&follow_exec).unwrap().kernel_kinds(false);
         assert_eq!(emitted, BTreeSet::from([Kind::Exec]));
-        assert_eq!(attached, BTreeSet::from([Kind::Fork, Kind::Exec, Kind::Exit]));
+        assert_eq!(attached, BTreeSet::from([Kind::Fork, Kind::Exec, Kind::Exit, Kind::Rename]));
+    }
+
+    #[test]
+    fn argument_bytes_and_environment_names_are_checked() {
+        for bad in [0, 256 * 1024 + 1] {
+            let config = TraceConfig::from_args(&TraceArgs { arg_bytes: bad, ..args() });
+            assert_eq!(config.unwrap_err(), ConfigError::ArgBytes(bad));
+        }
+        let named = TraceConfig::from_args(&TraceArgs { env_filter: vec!["HOME".into()], ..args() }).unwrap();
+        assert_eq!(named.env, EnvSelection::Named(["HOME".to_owned()].into()));
+        assert_eq!(named.env_bytes(), 32 * 1024);
+        assert_eq!(TraceConfig::from_args(&args()).unwrap().env_bytes(), 0);
+        let bad = TraceConfig::from_args(&TraceArgs { env_filter: vec!["A=B".into()], ..args() });
+        assert_eq!(bad.unwrap_err(), ConfigError::EnvName("A=B".into()));
     }
 }

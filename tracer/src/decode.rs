@@ -81,6 +81,69 @@ fn arguments(block: &[u8]) -> Vec<Text> {
     block.split(|&byte| byte == 0).map(Text::from).collect()
 }
 
+/// The data after an exec record's fixed part, taken in order; lengths past the end are cut.
+struct Data<'a>(&'a [u8]);
+
+impl<'a> Data<'a> {
+    fn take(&mut self, len: u32) -> &'a [u8] {
+        let (taken, rest) = self.0.split_at((len as usize).min(self.0.len()));
+        self.0 = rest;
+        taken
+    }
+}
+
+fn exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    let record: ExecEvent = read(bytes)?;
+    let flags = record.flags;
+    let mut data = Data(&bytes[size_of::<ExecEvent>()..]);
+    let cwd = data.take(record.cwd_len);
+    let filename = Text::from_c(data.take(record.filename_len));
+    let argv = arguments(data.take(record.argv_len));
+    let env = arguments(data.take(record.env_len));
+    Ok(Detail::Exec {
+        filename,
+        argv,
+        argv_truncated: flags & exec_flags::ARGV_TRUNCATED != 0,
+        argv_bytes: u64::from(record.argv_total),
+        env: (flags & exec_flags::ENV_READ != 0).then_some(env),
+        env_truncated: flags & exec_flags::ENV_TRUNCATED != 0,
+        old_tid: record.old_tid,
+        old_comm: (flags & exec_flags::OLD_COMM_KNOWN != 0).then(|| comm(&record.old_comm)),
+        euid: record.euid,
+        gid: record.gid,
+        egid: record.egid,
+        cwd: (flags & exec_flags::CWD_UNKNOWN == 0).then(|| path_of(cwd, flags & exec_flags::CWD_TRUNCATED != 0)),
+        cwd_truncated: flags & exec_flags::CWD_TRUNCATED != 0,
+    })
+}
+
+/// A path from its components innermost first, each NUL-terminated (how the kernel side walks
+/// it). A cut path keeps its innermost part and starts with `…/` instead of `/`.
+fn path_of(components: &[u8], truncated: bool) -> Text {
+    let mut path: Vec<u8> = if truncated { "…".as_bytes().to_vec() } else { Vec::new() };
+    let components = components.strip_suffix(&[0]).unwrap_or(components);
+    if !components.is_empty() {
+        for component in components.split(|&byte| byte == 0).rev() {
+            path.push(b'/');
+            path.extend_from_slice(component);
+        }
+    }
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    Text::new(path)
+}
+
+/// Keeps only the environment variables named in `names` (`--env-filter`).
+pub fn keep_env(event: &mut Event, names: &std::collections::BTreeSet<String>) {
+    if let Detail::Exec { env: Some(env), .. } = &mut event.detail {
+        env.retain(|variable| {
+            let name = variable.as_bytes().split(|&byte| byte == b'=').next().unwrap_or_default();
+            std::str::from_utf8(name).is_ok_and(|name| names.contains(name))
+        });
+    }
+}
+
 /// Decodes one record. `target_tgid` and `hidden_thread` of lookups are left for [`crate::tasks`]
 /// to fill in.
 pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
@@ -96,17 +159,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
                     .then_some(CloneFlags(record.clone_flags)),
             }
         }
-        event_kind::EXEC => {
-            let record: ExecEvent = read(bytes)?;
-            let filename_len = (record.filename_len as usize).min(record.filename.len());
-            let argv_len = (record.argv_len as usize).min(record.argv.len());
-            Detail::Exec {
-                filename: Text::from_c(&record.filename[..filename_len]),
-                argv: arguments(&record.argv[..argv_len]),
-                argv_truncated: record.flags & exec_flags::ARGV_TRUNCATED != 0,
-                old_tid: record.old_tid,
-            }
-        }
+        event_kind::EXEC => exec(bytes)?,
         event_kind::EXIT => {
             let record: ExitEvent = read(bytes)?;
             Detail::exit(record.exit_code, record.flags & exit_flags::GROUP_DEAD != 0, record.lifetime_ns)
@@ -129,6 +182,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         tid: header.tid,
         ppid: header.ppid,
         comm: comm(&header.comm),
+        uid: header.uid,
         source: source(header.source)?,
         detail,
     })
@@ -147,7 +201,18 @@ mod tests {
     fn header(kind: u32) -> EventHeader {
         let mut comm = [0u8; COMM_LEN];
         comm[..4].copy_from_slice(b"bash");
-        EventHeader { kind, source: hook_source::TP_BTF, timestamp_ns: 10, tgid: 812, tid: 815, ppid: 1, cpu: 1, comm }
+        EventHeader {
+            kind,
+            source: hook_source::TP_BTF,
+            timestamp_ns: 10,
+            tgid: 812,
+            tid: 815,
+            ppid: 1,
+            cpu: 1,
+            comm,
+            uid: 1000,
+            _pad: 0,
+        }
     }
 
     const CLOCK: Clock = Clock { boot_to_wall_ns: 1_000 };
@@ -172,35 +237,71 @@ mod tests {
         );
     }
 
-    #[test]
-    fn decodes_exec_arguments_and_bounds_lengths() {
-        let mut record = ExecEvent {
+    /// An exec record with `data`: file name, arguments, environment, working directory.
+    fn exec_record(flags: u32, data: &[&[u8]; 4]) -> Vec<u8> {
+        let record = ExecEvent {
             header: header(event_kind::EXEC),
             old_tid: 816,
-            filename_len: 8,
-            argv_len: 0,
-            flags: 0,
-            filename: [0; tracer_common::FILENAME_LEN],
-            argv: [0; tracer_common::ARGV_LEN],
+            flags,
+            filename_len: data[0].len() as u32,
+            argv_len: data[1].len() as u32,
+            argv_total: 99,
+            env_len: data[2].len() as u32,
+            env_total: data[2].len() as u32,
+            cwd_len: data[3].len() as u32,
+            euid: 0,
+            gid: 100,
+            egid: 100,
+            _pad: 0,
+            old_comm: *b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
         };
-        record.filename[..8].copy_from_slice(b"/bin/cat");
-        let argv = b"cat\0/proc/815/comm\0";
-        record.argv[..argv.len()].copy_from_slice(argv);
-        record.argv_len = argv.len() as u32;
-        let event = decode(&bytes_of(&record), &CLOCK).unwrap();
-        assert_eq!(
-            event.detail,
-            Detail::Exec {
-                filename: "/bin/cat".into(),
-                argv: vec![Text::from("cat"), Text::from("/proc/815/comm")],
-                argv_truncated: false,
-                old_tid: 816
-            }
-        );
-        // Lengths beyond the arrays are clamped, not trusted.
-        record.argv_len = u32::MAX;
-        record.filename_len = u32::MAX;
-        assert!(decode(&bytes_of(&record), &CLOCK).is_ok());
+        let mut bytes = bytes_of(&record);
+        for part in [data[3], data[0], data[1], data[2]] {
+            bytes.extend_from_slice(part);
+        }
+        bytes
+    }
+
+    #[test]
+    fn decodes_exec_data_and_bounds_lengths() {
+        let flags = exec_flags::ARGV_TRUNCATED | exec_flags::ENV_READ | exec_flags::OLD_COMM_KNOWN;
+        let bytes = exec_record(flags, &[b"/bin/cat", b"cat\0/proc/815/comm\0", b"A=1\0B=2\0", b"tmp\0home\0"]);
+        let event = decode(&bytes, &CLOCK).unwrap();
+        let uid = event.uid;
+        let Detail::Exec { filename, argv, argv_truncated, argv_bytes, env, old_comm, euid, cwd, .. } = event.detail
+        else {
+            panic!("not an exec")
+        };
+        assert_eq!(filename, "/bin/cat");
+        assert_eq!(argv, [Text::from("cat"), Text::from("/proc/815/comm")]);
+        assert_eq!((argv_truncated, argv_bytes), (true, 99));
+        assert_eq!(env, Some(vec![Text::from("A=1"), Text::from("B=2")]));
+        assert_eq!(old_comm, Some(Text::from("sh")));
+        assert_eq!((uid, euid), (1000, 0));
+        assert_eq!(cwd, Some(Text::from("/home/tmp")));
+        // Lengths beyond the record are clamped, not trusted.
+        let mut cut = bytes.clone();
+        cut.truncate(bytes.len() - 12);
+        assert!(decode(&cut, &CLOCK).is_ok());
+    }
+
+    #[test]
+    fn working_directories_from_innermost_components() {
+        assert_eq!(path_of(b"", false), "/");
+        assert_eq!(path_of(b"c\0b\0a\0", false), "/a/b/c");
+        assert_eq!(path_of(b"c\0b\0", true), "…/b/c");
+        let unknown = exec_record(exec_flags::CWD_UNKNOWN, &[b"/x", b"", b"", b""]);
+        let Detail::Exec { cwd, env, old_comm, .. } = decode(&unknown, &CLOCK).unwrap().detail else { panic!() };
+        assert_eq!((cwd, env, old_comm), (None, None, None));
+    }
+
+    #[test]
+    fn env_filter_keeps_named_variables() {
+        let bytes = exec_record(exec_flags::ENV_READ, &[b"/x", b"", b"HOME=/root\0PATH=/bin\0HOMEX=1\0", b""]);
+        let mut event = decode(&bytes, &CLOCK).unwrap();
+        keep_env(&mut event, &["HOME".to_owned()].into());
+        let Detail::Exec { env, .. } = event.detail else { panic!() };
+        assert_eq!(env, Some(vec![Text::from("HOME=/root")]));
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct Event {
     /// TGID of the task's parent process.
     pub ppid: u32,
     pub comm: Text,
+    /// The task's real UID (in the initial user namespace): who ran it.
+    pub uid: u32,
     /// What happened; its fields are inlined into the JSON object.
     pub detail: Detail,
     pub source: Source,
@@ -93,12 +95,30 @@ pub enum Detail {
     },
     /// The task replaced its program.
     Exec {
+        /// The file the kernel ran (for a `#!` script, the interpreter's).
         filename: Text,
         argv: Vec<Text>,
-        /// The argument list was longer than what the kernel side keeps.
+        /// The argument list was longer than the bytes kept (`--arg-bytes`).
         argv_truncated: bool,
+        /// Bytes of the whole argument list, NULs included, as the kernel had it.
+        argv_bytes: u64,
+        /// The environment, when asked for (`--env`; only the `--env-filter` names if given).
+        env: Option<Vec<Text>>,
+        /// The environment was longer than the bytes kept.
+        env_truncated: bool,
         /// TID before exec; differs from `tid` when a non-leader thread exec'd.
         old_tid: u32,
+        /// The comm before exec (the event's `comm` is the new one).
+        old_comm: Option<Text>,
+        /// Credentials after exec (the real UID is the event's `uid`): a set-user-ID program
+        /// shows `euid` ≠ `uid`.
+        euid: u32,
+        gid: u32,
+        egid: u32,
+        /// The working directory, as an absolute path (from the task's root mount).
+        cwd: Option<Text>,
+        /// Only the innermost part of a very deep or long working directory was kept.
+        cwd_truncated: bool,
     },
     /// The task exited.
     Exit {
@@ -155,7 +175,7 @@ impl Detail {
     }
 }
 
-/// An event for tests: task `tgid`/`tid` named `comm`, parent 1, at a fixed time.
+/// An event for tests: task `tgid`/`tid` named `comm`, parent 1, uid 0, at a fixed time.
 #[cfg(test)]
 pub fn test_event(tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
     Event {
@@ -165,8 +185,30 @@ pub fn test_event(tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
         tid,
         ppid: 1,
         comm: comm.into(),
+        uid: 0,
         source: Source::TpBtf,
         detail,
+    }
+}
+
+/// An exec for tests: `filename` with `argv`, by root in `/`, nothing truncated.
+#[cfg(test)]
+pub fn test_exec(filename: &str, argv: &[&str], old_tid: u32) -> Detail {
+    let argv: Vec<Text> = argv.iter().map(|argument| Text::from(*argument)).collect();
+    Detail::Exec {
+        filename: filename.into(),
+        argv_bytes: argv.iter().map(|argument| argument.as_bytes().len() as u64 + 1).sum(),
+        argv,
+        argv_truncated: false,
+        env: None,
+        env_truncated: false,
+        old_tid,
+        old_comm: None,
+        euid: 0,
+        gid: 0,
+        egid: 0,
+        cwd: Some("/".into()),
+        cwd_truncated: false,
     }
 }
 

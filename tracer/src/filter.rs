@@ -31,6 +31,7 @@ pub struct Filters {
     pub comms: BTreeSet<String>,
     pub pids: BTreeSet<u32>,
     pub tids: BTreeSet<u32>,
+    pub uids: BTreeSet<u32>,
     /// Kinds to show; all when the user named none.
     pub kinds: BTreeSet<Kind>,
     pub follow: bool,
@@ -60,6 +61,7 @@ impl Filters {
             comms: args.comms.iter().cloned().collect(),
             pids: args.pids.iter().copied().collect(),
             tids: args.tids.iter().copied().collect(),
+            uids: args.uids.iter().copied().collect(),
             kinds,
             follow: args.follow,
         })
@@ -67,7 +69,7 @@ impl Filters {
 
     /// Whether any task criterion is set.
     pub fn selects_tasks(&self) -> bool {
-        !self.comms.is_empty() || !self.pids.is_empty() || !self.tids.is_empty()
+        !self.comms.is_empty() || !self.pids.is_empty() || !self.tids.is_empty() || !self.uids.is_empty()
     }
 
     /// The filters as command-line arguments, for recording headers.
@@ -81,6 +83,9 @@ impl Filters {
         }
         for tid in &self.tids {
             args.extend(["--tid".to_owned(), tid.to_string()]);
+        }
+        for uid in &self.uids {
+            args.extend(["--uid".to_owned(), uid.to_string()]);
         }
         let kinds: Vec<&str> = self.kinds.iter().map(|kind| kind.name()).collect();
         args.extend(["--events".to_owned(), kinds.join(",")]);
@@ -114,6 +119,7 @@ impl EventFilter {
         (filters.comms.is_empty() || event.comm.as_str().is_some_and(|comm| filters.comms.contains(comm)))
             && (filters.pids.is_empty() || filters.pids.contains(&event.tgid))
             && (filters.tids.is_empty() || filters.tids.contains(&event.tid))
+            && (filters.uids.is_empty() || filters.uids.contains(&event.uid))
     }
 
     /// Whether `event`'s task is selected; updates the followed set as the kernel side would.
@@ -148,6 +154,7 @@ mod tests {
             comms: comms.iter().map(|comm| comm.to_string()).collect(),
             pids: pids.to_vec(),
             tids: Vec::new(),
+            uids: Vec::new(),
             events: events.iter().map(|kind| kind.to_string()).collect(),
             follow,
         }
@@ -162,12 +169,7 @@ mod tests {
     }
 
     fn exec(comm: &str, tgid: u32) -> Event {
-        event(
-            comm,
-            tgid,
-            tgid,
-            Detail::Exec { filename: "/bin/x".into(), argv: vec![], argv_truncated: false, old_tid: tgid },
-        )
+        event(comm, tgid, tgid, crate::event::test_exec("/bin/x", &[], tgid))
     }
 
     #[test]

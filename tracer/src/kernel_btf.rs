@@ -199,6 +199,19 @@ impl KernelBtf {
 
     /// Byte offset of `field` (a dotted path through nested and anonymous members) in `structure`.
     pub fn field_offset(&self, structure: &'static str, field: &'static str) -> Result<u32, BtfError> {
+        let bits = self.field_bits(structure, field, false)?;
+        if bits % 8 != 0 {
+            return Err(BtfError::Bitfield { structure, field });
+        }
+        Ok(bits / 8)
+    }
+
+    /// Bit offset of `field`, which may be a bit field.
+    pub fn bit_offset(&self, structure: &'static str, field: &'static str) -> Result<u32, BtfError> {
+        self.field_bits(structure, field, true)
+    }
+
+    fn field_bits(&self, structure: &'static str, field: &'static str, bitfields: bool) -> Result<u32, BtfError> {
         let missing = || BtfError::MissingField { structure, field };
         let id = self.find(kind::STRUCT, structure).ok_or(BtfError::MissingStruct(structure))?;
         let mut current = self.resolve(id).ok_or(BtfError::MissingStruct(structure))?;
@@ -207,7 +220,7 @@ impl KernelBtf {
         while let Some(part) = parts.next() {
             let (member_bits, member_type, bitfield) =
                 self.member_bits(current, part.as_bytes()).ok_or_else(missing)?;
-            if bitfield {
+            if bitfield && !bitfields {
                 return Err(BtfError::Bitfield { structure, field });
             }
             bits += member_bits;
@@ -218,10 +231,7 @@ impl KernelBtf {
                     .ok_or_else(missing)?;
             }
         }
-        if bits % 8 != 0 {
-            return Err(BtfError::Bitfield { structure, field });
-        }
-        Ok(bits / 8)
+        Ok(bits)
     }
 
     /// Every offset the kernel programs need.
@@ -239,6 +249,22 @@ impl KernelBtf {
             signal_live: self.field_offset("signal_struct", "live")?,
             mm_arg_start: self.field_offset("mm_struct", "arg_start")?,
             mm_arg_end: self.field_offset("mm_struct", "arg_end")?,
+            mm_env_start: self.field_offset("mm_struct", "env_start")?,
+            mm_env_end: self.field_offset("mm_struct", "env_end")?,
+            task_cred: self.field_offset("task_struct", "cred")?,
+            cred_uid: self.field_offset("cred", "uid")?,
+            cred_euid: self.field_offset("cred", "euid")?,
+            cred_gid: self.field_offset("cred", "gid")?,
+            cred_egid: self.field_offset("cred", "egid")?,
+            task_fs: self.field_offset("task_struct", "fs")?,
+            fs_pwd_mnt: self.field_offset("fs_struct", "pwd.mnt")?,
+            fs_pwd_dentry: self.field_offset("fs_struct", "pwd.dentry")?,
+            dentry_parent: self.field_offset("dentry", "d_parent")?,
+            vfsmount_mnt_root: self.field_offset("vfsmount", "mnt_root")?,
+            mount_mnt: self.field_offset("mount", "mnt")?,
+            mount_parent: self.field_offset("mount", "mnt_parent")?,
+            mount_mountpoint: self.field_offset("mount", "mnt_mountpoint")?,
+            task_in_execve_bit: self.bit_offset("task_struct", "in_execve")?,
             dentry_name: self.field_offset("dentry", "d_name.name")?,
             bprm_filename: self.field_offset("linux_binprm", "filename")?,
             regs_arg0: self.field_offset("pt_regs", "di")?,
@@ -341,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_bitfields_and_damaged_blobs() {
+    fn bit_fields_need_asking_for_and_damaged_blobs_are_rejected() {
         let strings = ["s", "flag"];
         let s = |n| string(&strings, n);
         let types = vec![
@@ -352,6 +378,7 @@ mod tests {
         let data = blob(&strings, &types);
         let btf = KernelBtf::parse(data.clone()).unwrap();
         assert!(matches!(btf.field_offset("s", "flag"), Err(BtfError::Bitfield { .. })));
+        assert_eq!(btf.bit_offset("s", "flag").unwrap(), 3);
         for len in 0..data.len() - 1 {
             let _ = KernelBtf::parse(data[..len].to_vec());
         }
@@ -366,6 +393,7 @@ mod tests {
         let btf = KernelBtf::load(Path::new(VMLINUX_BTF)).expect("tracer's machines have kernel BTF");
         let offsets = btf.offsets().expect("every field tracer needs exists");
         assert_eq!(offsets.task_tgid, offsets.task_pid + 4, "pid and tgid are adjacent in task_struct");
+        assert_eq!(offsets.cred_euid, offsets.cred_uid + 16, "uid, gid, suid, sgid, euid in struct cred");
         assert!(btf.tracepoint_arguments("sched_process_fork") == Some(2));
     }
 }

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{
     clock::Clock,
-    config::TraceConfig,
+    config::{EnvSelection, TraceConfig},
     event::Kind,
     filter::Filters,
     loader::{self, LoadError, LoadOptions},
@@ -72,6 +72,8 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         follow_only: running && !config.filters.selects_tasks(),
         hooks: &config.hooks,
         buffer_mib: config.buffer_mib,
+        arg_bytes: config.arg_bytes,
+        env_bytes: config.env_bytes(),
     };
     let mut loaded = match loader::load(&options) {
         Ok(loaded) => loaded,
@@ -85,7 +87,10 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         }
     };
     let tasks = config.filters.kinds.contains(&Kind::Lookup).then(TaskTable::from_proc);
-    let pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, stdout_printer(&config), recorder);
+    let mut pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, stdout_printer(&config), recorder);
+    if let EnvSelection::Named(names) = &config.env {
+        pipeline = pipeline.keep_env(names.clone());
+    }
     eprintln!(
         "Attached {} programs: tracing {}. {}",
         loaded.plan.attached_programs(),
@@ -224,6 +229,8 @@ pub fn probes(hooks: HashMap<Kind, crate::event::Source>) -> Result<u8> {
         follow_only: false,
         hooks: &hooks,
         buffer_mib: 1,
+        arg_bytes: 1,
+        env_bytes: 0,
     };
     let (plan, status) = match loader::load(&options) {
         Ok(loaded) => (loaded.plan, 0),

@@ -55,6 +55,9 @@ pub struct LoadOptions<'a> {
     pub follow_only: bool,
     pub hooks: &'a HashMap<Kind, Source>,
     pub buffer_mib: u32,
+    /// Bytes of argument list, and of environment (0: none), each exec record carries.
+    pub arg_bytes: u32,
+    pub env_bytes: u32,
 }
 
 pub struct Loaded {
@@ -125,6 +128,9 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     if !filters.tids.is_empty() {
         flags |= filter_flags::TID;
     }
+    if !filters.uids.is_empty() {
+        flags |= filter_flags::UID;
+    }
     if filters.follow || options.follow_only {
         flags |= filter_flags::FOLLOW;
     }
@@ -134,6 +140,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         exit_has_group_dead: u32::from(tracepoints.get("sched_process_exit").is_some_and(|n| n >= 2)),
         wakeup_bytes: buffer_mib * 1024 * 1024 / WAKEUP_FRACTION,
         own_tgid: std::process::id(),
+        arg_bytes: options.arg_bytes,
+        env_bytes: options.env_bytes,
         _pad: 0,
     };
     drop(kernel);
@@ -150,6 +158,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         .override_global(global_name::OFFSETS, &offsets, true)
         .override_global(global_name::SETTINGS, &settings, true)
         .map_max_entries(map_name::EVENTS, buffer_mib * 1024 * 1024)
+        .map_max_entries(map_name::EXEC_SCRATCH, exec_scratch_entries())
         .load(EBPF_OBJECT)
         .map_err(|error| LoadError::Object(error.to_string()))?;
     drop(loader);
@@ -180,6 +189,12 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     Ok(Loaded { ebpf, plan, logger })
 }
 
+/// One exec scratch buffer per possible CPU: the kernel side indexes it by CPU number (possible
+/// CPUs are numbered from 0 without gaps, as the kernel's own per-CPU maps assume).
+fn exec_scratch_entries() -> u32 {
+    aya::util::nr_cpus().ok().and_then(|cpus| u32::try_from(cpus).ok()).unwrap_or(libc::CPU_SETSIZE as u32).max(1)
+}
+
 /// Hands freed heap (parsed BTF) back to the system, so it does not stay in tracer's RSS.
 fn release_free_heap() {
     // SAFETY: malloc_trim only releases memory that is free.
@@ -204,7 +219,11 @@ fn fill_filter_maps(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError>
             .insert(key, 1, 0)
             .map_err(|error| LoadError::Map { map: map_name::COMM_FILTER, message: error.to_string() })?;
     }
-    for (name, values) in [(map_name::PID_FILTER, &filters.pids), (map_name::TID_FILTER, &filters.tids)] {
+    for (name, values) in [
+        (map_name::PID_FILTER, &filters.pids),
+        (map_name::TID_FILTER, &filters.tids),
+        (map_name::UID_FILTER, &filters.uids),
+    ] {
         let mut map = hash_map::<u32>(ebpf, name)?;
         for value in values {
             map.insert(value, 1, 0).map_err(|error| LoadError::Map { map: name, message: error.to_string() })?;

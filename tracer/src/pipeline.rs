@@ -80,6 +80,8 @@ pub struct Pipeline {
     tasks: Option<TaskTable>,
     printer: Box<dyn Printer>,
     recorder: Option<RecordingWriter>,
+    /// `--env-filter`: the only environment variables exec events keep.
+    env_names: Option<BTreeSet<String>>,
     pub counts: Counts,
 }
 
@@ -91,10 +93,19 @@ impl Pipeline {
         printer: Box<dyn Printer>,
         recorder: Option<RecordingWriter>,
     ) -> Self {
-        Self { shown, filter, tasks, printer, recorder, counts: Counts::default() }
+        Self { shown, filter, tasks, printer, recorder, env_names: None, counts: Counts::default() }
+    }
+
+    /// Keeps only these environment variables in exec events, before anything is recorded.
+    pub fn keep_env(mut self, names: BTreeSet<String>) -> Self {
+        self.env_names = Some(names);
+        self
     }
 
     pub fn handle(&mut self, mut event: Event) -> Result<(), PipelineError> {
+        if let Some(names) = &self.env_names {
+            crate::decode::keep_env(&mut event, names);
+        }
         if let Some(tasks) = &mut self.tasks {
             tasks.resolve_lookup(&mut event);
             tasks.observe(&event);
@@ -146,7 +157,7 @@ mod tests {
     #[test]
     fn kinds_are_chosen_here_and_losses_always_pass() {
         let mut pipeline = Pipeline::new([Kind::Exit].into(), None, None, Box::new(NoPrinter), None);
-        let exec = Detail::Exec { filename: "/bin/x".into(), argv: vec![], argv_truncated: false, old_tid: 1 };
+        let exec = crate::event::test_exec("/bin/x", &[], 1);
         pipeline.handle(test_event(1, 1, "bash", exec)).unwrap();
         pipeline.handle(test_event(1, 1, "bash", Detail::exit(0, true, 1))).unwrap();
         pipeline.handle(test_event(1, 1, "tracer", Detail::Lost { count: 3, origin: LostOrigin::RingBuffer })).unwrap();

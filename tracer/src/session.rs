@@ -129,6 +129,7 @@ fn report_lost(sources: &mut Sources, pipeline: &mut Pipeline) -> Result<(), Pip
             tid: std::process::id(),
             ppid: 0,
             comm: "tracer".into(),
+            uid: 0,
             source: Source::Tracer,
             detail: Detail::Lost { count, origin: LostOrigin::RingBuffer },
         })?;

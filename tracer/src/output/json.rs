@@ -218,6 +218,7 @@ mod tests {
             tid,
             ppid: 1,
             comm: "a \"q\"".into(),
+            uid: 1000,
             source: Source::TpBtf,
             detail,
         };
@@ -235,7 +236,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(printer.out).unwrap(),
             "{\"event\":\"lost\",\"ts\":\"1970-01-01T01:02:03.000456789Z\",\"cpu\":0,\"tgid\":9,\"tid\":9,\"ppid\":1,\
-             \"comm\":\"sh\",\"count\":3,\"origin\":\"output\",\"source\":\"tp_btf\"}\n"
+             \"comm\":\"sh\",\"uid\":0,\"count\":3,\"origin\":\"output\",\"source\":\"tp_btf\"}\n"
         );
     }
 
@@ -271,12 +272,11 @@ mod tests {
 
     #[test]
     fn non_utf8_bytes_are_lossless() {
-        let detail = Detail::Exec {
-            filename: Text::new(b"/tmp/\xff".to_vec()),
-            argv: vec![Text::from("x"), Text::new(b"\x80".to_vec()), Text::default()],
-            argv_truncated: false,
-            old_tid: 9,
-        };
+        let mut detail = crate::event::test_exec("", &[], 9);
+        if let Detail::Exec { filename, argv, .. } = &mut detail {
+            *filename = Text::new(b"/tmp/\xff".to_vec());
+            *argv = vec![Text::from("x"), Text::new(b"\x80".to_vec()), Text::default()];
+        }
         let value = line(detail.clone(), 9, 9);
         assert_eq!(value["filename"], serde_json::json!({"base64": "L3RtcC//"}));
         assert_eq!(value["argv"], serde_json::json!(["x", {"base64": "gA=="}, ""]));

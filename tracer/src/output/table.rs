@@ -59,7 +59,7 @@ pub fn describe(event: &Event) -> String {
                 format!("process {child_tgid} created")
             }
         }
-        Detail::Exec { filename, argv, argv_truncated, old_tid } => {
+        Detail::Exec { filename, argv, argv_truncated, old_tid, euid, .. } => {
             let mut text = filename.to_string();
             if !argv.is_empty() {
                 text.push_str(" [");
@@ -73,6 +73,9 @@ pub fn describe(event: &Event) -> String {
             }
             if *old_tid != event.tid {
                 text.push_str(&format!(" (by thread {old_tid}, which took over TID {})", event.tid));
+            }
+            if event.uid != *euid {
+                text.push_str(&format!(" (uid {}, euid {euid})", event.uid));
             }
             text
         }
@@ -164,17 +167,12 @@ mod tests {
         let lookup =
             event(900, 900, Detail::Lookup { name: "815".into(), target_tgid: Some(812), hidden_thread: true });
         assert_eq!(describe(&lookup), "/proc/815 (thread of 812, hidden from ls /proc)");
-        let exec = event(
-            812,
-            812,
-            Detail::Exec {
-                filename: "/bin/cat".into(),
-                argv: vec!["cat".into(), "a b".into()],
-                argv_truncated: false,
-                old_tid: 815,
-            },
-        );
+        let exec = event(812, 812, crate::event::test_exec("/bin/cat", &["cat", "a b"], 815));
         assert_eq!(describe(&exec), "/bin/cat [cat 'a b'] (by thread 815, which took over TID 812)");
+        let setuid = crate::event::test_exec("/usr/bin/passwd", &["passwd"], 812);
+        let mut setuid = event(812, 812, setuid);
+        setuid.uid = 1000;
+        assert_eq!(describe(&setuid), "/usr/bin/passwd [passwd] (uid 1000, euid 0)");
         let rename = event(812, 815, Detail::Rename { old_comm: "bash".into(), new_comm: "worker".into() });
         assert_eq!(describe(&rename), "comm \"bash\" -> \"worker\"");
     }

@@ -197,6 +197,7 @@ pub(super) mod tests {
             tid: 4243,
             ppid: 1,
             comm: "bash".into(),
+            uid: 1000,
             source: Source::TpBtf,
             detail,
         };
@@ -212,9 +213,18 @@ pub(super) mod tests {
                 filename: "/usr/bin/ls".into(),
                 argv: vec!["ls".into(), "-l".into(), Text::default(), "dé jà".into(), Text::new(b"\xff\x1b".to_vec())],
                 argv_truncated: true,
+                argv_bytes: 300_000,
+                env: Some(vec!["HOME=/root".into(), Text::new(b"X=\xfe".to_vec())]),
+                env_truncated: true,
                 old_tid: 4244,
+                old_comm: Some("bash".into()),
+                euid: 0,
+                gid: 1000,
+                egid: 1000,
+                cwd: Some("/home/u/dé".into()),
+                cwd_truncated: false,
             }),
-            base(Detail::Exec { filename: Text::default(), argv: vec![], argv_truncated: false, old_tid: 0 }),
+            base(crate::event::test_exec("", &[], 0)),
             base(Detail::exit(9 | 0x80, true, u64::MAX)),
             base(Detail::exit(3 << 8, false, 0)),
             base(Detail::Rename { old_comm: "bash".into(), new_comm: "kworker/0:1".into() }),
@@ -227,6 +237,7 @@ pub(super) mod tests {
                 tid: u32::MAX,
                 ppid: 0,
                 comm: Text::default(),
+                uid: u32::MAX,
                 source: Source::Tracer,
                 detail: Detail::Lost { count: 17, origin: LostOrigin::RingBuffer },
             },
@@ -237,6 +248,7 @@ pub(super) mod tests {
                 tid: 0,
                 ppid: u32::MAX,
                 comm: "日本語".into(),
+                uid: 0,
                 source: Source::Kprobe,
                 detail: Detail::Lost { count: u64::MAX, origin: LostOrigin::Output },
             },
@@ -261,9 +273,32 @@ pub(super) mod tests {
                     clone_flags: clone_flags.map(CloneFlags)
                 }
             ),
-            (arb_text(), proptest::collection::vec(arb_text(), 0..6), any::<bool>(), any::<u32>()).prop_map(
-                |(filename, argv, argv_truncated, old_tid)| Detail::Exec { filename, argv, argv_truncated, old_tid }
-            ),
+            (
+                (arb_text(), proptest::collection::vec(arb_text(), 0..6), any::<bool>(), any::<u64>()),
+                (proptest::option::of(proptest::collection::vec(arb_text(), 0..4)), any::<bool>(), any::<u32>()),
+                (proptest::option::of(arb_text()), any::<[u32; 3]>(), proptest::option::of(arb_text()), any::<bool>()),
+            )
+                .prop_map(
+                    |(
+                        (filename, argv, argv_truncated, argv_bytes),
+                        (env, env_truncated, old_tid),
+                        (old_comm, [euid, gid, egid], cwd, cwd_truncated),
+                    )| Detail::Exec {
+                        filename,
+                        argv,
+                        argv_truncated,
+                        argv_bytes,
+                        env,
+                        env_truncated,
+                        old_tid,
+                        old_comm,
+                        euid,
+                        gid,
+                        egid,
+                        cwd,
+                        cwd_truncated,
+                    }
+                ),
             (any::<u32>(), any::<bool>(), any::<u64>()).prop_map(|(status, group_dead, lifetime_ns)| Detail::exit(
                 status,
                 group_dead,
@@ -280,17 +315,19 @@ pub(super) mod tests {
     }
 
     pub(crate) fn arb_event() -> impl Strategy<Value = Event> {
-        (any::<u64>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>(), arb_text(), arb_source(), arb_detail())
-            .prop_map(|(timestamp_ns, cpu, tgid, tid, ppid, comm, source, detail)| Event {
+        (any::<u64>(), any::<u32>(), any::<[u32; 3]>(), arb_text(), any::<u32>(), arb_source(), arb_detail()).prop_map(
+            |(timestamp_ns, cpu, [tgid, tid, ppid], comm, uid, source, detail)| Event {
                 timestamp_ns,
                 cpu,
                 tgid,
                 tid,
                 ppid,
                 comm,
+                uid,
                 source,
                 detail,
-            })
+            },
+        )
     }
 
     fn encoded(event: &Event) -> BytesMut {
@@ -309,8 +346,9 @@ pub(super) mod tests {
     #[test]
     fn encoding_is_compact() {
         let event = &sample_events()[0];
-        // 9 timestamp + 1+2+2+1 ids + 5 comm + 1 kind + 2+2 child ids + 1 thread + 1+4 flags + 1 source
-        assert_eq!(encoded(event).len(), 32);
+        // 9 timestamp + 1+2+2+1 ids + 5 comm + 2 uid + 1 kind + 2+2 child ids + 1 thread + 1+4 flags
+        // + 1 source
+        assert_eq!(encoded(event).len(), 34);
     }
 
     #[test]
@@ -348,8 +386,9 @@ pub(super) mod tests {
     fn huge_argument_count_does_not_allocate() {
         let exec = &sample_events()[3];
         let mut bytes = encoded(exec);
-        // timestamp (9), cpu, tgid (2), tid (2), ppid, comm (5), kind, filename (1): then argv's count.
-        let count = 9 + 1 + 2 + 2 + 1 + 5 + 1 + 1;
+        // timestamp (9), cpu, tgid (2), tid (2), ppid, comm (5), uid (2), kind, filename (1): then
+        // argv's count.
+        let count = 9 + 1 + 2 + 2 + 1 + 5 + 2 + 1 + 1;
         assert_eq!(bytes[count], 0);
         let tail = bytes.split_off(count + 1);
         bytes.truncate(count);

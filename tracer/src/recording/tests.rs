@@ -517,13 +517,9 @@ fn events_too_large_are_refused_without_damage() {
         tid: 1,
         ppid: 0,
         comm: "x".into(),
+        uid: 0,
         source: Source::Tracer,
-        detail: Detail::Exec {
-            filename: "y".repeat(MAX_PAYLOAD_LEN).into(),
-            argv: vec![],
-            argv_truncated: false,
-            old_tid: 1,
-        },
+        detail: crate::event::test_exec(&"y".repeat(MAX_PAYLOAD_LEN), &[], 1),
     };
     assert!(matches!(writer.append(&huge), Err(RecordingError::EventTooLarge { .. })));
     writer.append(&small).expect("append");

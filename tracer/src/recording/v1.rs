@@ -66,11 +66,24 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
             for _ in 0..count {
                 argv.push(input.string("an argument")?.into());
             }
+            let argv_truncated = input.bool("argv_truncated")?;
+            let old_tid = input.var_u32("the old tid")?;
+            // Version 1 kept no environment, credentials, directory or old name; it kept at most
+            // 512 bytes of arguments, so the total it had is not known either (0).
             Detail::Exec {
                 filename,
                 argv,
-                argv_truncated: input.bool("argv_truncated")?,
-                old_tid: input.var_u32("the old tid")?,
+                argv_truncated,
+                argv_bytes: 0,
+                env: None,
+                env_truncated: false,
+                old_tid,
+                old_comm: None,
+                euid: u32::MAX,
+                gid: u32::MAX,
+                egid: u32::MAX,
+                cwd: None,
+                cwd_truncated: false,
             }
         }
         TAG_EXIT => {
@@ -94,7 +107,8 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
         _ => return Err(CodecError::UnknownTag { what: "event kind", tag }),
     };
     input.finish()?;
-    Ok(Event { timestamp_ns, cpu, tgid, tid, ppid, comm, source, detail })
+    // Version 1 did not record who ran a task.
+    Ok(Event { timestamp_ns, cpu, tgid, tid, ppid, comm, uid: u32::MAX, source, detail })
 }
 
 #[cfg(test)]
