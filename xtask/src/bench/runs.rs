@@ -353,6 +353,9 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, hooks: bool, result: 
     if result.summary_line.is_none() {
         bail!("tracer printed no `tracer: N events …` summary line; its stderr ends with: {}", tail(&lines));
     }
+    if config == Config::Floor && result.events_all.is_some_and(|events| events > 0) {
+        bail!("the floor reported events: one of its programs does more than return");
+    }
     Ok(())
 }
 
