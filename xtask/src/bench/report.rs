@@ -353,8 +353,8 @@ impl Results {
              and range; ≈ marks a ratio whose interval includes 1 (inside the noise). *Workload \
              events* are those of the storm's own tasks: forks by the workload process W, execs of W's \
              children, exits of W's threads (its main thread excepted) and children; expected = N + \
-             workers forks and exits, plus N execs for the exec shape. forkstat's count only the \
-             events its own lines tie to W (a task gone before forkstat reads `/proc` is not printed); \
+             workers forks and exits, plus N execs for the exec shape. For forkstat, only the events \
+             its own lines tie to W count (a task gone before forkstat reads `/proc` is not printed); \
              it cannot count what the kernel dropped for it, and says `nobufs` instead. *Tool CPU* is \
              the tool's user + system time from its readiness to its exit (startup excluded), per event \
              it delivered (tracer's summary count, the peers' lines, every task on the machine \
