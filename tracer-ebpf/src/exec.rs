@@ -26,11 +26,13 @@ use crate::{
 
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
+    floor_return!();
     on_exec(&ctx, hook_source::TP_BTF)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn sched_process_exec_raw(ctx: RawTracePointContext) -> i32 {
+    floor_return!();
     on_exec(&ctx, hook_source::RAW_TRACEPOINT)
 }
 

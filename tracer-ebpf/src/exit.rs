@@ -18,17 +18,20 @@ use crate::{config, emit, filter, maps::GROUP_DEATHS, task};
 /// For kernels whose tracepoint passes `(task, group_dead)`.
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
+    floor_return!();
     on_exit(&ctx, hook_source::TP_BTF, true)
 }
 
 /// For kernels whose tracepoint passes only `(task)`.
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit_task_only(ctx: BtfTracePointContext) -> i32 {
+    floor_return!();
     on_exit(&ctx, hook_source::TP_BTF, false)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn sched_process_exit_raw(ctx: RawTracePointContext) -> i32 {
+    floor_return!();
     on_exit(&ctx, hook_source::RAW_TRACEPOINT, config::settings().exit_has_group_dead != 0)
 }
 

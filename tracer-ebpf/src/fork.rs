@@ -13,21 +13,25 @@ use crate::{config, emit, filter, maps::CLONE_FLAGS, task};
 
 #[btf_tracepoint(function = "sched_process_fork")]
 pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
+    floor_return!();
     on_fork(&ctx, hook_source::TP_BTF)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
 pub fn sched_process_fork_raw(ctx: RawTracePointContext) -> i32 {
+    floor_return!();
     on_fork(&ctx, hook_source::RAW_TRACEPOINT)
 }
 
 #[btf_tracepoint(function = "task_newtask")]
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
+    floor_return!();
     on_newtask(&ctx)
 }
 
 #[raw_tracepoint(tracepoint = "task_newtask")]
 pub fn task_newtask_raw(ctx: RawTracePointContext) -> i32 {
+    floor_return!();
     on_newtask(&ctx)
 }
 

@@ -21,12 +21,14 @@ use crate::{
 
 #[fentry(function = "proc_root_lookup")]
 pub fn proc_root_lookup(ctx: FEntryContext) -> i32 {
+    floor_return!();
     let dentry: *const u8 = ctx.arg(1);
     on_dentry_lookup(dentry, hook_source::FENTRY)
 }
 
 #[kprobe]
 pub fn proc_root_lookup_kprobe(ctx: ProbeContext) -> u32 {
+    floor_return!();
     if let Some(dentry) = ctx.arg::<*const u8>(1) {
         on_dentry_lookup(dentry, hook_source::KPROBE);
     }
@@ -75,6 +77,7 @@ const PROC_PREFIX: &[u8; 6] = b"/proc/";
 /// `sys_enter(struct pt_regs *regs, long id)`: every syscall, so it returns as early as it can.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
+    floor_return!();
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: sys_enter passes two arguments.
     let syscall = unsafe { *args.add(1) } as i64;

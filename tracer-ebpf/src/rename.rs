@@ -15,11 +15,13 @@ use crate::{config, emit, filter, maps::EXEC_OLD_COMM, task};
 
 #[btf_tracepoint(function = "task_rename")]
 pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
+    floor_return!();
     on_rename(&ctx, hook_source::TP_BTF)
 }
 
 #[raw_tracepoint(tracepoint = "task_rename")]
 pub fn task_rename_raw(ctx: RawTracePointContext) -> i32 {
+    floor_return!();
     on_rename(&ctx, hook_source::RAW_TRACEPOINT)
 }
 
