@@ -1,11 +1,13 @@
 //! The commands that trace the live kernel: the default stream, `tracer run`, `tracer probes`.
 use std::{
+    cell::RefCell,
     collections::{BTreeSet, HashMap},
     ffi::{CString, OsString},
     io::{BufWriter, Write},
     os::unix::{ffi::OsStrExt, process::ExitStatusExt},
     path::Path,
     process::ExitStatus,
+    rc::Rc,
 };
 
 use anyhow::{Context, Result, bail};
@@ -20,7 +22,8 @@ use crate::{
     pipeline::Pipeline,
     recording::{RecordingHeader, RecordingWriter},
     session::{self, Ended, RunTree},
-    tasks::TaskTable,
+    tasks::{Coverage, TaskModel, TaskTable},
+    tree,
 };
 
 /// Exit status when the kernel dropped events.
@@ -85,7 +88,11 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         }
     };
     let tasks = config.filters.kinds.contains(&Kind::Lookup).then(TaskTable::from_proc);
-    let pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, stdout_printer(&config), recorder);
+    let mut pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, stdout_printer(&config), recorder);
+    let model = config.tree.then(|| Rc::new(RefCell::new(TaskModel::new())));
+    if let Some(model) = &model {
+        pipeline = pipeline.feeding(model.clone());
+    }
     eprintln!(
         "Attached {} programs: tracing {}. {}",
         loaded.plan.attached_programs(),
@@ -97,6 +104,13 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         None => None,
     };
     let ended = session::stream(loaded, pipeline, config.duration, run).await?;
+    if let Some(model) = model
+        && !ended.output_closed
+    {
+        let mut emitted = config.filters.clone();
+        emitted.kinds = emit;
+        tree::print(&model.borrow(), tree::Layout::default(), Coverage::of(&emitted))?;
+    }
     Ok(finish(&ended))
 }
 

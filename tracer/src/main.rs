@@ -5,6 +5,7 @@ mod clock;
 mod config;
 mod decode;
 mod event;
+mod export;
 mod filter;
 mod kernel_btf;
 mod live;
@@ -17,6 +18,7 @@ mod recording;
 mod replay;
 mod session;
 mod tasks;
+mod tree;
 
 use std::process::ExitCode;
 
@@ -64,6 +66,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             runtime.block_on(live::trace(TraceConfig::from_args(&trace)?, Some(command)))
         }
         Some(Command::Replay { file, filters, json }) => replay::replay(&file, &filters, json),
+        Some(Command::Tree { file, filters, layout }) => tree::tree(
+            &file,
+            &filters,
+            tree::Layout { depth: layout.depth.map(|depth| depth as usize), threads: layout.threads, all: layout.all },
+        ),
+        Some(Command::Export { file, perfetto, force }) => export::perfetto(&file, &perfetto, force),
         Some(Command::Probes { hooks }) => live::probes(config::parse_hooks(&hooks)?),
     }
 }

@@ -1,13 +1,13 @@
 //! What happens to each decoded event, live or replayed: resolve `/proc` lookups, keep the
 //! task table current, drop kinds the user did not ask for, count, record, print.
-use std::{collections::BTreeSet, io, time::Duration};
+use std::{cell::RefCell, collections::BTreeSet, io, rc::Rc, time::Duration};
 
 use crate::{
     event::{Event, Kind},
     filter::EventFilter,
     output::Printer,
     recording::RecordingWriter,
-    tasks::TaskTable,
+    tasks::{TaskModel, TaskTable},
 };
 
 /// Events shown, by kind, and events the kernel dropped.
@@ -76,6 +76,8 @@ pub struct Pipeline {
     tasks: Option<TaskTable>,
     printer: Box<dyn Printer>,
     recorder: Option<RecordingWriter>,
+    /// Fed every event of the selected tasks, whatever its kind (`--tree`).
+    model: Option<Rc<RefCell<TaskModel>>>,
     pub counts: Counts,
 }
 
@@ -87,7 +89,13 @@ impl Pipeline {
         printer: Box<dyn Printer>,
         recorder: Option<RecordingWriter>,
     ) -> Self {
-        Self { shown, filter, tasks, printer, recorder, counts: Counts::default() }
+        Self { shown, filter, tasks, printer, recorder, model: None, counts: Counts::default() }
+    }
+
+    /// Also files every event of the selected tasks into `model`, whatever its kind.
+    pub fn feeding(mut self, model: Rc<RefCell<TaskModel>>) -> Self {
+        self.model = Some(model);
+        self
     }
 
     pub fn handle(&mut self, mut event: Event) -> Result<(), PipelineError> {
@@ -99,6 +107,9 @@ impl Pipeline {
             && !filter.admits(&event)
         {
             return Ok(());
+        }
+        if let Some(model) = &self.model {
+            model.borrow_mut().observe(&event);
         }
         let kind = event.kind();
         if kind != Kind::Lost && !self.shown.contains(&kind) {
