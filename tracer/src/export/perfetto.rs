@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use super::proto::{
-    AnnotationValue, BUILTIN_CLOCK_BOOTTIME, BUILTIN_CLOCK_REALTIME, Clock, ClockSnapshot, DebugAnnotation, PacketData,
+    AnnotationValue, BUILTIN_CLOCK_BOOTTIME, BUILTIN_CLOCK_REALTIME, Clock, ClockSnapshot, DebugAnnotation,
     ProcessDescriptor, SEQ_INCREMENTAL_STATE_CLEARED, ThreadDescriptor, TracePacket, TrackDescriptor, TrackEvent,
     track_event_type,
 };
@@ -147,10 +147,8 @@ impl Packets {
             timestamp: Some(self.boot_ns(wall_ns)),
             trusted_packet_sequence_id: Some(SEQUENCE),
             sequence_flags: Some(SEQ_INCREMENTAL_STATE_CLEARED),
-            data: Some(PacketData::ClockSnapshot(ClockSnapshot {
-                clocks,
-                primary_trace_clock: Some(BUILTIN_CLOCK_BOOTTIME as i32),
-            })),
+            clock_snapshot: Some(ClockSnapshot { clocks, primary_trace_clock: Some(BUILTIN_CLOCK_BOOTTIME as i32) }),
+            ..TracePacket::default()
         });
     }
 
@@ -158,8 +156,8 @@ impl Packets {
         self.head.push(TracePacket {
             timestamp: Some(self.boot_ns(wall_ns)),
             trusted_packet_sequence_id: Some(SEQUENCE),
-            sequence_flags: None,
-            data: Some(PacketData::TrackDescriptor(descriptor)),
+            track_descriptor: Some(descriptor),
+            ..TracePacket::default()
         });
     }
 
@@ -173,8 +171,8 @@ impl Packets {
         let events = self.events.into_iter().map(|(ns, _, event)| TracePacket {
             timestamp: Some(ns),
             trusted_packet_sequence_id: Some(SEQUENCE),
-            sequence_flags: None,
-            data: Some(PacketData::TrackEvent(event)),
+            track_event: Some(event),
+            ..TracePacket::default()
         });
         let mut count = 0;
         let mut buf = Vec::with_capacity(512);

@@ -13,34 +13,29 @@ pub struct Trace {
     pub packet: Vec<TracePacket>,
 }
 
-/// `perfetto.protos.TracePacket`.
+/// `perfetto.protos.TracePacket`. `clock_snapshot`, `track_event` and `track_descriptor` are
+/// members of its `data` oneof: set one. They are plain fields here so prost writes every field
+/// in field-number order, as Perfetto's own writers do.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TracePacket {
+    #[prost(message, optional, tag = "6")]
+    pub clock_snapshot: Option<ClockSnapshot>,
     /// In the trace's clock (`BUILTIN_CLOCK_BOOTTIME` unless `timestamp_clock_id` says otherwise).
     #[prost(uint64, optional, tag = "8")]
     pub timestamp: Option<u64>,
     #[prost(uint32, optional, tag = "10")]
     pub trusted_packet_sequence_id: Option<u32>,
+    #[prost(message, optional, tag = "11")]
+    pub track_event: Option<TrackEvent>,
     /// `SequenceFlags` bits.
     #[prost(uint32, optional, tag = "13")]
     pub sequence_flags: Option<u32>,
-    #[prost(oneof = "PacketData", tags = "6, 11, 60")]
-    pub data: Option<PacketData>,
+    #[prost(message, optional, tag = "60")]
+    pub track_descriptor: Option<TrackDescriptor>,
 }
 
 /// `TracePacket.SequenceFlags.SEQ_INCREMENTAL_STATE_CLEARED`.
 pub const SEQ_INCREMENTAL_STATE_CLEARED: u32 = 1;
-
-/// The `data` oneof of `TracePacket` (the members used).
-#[derive(Clone, PartialEq, prost::Oneof)]
-pub enum PacketData {
-    #[prost(message, tag = "6")]
-    ClockSnapshot(ClockSnapshot),
-    #[prost(message, tag = "11")]
-    TrackEvent(TrackEvent),
-    #[prost(message, tag = "60")]
-    TrackDescriptor(TrackDescriptor),
-}
 
 /// `perfetto.protos.ClockSnapshot`: readings of several clocks at one instant.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -117,11 +112,12 @@ pub struct TrackEvent {
     pub categories: Vec<String>,
     #[prost(string, optional, tag = "23")]
     pub name: Option<String>,
-    /// Flows this event starts or continues.
-    #[prost(fixed64, repeated, tag = "47")]
+    /// Flows this event starts or continues. Perfetto's protos are proto2: repeated numbers are
+    /// not packed, and its decoders expect them so.
+    #[prost(fixed64, repeated, packed = "false", tag = "47")]
     pub flow_ids: Vec<u64>,
     /// Flows this event ends.
-    #[prost(fixed64, repeated, tag = "48")]
+    #[prost(fixed64, repeated, packed = "false", tag = "48")]
     pub terminating_flow_ids: Vec<u64>,
 }
 

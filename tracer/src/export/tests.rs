@@ -4,7 +4,7 @@ use prost::Message;
 
 use super::{
     perfetto::Export,
-    proto::{PacketData, Trace, TrackEvent, track_event_type},
+    proto::{Trace, TrackEvent, track_event_type},
 };
 use crate::{
     event::{Detail, Event, test_event},
@@ -28,14 +28,7 @@ fn export(events: &[Event]) -> Trace {
 }
 
 fn events(trace: &Trace) -> Vec<(u64, &TrackEvent)> {
-    trace
-        .packet
-        .iter()
-        .filter_map(|packet| match &packet.data {
-            Some(PacketData::TrackEvent(event)) => Some((packet.timestamp.unwrap(), event)),
-            _ => None,
-        })
-        .collect()
+    trace.packet.iter().filter_map(|packet| Some((packet.timestamp?, packet.track_event.as_ref()?))).collect()
 }
 
 #[test]
@@ -47,9 +40,9 @@ fn a_reused_pid_gets_its_own_tracks_and_each_fork_a_flow() {
     let processes: Vec<(u64, i32)> = trace
         .packet
         .iter()
-        .filter_map(|packet| match &packet.data {
-            Some(PacketData::TrackDescriptor(track)) => Some((track.uuid?, track.process.as_ref()?.pid?)),
-            _ => None,
+        .filter_map(|packet| {
+            let track = packet.track_descriptor.as_ref()?;
+            Some((track.uuid?, track.process.as_ref()?.pid?))
         })
         .collect();
     let twenty: Vec<u64> = processes.iter().filter(|(_, pid)| *pid == 20).map(|(uuid, _)| *uuid).collect();
