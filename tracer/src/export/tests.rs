@@ -67,3 +67,44 @@ fn a_reused_pid_gets_its_own_tracks_and_each_fork_a_flow() {
     let first = all.iter().find(|(_, event)| event.terminating_flow_ids.len() == 1).unwrap();
     assert_eq!(first.0, 100 + 5_000);
 }
+
+#[test]
+fn exports_a_format_1_recording() {
+    let reader = crate::recording::RecordingReader::open(std::path::Path::new(crate::tree::LIFECYCLE_V1)).unwrap();
+    let mut export = Export::new(reader.header().boot_to_wall_ns);
+    for item in reader {
+        if let crate::recording::ReadItem::Event(event) = item {
+            export.observe(&event);
+        }
+    }
+    let mut out = Vec::new();
+    export.write(Coverage { births: true, deaths: true }, &mut out).unwrap();
+    let trace = Trace::decode(out.as_slice()).unwrap();
+    let tracks: Vec<(i32, Option<i64>)> = trace
+        .packet
+        .iter()
+        .filter_map(|packet| packet.track_descriptor.as_ref())
+        .map(|track| match (&track.process, &track.thread) {
+            (Some(process), _) => (process.pid.unwrap(), None),
+            (_, Some(thread)) => (thread.pid.unwrap(), thread.tid),
+            _ => panic!("a track that is neither a process's nor a thread's"),
+        })
+        .collect();
+    assert_eq!(
+        tracks,
+        [
+            (15770, None),
+            (15774, None),
+            (15775, None),
+            (15776, None),
+            (15770, Some(15770)),
+            (15770, Some(15772)),
+            (15770, Some(15773)),
+            (15774, Some(15774)),
+            (15775, Some(15775)),
+            (15776, Some(15776)),
+        ]
+    );
+    let flows = events(&trace).iter().filter(|(_, event)| !event.flow_ids.is_empty()).count();
+    assert_eq!(flows, 5, "two threads and three processes created");
+}

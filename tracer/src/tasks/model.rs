@@ -101,12 +101,13 @@ impl Thread {
         self.names.last().map(String::as_str).unwrap_or("")
     }
 
-    /// When it was created: seen, or dated from the lifetime reported at its exit.
+    /// When it was created, as the kernel dates it: from the lifetime reported at its exit
+    /// (the fork event comes a little after the task exists), else from its fork event.
     pub fn started_ns(&self) -> Option<u64> {
         match (self.start, self.end, self.lifetime_ns) {
+            (_, End::Exited { ns, .. }, Some(lifetime)) => Some(ns.saturating_sub(lifetime)),
             (Start::Forked { ns, .. }, _, _) => Some(ns),
-            (Start::Unseen, End::Exited { ns, .. }, Some(lifetime)) => Some(ns.saturating_sub(lifetime)),
-            _ => None,
+            (Start::Unseen, _, _) => None,
         }
     }
 }
@@ -172,16 +173,14 @@ impl TaskModel {
         self.lost
     }
 
-    /// When the process was created: seen, or dated from its leader's reported lifetime.
+    /// When the process was created: its leader's creation, as [`Thread::started_ns`] dates it.
     pub fn process_started_ns(&self, key: ProcessKey) -> Option<u64> {
         let process = self.process(key);
-        match process.start {
-            Start::Forked { ns, .. } => Some(ns),
-            Start::Unseen => {
-                let leader =
-                    process.threads.iter().map(|&thread| self.thread(thread)).find(|t| t.tid == process.tgid)?;
-                leader.started_ns()
-            }
+        let leader = process.threads.iter().map(|&thread| self.thread(thread)).find(|t| t.tid == process.tgid);
+        match (leader.and_then(Thread::started_ns), process.start) {
+            (Some(ns), _) => Some(ns),
+            (None, Start::Forked { ns, .. }) => Some(ns),
+            (None, Start::Unseen) => None,
         }
     }
 

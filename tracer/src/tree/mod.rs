@@ -6,6 +6,8 @@ mod text;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub use tests::LIFECYCLE_V1;
 
 use std::{
     io::{BufWriter, IsTerminal, Write},

@@ -21,9 +21,10 @@ fn exec(ms: u64, tgid: u32, filename: &str, argv: &[&str]) -> Event {
     at(ms, tgid, tgid, "x", Detail::Exec { filename: filename.into(), argv, argv_truncated: false, old_tid: tgid })
 }
 
-/// An exit; the kernel's lifetime says the task began 5 ms before the stream's first event.
-fn exit(ms: u64, tgid: u32, tid: u32, status: u32, group_dead: bool) -> Event {
-    at(ms, tgid, tid, "x", Detail::Exit { status, group_dead, lifetime_ns: (ms + 5) * MS })
+/// An exit of a task the kernel says was created at `born` ms (negative: before the stream).
+fn exit(ms: u64, born: i64, tgid: u32, tid: u32, status: u32, group_dead: bool) -> Event {
+    let lifetime_ns = (ms as i64 - born) as u64 * MS;
+    at(ms, tgid, tid, "x", Detail::Exit { status, group_dead, lifetime_ns })
 }
 
 fn draw(events: &[Event], options: Options) -> String {
@@ -45,7 +46,7 @@ fn lifecycle() -> Vec<Event> {
     vec![
         exec(0, 100, "/usr/bin/tracer-workload", &["tracer-workload", "lifecycle"]),
         fork(1, 100, 100, 101, "tracer-workload"),
-        exit(2, 100, 101, 0, false),
+        exit(2, 1, 100, 101, 0, false),
         fork(3, 100, 100, 102, "tracer-workload"),
         at(
             4,
@@ -63,13 +64,13 @@ fn lifecycle() -> Vec<Event> {
             Detail::Rename { old_comm: "tracer-workload".into(), new_comm: "cat".into() },
         ),
         exec(6, 103, "/usr/bin/cat", &["cat", "/proc/102/comm"]),
-        exit(8, 103, 103, 0, true),
+        exit(8, 5, 103, 103, 0, true),
         fork(9, 100, 104, 104, "tracer-workload"),
-        exit(10, 104, 104, 3 << 8, true),
+        exit(10, 9, 104, 104, 3 << 8, true),
         fork(11, 100, 105, 105, "tracer-workload"),
-        exit(12, 105, 105, 9, true),
-        exit(13, 100, 100, 0, false),
-        exit(70, 100, 102, 0, true),
+        exit(12, 11, 105, 105, 9, true),
+        exit(13, -5, 100, 100, 0, false),
+        exit(70, 3, 100, 102, 0, true),
     ]
 }
 
@@ -118,15 +119,15 @@ fn build() -> Vec<Event> {
             let child = cc + 1 + offset as u32;
             events.push(fork(t + 1, cc, child, child, "cc"));
             events.push(exec(t + 1, child, tool, &[tool.rsplit('/').next().unwrap()]));
-            events.push(exit(t + 2 + offset as u64, child, child, 0, true));
+            events.push(exit(t + 2 + offset as u64, t as i64 + 1, child, child, 0, true));
         }
-        events.push(exit(t + 5 + index as u64, cc, cc, 0, true));
+        events.push(exit(t + 5 + index as u64, t as i64, cc, cc, 0, true));
         pid += 3;
     }
     events.push(fork(50, 200, 300, 300, "make"));
     events.push(exec(50, 300, "/usr/bin/cc", &["cc", "-o", "prog", "a.o", "b.o", "c.o", "d.o"]));
-    events.push(exit(60, 300, 300, 1 << 8, true));
-    events.push(exit(61, 200, 200, 2 << 8, true));
+    events.push(exit(60, 50, 300, 300, 1 << 8, true));
+    events.push(exit(61, -5, 200, 200, 2 << 8, true));
     events
 }
 
@@ -183,4 +184,30 @@ fn escapes_control_characters_and_shortens_long_arguments() {
     assert!(first.contains("x… — "), "{first}");
     assert!(!text.contains('\u{1b}'));
     assert_eq!(text.lines().last(), Some("(4 events were lost during the recording: tasks or events may be missing)"));
+}
+
+/// A recording made by format version 1 (`tracer run -q -o FILE -- tracer-workload lifecycle`),
+/// read through the recording reader whatever format this tracer writes.
+pub const LIFECYCLE_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lifecycle-v1.rec");
+
+#[test]
+fn draws_a_format_1_recording() {
+    let path = std::path::Path::new(LIFECYCLE_V1);
+    let reader = crate::recording::RecordingReader::open(path).unwrap();
+    let everything = crate::filter::Filters::from_args(&Default::default()).unwrap();
+    let coverage = Coverage::of_recording(reader.header(), &everything);
+    let (model, skipped) = super::read_model(path, reader, everything);
+    assert_eq!(skipped, 0);
+    let mut out = Vec::new();
+    render(&model, Options { threads: true, coverage, ..plain() }, &mut out).unwrap();
+    let expected = "\
+15770 /usr/local/bin/tracer-workload lifecycle — child of 15762, started before the recording, lived 56.6ms, exit 0, 3 threads
+│  thread 15770 tracer → tracer-workload — started before the recording, lived 5.8ms, exit 0
+│  thread 15772 tracer-workload — lived 19.8µs, exit 0
+│  thread 15773 tracer-workload → lc-renamed — lived 53.6ms, exit 0
+├─ 15774 /usr/bin/cat /proc/15773/comm — lived 1.1ms, exit 0
+├─ 15775 (tracer-workload) — lived 96.6µs, ✗ exit 3
+└─ 15776 (tracer-workload) — lived 52.2µs, ✗ killed by SIGKILL
+";
+    assert_eq!(String::from_utf8(out).unwrap(), expected);
 }
