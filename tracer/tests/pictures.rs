@@ -156,7 +156,7 @@ fn export(recording: &Path) -> Value {
 }
 
 /// The summary's thread track (uuid, track) of task `tid` in process `pid` alive at `ns`.
-fn thread_at<'a>(summary: &'a Value, pid: u64, tid: u64, ns: u64) -> (&'a str, &'a Value) {
+fn thread_at(summary: &Value, pid: u64, tid: u64, ns: u64) -> (&str, &Value) {
     let threads = summary["threads"].as_object().expect("threads");
     let found: Vec<_> = threads
         .iter()
@@ -305,7 +305,9 @@ fn lifecycle_tree_and_perfetto_trace() {
         .collect();
     assert_eq!(threads, [(tgid, "tracer-workload"), (raw, "tracer-workload"), (pthread, "lc-renamed")], "[{context}]");
     assert_eq!(summary["flows"].as_array().unwrap().len(), 5, "[{context}] a flow per fork");
-    let lookups = events.iter().filter(|event| event["event"] == "lookup" && event["name"] == pthread.to_string());
+    let lookups = events
+        .iter()
+        .filter(|event| event["event"] == "lookup" && event["name"].as_str() == Some(&pthread.to_string()));
     assert!(lookups.count() >= 1, "[{context}] cat's look-up of /proc/{pthread} was recorded");
 }
 
