@@ -42,7 +42,14 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let mut lines = rendered.lines().map(str::trim).filter(|line| !line.is_empty());
+            let mut first = lines.next().unwrap_or("invalid arguments").to_owned();
+            // "the following required arguments were not provided:" names them on the next line.
+            if first.ends_with(':')
+                && let Some(next) = lines.next()
+            {
+                first = format!("{first} {next}");
+            }
             eprintln!("tracer: {}", first.trim_start_matches("error: "));
             return ExitCode::from(EXIT_USAGE);
         }
