@@ -389,3 +389,50 @@ fn make_build_tree_and_perfetto_trace() {
         .unwrap();
     assert_eq!(make_slices, ["(tracer)", "make -j2"], "make's images: tracer's fork, then make");
 }
+
+#[test]
+fn tree_and_export_errors_get_one_clear_line() {
+    let dir = scratch("errors");
+    // Carried inside the test binary: the VM has only the binary.
+    let fixture = dir.join("lifecycle-v1.rec");
+    std::fs::write(&fixture, include_bytes!("fixtures/lifecycle-v1.rec")).unwrap();
+    let fixture = fixture.to_str().unwrap();
+    let existing = dir.join("existing.pftrace");
+    std::fs::write(&existing, "keep me").unwrap();
+    let existing = existing.to_str().unwrap();
+    let cases: [(&[&str], i32, String); 6] = [
+        (
+            &["tree", "/nonexistent/trace.rec"],
+            1,
+            "tracer: cannot open /nonexistent/trace.rec: No such file or directory (os error 2)".into(),
+        ),
+        (&["tree", "/etc/passwd"], 1, "tracer: /etc/passwd is not a tracer recording (no tracer header)".into()),
+        (
+            &["tree", fixture, "--depth", "0"],
+            2,
+            "tracer: invalid value '0' for '--depth <N>': 0 is not in 1..=4294967295".into(),
+        ),
+        (
+            &["export", fixture],
+            2,
+            "tracer: the following required arguments were not provided: --perfetto <OUT>".into(),
+        ),
+        (
+            &["export", fixture, "--perfetto", existing],
+            1,
+            format!("tracer: {existing} already exists (use --force to overwrite it)"),
+        ),
+        (
+            &["run", "--tree", "--json", "--", "true"],
+            2,
+            "tracer: the argument '--tree' cannot be used with '--json'".into(),
+        ),
+    ];
+    for (args, code, message) in cases {
+        let output = run_tracer(args);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {}", text(&output.stderr));
+        assert_eq!(text(&output.stderr).trim_end(), message, "{args:?}");
+    }
+    assert_eq!(std::fs::read_to_string(dir.join("existing.pftrace")).unwrap(), "keep me");
+    let _ = std::fs::remove_dir_all(dir);
+}
