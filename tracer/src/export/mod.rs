@@ -1,5 +1,6 @@
 //! `tracer export FILE --perfetto OUT`: a recording converted for another tool. Perfetto's
 //! trace format is written with prost from the message subset in [`proto`].
+mod packets;
 mod perfetto;
 mod proto;
 
