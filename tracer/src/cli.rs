@@ -12,6 +12,9 @@ Examples:
   sudo tracer -o trace.rec -q -d 60    record one minute without printing
   tracer replay trace.rec -c bash      print the recorded events of bash
   sudo tracer run -- make -j2          trace a build and its whole process tree
+  sudo tracer run -q --tree -- make    draw the build's process tree when it ends
+  tracer tree trace.rec --threads      the process tree of a recording, with threads
+  tracer export trace.rec --perfetto trace.pftrace   a timeline for ui.perfetto.dev
   sudo tracer probes                   which hook serves each event on this kernel
 
 Exit status: 0 on success; 1 on errors; 2 on bad usage; 3 when the kernel dropped events
@@ -52,6 +55,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Draw the process tree of a recording: who started whom, what each ran, how it ended.
+    Tree {
+        /// A file written by `tracer -o FILE`.
+        file: PathBuf,
+        #[command(flatten)]
+        filters: FilterArgs,
+        #[command(flatten)]
+        layout: TreeArgs,
+    },
+    /// Convert a recording into a trace for another tool.
+    Export {
+        /// A file written by `tracer -o FILE`.
+        file: PathBuf,
+        /// Write a Perfetto trace (open it at ui.perfetto.dev) to OUT.
+        #[arg(long, value_name = "OUT", required = true)]
+        perfetto: PathBuf,
+        /// Overwrite OUT when it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Attach every hook and show which one serves each event kind on this kernel, and why.
     Probes {
         #[command(flatten)]
@@ -82,6 +105,19 @@ pub struct FilterArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
+pub struct TreeArgs {
+    /// Show N levels of processes (1: only the top ones).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub depth: Option<u32>,
+    /// List each process's threads.
+    #[arg(long)]
+    pub threads: bool,
+    /// Show every process: do not fold runs of identical siblings into one line.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
 pub struct HookArgs {
     /// Force the hook serving an event kind: lookup=fentry|kprobe|syscall_entry,
     /// fork|exec|exit|rename=tp_btf|raw_tracepoint (repeatable).
@@ -90,6 +126,8 @@ pub struct HookArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
+// "kept": what keeps the events when --quiet prints none.
+#[command(group(clap::ArgGroup::new("kept").multiple(true)))]
 pub struct TraceArgs {
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -97,13 +135,16 @@ pub struct TraceArgs {
     #[arg(long)]
     pub json: bool,
     /// Also record the events to FILE (replay it with `tracer replay FILE`).
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    #[arg(short = 'o', long = "output", value_name = "FILE", group = "kept")]
     pub output: Option<PathBuf>,
+    /// Print the process tree of what was traced at the end (after the events, or alone with -q).
+    #[arg(long, group = "kept", conflicts_with = "json")]
+    pub tree: bool,
     /// Overwrite FILE when it exists (otherwise tracer refuses to touch it).
     #[arg(long, requires = "output")]
     pub force: bool,
-    /// Record without printing events.
-    #[arg(short = 'q', long, requires = "output")]
+    /// Print no events (with --output or --tree).
+    #[arg(short = 'q', long, requires = "kept")]
     pub quiet: bool,
     /// Stop after SECS seconds.
     #[arg(short = 'd', long = "duration", value_name = "SECS")]

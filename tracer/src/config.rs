@@ -46,6 +46,8 @@ pub struct TraceConfig {
     pub output: Option<PathBuf>,
     pub force: bool,
     pub quiet: bool,
+    /// Print the process tree at the end.
+    pub tree: bool,
     pub duration: Option<Duration>,
     pub hooks: HashMap<Kind, Source>,
     pub buffer_mib: u32,
@@ -68,6 +70,7 @@ impl TraceConfig {
             output: args.output.clone(),
             force: args.force,
             quiet: args.quiet,
+            tree: args.tree,
             duration,
             hooks: parse_hooks(&args.hooks)?,
             buffer_mib: args.buffer_mib,

@@ -258,6 +258,14 @@ pub mod exit_status {
     pub fn core_dumped(status: u32) -> bool {
         status & 0x80 != 0
     }
+
+    /// The wait status of an exit's parts (the inverse of the three functions above).
+    pub fn compose(code: Option<u32>, signal: Option<super::Signal>, core_dumped: bool) -> u32 {
+        match signal {
+            Some(signal) => (signal.0 & 0x7f) | if core_dumped { 0x80 } else { 0 },
+            None => (code.unwrap_or(0) & 0xff) << 8,
+        }
+    }
 }
 
 #[cfg(test)]

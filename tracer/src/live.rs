@@ -1,11 +1,13 @@
 //! The commands that trace the live kernel: the default stream, `tracer run`, `tracer probes`.
 use std::{
+    cell::RefCell,
     collections::{BTreeSet, HashMap},
     ffi::{CString, OsString},
     io::{BufWriter, Write},
     os::unix::{ffi::OsStrExt, process::ExitStatusExt},
     path::Path,
     process::ExitStatus,
+    rc::Rc,
 };
 
 use anyhow::{Context, Result, bail};
@@ -20,7 +22,8 @@ use crate::{
     pipeline::Pipeline,
     recording::{RecordingHeader, RecordingWriter},
     session::{self, Ended, RunTree},
-    tasks::TaskTable,
+    tasks::{Coverage, TaskModel, TaskTable},
+    tree,
 };
 
 /// Exit status when the kernel dropped events.
@@ -91,6 +94,10 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
     if let EnvSelection::Named(names) = &config.env {
         pipeline = pipeline.keep_env(names.clone());
     }
+    let model = config.tree.then(|| Rc::new(RefCell::new(TaskModel::new())));
+    if let Some(model) = &model {
+        pipeline = pipeline.feeding(model.clone());
+    }
     eprintln!(
         "Attached {} programs: tracing {}. {}",
         loaded.plan.attached_programs(),
@@ -102,6 +109,13 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         None => None,
     };
     let ended = session::stream(loaded, pipeline, config.duration, run).await?;
+    if let Some(model) = model
+        && !ended.output_closed
+    {
+        let mut emitted = config.filters.clone();
+        emitted.kinds = emit;
+        tree::print(&model.borrow(), tree::Layout::default(), Coverage::of(&emitted))?;
+    }
     Ok(finish(&ended))
 }
 

@@ -5,6 +5,7 @@ mod clock;
 mod config;
 mod decode;
 mod event;
+mod export;
 mod filter;
 mod kernel_btf;
 mod live;
@@ -18,6 +19,7 @@ mod replay;
 mod session;
 mod tasks;
 mod text;
+mod tree;
 
 use std::process::ExitCode;
 
@@ -41,7 +43,14 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let mut lines = rendered.lines().map(str::trim).filter(|line| !line.is_empty());
+            let mut first = lines.next().unwrap_or("invalid arguments").to_owned();
+            // "the following required arguments were not provided:" names them on the next line.
+            if first.ends_with(':')
+                && let Some(next) = lines.next()
+            {
+                first = format!("{first} {next}");
+            }
             eprintln!("tracer: {}", first.trim_start_matches("error: "));
             return ExitCode::from(EXIT_USAGE);
         }
@@ -65,6 +74,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             runtime.block_on(live::trace(TraceConfig::from_args(&trace)?, Some(command)))
         }
         Some(Command::Replay { file, filters, json }) => replay::replay(&file, &filters, json),
+        Some(Command::Tree { file, filters, layout }) => tree::tree(
+            &file,
+            &filters,
+            tree::Layout { depth: layout.depth.map(|depth| depth as usize), threads: layout.threads, all: layout.all },
+        ),
+        Some(Command::Export { file, perfetto, force }) => export::perfetto(&file, &perfetto, force),
         Some(Command::Probes { hooks }) => live::probes(config::parse_hooks(&hooks)?),
     }
 }

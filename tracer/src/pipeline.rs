@@ -1,6 +1,6 @@
 //! What happens to each decoded event, live or replayed: resolve `/proc` lookups, keep the
 //! task table current, drop kinds the user did not ask for, count, record, print.
-use std::{collections::BTreeSet, io, time::Duration};
+use std::{cell::RefCell, collections::BTreeSet, io, rc::Rc, time::Duration};
 
 use strum::EnumCount;
 
@@ -9,7 +9,7 @@ use crate::{
     filter::EventFilter,
     output::Printer,
     recording::RecordingWriter,
-    tasks::TaskTable,
+    tasks::{TaskModel, TaskTable},
 };
 
 /// Events shown, by kind, and events lost, by where.
@@ -82,6 +82,8 @@ pub struct Pipeline {
     recorder: Option<RecordingWriter>,
     /// `--env-filter`: the only environment variables exec events keep.
     env_names: Option<BTreeSet<String>>,
+    /// Fed every event of the selected tasks, whatever its kind (`--tree`).
+    model: Option<Rc<RefCell<TaskModel>>>,
     pub counts: Counts,
 }
 
@@ -93,12 +95,18 @@ impl Pipeline {
         printer: Box<dyn Printer>,
         recorder: Option<RecordingWriter>,
     ) -> Self {
-        Self { shown, filter, tasks, printer, recorder, env_names: None, counts: Counts::default() }
+        Self { shown, filter, tasks, printer, recorder, env_names: None, model: None, counts: Counts::default() }
     }
 
     /// Keeps only these environment variables in exec events, before anything is recorded.
     pub fn keep_env(mut self, names: BTreeSet<String>) -> Self {
         self.env_names = Some(names);
+        self
+    }
+
+    /// Also files every event of the selected tasks into `model`, whatever its kind.
+    pub fn feeding(mut self, model: Rc<RefCell<TaskModel>>) -> Self {
+        self.model = Some(model);
         self
     }
 
@@ -114,6 +122,9 @@ impl Pipeline {
             && !filter.admits(&event)
         {
             return Ok(());
+        }
+        if let Some(model) = &self.model {
+            model.borrow_mut().observe(&event);
         }
         let kind = event.kind();
         if kind != Kind::Lost && !self.shown.contains(&kind) {
