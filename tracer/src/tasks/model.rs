@@ -234,6 +234,12 @@ impl TaskModel {
                     argv_truncated: *argv_truncated,
                     thread: subject,
                 });
+                // The exec's own rename: the event's comm is the new name.
+                let new = event.comm.to_string();
+                let names = &mut self.threads[subject.0].names;
+                if names.last() != Some(&new) {
+                    names.push(new);
+                }
             }
             Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, .. } => {
                 let status = &crate::event::exit_status::compose(*exit_code, *signal, *core_dumped);
@@ -274,10 +280,10 @@ impl TaskModel {
             Some(&process) => process,
             None => {
                 let parent = self.live_processes.get(&event.ppid).copied();
-                self.new_process(event.tgid, event.ppid, parent, Start::Unseen, ns, event.comm.to_string())
+                self.new_process(event.tgid, event.ppid, parent, Start::Unseen, ns, comm_before(event))
             }
         };
-        self.new_thread(process, tid, Start::Unseen, ns, event.comm.to_string())
+        self.new_thread(process, tid, Start::Unseen, ns, comm_before(event))
     }
 
     /// A non-leader thread exec'd and now has the leader's TID; a leader still filed under it
@@ -337,5 +343,13 @@ impl TaskModel {
         self.processes[process.0].threads.push(key);
         self.live_threads.insert(tid, key);
         key
+    }
+}
+
+/// The task's comm before `event`: an exec event carries the new one, and the old one apart.
+fn comm_before(event: &Event) -> String {
+    match &event.detail {
+        Detail::Exec { old_comm: Some(old), .. } => old.to_string(),
+        _ => event.comm.to_string(),
     }
 }
