@@ -119,6 +119,8 @@ pub enum Detail {
         cwd: Option<Text>,
         /// Only the innermost part of a very deep or long working directory was kept.
         cwd_truncated: bool,
+        /// The parent process, its parent, and so on up to PID 1 (at most 32), nearest first.
+        ancestors: Vec<Ancestor>,
     },
     /// The task exited.
     Exit {
@@ -130,6 +132,8 @@ pub enum Detail {
         /// The last task of its thread group: the process is gone.
         group_dead: bool,
         lifetime_ns: u64,
+        /// As for exec; filled in for every exit, a thread's too.
+        ancestors: Vec<Ancestor>,
     },
     /// The task's comm changed; `comm` of the event is the old one.
     Rename { old_comm: Text, new_comm: Text },
@@ -143,6 +147,15 @@ pub enum Detail {
     },
     /// `count` events were not delivered.
     Lost { count: u64, origin: LostOrigin },
+}
+
+/// A process in an event's chain of ancestors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ancestor {
+    pub tgid: u32,
+    pub comm: Text,
+    /// The program it runs, when tracer saw its exec or found it in `/proc`.
+    pub exe: Option<Text>,
 }
 
 /// Where events were lost.
@@ -171,6 +184,7 @@ impl Detail {
             core_dumped: exit_status::core_dumped(status),
             group_dead,
             lifetime_ns,
+            ancestors: Vec::new(),
         }
     }
 }
@@ -209,6 +223,7 @@ pub fn test_exec(filename: &str, argv: &[&str], old_tid: u32) -> Detail {
         egid: 0,
         cwd: Some("/".into()),
         cwd_truncated: false,
+        ancestors: Vec::new(),
     }
 }
 
@@ -288,7 +303,8 @@ mod tests {
                 signal: Some(Signal(11)),
                 core_dumped: true,
                 group_dead: true,
-                lifetime_ns: 5
+                lifetime_ns: 5,
+                ancestors: vec![]
             }
         );
     }

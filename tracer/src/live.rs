@@ -22,7 +22,7 @@ use crate::{
     pipeline::Pipeline,
     recording::{RecordingHeader, RecordingWriter},
     session::{self, Ended, RunTree},
-    tasks::{Coverage, TaskModel, TaskTable},
+    tasks::{Ancestry, Coverage, TaskModel, TaskTable},
     tree,
 };
 
@@ -93,6 +93,10 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
     let mut pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, stdout_printer(&config), recorder);
     if let EnvSelection::Named(names) = &config.env {
         pipeline = pipeline.keep_env(names.clone());
+    }
+    if config.filters.kinds.contains(&Kind::Exec) || config.filters.kinds.contains(&Kind::Exit) {
+        // Taken now that the hooks are attached: whatever changes from here on is an event.
+        pipeline = pipeline.tracing_ancestry(Ancestry::from_proc());
     }
     let model = config.tree.then(|| Rc::new(RefCell::new(TaskModel::new())));
     if let Some(model) = &model {

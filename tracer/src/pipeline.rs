@@ -9,7 +9,7 @@ use crate::{
     filter::EventFilter,
     output::Printer,
     recording::RecordingWriter,
-    tasks::{TaskModel, TaskTable},
+    tasks::{Ancestry, TaskModel, TaskTable},
 };
 
 /// Events shown, by kind, and events lost, by where.
@@ -82,6 +82,8 @@ pub struct Pipeline {
     recorder: Option<RecordingWriter>,
     /// `--env-filter`: the only environment variables exec events keep.
     env_names: Option<BTreeSet<String>>,
+    /// Fills in the ancestors of exec and exit events (live runs; a replay has them recorded).
+    ancestry: Option<Ancestry>,
     /// Fed every event of the selected tasks, whatever its kind (`--tree`).
     model: Option<Rc<RefCell<TaskModel>>>,
     pub counts: Counts,
@@ -95,7 +97,23 @@ impl Pipeline {
         printer: Box<dyn Printer>,
         recorder: Option<RecordingWriter>,
     ) -> Self {
-        Self { shown, filter, tasks, printer, recorder, env_names: None, model: None, counts: Counts::default() }
+        Self {
+            shown,
+            filter,
+            tasks,
+            printer,
+            recorder,
+            env_names: None,
+            ancestry: None,
+            model: None,
+            counts: Counts::default(),
+        }
+    }
+
+    /// Fills in ancestors from `ancestry`, before anything is recorded.
+    pub fn tracing_ancestry(mut self, ancestry: Ancestry) -> Self {
+        self.ancestry = Some(ancestry);
+        self
     }
 
     /// Keeps only these environment variables in exec events, before anything is recorded.
@@ -113,6 +131,9 @@ impl Pipeline {
     pub fn handle(&mut self, mut event: Event) -> Result<(), PipelineError> {
         if let Some(names) = &self.env_names {
             crate::decode::keep_env(&mut event, names);
+        }
+        if let Some(ancestry) = &mut self.ancestry {
+            ancestry.observe(&mut event);
         }
         if let Some(tasks) = &mut self.tasks {
             tasks.resolve_lookup(&mut event);

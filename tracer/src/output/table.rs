@@ -59,7 +59,7 @@ pub fn describe(event: &Event) -> String {
                 format!("process {child_tgid} created")
             }
         }
-        Detail::Exec { filename, argv, argv_truncated, old_tid, euid, .. } => {
+        Detail::Exec { filename, argv, argv_truncated, old_tid, euid, ancestors, .. } => {
             let mut text = filename.to_string();
             if !argv.is_empty() {
                 text.push_str(" [");
@@ -77,9 +77,13 @@ pub fn describe(event: &Event) -> String {
             if event.uid != *euid {
                 text.push_str(&format!(" (uid {}, euid {euid})", event.uid));
             }
+            // The nearest two ancestors say where a command came from; JSON has the whole chain.
+            for ancestor in ancestors.iter().take(2) {
+                text.push_str(&format!(" ← {} {}", ancestor.comm, ancestor.tgid));
+            }
             text
         }
-        Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns } => {
+        Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, .. } => {
             let how = match (exit_code, signal) {
                 (Some(code), _) => format!("exit {code}"),
                 (None, Some(signal)) => format!("killed by {signal}"),

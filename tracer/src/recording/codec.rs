@@ -223,6 +223,10 @@ pub(super) mod tests {
                 egid: 1000,
                 cwd: Some("/home/u/dé".into()),
                 cwd_truncated: false,
+                ancestors: vec![
+                    crate::event::Ancestor { tgid: 812, comm: "bash".into(), exe: Some("/usr/bin/bash".into()) },
+                    crate::event::Ancestor { tgid: 1, comm: "init".into(), exe: None },
+                ],
             }),
             base(crate::event::test_exec("", &[], 0)),
             base(Detail::exit(9 | 0x80, true, u64::MAX)),
@@ -297,6 +301,7 @@ pub(super) mod tests {
                         egid,
                         cwd,
                         cwd_truncated,
+                        ancestors: Vec::new(),
                     }
                 ),
             (any::<u32>(), any::<bool>(), any::<u64>()).prop_map(|(status, group_dead, lifetime_ns)| Detail::exit(

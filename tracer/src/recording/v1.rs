@@ -84,6 +84,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
                 egid: u32::MAX,
                 cwd: None,
                 cwd_truncated: false,
+                ancestors: Vec::new(),
             }
         }
         TAG_EXIT => {
