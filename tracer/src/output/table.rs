@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use crate::{
     event::{Detail, Event, exit_status},
     names::signal_name,
-    output::Printer,
+    output::{Printer, escape::escape},
 };
 
 pub struct TablePrinter<W: Write> {
@@ -43,14 +43,20 @@ fn duration(ns: u64) -> String {
     }
 }
 
-/// An argument as a shell would need it written.
+/// An argument as a shell would need it written (after escaping, so it stays on its line).
 fn shell_word(argument: &str) -> String {
+    let argument = escape(argument);
     let plain = !argument.is_empty()
         && argument.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&byte));
-    if plain { argument.to_owned() } else { format!("'{}'", argument.replace('\'', r"'\''")) }
+    if plain { argument.into_owned() } else { format!("'{}'", argument.replace('\'', r"'\''")) }
 }
 
-/// What happened, in words.
+/// `text` escaped, in double quotes (a quote inside is escaped too).
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", escape(text).replace('"', "\\\""))
+}
+
+/// What happened, in words. Every string from the kernel is escaped: one event, one line.
 pub fn describe(event: &Event) -> String {
     match &event.detail {
         Detail::Fork { child_tgid, child_tid, .. } => {
@@ -61,7 +67,7 @@ pub fn describe(event: &Event) -> String {
             }
         }
         Detail::Exec { filename, argv, argv_truncated, old_tid } => {
-            let mut text = filename.clone();
+            let mut text = escape(filename).into_owned();
             if !argv.is_empty() {
                 text.push_str(" [");
                 text.push_str(&argv.iter().map(|argument| shell_word(argument)).collect::<Vec<_>>().join(" "));
@@ -85,14 +91,14 @@ pub fn describe(event: &Event) -> String {
             let what = if *group_dead { "process gone" } else { "thread gone" };
             format!("{how}{core}, {what}, lived {}", duration(*lifetime_ns))
         }
-        Detail::Rename { old_comm, new_comm } => format!("comm {old_comm:?} -> {new_comm:?}"),
-        Detail::Lookup { name, target_tgid } => match (name.parse::<u32>(), target_tgid) {
+        Detail::Rename { old_comm, new_comm } => format!("comm {} -> {}", quoted(old_comm), quoted(new_comm)),
+        Detail::Lookup { name: raw, target_tgid } => match (raw.parse::<u32>(), target_tgid) {
             (Ok(tid), Some(tgid)) if tid != *tgid => {
-                format!("/proc/{name} (thread of {tgid}, hidden from ls /proc)")
+                format!("/proc/{raw} (thread of {tgid}, hidden from ls /proc)")
             }
-            (Ok(_), Some(_)) => format!("/proc/{name} (process)"),
-            (Ok(_), None) => format!("/proc/{name} (no such task)"),
-            (Err(_), _) => format!("/proc/{name}"),
+            (Ok(_), Some(_)) => format!("/proc/{raw} (process)"),
+            (Ok(_), None) => format!("/proc/{raw} (no such task)"),
+            (Err(_), _) => format!("/proc/{}", escape(raw)),
         },
         Detail::Lost { count } => format!("{count} events lost (ring buffer full)"),
     }
@@ -116,7 +122,7 @@ impl<W: Write> Printer for TablePrinter<W> {
             event.tgid,
             event.tid,
             event.ppid,
-            event.comm,
+            escape(&event.comm),
             describe(event)
         )
     }
@@ -168,5 +174,40 @@ mod tests {
         assert_eq!(describe(&exec), "/bin/cat [cat 'a b'] (by thread 815, which took over TID 812)");
         let rename = event(812, 815, Detail::Rename { old_comm: "bash".into(), new_comm: "worker".into() });
         assert_eq!(describe(&rename), "comm \"bash\" -> \"worker\"");
+    }
+
+    #[test]
+    fn hostile_names_stay_on_one_visible_line() {
+        let hostile = "\x1b]0;owned\x07\nX";
+        let mut printer = TablePrinter::with_zone(Vec::new(), jiff::tz::TimeZone::UTC);
+        let exec = test_event(
+            7,
+            7,
+            hostile,
+            Detail::Exec {
+                filename: format!("/tmp/{hostile}"),
+                argv: vec!["\x1b[2J".into(), "a\nb".into(), "it's \u{202e}".into(), r"back\slash".into()],
+                argv_truncated: false,
+                old_tid: 7,
+            },
+        );
+        let rename = test_event(7, 7, "sh", Detail::Rename { old_comm: "sh".into(), new_comm: "\"q\"\r\u{9b}".into() });
+        let lookup = test_event(7, 7, "sh", Detail::Lookup { name: "\x1b[31m\u{2028}".into(), target_tgid: None });
+        for event in [&exec, &rename, &lookup] {
+            printer.print(event).unwrap();
+        }
+        let text = String::from_utf8(printer.out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(
+            lines[1],
+            r"01:02:03.000456 exec         7       7       1 \x1b]0;owned\x07\nX /tmp/\x1b]0;owned\x07\nX ['\x1b[2J' 'a\nb' 'it'\''s \u{202e}' 'back\\slash']"
+        );
+        assert_eq!(
+            lines[2],
+            r#"01:02:03.000456 rename       7       7       1 sh               comm "sh" -> "\"q\"\r\u{9b}""#
+        );
+        assert_eq!(lines[3], r"01:02:03.000456 lookup       7       7       1 sh               /proc/\x1b[31m\u{2028}");
+        assert!(text.chars().all(|c| c == '\n' || !(c.is_control() || ('\u{2028}'..='\u{202e}').contains(&c))));
     }
 }
