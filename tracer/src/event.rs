@@ -115,8 +115,18 @@ pub enum Detail {
         /// TGID of the live task `name` names, when tracer knows it.
         target_tgid: Option<u32>,
     },
-    /// `count` events were dropped in the kernel because the ring buffer was full.
-    Lost { count: u64 },
+    /// `count` events were dropped on their way: in the kernel, because the ring buffer was full,
+    /// or before the printer, because the output did not keep up.
+    Lost { count: u64, origin: LostOrigin },
+}
+
+/// Where events were lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostOrigin {
+    /// The kernel's ring buffer was full: the events are gone.
+    Ring,
+    /// The printed output did not keep up: the events were recorded, not printed.
+    Output,
 }
 
 impl Event {

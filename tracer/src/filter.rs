@@ -214,6 +214,11 @@ mod tests {
         let mut filter = EventFilter::new(filters);
         assert!(!filter.admits(&exec("bash", 1)));
         assert!(filter.admits(&event("bash", 1, 1, Detail::Exit { status: 0, group_dead: true, lifetime_ns: 1 })));
-        assert!(filter.admits(&event("tracer", 1, 1, Detail::Lost { count: 3 })));
+        assert!(filter.admits(&event(
+            "tracer",
+            1,
+            1,
+            Detail::Lost { count: 3, origin: crate::event::LostOrigin::Ring }
+        )));
     }
 }

@@ -105,7 +105,7 @@ impl<W: Write> Printer for JsonPrinter<W> {
                 let hidden = matches!((target_tgid, name.parse::<u32>()), (Some(tgid), Ok(tid)) if *tgid != tid);
                 write!(out, ",\"hidden_thread\":{hidden}")?;
             }
-            Detail::Lost { count } => write!(out, ",\"count\":{count}")?,
+            Detail::Lost { count, .. } => write!(out, ",\"count\":{count}")?,
         }
         writeln!(out, ",\"source\":\"{}\"}}", event.source.name())
     }

@@ -2,7 +2,7 @@
 use std::io::{self, Write};
 
 use crate::{
-    event::{Detail, Event, exit_status},
+    event::{Detail, Event, LostOrigin, exit_status},
     names::signal_name,
     output::{Printer, escape::escape},
 };
@@ -100,7 +100,10 @@ pub fn describe(event: &Event) -> String {
             (Ok(_), None) => format!("/proc/{raw} (no such task)"),
             (Err(_), _) => format!("/proc/{}", escape(raw)),
         },
-        Detail::Lost { count } => format!("{count} events lost (ring buffer full)"),
+        Detail::Lost { count, origin: LostOrigin::Ring } => format!("{count} events lost (ring buffer full)"),
+        Detail::Lost { count, origin: LostOrigin::Output } => {
+            format!("{count} events not printed (the output did not keep up)")
+        }
     }
 }
 
@@ -209,5 +212,13 @@ mod tests {
         );
         assert_eq!(lines[3], r"01:02:03.000456 lookup       7       7       1 sh               /proc/\x1b[31m\u{2028}");
         assert!(text.chars().all(|c| c == '\n' || !(c.is_control() || ('\u{2028}'..='\u{202e}').contains(&c))));
+    }
+
+    #[test]
+    fn lost_events_say_where_they_were_lost() {
+        let ring = event(1, 1, Detail::Lost { count: 5, origin: LostOrigin::Ring });
+        assert_eq!(describe(&ring), "5 events lost (ring buffer full)");
+        let output = event(1, 1, Detail::Lost { count: 7, origin: LostOrigin::Output });
+        assert_eq!(describe(&output), "7 events not printed (the output did not keep up)");
     }
 }

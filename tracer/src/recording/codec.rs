@@ -8,7 +8,7 @@
 use bytes::{BufMut, BytesMut};
 
 use super::RecordingHeader;
-use crate::event::{Detail, Event, Source};
+use crate::event::{Detail, Event, LostOrigin, Source};
 
 /// Why a payload could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -116,7 +116,7 @@ pub fn encode(event: &Event, out: &mut BytesMut) {
                 }
             }
         }
-        Detail::Lost { count } => put_varint(out, *count),
+        Detail::Lost { count, .. } => put_varint(out, *count),
     }
 }
 
@@ -171,7 +171,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
                 true => Some(input.var_u32("the target tgid")?),
             },
         },
-        TAG_LOST => Detail::Lost { count: input.varint("the lost count")? },
+        TAG_LOST => Detail::Lost { count: input.varint("the lost count")?, origin: LostOrigin::Ring },
         _ => return Err(CodecError::UnknownTag { what: "event kind", tag }),
     };
     input.finish()?;
@@ -346,7 +346,7 @@ pub(super) mod tests {
                 ppid: 0,
                 comm: String::new(),
                 source: Source::Tracer,
-                detail: Detail::Lost { count: 17 },
+                detail: Detail::Lost { count: 17, origin: LostOrigin::Ring },
             },
             Event {
                 timestamp_ns: 0,
@@ -356,7 +356,7 @@ pub(super) mod tests {
                 ppid: u32::MAX,
                 comm: "日本語".to_owned(),
                 source: Source::Kprobe,
-                detail: Detail::Lost { count: u64::MAX },
+                detail: Detail::Lost { count: u64::MAX, origin: LostOrigin::Ring },
             },
         ]
     }
@@ -380,7 +380,7 @@ pub(super) mod tests {
             (any::<String>(), any::<String>()).prop_map(|(old_comm, new_comm)| Detail::Rename { old_comm, new_comm }),
             (any::<String>(), any::<Option<u32>>())
                 .prop_map(|(name, target_tgid)| Detail::Lookup { name, target_tgid }),
-            any::<u64>().prop_map(|count| Detail::Lost { count }),
+            any::<u64>().prop_map(|count| Detail::Lost { count, origin: LostOrigin::Ring }),
         ]
     }
 
