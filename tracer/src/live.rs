@@ -70,6 +70,7 @@ fn describe_kinds(kinds: &BTreeSet<Kind>) -> String {
 pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Result<u8> {
     let running = command.is_some();
     let (attach, emit) = config.kernel_kinds(running);
+    config.check_hooks(&attach)?;
     // Created first, so an existing recording is refused before anything loads.
     let recorder = match &config.output {
         Some(path) => Some(RecordingWriter::create(path, &recording_header(&config.filters), config.force)?),
@@ -251,13 +252,20 @@ pub fn probes(hooks: HashMap<Kind, crate::event::Source>) -> Result<u8> {
         hooks: &hooks,
         buffer_mib: 1,
     };
-    let (plan, status) = match loader::load(&options) {
-        Ok(loaded) => (loaded.plan, 0),
-        Err(LoadError::Unserved { plan, .. }) => (plan, 1),
+    let (plan, unserved) = match loader::load(&options) {
+        Ok(loaded) => (loaded.plan, None),
+        Err(LoadError::Unserved { kinds, reasons, plan }) => {
+            let error = LoadError::Unserved { kinds, reasons, plan: plan.clone() };
+            (plan, Some(error))
+        }
         Err(error) => return Err(error.into()),
     };
     let mut out = std::io::stdout().lock();
     write!(out, "{plan}")?;
     out.flush()?;
-    Ok(status)
+    match unserved {
+        // The plan says it on stdout; the exit status and stderr must say it too.
+        Some(error) => Err(error.into()),
+        None => Ok(0),
+    }
 }
