@@ -2,6 +2,7 @@
 //! them under tracer and assert the exact events they cause; benchmarks use them as load.
 use std::process::ExitCode;
 
+mod hostile;
 mod lifecycle;
 mod pair;
 mod storm;
@@ -10,13 +11,16 @@ mod thread_exec;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("hostile-names") => hostile::run(&args[1..]),
         Some("lifecycle") => lifecycle::run(&args[1..]),
         Some("pair") => pair::run(&args[1..]),
         Some("storm") => storm::run(&args[1..]),
         Some("thread-exec") => thread_exec::run(&args[1..]),
+        // What `hostile-names` execs under a hostile argv[0]: exits 0 whatever its arguments.
+        Some("true") => ExitCode::SUCCESS,
         _ => {
             eprintln!(
-                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]"
+                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload hostile-names DIR"
             );
             ExitCode::from(2)
         }

@@ -29,6 +29,10 @@ pub enum ConfigError {
     ArgBytes(u32),
     #[error("--env-filter {0:?}: expected an environment variable name (no '=' or NUL)")]
     EnvName(String),
+    #[error(
+        "--hook {kind}={hook}: {kind} events are not traced (--events {selected}); add {kind} to --events or drop the --hook"
+    )]
+    HookUnused { kind: &'static str, hook: &'static str, selected: String },
 }
 
 /// Which environment variables exec events carry.
@@ -121,6 +125,23 @@ fn env_selection(args: &TraceArgs) -> Result<EnvSelection, ConfigError> {
     })
 }
 
+impl TraceConfig {
+    /// A forced hook must serve a kind that is traced: one that would be silently ignored means
+    /// the command line does not do what its author thinks.
+    pub fn check_hooks(&self, attached: &BTreeSet<Kind>) -> Result<(), ConfigError> {
+        let mut forced: Vec<(&Kind, &Source)> = self.hooks.iter().collect();
+        forced.sort_by_key(|(kind, _)| **kind);
+        match forced.into_iter().find(|(kind, _)| !attached.contains(kind)) {
+            Some((kind, source)) => Err(ConfigError::HookUnused {
+                kind: kind.name(),
+                hook: source.name(),
+                selected: self.filters.kinds.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(","),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 pub fn parse_hooks(args: &HookArgs) -> Result<HashMap<Kind, Source>, ConfigError> {
     let mut hooks = HashMap::new();
     for given in &args.hooks {
@@ -162,6 +183,33 @@ mod tests {
             "--hook \"fork=kprobe\": fork can be served by tp_btf, raw_tracepoint"
         );
         assert!(matches!(parse_hooks(&HookArgs { hooks: vec!["lookup".into()] }), Err(ConfigError::HookSyntax(_))));
+    }
+
+    #[test]
+    fn a_forced_hook_must_serve_a_traced_kind() {
+        let config = |events: &[&str], hooks: &[&str]| {
+            TraceConfig::from_args(&TraceArgs {
+                filters: FilterArgs { events: events.iter().map(|e| e.to_string()).collect(), ..FilterArgs::default() },
+                hooks: HookArgs { hooks: hooks.iter().map(|h| h.to_string()).collect() },
+                ..args()
+            })
+            .unwrap()
+        };
+        let unused = config(&["fork"], &["lookup=kprobe"]);
+        let (attached, _) = unused.kernel_kinds(false);
+        assert_eq!(
+            unused.check_hooks(&attached).unwrap_err().to_string(),
+            "--hook lookup=kprobe: lookup events are not traced (--events fork); add lookup to --events or drop the --hook"
+        );
+        // Lookups need fork events: a hook forced for them serves, though they are not shown.
+        let needed = config(&["lookup"], &["fork=raw_tracepoint"]);
+        assert_eq!(needed.check_hooks(&needed.kernel_kinds(false).0), Ok(()));
+        // `tracer run` needs them too.
+        let running = config(&["exec"], &["exit=raw_tracepoint"]);
+        assert!(running.check_hooks(&running.kernel_kinds(false).0).is_err());
+        assert_eq!(running.check_hooks(&running.kernel_kinds(true).0), Ok(()));
+        let all = config(&[], &["lookup=syscall_entry", "exec=tp_btf"]);
+        assert_eq!(all.check_hooks(&all.kernel_kinds(false).0), Ok(()));
     }
 
     #[test]

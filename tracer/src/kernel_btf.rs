@@ -20,10 +20,18 @@ pub fn btf_path() -> PathBuf {
     std::env::var_os(BTF_PATH_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(VMLINUX_BTF))
 }
 
+/// Kernel BTF is a few MiB (5.5 MiB for a distribution's vmlinux); a file past this is not BTF,
+/// and reading it whole (`TRACER_BTF=/dev/zero`) would exhaust memory.
+pub const MAX_BTF_BYTES: u64 = 64 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
     #[error("cannot read kernel BTF from {path}: {error} (tracer needs a kernel built with CONFIG_DEBUG_INFO_BTF)")]
     Read { path: PathBuf, error: std::io::Error },
+    #[error("cannot read kernel BTF from {path}: not a regular file")]
+    NotAFile { path: PathBuf },
+    #[error("cannot read kernel BTF from {path}: larger than {} MiB, which no kernel's BTF is", MAX_BTF_BYTES >> 20)]
+    TooLarge { path: PathBuf },
     #[error("cannot parse kernel BTF from {path}: {message}")]
     Parse { path: PathBuf, message: &'static str },
     #[error("kernel BTF has no struct {0}")]
@@ -62,6 +70,24 @@ fn trailing_len(kind: u32, vlen: usize) -> Option<usize> {
     })
 }
 
+/// Reads a BTF file: a regular file (a device or a FIFO could block or never end), at most
+/// [`MAX_BTF_BYTES`] long whatever its size claims (sysfs files may claim none).
+fn read_capped(path: &Path) -> Result<Vec<u8>, BtfError> {
+    use std::io::Read;
+    let read_error = |error| BtfError::Read { path: path.into(), error };
+    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+        return Err(BtfError::NotAFile { path: path.into() });
+    }
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_BTF_BYTES + 1).read_to_end(&mut data))
+        .map_err(read_error)?;
+    if data.len() as u64 > MAX_BTF_BYTES {
+        return Err(BtfError::TooLarge { path: path.into() });
+    }
+    Ok(data)
+}
+
 /// One type's header fields.
 #[derive(Clone, Copy)]
 struct TypeHeader {
@@ -85,7 +111,7 @@ pub struct KernelBtf {
 
 impl KernelBtf {
     pub fn load(path: &Path) -> Result<Self, BtfError> {
-        let data = std::fs::read(path).map_err(|error| BtfError::Read { path: path.into(), error })?;
+        let data = read_capped(path)?;
         Self::parse(data).map_err(|message| BtfError::Parse { path: path.into(), message })
     }
 
@@ -386,6 +412,23 @@ mod tests {
         // A struct whose member list runs past the type section.
         let long = vec![(1, info(1, 0), 4, vec![32]), (1, info(kind::STRUCT, 40), 4, vec![s(2), 1, 0])];
         assert_eq!(KernelBtf::parse(blob(&strings, &long)).err(), Some("type section ends inside a type"));
+    }
+
+    #[test]
+    fn refuses_devices_and_oversized_files_before_reading_them_whole() {
+        let error = KernelBtf::load(Path::new("/dev/zero")).err().expect("/dev/zero is no BTF");
+        assert_eq!(error.to_string(), "cannot read kernel BTF from /dev/zero: not a regular file");
+        let dir = std::env::temp_dir().join(format!("tracer-btf-cap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let huge = dir.join("huge");
+        // Sparse: MAX_BTF_BYTES + 1 bytes of zeros that take no disk space.
+        std::fs::File::create(&huge).unwrap().set_len(MAX_BTF_BYTES + 1).unwrap();
+        let error = KernelBtf::load(&huge).err().expect("too large");
+        assert_eq!(
+            error.to_string(),
+            format!("cannot read kernel BTF from {}: larger than 64 MiB, which no kernel's BTF is", huge.display())
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -3,8 +3,11 @@ use std::{
     cell::RefCell,
     collections::{BTreeSet, HashMap},
     ffi::{CString, OsString},
-    io::{BufWriter, Write},
-    os::unix::{ffi::OsStrExt, process::ExitStatusExt},
+    io::Write,
+    os::{
+        fd::AsFd,
+        unix::{ffi::OsStrExt, process::ExitStatusExt},
+    },
     path::Path,
     process::ExitStatus,
     rc::Rc,
@@ -18,7 +21,7 @@ use crate::{
     event::Kind,
     filter::Filters,
     loader::{self, LoadError, LoadOptions},
-    output::{self, NoPrinter, Printer},
+    output::{self, NoPrinter, Printer, QueuedPrinter},
     pipeline::Pipeline,
     recording::{RecordingHeader, RecordingWriter},
     session::{self, Ended, RunTree},
@@ -26,8 +29,11 @@ use crate::{
     tree,
 };
 
-/// Exit status when the kernel dropped events.
+/// Exit status when events were lost: dropped in the kernel, or not printed.
 pub const EXIT_LOST: u8 = 3;
+
+/// How long the summary may wait for stderr (which may be a stalled pipe too).
+const SUMMARY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 
 fn read_trimmed(path: &str) -> String {
     std::fs::read_to_string(path).map(|text| text.trim().to_owned()).unwrap_or_default()
@@ -47,12 +53,16 @@ fn recording_header(filters: &Filters) -> RecordingHeader {
     }
 }
 
-fn stdout_printer(config: &TraceConfig) -> Box<dyn Printer> {
+/// The live printer: stdout is written by a thread of its own, so a stalled reader never holds
+/// up the drain.
+fn stdout_printer(config: &TraceConfig) -> Result<Box<dyn Printer>> {
     if config.quiet {
-        Box::new(NoPrinter)
-    } else {
-        output::printer(config.json, BufWriter::with_capacity(64 * 1024, std::io::stdout()))
+        return Ok(Box::new(NoPrinter));
     }
+    let stdout = std::io::stdout().as_fd().try_clone_to_owned().context("cannot use stdout")?;
+    let printer = QueuedPrinter::spawn(config.json, std::fs::File::from(stdout), output::QUEUE_BYTES)
+        .context("cannot start the output thread")?;
+    Ok(Box::new(printer))
 }
 
 fn describe_kinds(kinds: &BTreeSet<Kind>) -> String {
@@ -63,6 +73,7 @@ fn describe_kinds(kinds: &BTreeSet<Kind>) -> String {
 pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Result<u8> {
     let running = command.is_some();
     let (attach, emit) = config.kernel_kinds(running);
+    config.check_hooks(&attach)?;
     // Created first, so an existing recording is refused before anything loads.
     let recorder = match &config.output {
         Some(path) => Some(RecordingWriter::create(path, &recording_header(&config.filters), config.force)?),
@@ -90,7 +101,7 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         }
     };
     let tasks = config.filters.kinds.contains(&Kind::Lookup).then(TaskTable::from_proc);
-    let mut pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, stdout_printer(&config), recorder);
+    let mut pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, stdout_printer(&config)?, recorder);
     if let EnvSelection::Named(names) = &config.env {
         pipeline = pipeline.keep_env(names.clone());
     }
@@ -120,21 +131,37 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         emitted.kinds = emit;
         tree::print(&model.borrow(), tree::Layout::default(), Coverage::of(&emitted))?;
     }
-    Ok(finish(&ended))
+    Ok(finish(&ended, config.output.as_deref()))
 }
 
 /// Prints the summary and picks the exit status.
-fn finish(ended: &Ended) -> u8 {
+fn finish(ended: &Ended, recording: Option<&Path>) -> u8 {
     let Ended { counts, elapsed, command_status, output_closed } = ended;
+    let mut text = String::new();
     if !output_closed {
-        eprintln!("{}", counts.summary(*elapsed));
+        text.push_str(&counts.summary(*elapsed));
+        text.push('\n');
     }
     if counts.lost > 0 {
-        eprintln!("tracer: the kernel dropped {} events (ring buffer full); try a larger --buffer-size", counts.lost);
+        text.push_str(&format!(
+            "tracer: the kernel dropped {} events (ring buffer full); try a larger --buffer-size\n",
+            counts.lost
+        ));
     }
+    if counts.output_lost > 0 {
+        let kept = match recording {
+            Some(path) => format!("they are all in {}", output::escape::escape(&path.display().to_string())),
+            None => "record with -o FILE to keep every event".to_owned(),
+        };
+        text.push_str(&format!(
+            "tracer: {} events were not printed because the output did not keep up; {kept}\n",
+            counts.output_lost
+        ));
+    }
+    output::write_stderr_within(&text, SUMMARY_TIMEOUT);
     match command_status {
         Some(status) => command_exit_code(*status),
-        None if counts.lost > 0 => EXIT_LOST,
+        None if counts.lost > 0 || counts.output_lost > 0 => EXIT_LOST,
         None => 0,
     }
 }
@@ -250,13 +277,20 @@ pub fn probes(hooks: HashMap<Kind, crate::event::Source>) -> Result<u8> {
         arg_bytes: 1,
         env_bytes: 0,
     };
-    let (plan, status) = match loader::load(&options) {
-        Ok(loaded) => (loaded.plan, 0),
-        Err(LoadError::Unserved { plan, .. }) => (plan, 1),
+    let (plan, unserved) = match loader::load(&options) {
+        Ok(loaded) => (loaded.plan, None),
+        Err(LoadError::Unserved { kinds, reasons, plan }) => {
+            let error = LoadError::Unserved { kinds, reasons, plan: plan.clone() };
+            (plan, Some(error))
+        }
         Err(error) => return Err(error.into()),
     };
     let mut out = std::io::stdout().lock();
     write!(out, "{plan}")?;
     out.flush()?;
-    Ok(status)
+    match unserved {
+        // The plan says it on stdout; the exit status and stderr must say it too.
+        Some(error) => Err(error.into()),
+        None => Ok(0),
+    }
 }

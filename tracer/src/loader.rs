@@ -38,8 +38,9 @@ pub enum LoadError {
     Object(String),
     #[error("cannot configure the {map} map: {message}")]
     Map { map: &'static str, message: String },
-    #[error("no hook for {kinds} could attach on this kernel:\n{plan}")]
-    Unserved { kinds: String, plan: ProbePlan },
+    /// One line: `tracer probes` prints the whole plan.
+    #[error("no hook for {kinds} could attach on this kernel: {reasons}")]
+    Unserved { kinds: String, reasons: String, plan: ProbePlan },
     #[error("--buffer-size {0}: the ring buffer size must be a power of two from 1 to 1024 MiB")]
     BufferSize(u32),
 }
@@ -184,7 +185,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     let unserved = plan.unserved();
     if !unserved.is_empty() {
         let kinds = unserved.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", ");
-        return Err(LoadError::Unserved { kinds, plan });
+        let reasons = plan.refusals(&unserved, options.hooks);
+        return Err(LoadError::Unserved { kinds, reasons, plan });
     }
     Ok(Loaded { ebpf, plan, logger })
 }

@@ -68,7 +68,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    match cli.command {
+    let status = match cli.command {
         None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?, None)),
         Some(Command::Run { trace, command }) => {
             runtime.block_on(live::trace(TraceConfig::from_args(&trace)?, Some(command)))
@@ -81,5 +81,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         ),
         Some(Command::Export { file, perfetto, force }) => export::perfetto(&file, &perfetto, force),
         Some(Command::Probes { hooks }) => live::probes(config::parse_hooks(&hooks)?),
-    }
+    };
+    // Dropping the runtime would wait for blocking tasks, such as the wait for `tracer run`'s
+    // command after a SIGTERM: a stop must not.
+    runtime.shutdown_background();
+    status
 }

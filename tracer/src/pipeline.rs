@@ -5,7 +5,8 @@ use std::{cell::RefCell, collections::BTreeSet, io, rc::Rc, time::Duration};
 use strum::EnumCount;
 
 use crate::{
-    event::{Detail, Event, Kind, LostOrigin},
+    clock::Clock,
+    event::{Detail, Event, Kind, LostOrigin, Source},
     filter::EventFilter,
     output::Printer,
     recording::RecordingWriter,
@@ -57,6 +58,21 @@ impl Counts {
     }
 }
 
+/// tracer's own report of `count` events lost at `origin`.
+pub fn lost_event(count: u64, origin: LostOrigin) -> Event {
+    Event {
+        timestamp_ns: Clock::wall_now_ns(),
+        cpu: 0,
+        tgid: std::process::id(),
+        tid: std::process::id(),
+        ppid: 0,
+        comm: "tracer".into(),
+        uid: 0,
+        source: Source::Tracer,
+        detail: Detail::Lost { count, origin },
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// Whoever reads our output went away (`tracer | head`): stop quietly.
@@ -87,6 +103,8 @@ pub struct Pipeline {
     /// Fed every event of the selected tasks, whatever its kind (`--tree`).
     model: Option<Rc<RefCell<TaskModel>>>,
     pub counts: Counts,
+    /// Events the printer did not print that a `lost` event already reported.
+    unprinted_reported: u64,
 }
 
 impl Pipeline {
@@ -107,6 +125,7 @@ impl Pipeline {
             ancestry: None,
             model: None,
             counts: Counts::default(),
+            unprinted_reported: 0,
         }
     }
 
@@ -163,6 +182,28 @@ impl Pipeline {
         self.printer.flush().map_err(output_error)
     }
 
+    /// Emits a `lost` event (origin output) when the printer dropped events since the last one:
+    /// it is counted, recorded, and printed when the output has room again.
+    pub fn report_unprinted(&mut self) -> Result<(), PipelineError> {
+        let total = self.printer.unprinted();
+        if total <= self.unprinted_reported {
+            return Ok(());
+        }
+        let count = total - self.unprinted_reported;
+        self.unprinted_reported = total;
+        self.handle(lost_event(count, LostOrigin::Output))
+    }
+
+    /// Ends printing: what the printer holds is still written out, in the background.
+    pub fn close_output(&mut self) -> Result<(), PipelineError> {
+        self.printer.close().map_err(output_error)
+    }
+
+    /// Waits up to `timeout` for the closed output to be written out; whether it was.
+    pub fn wait_output(&mut self, timeout: Duration) -> bool {
+        self.printer.wait_written(timeout)
+    }
+
     /// Writes buffered records out when a second has passed since the last write.
     pub fn tick(&mut self) -> Result<(), PipelineError> {
         if let Some(recorder) = &mut self.recorder {
@@ -200,6 +241,52 @@ mod tests {
         assert_eq!(
             counts.summary(Duration::from_millis(1500)),
             "tracer: 1 events (fork 0, exec 0, exit 1, rename 0, lookup 0), 3 lost, 2 not printed (output too slow), 1.50 s"
+        );
+    }
+
+    /// Prints nothing; claims `dropped` events were not printed.
+    struct Dropping {
+        dropped: std::rc::Rc<std::cell::Cell<u64>>,
+        printed: std::rc::Rc<std::cell::Cell<u64>>,
+    }
+
+    impl Printer for Dropping {
+        fn print(&mut self, _: &Event) -> io::Result<()> {
+            self.printed.set(self.printed.get() + 1);
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn unprinted(&self) -> u64 {
+            self.dropped.get()
+        }
+    }
+
+    #[test]
+    fn output_losses_are_reported_once_counted_and_shown_in_the_summary() {
+        let (dropped, printed) = (std::rc::Rc::new(std::cell::Cell::new(0)), std::rc::Rc::new(std::cell::Cell::new(0)));
+        let printer = Dropping { dropped: dropped.clone(), printed: printed.clone() };
+        let kinds = BTreeSet::from([Kind::Fork]);
+        let mut pipeline = Pipeline::new(kinds, None, None, Box::new(printer), None);
+        let fork =
+            test_event(5, 5, "sh", Detail::Fork { child_tgid: 6, child_tid: 6, thread: false, clone_flags: None });
+        pipeline.handle(fork.clone()).unwrap();
+        pipeline.report_unprinted().unwrap();
+        assert_eq!((pipeline.counts.output_lost, printed.get()), (0, 1), "nothing dropped, nothing reported");
+        dropped.set(40);
+        pipeline.report_unprinted().unwrap();
+        dropped.set(42);
+        pipeline.report_unprinted().unwrap();
+        pipeline.report_unprinted().unwrap();
+        // Two reports (40, then 2), handed to the printer like any event.
+        assert_eq!((pipeline.counts.output_lost, printed.get()), (42, 3));
+        pipeline.handle(lost_event(3, LostOrigin::RingBuffer)).unwrap();
+        let counts = pipeline.finish().unwrap();
+        assert_eq!((counts.of(Kind::Fork), counts.lost, counts.output_lost, counts.events()), (1, 3, 42, 1));
+        assert_eq!(
+            counts.summary(Duration::from_millis(1500)),
+            "tracer: 1 events (fork 1, exec 0, exit 0, rename 0, lookup 0), 3 lost, 42 not printed (output too slow), 1.50 s"
         );
     }
 }

@@ -73,6 +73,30 @@ impl ProbePlan {
     pub fn unserved(&self) -> Vec<Kind> {
         self.choices.iter().filter(|choice| choice.chosen().is_none()).map(|choice| choice.kind).collect()
     }
+
+    /// Why `kinds` are not served, on one line, naming the hooks forced with `--hook`.
+    pub fn refusals(&self, kinds: &[Kind], forced: &HashMap<Kind, Source>) -> String {
+        let mut parts = Vec::new();
+        for choice in self.choices.iter().filter(|choice| kinds.contains(&choice.kind)) {
+            let kind = choice.kind.name();
+            let refused: Vec<String> = choice
+                .attempts
+                .iter()
+                .filter_map(|attempt| attempt.outcome.as_ref().err().map(|reason| (attempt.source, reason)))
+                .map(|(source, reason)| format!("{} refused: {reason}", source.name()))
+                .collect();
+            let refused = if refused.is_empty() { "no hook to try".to_owned() } else { refused.join("; ") };
+            match forced.get(&choice.kind) {
+                Some(source) => parts.push(format!(
+                    "{refused} (forced with --hook {kind}={}; `tracer probes` shows which hooks attach here)",
+                    source.name()
+                )),
+                None if kinds.len() > 1 => parts.push(format!("{kind}: {refused}")),
+                None => parts.push(refused),
+            }
+        }
+        parts.join("; ")
+    }
 }
 
 impl fmt::Display for ProbePlan {

@@ -1,6 +1,11 @@
 //! A live tracing session: drains the ring buffer when the kernel wakes it for a batch of
-//! records (epoll through tokio) and every 50 ms, reports lost records as they are noticed, forwards kernel-side logs, and
-//! stops on Ctrl-C, SIGTERM, `--duration`, a closed output, or the end of `tracer run`'s tree.
+//! records (epoll through tokio) and every 50 ms, reports lost records as they are noticed
+//! (in the kernel's ring or in the printed output), forwards kernel-side logs, and stops on
+//! Ctrl-C, SIGTERM, `--duration`, a closed output, or the end of `tracer run`'s tree.
+//!
+//! Nothing here waits on stdout: printing goes through a queue to a writer thread
+//! ([`crate::output::QueuedPrinter`]), so a stalled reader can neither hold up the drain (and
+//! with it the recording and the loss accounting) nor delay a stop beyond [`STOP_GRACE`].
 use std::{
     collections::HashSet,
     time::{Duration, Instant},
@@ -16,9 +21,9 @@ use tracer_common::map_name;
 use crate::{
     clock::Clock,
     decode::decode,
-    event::{Detail, Event, LostOrigin, Source},
+    event::{Detail, Event, LostOrigin},
     loader::Loaded,
-    pipeline::{Counts, Pipeline, PipelineError},
+    pipeline::{Counts, Pipeline, PipelineError, lost_event},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +40,14 @@ pub enum SessionError {
 
 /// How often the ring buffer is drained (and lost records counted) without a wake-up.
 const DRAIN_INTERVAL: Duration = Duration::from_millis(50);
+
+/// After a stop signal, how long the writer may still take to print what it holds; what it
+/// has not printed by then is counted as lost (origin output). Keeps Ctrl-C and SIGTERM under a
+/// second whatever the reader of stdout does.
+pub const STOP_GRACE: Duration = Duration::from_millis(300);
+
+/// How often the end of the output is checked for while waiting for it.
+const OUTPUT_POLL: Duration = Duration::from_millis(10);
 
 /// How a session ended.
 pub struct Ended {
@@ -116,25 +129,37 @@ fn drain(
     Ok(true)
 }
 
-/// Emits a `lost` event when the kernel's count of dropped records grew.
+/// Emits a `lost` event when the kernel's count of dropped records grew, and one when the
+/// printer dropped events.
 fn report_lost(sources: &mut Sources, pipeline: &mut Pipeline) -> Result<(), PipelineError> {
     let total = sources.lost_total();
     if total > sources.lost_seen {
         let count = total - sources.lost_seen;
         sources.lost_seen = total;
-        pipeline.handle(Event {
-            timestamp_ns: Clock::wall_now_ns(),
-            cpu: 0,
-            tgid: std::process::id(),
-            tid: std::process::id(),
-            ppid: 0,
-            comm: "tracer".into(),
-            uid: 0,
-            source: Source::Tracer,
-            detail: Detail::Lost { count, origin: LostOrigin::RingBuffer },
-        })?;
+        pipeline.handle(lost_event(count, LostOrigin::RingBuffer))?;
     }
-    Ok(())
+    pipeline.report_unprinted()
+}
+
+/// Waits for the writer to print what it holds. After a natural end (`--duration`, the end of
+/// `tracer run`) that is as long as it takes, like any program writing to a pipe; a stop signal,
+/// before or during the wait, cuts it to [`STOP_GRACE`].
+async fn wait_for_output(
+    pipeline: &mut Pipeline,
+    mut stop_at: Option<Instant>,
+    interrupt: &mut tokio::signal::unix::Signal,
+    terminate: &mut tokio::signal::unix::Signal,
+) {
+    while !pipeline.wait_output(Duration::ZERO) {
+        if stop_at.is_some_and(|at| Instant::now() >= at) {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(OUTPUT_POLL) => {}
+            _ = interrupt.recv() => { stop_at.get_or_insert_with(|| Instant::now() + STOP_GRACE); }
+            _ = terminate.recv() => { stop_at.get_or_insert_with(|| Instant::now() + STOP_GRACE); }
+        }
+    }
 }
 
 /// Takes map `name` out of the object as a typed map.
@@ -174,15 +199,16 @@ pub async fn stream(
     let deadline = tokio::time::sleep(duration.unwrap_or(Duration::MAX / 4));
     tokio::pin!(deadline);
 
-    let result: Result<(), PipelineError> = async {
+    // Ok(when a stop signal came, if one did).
+    let result: Result<Option<Instant>, PipelineError> = async {
         let mut more = false;
-        loop {
+        let stop_signal = loop {
             tokio::select! {
                 // Stop requests first: a busy ring must not starve them.
                 biased;
-                _ = interrupt.recv(), if run.is_none() => break,
-                _ = terminate.recv() => break,
-                _ = &mut deadline => break,
+                _ = interrupt.recv(), if run.is_none() => break Some(Instant::now()),
+                _ = terminate.recv() => break Some(Instant::now()),
+                _ = &mut deadline => break None,
                 _ = std::future::ready(()), if more => {
                     more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
                     pipeline.flush_output()?;
@@ -216,18 +242,30 @@ pub async fn stream(
                 }
             }
             if run.as_ref().is_some_and(RunTree::finished) {
-                break;
+                break None;
             }
-        }
-        Ok(())
+        };
+        Ok(stop_signal)
     }
     .await;
     // What the kernel wrote before the stop is still delivered (one batch: a storm that goes
     // on must not keep tracer from stopping).
-    let outcome = result
-        .and_then(|()| drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run).map(drop))
-        .and_then(|()| report_lost(&mut sources, &mut pipeline));
+    let outcome = result.and_then(|stop_signal| {
+        drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+        report_lost(&mut sources, &mut pipeline)?;
+        pipeline.close_output()?;
+        Ok(stop_signal)
+    });
     let output_closed = matches!(outcome, Err(PipelineError::OutputClosed));
+    let outcome = match outcome {
+        Ok(stop_signal) => {
+            let stop_at = stop_signal.map(|at| at + STOP_GRACE);
+            wait_for_output(&mut pipeline, stop_at, &mut interrupt, &mut terminate).await;
+            // What the writer has not printed by now is reported (and recorded) as lost.
+            pipeline.report_unprinted()
+        }
+        Err(error) => Err(error),
+    };
     let counts = pipeline.counts;
     // The recording is closed properly whatever happened to the printed output.
     let finished = pipeline.finish();

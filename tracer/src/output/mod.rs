@@ -1,11 +1,19 @@
 //! Printers: the live stream, `tracer run` and `tracer replay` all print through these, so a
-//! replayed recording prints byte for byte what the live run printed.
+//! replayed recording prints byte for byte what the live run printed. Live output goes through
+//! [`QueuedPrinter`], so a stalled reader never holds up the kernel drain.
+pub mod escape;
 pub mod json;
+mod queued;
 mod table;
 
-use std::io::{self, Write};
+use std::{
+    io::{self, Write},
+    os::fd::AsFd,
+    time::Duration,
+};
 
 pub use json::JsonPrinter;
+pub use queued::{QUEUE_BYTES, QueuedPrinter};
 pub use table::TablePrinter;
 
 use crate::event::Event;
@@ -14,6 +22,22 @@ use crate::event::Event;
 pub trait Printer {
     fn print(&mut self, event: &Event) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
+
+    /// Events handed to [`print`](Self::print) that will not be printed because the output did
+    /// not keep up, so far (after [`close`](Self::close), everything not written yet).
+    fn unprinted(&self) -> u64 {
+        0
+    }
+
+    /// Takes no more events; what was handed over is still written out.
+    fn close(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+
+    /// Waits up to `timeout` for closed output to be written out; whether it was.
+    fn wait_written(&mut self, _timeout: Duration) -> bool {
+        true
+    }
 }
 
 /// The printer for the chosen format, writing to `out`.
@@ -30,5 +54,22 @@ impl Printer for NoPrinter {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Writes `text` to stderr, giving up after `timeout`: stderr may be the very pipe whose reader
+/// stalled (`tracer 2>&1 | less`), and a stop must not wait for it. The write goes on in the
+/// background and ends with the process.
+pub fn write_stderr_within(text: &str, timeout: Duration) {
+    let Ok(descriptor) = io::stderr().as_fd().try_clone_to_owned() else { return };
+    let mut stderr = std::fs::File::from(descriptor);
+    let text = text.to_owned();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new().name("tracer-stderr".into()).spawn(move || {
+        let _ = stderr.write_all(text.as_bytes());
+        drop(done);
+    });
+    if spawned.is_ok() {
+        let _ = finished.recv_timeout(timeout);
     }
 }

@@ -3,7 +3,7 @@ use std::io::{self, Write};
 
 use crate::{
     event::{Detail, Event, LostOrigin},
-    output::Printer,
+    output::{Printer, escape::escape},
 };
 
 pub struct TablePrinter<W: Write> {
@@ -42,14 +42,20 @@ fn duration(ns: u64) -> String {
     }
 }
 
-/// An argument as a shell would need it written.
+/// An argument as a shell would need it written (after escaping, so it stays on its line).
 fn shell_word(argument: &str) -> String {
+    let argument = escape(argument);
     let plain = !argument.is_empty()
         && argument.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&byte));
-    if plain { argument.to_owned() } else { format!("'{}'", argument.replace('\'', r"'\''")) }
+    if plain { argument.into_owned() } else { format!("'{}'", argument.replace('\'', r"'\''")) }
 }
 
-/// What happened, in words.
+/// `text` escaped, in double quotes (a quote inside is escaped too).
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", escape(text).replace('"', "\\\""))
+}
+
+/// What happened, in words. Every string from the kernel is escaped: one event, one line.
 pub fn describe(event: &Event) -> String {
     match &event.detail {
         Detail::Fork { child_tgid, child_tid, thread, .. } => {
@@ -60,7 +66,7 @@ pub fn describe(event: &Event) -> String {
             }
         }
         Detail::Exec { filename, argv, argv_truncated, old_tid, euid, ancestors, .. } => {
-            let mut text = filename.to_string();
+            let mut text = escape(&filename.to_str_lossy()).into_owned();
             if !argv.is_empty() {
                 text.push_str(" [");
                 text.push_str(
@@ -79,7 +85,7 @@ pub fn describe(event: &Event) -> String {
             }
             // The nearest two ancestors say where a command came from; JSON has the whole chain.
             for ancestor in ancestors.iter().take(2) {
-                text.push_str(&format!(" ← {} {}", ancestor.comm, ancestor.tgid));
+                text.push_str(&format!(" ← {} {}", escape(&ancestor.comm.to_str_lossy()), ancestor.tgid));
             }
             text
         }
@@ -93,20 +99,22 @@ pub fn describe(event: &Event) -> String {
             let what = if *group_dead { "process gone" } else { "thread gone" };
             format!("{how}{core}, {what}, lived {}", duration(*lifetime_ns))
         }
-        Detail::Rename { old_comm, new_comm } => format!("comm {old_comm:?} -> {new_comm:?}"),
+        Detail::Rename { old_comm, new_comm } => {
+            format!("comm {} -> {}", quoted(&old_comm.to_str_lossy()), quoted(&new_comm.to_str_lossy()))
+        }
         Detail::Lookup { name, target_tgid, hidden_thread } => {
             match (name.as_str().and_then(|name| name.parse::<u32>().ok()), target_tgid) {
-                (Some(_), Some(tgid)) if *hidden_thread => {
-                    format!("/proc/{name} (thread of {tgid}, hidden from ls /proc)")
+                (Some(tid), Some(tgid)) if *hidden_thread => {
+                    format!("/proc/{tid} (thread of {tgid}, hidden from ls /proc)")
                 }
-                (Some(_), Some(_)) => format!("/proc/{name} (process)"),
-                (Some(_), None) => format!("/proc/{name} (no such task)"),
-                (None, _) => format!("/proc/{name}"),
+                (Some(tid), Some(_)) => format!("/proc/{tid} (process)"),
+                (Some(tid), None) => format!("/proc/{tid} (no such task)"),
+                (None, _) => format!("/proc/{}", escape(&name.to_str_lossy())),
             }
         }
         Detail::Lost { count, origin: LostOrigin::RingBuffer } => format!("{count} events lost (ring buffer full)"),
         Detail::Lost { count, origin: LostOrigin::Output } => {
-            format!("{count} events not printed (output too slow; a recording keeps them)")
+            format!("{count} events not printed (the output did not keep up)")
         }
     }
 }
@@ -129,7 +137,7 @@ impl<W: Write> Printer for TablePrinter<W> {
             event.tgid,
             event.tid,
             event.ppid,
-            event.comm,
+            escape(&event.comm.to_str_lossy()),
             describe(event)
         )
     }
@@ -179,5 +187,48 @@ mod tests {
         assert_eq!(describe(&setuid), "/usr/bin/passwd [passwd] (uid 1000, euid 0)");
         let rename = event(812, 815, Detail::Rename { old_comm: "bash".into(), new_comm: "worker".into() });
         assert_eq!(describe(&rename), "comm \"bash\" -> \"worker\"");
+    }
+
+    #[test]
+    fn hostile_names_stay_on_one_visible_line() {
+        let hostile = "\x1b]0;owned\x07\nX";
+        let mut printer = TablePrinter::with_zone(Vec::new(), jiff::tz::TimeZone::UTC);
+        let exec = test_event(
+            7,
+            7,
+            hostile,
+            Detail::Exec {
+                filename: format!("/tmp/{hostile}"),
+                argv: vec!["\x1b[2J".into(), "a\nb".into(), "it's \u{202e}".into(), r"back\slash".into()],
+                argv_truncated: false,
+                old_tid: 7,
+            },
+        );
+        let rename = test_event(7, 7, "sh", Detail::Rename { old_comm: "sh".into(), new_comm: "\"q\"\r\u{9b}".into() });
+        let lookup = test_event(7, 7, "sh", Detail::Lookup { name: "\x1b[31m\u{2028}".into(), target_tgid: None });
+        for event in [&exec, &rename, &lookup] {
+            printer.print(event).unwrap();
+        }
+        let text = String::from_utf8(printer.out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(
+            lines[1],
+            r"01:02:03.000456 exec         7       7       1 \x1b]0;owned\x07\nX /tmp/\x1b]0;owned\x07\nX ['\x1b[2J' 'a\nb' 'it'\''s \u{202e}' 'back\\slash']"
+        );
+        assert_eq!(
+            lines[2],
+            r#"01:02:03.000456 rename       7       7       1 sh               comm "sh" -> "\"q\"\r\u{9b}""#
+        );
+        assert_eq!(lines[3], r"01:02:03.000456 lookup       7       7       1 sh               /proc/\x1b[31m\u{2028}");
+        assert!(text.chars().all(|c| c == '\n' || !(c.is_control() || ('\u{2028}'..='\u{202e}').contains(&c))));
+    }
+
+    #[test]
+    fn lost_events_say_where_they_were_lost() {
+        let ring = event(1, 1, Detail::Lost { count: 5, origin: LostOrigin::Ring });
+        assert_eq!(describe(&ring), "5 events lost (ring buffer full)");
+        let output = event(1, 1, Detail::Lost { count: 7, origin: LostOrigin::Output });
+        assert_eq!(describe(&output), "7 events not printed (the output did not keep up)");
     }
 }

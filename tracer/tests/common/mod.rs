@@ -193,3 +193,11 @@ pub fn one<'a>(events: &'a [Value], what: &str, predicate: impl Fn(&Value) -> bo
     }
     found[0]
 }
+
+/// A fresh scratch directory for one test, `/tmp/tracer-test-NAME-PID` (root's tests own it).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tracer-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
