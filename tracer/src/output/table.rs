@@ -150,7 +150,7 @@ impl<W: Write> Printer for TablePrinter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::test_event;
+    use crate::event::{test_event, test_exec};
 
     fn event(tgid: u32, tid: u32, detail: Detail) -> Event {
         test_event(tgid, tid, "bash", detail)
@@ -193,19 +193,16 @@ mod tests {
     fn hostile_names_stay_on_one_visible_line() {
         let hostile = "\x1b]0;owned\x07\nX";
         let mut printer = TablePrinter::with_zone(Vec::new(), jiff::tz::TimeZone::UTC);
-        let exec = test_event(
-            7,
-            7,
-            hostile,
-            Detail::Exec {
-                filename: format!("/tmp/{hostile}"),
-                argv: vec!["\x1b[2J".into(), "a\nb".into(), "it's \u{202e}".into(), r"back\slash".into()],
-                argv_truncated: false,
-                old_tid: 7,
-            },
-        );
+        let filename = format!("/tmp/{hostile}");
+        let exec =
+            test_event(7, 7, hostile, test_exec(&filename, &["\x1b[2J", "a\nb", "it's \u{202e}", r"back\slash"], 7));
         let rename = test_event(7, 7, "sh", Detail::Rename { old_comm: "sh".into(), new_comm: "\"q\"\r\u{9b}".into() });
-        let lookup = test_event(7, 7, "sh", Detail::Lookup { name: "\x1b[31m\u{2028}".into(), target_tgid: None });
+        let lookup = test_event(
+            7,
+            7,
+            "sh",
+            Detail::Lookup { name: "\x1b[31m\u{2028}".into(), target_tgid: None, hidden_thread: false },
+        );
         for event in [&exec, &rename, &lookup] {
             printer.print(event).unwrap();
         }
@@ -226,7 +223,7 @@ mod tests {
 
     #[test]
     fn lost_events_say_where_they_were_lost() {
-        let ring = event(1, 1, Detail::Lost { count: 5, origin: LostOrigin::Ring });
+        let ring = event(1, 1, Detail::Lost { count: 5, origin: LostOrigin::RingBuffer });
         assert_eq!(describe(&ring), "5 events lost (ring buffer full)");
         let output = event(1, 1, Detail::Lost { count: 7, origin: LostOrigin::Output });
         assert_eq!(describe(&output), "7 events not printed (the output did not keep up)");
