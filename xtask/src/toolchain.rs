@@ -85,7 +85,7 @@ fn pinned_nightly() -> Result<Nightly> {
             date => {
                 // The toolchain it points at was updated in place (`rustup update nightly`).
                 step(format!(
-                    "{link} points at {}, which now holds the nightly of {}: removing that link",
+                    "{link} points at {}, which now holds a toolchain of {}, not of {NIGHTLY_DATE}: removing that link",
                     found.path.display(),
                     date.as_deref().unwrap_or("an unknown date")
                 ));

@@ -96,9 +96,10 @@ fn prerequisites(dir: &Path) -> Result<Prerequisites, String> {
     if packages::find_program("apt-get").is_none() || packages::find_program("dpkg").is_none() {
         return Err("no apt-get or dpkg: qemu, busybox and the guest kernel come from Debian's packages".to_owned());
     }
-    let tools = debian::host_tools().map_err(|error| format!("qemu is not available: {error:#}"))?;
-    let kernel = debian::kernel(dir).map_err(|error| format!("Debian's packages are not reachable: {error:#}"))?;
-    let busybox = debian::busybox(dir).map_err(|error| format!("Debian's packages are not reachable: {error:#}"))?;
+    let from_debian = |what: &str, error: anyhow::Error| format!("cannot get {what} from Debian's packages: {error:#}");
+    let tools = debian::host_tools().map_err(|error| from_debian("qemu", error))?;
+    let kernel = debian::kernel(dir).map_err(|error| from_debian("the guest kernel", error))?;
+    let busybox = debian::busybox(dir).map_err(|error| from_debian("busybox-static", error))?;
     Ok(Prerequisites { tools, kernel, busybox })
 }
 
