@@ -1,7 +1,7 @@
 //! `cargo xtask test`: build, then run every test leg and sum them up:
 //! 1. unit, property and root-free tests, in parallel, as a plain `cargo test` would;
-//! 2. the privileged integration tests (`#[ignore]`d for a plain `cargo test`), as root, one at a
-//!    time, on this machine's kernel;
+//! 2. every `#[ignore]`d test: the privileged integration tests, and the few that only need the
+//!    eBPF object, as root, one at a time, on this machine's kernel;
 //! 3. the same integration tests in a VM booting Debian's stock 6.1 kernel, where this machine
 //!    can run it; elsewhere the leg says it was skipped and why.
 use std::process::Command;
@@ -39,7 +39,7 @@ pub fn test() -> Result<()> {
     // They trace the whole machine and pick their workload's events by comm (`tracer-workload`,
     // `cat`…) and by PID: two of them at once would each see the other's tasks, so every test
     // executable runs its tests one at a time (the executables themselves run one after another).
-    let mut privileged = tests_cargo(&artifacts, &["--test", "*"]);
+    let mut privileged = tests_cargo(&artifacts, &[]);
     privileged.args(["--", "--ignored", "--test-threads=1"]);
     if !is_root() {
         step("they load BPF programs: running the test executables through sudo");
