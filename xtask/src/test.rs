@@ -31,7 +31,7 @@ pub fn test() -> Result<()> {
     let mut legs = Vec::new();
 
     step("unit, property and root-free tests (in parallel)");
-    let unit = run(&mut tests_cargo(&artifacts, &[]));
+    let unit = run(&mut tests_cargo(&artifacts));
     legs.push(("unit, property and root-free tests", verdict(unit, "passed".to_owned())));
 
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned();
@@ -39,7 +39,7 @@ pub fn test() -> Result<()> {
     // They trace the whole machine and pick their workload's events by comm (`tracer-workload`,
     // `cat`…) and by PID: two of them at once would each see the other's tasks, so every test
     // executable runs its tests one at a time (the executables themselves run one after another).
-    let mut privileged = tests_cargo(&artifacts, &[]);
+    let mut privileged = tests_cargo(&artifacts);
     privileged.args(["--", "--ignored", "--test-threads=1"]);
     if !is_root() {
         step("they load BPF programs: running the test executables through sudo");
@@ -78,12 +78,12 @@ pub fn test() -> Result<()> {
     Ok(())
 }
 
-/// `cargo test --release --workspace` with the built binaries, plus `extra` cargo arguments.
-fn tests_cargo(artifacts: &Artifacts, extra: &[&str]) -> Command {
+/// `cargo test --release --workspace --no-fail-fast` with the built binaries: every test
+/// executable runs, so one failing does not hide the verdicts of the others.
+fn tests_cargo(artifacts: &Artifacts) -> Command {
     let mut cargo = build::userspace_cargo(&artifacts.ebpf_object);
     cargo
-        .args(["test", "--release", "--workspace"])
-        .args(extra)
+        .args(["test", "--release", "--workspace", "--no-fail-fast"])
         .env("TRACER_BIN", &artifacts.tracer)
         .env("TRACER_WORKLOAD", &artifacts.workload);
     cargo
