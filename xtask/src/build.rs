@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::{
     command::{run, step, target_dir, workspace_root},
-    toolchain::{self, NIGHTLY},
+    toolchain,
 };
 
 /// Environment variable naming the eBPF object that `tracer/build.rs` embeds.
@@ -40,7 +40,7 @@ pub fn build() -> Result<Artifacts> {
 }
 
 fn build_ebpf(bpf: &toolchain::BpfToolchain) -> Result<PathBuf> {
-    step("building the eBPF object (nightly, bpfel-unknown-none, release)");
+    step(format!("building the eBPF object ({}, bpfel-unknown-none, release)", bpf.nightly));
     build_ebpf_variant(bpf, &[], &target_dir())
 }
 
@@ -52,7 +52,7 @@ pub fn build_ebpf_variant(bpf: &toolchain::BpfToolchain, features: &[&str], targ
     paths.extend(env::split_paths(&path));
     run(Command::new("cargo")
         .current_dir(workspace_root())
-        .arg(format!("+{NIGHTLY}"))
+        .arg(format!("+{}", bpf.nightly))
         .args(["build", "--package", "tracer-ebpf", "--release"])
         .args(["--target", "bpfel-unknown-none", "-Z", "build-std=core"])
         .arg("--target-dir")

@@ -3,6 +3,8 @@
 //! and collect its JSON events.
 #![allow(dead_code)]
 
+pub mod kernel;
+
 use std::{
     io::{BufRead, BufReader, Read},
     path::PathBuf,
@@ -28,11 +30,6 @@ pub fn workload_bin() -> PathBuf {
 /// Where the tests run: "host", or the VM's kernel name.
 pub fn machine() -> String {
     std::env::var("TRACER_VM").unwrap_or_else(|_| "host".into())
-}
-
-/// Whether this kernel must accept fentry and kprobes (true in the stock-kernel VM).
-pub fn expect_kernel_hooks() -> bool {
-    std::env::var("TRACER_EXPECT_KERNEL_HOOKS").is_ok_and(|value| value == "1")
 }
 
 pub fn require_root() {
