@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::{
     cli::FilterArgs,
     filter::{EventFilter, Filters},
-    output,
+    output::{self, escape::escape},
     pipeline::{Pipeline, PipelineError},
     recording::{ReadItem, RecordingReader},
 };
@@ -19,15 +19,16 @@ pub fn replay(path: &Path, filter_args: &FilterArgs, json: bool) -> Result<u8> {
     let filters = Filters::from_args(filter_args)?;
     let reader = RecordingReader::open(path)?;
     let header = reader.header();
-    // Like `tcpdump -r`, say what is being read, on stderr so stdout matches the live run.
+    // Like `tcpdump -r`, say what is being read, on stderr so stdout matches the live run. The
+    // fields come from the file: escaped, so they cannot drive the terminal.
     eprintln!(
         "tracer: reading {}: recorded by tracer {} on {} (Linux {}) at {}, filters: {}",
         path.display(),
-        header.tracer_version,
-        header.hostname,
-        header.kernel_release,
+        escape(&header.tracer_version),
+        escape(&header.hostname),
+        escape(&header.kernel_release),
         output::rfc3339(header.start_wall_ns),
-        header.filters.join(" ")
+        header.filters.iter().map(|filter| escape(filter)).collect::<Vec<_>>().join(" ")
     );
     let printer = output::printer(json, BufWriter::with_capacity(64 * 1024, std::io::stdout()));
     let mut pipeline = Pipeline::new(filters.kinds.clone(), Some(EventFilter::new(filters)), None, printer, None);

@@ -1,5 +1,6 @@
 //! Printers: the live stream, `tracer run` and `tracer replay` all print through these, so a
 //! replayed recording prints byte for byte what the live run printed.
+pub mod escape;
 mod json;
 mod table;
 
