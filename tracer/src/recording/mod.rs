@@ -79,12 +79,27 @@
 //!
 //! # Writing
 //!
-//! [`RecordingWriter`] creates the file with mode 0600 (refusing an existing file unless told to
-//! overwrite), writes the header at once, then assembles records in a memory buffer and writes the
+//! [`RecordingWriter`] creates the file with mode 0600 (see below), writes the header at once,
+//! then assembles records in a memory buffer and writes the
 //! buffer when it holds 64 KiB or more, or when an event arrives at least one second (by the
 //! coarse monotonic clock) after the last write. [`RecordingWriter::flush_if_due`] lets a periodic
 //! timer apply the one-second rule while no events arrive. [`RecordingWriter::flush`] writes the
 //! buffer without syncing; [`RecordingWriter::finish`] writes it and then `fdatasync`s once.
+//!
+//! ## Creating the file
+//!
+//! tracer runs as root, and the path may lie in a directory other users can write to (`/tmp`).
+//! It never follows a symlink at the path and never writes into an inode it did not create:
+//!
+//! - by default the file is created exclusively (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600):
+//!   anything already at the path, a dangling symlink included, is refused;
+//! - with `--force`, a new file is created exclusively in the same directory under an
+//!   unpredictable name (`.tracer-<16 hex digits>.tmp`), the header is written to it, and it is
+//!   renamed over the path. Whatever was at the path (a file, or a symlink: never its target)
+//!   is replaced atomically and its inode never receives a byte. In a sticky directory such as
+//!   `/tmp`, replacing an entry another user owns needs `CAP_FOWNER` (root has it): without it
+//!   the rename fails, tracer says why, and removes its new file. Directories along the path
+//!   are followed as given.
 //!
 //! # Reading
 //!
@@ -92,6 +107,7 @@
 //! (1 MiB) and the file's unread tail when it checks a record that runs past the end.
 
 pub mod codec;
+mod create;
 mod reader;
 mod writer;
 
@@ -149,6 +165,8 @@ pub enum RecordingError {
     Exists { path: PathBuf },
     #[error("cannot create {}: {error}", path.display())]
     Create { path: PathBuf, error: io::Error },
+    #[error("cannot replace {}: {error}{why}", path.display())]
+    Replace { path: PathBuf, error: io::Error, why: String },
     #[error("cannot write {}: {error}", path.display())]
     Write { path: PathBuf, error: io::Error },
     #[error("cannot open {}: {error}", path.display())]

@@ -1,5 +1,7 @@
 //! Writer → reader tests on real temporary files, truncation and corruption handling.
 
+mod create;
+
 use std::io::{self, Cursor, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -159,13 +161,19 @@ fn create_refuses_an_existing_file_unless_overwriting() {
     // The refused create left the file alone.
     assert_eq!(events_of(&RecordingReader::open(&path.0).expect("open").collect::<Vec<_>>()), sample_events());
 
-    // Overwriting truncates and restores mode 0600.
+    // Overwriting puts a new file, mode 0600, in place of the old one, which keeps its bytes.
     std::fs::set_permissions(&path.0, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let old = std::fs::File::open(&path.0).expect("open the old file");
+    let old_bytes = std::fs::read(&path.0).expect("read");
     let writer = RecordingWriter::create(&path.0, &header(), true).expect("overwrite");
+    assert_eq!(writer.replaced(), None, "replacing one's own file is not worth a note");
     writer.finish().expect("finish");
     assert_eq!(RecordingReader::open(&path.0).expect("open").count(), 0);
     let mode = std::fs::metadata(&path.0).expect("metadata").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+    let mut kept = Vec::new();
+    (&old).read_to_end(&mut kept).expect("read the old inode");
+    assert_eq!(kept, old_bytes);
 }
 
 #[test]

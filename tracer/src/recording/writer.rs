@@ -1,15 +1,14 @@
 //! Writing recordings.
 
-use std::fs::{File, OpenOptions, Permissions};
+use std::fs::File;
 use std::io::{self, ErrorKind, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use bytes::{Buf, BufMut, BytesMut};
 
 use super::{
     FORMAT_VERSION, HEADER_PREFIX_LEN, MAGIC, MAX_HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, RECORD_MARKER,
-    RecordingError, RecordingHeader, codec,
+    RecordingError, RecordingHeader, codec, create,
 };
 use crate::event::Event;
 
@@ -30,11 +29,12 @@ pub struct RecordingWriter {
     events_written: u64,
     /// Coarse monotonic time of the last write, ns.
     pub(super) last_write_ns: u64,
+    replaced: Option<String>,
 }
 
 impl RecordingWriter {
-    /// Creates `path` with mode 0600 and writes the header. An existing file is an error unless
-    /// `overwrite`; then it is truncated (and, when it is a regular file, set to mode 0600).
+    /// Creates `path` with mode 0600 and writes the header. An existing path is an error unless
+    /// `overwrite`; then a new file replaces it atomically (never written through).
     pub fn create(path: &Path, header: &RecordingHeader, overwrite: bool) -> Result<Self, RecordingError> {
         let mut body = BytesMut::new();
         codec::encode_header_body(header, &mut body);
@@ -46,36 +46,29 @@ impl RecordingWriter {
             });
         }
 
-        let mut options = OpenOptions::new();
-        options.write(true).mode(0o600);
-        if overwrite {
-            options.create(true).truncate(true);
-        } else {
-            options.create_new(true);
-        }
-        let create_error = |error: io::Error| match error.kind() {
-            ErrorKind::AlreadyExists => RecordingError::Exists { path: path.to_owned() },
-            _ => RecordingError::Create { path: path.to_owned(), error },
-        };
-        let file = options.open(path).map_err(create_error)?;
-        if overwrite {
-            let metadata = file.metadata().map_err(create_error)?;
-            if metadata.is_file() && metadata.permissions().mode() & 0o7777 != 0o600 {
-                file.set_permissions(Permissions::from_mode(0o600)).map_err(create_error)?;
-            }
-        }
+        let mut head = BytesMut::with_capacity(HEADER_PREFIX_LEN + body.len());
+        head.put_slice(&MAGIC);
+        head.put_u16_le(FORMAT_VERSION);
+        head.put_u32_le(body.len() as u32);
+        head.put_u32_le(crc32fast::hash(&body));
+        head.put_slice(&body);
+        debug_assert_eq!(head.len(), HEADER_PREFIX_LEN + body.len());
 
-        let mut buf = BytesMut::with_capacity(FLUSH_BYTES + 4096);
-        buf.put_slice(&MAGIC);
-        buf.put_u16_le(FORMAT_VERSION);
-        buf.put_u32_le(body.len() as u32);
-        buf.put_u32_le(crc32fast::hash(&body));
-        buf.put_slice(&body);
-        debug_assert_eq!(buf.len(), HEADER_PREFIX_LEN + body.len());
+        let created = create::create(path, overwrite, &head)?;
+        Ok(RecordingWriter {
+            file: created.file,
+            path: path.to_owned(),
+            buf: BytesMut::with_capacity(FLUSH_BYTES + 4096),
+            events_written: 0,
+            last_write_ns: coarse_now_ns(),
+            replaced: created.replaced,
+        })
+    }
 
-        let mut writer = RecordingWriter { file, path: path.to_owned(), buf, events_written: 0, last_write_ns: 0 };
-        writer.write_out()?;
-        Ok(writer)
+    /// What `--force` replaced at the path, when it was not a file of the user's own (a line
+    /// for the user).
+    pub fn replaced(&self) -> Option<&str> {
+        self.replaced.as_deref()
     }
 
     /// Adds one event to the buffer, and writes the buffer out when it is large or old enough.
@@ -118,6 +111,13 @@ impl RecordingWriter {
     pub fn finish(mut self) -> Result<(), RecordingError> {
         self.write_out()?;
         self.file.sync_data().map_err(|error| RecordingError::Write { path: self.path.clone(), error })
+    }
+
+    /// Closes and removes the file, when nothing was recorded after all (tracer could not
+    /// start). Leaves the path alone if it no longer names this file.
+    pub fn discard(mut self) {
+        self.buf.clear();
+        create::remove_if_ours(&self.path, &self.file);
     }
 
     /// Events accepted by [`append`](Self::append) so far (including any still buffered).
