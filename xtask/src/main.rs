@@ -3,6 +3,7 @@
 mod bench;
 mod build;
 mod command;
+mod fuzz;
 mod run;
 mod test;
 mod toolchain;
@@ -33,6 +34,8 @@ enum Task {
     Test,
     /// Measure tracer's overhead, losses and costs against the untraced workload and bpftrace
     Bench(bench::Options),
+    /// Fuzz the recording reader (nightly, libFuzzer) for a while
+    Fuzz(fuzz::Options),
     /// Run the integration tests inside a VM booting Debian's stock 6.1 kernel
     VmTest {
         /// Extra arguments for every test executable (after `--`), e.g. a test name filter.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Task::Run { args } => run::run(&args),
         Task::Test => test::test(),
         Task::Bench(options) => bench::bench(&options),
+        Task::Fuzz(options) => fuzz::fuzz(&options),
         Task::VmTest { args } => vm::vm_test(&args),
     };
     match result {

@@ -1,12 +1,18 @@
 //! `cargo xtask test`: build, then run unit tests and the privileged integration tests (as root,
-//! through sudo when needed) against the freshly built object.
+//! through sudo when needed) against the freshly built object, fuzz the recording reader for a
+//! minute, and run the integration tests again in the VM.
+use std::time::Duration;
+
 use anyhow::Result;
 
 use crate::{
     build,
     command::{is_root, run, step},
-    vm,
+    fuzz, vm,
 };
+
+/// How long `cargo xtask test` fuzzes the recording reader.
+const FUZZ_TIME: Duration = Duration::from_secs(60);
 
 pub fn test() -> Result<()> {
     let artifacts = build::build()?;
@@ -23,6 +29,7 @@ pub fn test() -> Result<()> {
     // The privileged tests are #[ignore]d so a plain `cargo test` by a user stays green.
     cargo.args(["--", "--include-ignored", "--test-threads=1"]);
     run(&mut cargo)?;
+    fuzz::run_for(FUZZ_TIME)?;
     // The same integration tests on Debian's stock 6.1 kernel, where the kprobe/fentry hooks
     // this host kernel refuses do attach.
     vm::run(&artifacts, &[])

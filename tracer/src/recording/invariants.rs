@@ -5,9 +5,11 @@
 use std::io::Cursor;
 use std::path::Path;
 
+use bytes::BytesMut;
+
 use super::crc_index::STRIDE;
 use super::stream::READ_CHUNK;
-use super::{ReadItem, RecordingReader};
+use super::{FORMAT_VERSION, MAGIC, ReadItem, RecordingHeader, RecordingReader, codec};
 
 /// Work allowed per input byte. Each byte is read once, moved once, scanned for markers at most
 /// twice, hashed at most twice (directly, then into the CRC index) and decoded at most once; on
@@ -50,3 +52,24 @@ pub fn check(bytes: &[u8]) {
     );
 }
 
+/// [`check`] on `tail` after a valid header, so that arbitrary bytes reach the frame reader.
+pub fn check_after_header(tail: &[u8]) {
+    let header = RecordingHeader {
+        tracer_version: "0.1.0".to_owned(),
+        kernel_release: "6.18.0".to_owned(),
+        hostname: "host".to_owned(),
+        boot_id: "00000000-0000-4000-8000-000000000000".to_owned(),
+        start_wall_ns: 1_700_000_000_000_000_000,
+        filters: vec!["--comm".to_owned(), "x".to_owned()],
+        ..RecordingHeader::default()
+    };
+    let mut body = BytesMut::new();
+    codec::encode_header_body(&header, &mut body);
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    bytes.extend_from_slice(tail);
+    check(&bytes);
+}

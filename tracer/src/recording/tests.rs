@@ -1,6 +1,7 @@
 //! Writer → reader tests on real temporary files, truncation and corruption handling.
 
 mod create;
+mod fuzz_inputs;
 mod linear;
 mod trailer;
 
