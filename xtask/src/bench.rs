@@ -7,11 +7,13 @@
 //! `untraced`, `tracer-record` (recording every event to a file), `tracer-comm-miss` (recording
 //! with a `--comm` filter nothing matches) and `bpftrace` (a script on the sched tracepoints
 //! printing the same facts to a file; left out, and said so, when bpftrace cannot be had).
-//! Each round also measures start-to-first-event for tracer and bpftrace.
+//! Each round also measures start-to-first-event for tracer and bpftrace. At the end, replay
+//! speed is measured on a recording and on a hostile file.
 //!
 //! Results: a table on stdout, `target/bench/results.json` and `target/bench/README-figures.md`.
 mod count;
 mod process;
+mod replay;
 mod report;
 mod runs;
 
@@ -163,6 +165,8 @@ pub fn bench(options: &Options) -> Result<()> {
         }
     }
     let elapsed = began.elapsed();
+    step("replay speed");
+    let replay_speed = replay::measure(&tools);
     let _ = fs::remove_dir_all(&tools.scratch);
 
     let results = report::Results {
@@ -182,12 +186,19 @@ pub fn bench(options: &Options) -> Result<()> {
     let json_path = out_dir.join("results.json");
     fs::write(&json_path, serde_json::to_string_pretty(&results.to_json())? + "\n")
         .with_context(|| format!("cannot write {}", json_path.display()))?;
+    let replay_section = match &replay_speed {
+        Ok(samples) => replay::markdown(samples),
+        Err(error) => format!("Replay speed: FAILED: {error:#}\n"),
+    };
+    println!("{replay_section}");
     let readme_path = out_dir.join("README-figures.md");
-    fs::write(&readme_path, results.markdown()).with_context(|| format!("cannot write {}", readme_path.display()))?;
+    fs::write(&readme_path, format!("{}\n{replay_section}", results.markdown()))
+        .with_context(|| format!("cannot write {}", readme_path.display()))?;
     println!("results: {}", json_path.display());
     println!("figures for README.md: {}", readme_path.display());
     let failed = results.records.iter().filter(|record| record.result.error.is_some()).count();
     let startup_problems: usize = results.startups.iter().map(|startup| startup.errors.len()).sum();
+    replay_speed?;
     if failed + startup_problems > 0 {
         bail!(
             "{failed} of {} runs failed and {startup_problems} start-to-first-event measurements had problems; see `errors` in {}",
