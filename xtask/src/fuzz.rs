@@ -38,6 +38,7 @@ pub fn run_for(duration: Duration) -> Result<()> {
     let fuzz_dir = workspace_root().join("fuzz");
     let build_dir = target_dir().join("fuzz");
     let host = nightly_host()?;
+    ensure_cxx()?;
     step(format!("building the recording reader's fuzz target (nightly, libFuzzer, AddressSanitizer, {host})"));
     // The host target keeps build scripts and proc macros uninstrumented.
     run(Command::new("cargo")
@@ -83,6 +84,20 @@ pub fn run_for(duration: Duration) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// libfuzzer-sys compiles libFuzzer (C++) with `$CXX` or `c++`: say so up front rather than
+/// fail deep in its build script.
+fn ensure_cxx() -> Result<()> {
+    let compiler = std::env::var_os("CXX").unwrap_or_else(|| "c++".into());
+    match Command::new(&compiler).arg("--version").stdout(std::process::Stdio::null()).status() {
+        Ok(status) if status.success() => Ok(()),
+        _ => bail!(
+            "fuzzing needs a C++ compiler to build libFuzzer, and `{} --version` failed: install one \
+             (e.g. `apt-get install g++`) or point CXX at it",
+            compiler.to_string_lossy()
+        ),
+    }
 }
 
 /// The nightly toolchain's host target triple.
