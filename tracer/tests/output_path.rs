@@ -1,6 +1,7 @@
 //! `-o FILE` as root in a directory other users can write to (sticky, like `/tmp`): tracer never
-//! follows a symlink an unprivileged user planted there, and never writes into a file that user
-//! created; `--force` replaces the path with a new file instead.
+//! follows a symlink an unprivileged user planted there (as the file or as a directory on the
+//! way), and never writes into a file that user created; `--force` replaces the path with a new
+//! file instead.
 mod common;
 
 use std::{
@@ -196,4 +197,48 @@ fn without_privilege_force_cannot_replace_another_users_file_and_says_why() {
     assert_eq!(fingerprint(&path), before);
     assert_eq!(names(&dir), ["trace.rec"], "the new file was removed");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_directory_symlink_planted_by_a_user_is_never_followed() {
+    require_root();
+    let dir = sticky_dir("dir-symlink");
+    let secret_dir = root_dir("dir-symlink-target");
+    let victim = secret_dir.join("passwd");
+    std::fs::write(&victim, b"root:x:0:0\n").unwrap();
+    let planted = dir.join("d");
+    as_user(USER, &format!("ln -s {} {}", secret_dir.display(), planted.display()));
+    let before = fingerprint(&victim);
+
+    for (name, force) in [("passwd", true), ("new.rec", false), ("new.rec", true)] {
+        let path = planted.join(name);
+        let mut args = vec!["-o", path.to_str().unwrap(), "-q", "-d", "0.2", "-c", "no-such-comm"];
+        if force {
+            args.push("--force");
+        }
+        let output = run_tracer(&args);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+        assert_eq!(
+            stderr_of(&output).trim(),
+            format!(
+                "tracer: cannot create {}: refusing to follow the symlink {} (of uid {USER}) in {}, a sticky \
+                 world-writable directory",
+                path.display(),
+                planted.display(),
+                dir.display()
+            )
+        );
+    }
+    assert_eq!(fingerprint(&victim), before);
+    assert_eq!(names(&secret_dir), ["passwd"], "nothing was created through the symlink");
+
+    // The directory's owner may keep symlinks there: root's own is followed.
+    let own = dir.join("root-link");
+    std::os::unix::fs::symlink(&secret_dir, &own).unwrap();
+    let stopped = record(&own.join("ok.rec"), false);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert_eq!(names(&secret_dir), ["ok.rec", "passwd"]);
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(secret_dir);
 }

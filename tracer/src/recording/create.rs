@@ -1,16 +1,18 @@
 //! Creating the file `-o` names. tracer runs as root and the path may lie in a directory other
-//! users can write to, so it never follows a symlink at the path and never writes into an inode
-//! it did not create (see "Creating the file" in the [module documentation](super)).
+//! users can write to, so it never follows a symlink at the path (nor one another user planted
+//! among its directories, see [`open_dir`](super::open_dir)) and never writes into an inode it
+//! did not create (see "Creating the file" in the [module documentation](super)).
 
 use std::ffi::{CString, OsStr};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, ErrorKind, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::RecordingError;
+use super::open_dir::{open_dir, stat_at};
 
 /// Tries at finding an unused temporary name (each is 64 random bits: a clash means someone
 /// is guessing, or the directory is odd).
@@ -28,30 +30,21 @@ pub(super) struct Created {
 pub(super) fn create(path: &Path, overwrite: bool, first_bytes: &[u8]) -> Result<Created, RecordingError> {
     let create_error = |error: io::Error| RecordingError::Create { path: path.to_owned(), error };
     let write_error = |error: io::Error| RecordingError::Write { path: path.to_owned(), error };
+    let name = path
+        .file_name()
+        .ok_or_else(|| create_error(io::Error::new(ErrorKind::InvalidInput, "the path does not name a file")))?;
+    let name_c = c_name(name).map_err(create_error)?;
+    let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = open_dir(parent).map_err(create_error)?;
     if !overwrite {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|error| match error.kind() {
-                ErrorKind::AlreadyExists => RecordingError::Exists { path: path.to_owned() },
-                _ => create_error(error),
-            })?;
+        let mut file = create_exclusive(&dir, &name_c).map_err(|error| match error.kind() {
+            ErrorKind::AlreadyExists => RecordingError::Exists { path: path.to_owned() },
+            _ => create_error(error),
+        })?;
         file.write_all(first_bytes).map_err(write_error)?;
         return Ok(Created { file, replaced: None });
     }
 
-    let name = path
-        .file_name()
-        .ok_or_else(|| create_error(io::Error::new(ErrorKind::InvalidInput, "the path does not name a file")))?;
-    let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let dir = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(parent)
-        .map_err(create_error)?;
     let (mut file, temp) = create_temp(&dir).map_err(create_error)?;
     let discard_temp = |error: RecordingError| {
         // SAFETY: `dir` is an open directory and `temp` a NUL-terminated name in it.
@@ -60,7 +53,6 @@ pub(super) fn create(path: &Path, overwrite: bool, first_bytes: &[u8]) -> Result
     };
     file.write_all(first_bytes).map_err(write_error).map_err(discard_temp)?;
 
-    let name_c = c_name(name).map_err(create_error).map_err(discard_temp)?;
     let before = stat_at(&dir, &name_c).ok();
     // SAFETY: both names are NUL-terminated and relative to the open directory.
     if unsafe { libc::renameat(dir.as_raw_fd(), temp.as_ptr(), dir.as_raw_fd(), name_c.as_ptr()) } != 0 {
@@ -90,6 +82,18 @@ pub(super) fn remove_if_ours(path: &Path, file: &File) {
     }
 }
 
+/// Creates `name` in `dir`, mode 0600, failing if anything (a symlink included) is there.
+fn create_exclusive(dir: &File, name: &CString) -> io::Result<File> {
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: a NUL-terminated name relative to an open directory.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, 0o600 as libc::c_uint) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
 /// Creates `.tracer-<16 hex digits>.tmp` exclusively in `dir`; returns it and its name.
 fn create_temp(dir: &File) -> io::Result<(File, CString)> {
     for _ in 0..TEMP_TRIES {
@@ -101,16 +105,10 @@ fn create_temp(dir: &File) -> io::Result<(File, CString)> {
         }
         let name =
             CString::new(format!(".tracer-{:016x}.tmp", u64::from_ne_bytes(random))).expect("hex digits hold no NUL");
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-        // SAFETY: a NUL-terminated name relative to an open directory.
-        let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, 0o600 as libc::c_uint) };
-        if fd >= 0 {
-            // SAFETY: `fd` was just opened and is owned by nobody else.
-            return Ok((unsafe { File::from_raw_fd(fd) }, name));
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != ErrorKind::AlreadyExists {
-            return Err(error);
+        match create_exclusive(dir, &name) {
+            Ok(file) => return Ok((file, name)),
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error),
         }
     }
     Err(io::Error::new(ErrorKind::AlreadyExists, "every temporary name tried was taken"))
@@ -118,17 +116,6 @@ fn create_temp(dir: &File) -> io::Result<(File, CString)> {
 
 fn c_name(name: &OsStr) -> io::Result<CString> {
     CString::new(name.as_bytes()).map_err(|_| io::Error::new(ErrorKind::InvalidInput, "the name holds a NUL byte"))
-}
-
-/// `lstat` of `name` in `dir`.
-fn stat_at(dir: &File, name: &CString) -> io::Result<libc::stat> {
-    // SAFETY: an all-zero stat is valid; fstatat fills it.
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated name relative to an open directory, and a writable stat.
-    if unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut stat, libc::AT_SYMLINK_NOFOLLOW) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(stat)
 }
 
 /// Why a rename in a sticky directory was refused, if that is why.

@@ -135,8 +135,13 @@
 //!   renamed over the path. Whatever was at the path (a file, or a symlink: never its target)
 //!   is replaced atomically and its inode never receives a byte. In a sticky directory such as
 //!   `/tmp`, replacing an entry another user owns needs `CAP_FOWNER` (root has it): without it
-//!   the rename fails, tracer says why, and removes its new file. Directories along the path
-//!   are followed as given.
+//!   the rename fails, tracer says why, and removes its new file.
+//!
+//! A symlink among the path's directories is followed only as the kernel's
+//! `fs.protected_symlinks` would allow, whatever that setting is: not when it lies in a sticky
+//! world-writable directory and belongs to neither that directory's owner nor the user running
+//! tracer (a user's `/tmp/d -> /etc` cannot make `-o /tmp/d/passwd --force` replace
+//! `/etc/passwd`). The directories are opened one name at a time, each relative to the last.
 //!
 //! # Reading
 //!
@@ -146,6 +151,7 @@
 pub mod codec;
 mod crc_index;
 mod create;
+mod open_dir;
 mod reader;
 mod stream;
 mod trailer;

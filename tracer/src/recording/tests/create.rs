@@ -123,3 +123,36 @@ fn discarding_removes_only_the_file_it_created() {
     writer.discard();
     assert_eq!(std::fs::read(&path).expect("read"), b"someone else's");
 }
+
+#[test]
+fn directories_reached_through_ones_own_symlinks_and_dot_dots_are_fine() {
+    let dir = TempDir::new("dir-links");
+    let real = dir.0.join("real");
+    std::fs::create_dir(&real).expect("mkdir");
+    std::os::unix::fs::symlink("real", dir.0.join("relative-link")).expect("symlink");
+    std::os::unix::fs::symlink(&real, dir.0.join("absolute-link")).expect("symlink");
+    let paths = [
+        dir.0.join("relative-link").join("a.rec"),
+        dir.0.join("absolute-link").join("b.rec"),
+        dir.0.join("real").join("..").join("absolute-link").join(".").join("c.rec"),
+    ];
+    for (index, path) in paths.iter().enumerate() {
+        let writer = RecordingWriter::create(path, &header(), index == 1).expect("create");
+        writer.finish(Losses::default()).expect("finish");
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&real)
+        .expect("list")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.rec", "b.rec", "c.rec"]);
+
+    let file = dir.0.join("real").join("a.rec");
+    let under_a_file = file.join("x.rec");
+    let message = RecordingWriter::create(&under_a_file, &header(), false).err().expect("refused").to_string();
+    assert_eq!(message, format!("cannot create {}: Not a directory (os error 20)", under_a_file.display()));
+    std::os::unix::fs::symlink("loop", dir.0.join("loop")).expect("symlink");
+    let looping = dir.0.join("loop").join("x.rec");
+    let message = RecordingWriter::create(&looping, &header(), true).err().expect("refused").to_string();
+    assert!(message.ends_with("Too many levels of symbolic links (os error 40)"), "{message}");
+}
