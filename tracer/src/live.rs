@@ -79,6 +79,9 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         Some(path) => Some(RecordingWriter::create(path, &recording_header(&config.filters), config.force)?),
         None => None,
     };
+    if let Some(replaced) = recorder.as_ref().and_then(RecordingWriter::replaced) {
+        eprintln!("tracer: {replaced}");
+    }
     let options = LoadOptions {
         attach: &attach,
         emit: &emit,
@@ -92,10 +95,9 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
     let mut loaded = match loader::load(&options) {
         Ok(loaded) => loaded,
         Err(error) => {
-            if let (Some(path), Some(recorder)) = (&config.output, recorder) {
+            if let Some(recorder) = recorder {
                 // Nothing was recorded: leave no empty file behind.
-                drop(recorder);
-                let _ = std::fs::remove_file(path);
+                recorder.discard();
             }
             return Err(error.into());
         }

@@ -204,19 +204,20 @@ impl Pipeline {
         self.printer.wait_written(timeout)
     }
 
-    /// Writes buffered records out when a second has passed since the last write.
-    pub fn tick(&mut self) -> Result<(), PipelineError> {
+    /// Writes buffered records to the recording (after each drained batch, so a killed tracer
+    /// loses at most what the kernel still held).
+    pub fn flush_recording(&mut self) -> Result<(), PipelineError> {
         if let Some(recorder) = &mut self.recorder {
-            recorder.flush_if_due()?;
+            recorder.flush()?;
         }
         Ok(())
     }
 
-    /// Flushes and closes the output and the recording.
+    /// Flushes and closes the output and the recording (with its trailer).
     pub fn finish(mut self) -> Result<Counts, PipelineError> {
         let printed = self.printer.flush().map_err(output_error);
         if let Some(recorder) = self.recorder.take() {
-            recorder.finish()?;
+            recorder.finish(crate::recording::Losses { kernel: self.counts.lost, output: self.counts.output_lost })?;
         }
         printed.map(|()| self.counts)
     }

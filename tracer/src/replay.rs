@@ -1,26 +1,29 @@
 //! `tracer replay FILE`: prints a recording through the same pipeline and printers as the live
-//! stream, applying the same filters; damage in the file is reported on stderr, never fatal.
-use std::{io::BufWriter, path::Path};
+//! stream, applying the same filters. Damage, a missing trailer (the recording was not closed
+//! cleanly) and records missing against the trailer's counts are reported on stderr and in the
+//! exit status, never fatal.
+use std::{collections::BTreeMap, io::BufWriter, path::Path};
 
 use anyhow::Result;
 
 use crate::{
     cli::FilterArgs,
+    event::Event,
     filter::{EventFilter, Filters},
     output::{self, escape::escape},
     pipeline::{Pipeline, PipelineError},
-    recording::{ReadItem, RecordingReader},
+    recording::{ReadItem, RecordingHeader, RecordingReader, Trailer},
 };
 
-/// Exit status when records had to be skipped.
+/// Exit status when the recording is damaged, incomplete, or was not closed cleanly.
 pub const EXIT_DAMAGED: u8 = 1;
 
 pub fn replay(path: &Path, filter_args: &FilterArgs, json: bool) -> Result<u8> {
     let filters = Filters::from_args(filter_args)?;
     let reader = RecordingReader::open(path)?;
-    let header = reader.header();
+    let header = reader.header().clone();
     // Like `tcpdump -r`, say what is being read, on stderr so stdout matches the live run. The
-    // header's strings come from the file: escaped, like every name printed.
+    // fields come from the file: escaped, so they cannot drive the terminal.
     eprintln!(
         "tracer: reading {}: recorded by tracer {} on {} (Linux {}) at {}, filters: {}",
         path.display(),
@@ -28,21 +31,34 @@ pub fn replay(path: &Path, filter_args: &FilterArgs, json: bool) -> Result<u8> {
         escape(&header.hostname),
         escape(&header.kernel_release),
         crate::event::rfc3339(header.start_wall_ns),
-        escape(&header.filters.join(" "))
+        header.filters.iter().map(|filter| escape(filter)).collect::<Vec<_>>().join(" ")
     );
     let printer = output::printer(json, BufWriter::with_capacity(64 * 1024, std::io::stdout()));
     let mut pipeline = Pipeline::new(filters.kinds.clone(), Some(EventFilter::new(filters)), None, printer, None);
+    let mut tally = Tally::default();
     let mut skipped = 0u64;
+    let mut ending = Ending::NoTrailer;
     for item in reader {
         let handled = match item {
-            ReadItem::Event(event) => pipeline.handle(event),
+            ReadItem::Event(event) => {
+                tally.add(&event);
+                pipeline.handle(event)
+            }
             ReadItem::Skipped { offset, reason } => {
                 skipped += 1;
                 eprintln!("tracer: {}: skipped a damaged record at byte {offset}: {reason}", path.display());
                 Ok(())
             }
-            ReadItem::Truncated { offset: _, reason } => {
-                eprintln!("tracer: {}: {reason}", path.display());
+            ReadItem::Truncated { reason, .. } => {
+                ending = Ending::Cut(reason);
+                Ok(())
+            }
+            ReadItem::ReadFailed { reason, .. } => {
+                ending = Ending::ReadFailed(reason);
+                Ok(())
+            }
+            ReadItem::Trailer(trailer) => {
+                ending = Ending::Trailer(trailer);
                 Ok(())
             }
         };
@@ -56,5 +72,75 @@ pub fn replay(path: &Path, filter_args: &FilterArgs, json: bool) -> Result<u8> {
         Ok(_) | Err(PipelineError::OutputClosed) => {}
         Err(error) => return Err(error.into()),
     }
-    Ok(if skipped > 0 { EXIT_DAMAGED } else { 0 })
+    let complete = match ending_problem(&ending, &tally, &header) {
+        Some(line) => {
+            eprintln!("tracer: {}: {line}", path.display());
+            false
+        }
+        None => true,
+    };
+    Ok(if skipped > 0 || !complete { EXIT_DAMAGED } else { 0 })
+}
+
+/// How the recording ended.
+enum Ending {
+    /// After a whole record, without a trailer.
+    NoTrailer,
+    /// Inside a frame (the reason says where).
+    Cut(String),
+    ReadFailed(String),
+    Trailer(Trailer),
+}
+
+/// What was read, to check against the trailer or to say from when events may be missing.
+#[derive(Default)]
+struct Tally {
+    records: BTreeMap<&'static str, u64>,
+    last_timestamp_ns: Option<u64>,
+}
+
+impl Tally {
+    fn add(&mut self, event: &Event) {
+        *self.records.entry(event.kind().name()).or_default() += 1;
+        self.last_timestamp_ns = Some(event.timestamp_ns);
+    }
+}
+
+/// The one line to print about the recording's end, if something is wrong with it.
+fn ending_problem(ending: &Ending, tally: &Tally, header: &RecordingHeader) -> Option<String> {
+    let since = || match tally.last_timestamp_ns {
+        Some(last) => format!("events after {} may be missing", crate::event::rfc3339(last)),
+        None => format!("events after the start ({}) may be missing", crate::event::rfc3339(header.start_wall_ns)),
+    };
+    match ending {
+        // Format 1 had no trailer: whether such a file is complete cannot be told.
+        Ending::NoTrailer if header.format_version < 2 => None,
+        Ending::NoTrailer => Some(format!("the recording was not closed cleanly (no trailer): {}", since())),
+        Ending::Cut(reason) => Some(format!("the recording was not closed cleanly ({reason}): {}", since())),
+        Ending::ReadFailed(reason) => Some(format!("{reason}: {}", since())),
+        Ending::Trailer(trailer) => {
+            let expected: BTreeMap<&str, u64> = trailer
+                .records
+                .iter()
+                .filter(|(_, count)| **count > 0)
+                .map(|(name, count)| (name.as_str(), *count))
+                .collect();
+            let read: BTreeMap<&str, u64> = tally.records.iter().map(|(name, count)| (*name, *count)).collect();
+            (expected != read).then(|| {
+                format!(
+                    "the trailer counts {} records, but {} were read: records are missing",
+                    describe(&expected),
+                    describe(&read)
+                )
+            })
+        }
+    }
+}
+
+/// `fork 9, exit 10`, or `no` for none.
+fn describe(counts: &BTreeMap<&str, u64>) -> String {
+    if counts.is_empty() {
+        return "no".to_owned();
+    }
+    counts.iter().map(|(name, count)| format!("{} {count}", escape(name))).collect::<Vec<_>>().join(", ")
 }

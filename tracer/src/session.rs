@@ -211,6 +211,7 @@ pub async fn stream(
                 _ = &mut deadline => break None,
                 _ = std::future::ready(()), if more => {
                     more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+                    pipeline.flush_recording()?;
                     pipeline.flush_output()?;
                 }
                 guard = sources.ring.readable_mut() => {
@@ -220,6 +221,7 @@ pub async fn stream(
                     };
                     more = drain(guard.get_inner_mut(), &clock, &mut pipeline, &mut run)?;
                     guard.clear_ready();
+                    pipeline.flush_recording()?;
                     pipeline.flush_output()?;
                 }
                 guard = async { logger.as_mut()?.readable_mut().await.ok() }, if logger.is_some() => {
@@ -231,7 +233,7 @@ pub async fn stream(
                 _ = ticker.tick() => {
                     more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
                     report_lost(&mut sources, &mut pipeline)?;
-                    pipeline.tick()?;
+                    pipeline.flush_recording()?;
                     pipeline.flush_output()?;
                 }
                 status = async { (&mut run.as_mut()?.waiter).await.ok() }, if run.as_ref().is_some_and(|run| run.status.is_none()) => {

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{expect_kernel_hooks, machine, require_root, scratch_dir, tracer_bin};
+use common::{kernel, machine, require_root, scratch_dir, tracer_bin};
 
 fn tracer(args: &[&str], env: &[(&str, &str)]) -> Output {
     require_root();
@@ -29,7 +29,7 @@ fn a_refused_forced_hook_is_one_line_and_probes_says_why() {
     let run = tracer(&["--hook", "lookup=kprobe", "-d", "0.2", "-c", "no-such-comm"], &[]);
     let probes = tracer(&["probes", "--hook", "lookup=kprobe"], &[]);
     let probes_stdout = String::from_utf8_lossy(&probes.stdout).into_owned();
-    if expect_kernel_hooks() {
+    if kernel::kprobe("proc_root_lookup").is_offered() {
         // This kernel has kprobes: the forced hook attaches and serves.
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
         assert!(probes.status.success(), "{}", String::from_utf8_lossy(&probes.stderr));

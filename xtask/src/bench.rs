@@ -11,7 +11,8 @@
 //! run, with the reason. Storms whose figures are still noisy after the first rounds get more,
 //! up to a cap. Then, with the kernel's BPF run-time statistics on, one run per storm of the floor
 //! and of tracer measures each hook's cost. Each of the first rounds also measures
-//! start-to-first-event for tracer and bpftrace.
+//! start-to-first-event for tracer and bpftrace. At the end, replay speed is measured on a
+//! recording and on a hostile file.
 //!
 //! Results: the tables on stdout, `target/bench/results.json` and `target/bench/README-figures.md`.
 mod count;
@@ -23,6 +24,7 @@ mod machine;
 mod peers;
 mod process;
 mod recorded;
+mod replay;
 mod report;
 mod runs;
 mod startup;
@@ -200,6 +202,8 @@ pub fn bench(options: &Options) -> Result<()> {
         hook_costs(&tools, &storms)
     };
     let elapsed = began.elapsed();
+    step("replay speed");
+    let replay_speed = replay::measure(&tools);
     let _ = fs::remove_dir_all(&tools.scratch);
 
     let results = Results {
@@ -225,12 +229,19 @@ pub fn bench(options: &Options) -> Result<()> {
     let json_path = out_dir.join("results.json");
     fs::write(&json_path, serde_json::to_string_pretty(&json::to_json(&results))? + "\n")
         .with_context(|| format!("cannot write {}", json_path.display()))?;
+    let replay_section = match &replay_speed {
+        Ok(samples) => replay::markdown(samples),
+        Err(error) => format!("Replay speed: FAILED: {error:#}\n"),
+    };
+    println!("{replay_section}");
     let readme_path = out_dir.join("README-figures.md");
-    fs::write(&readme_path, results.markdown()).with_context(|| format!("cannot write {}", readme_path.display()))?;
+    fs::write(&readme_path, format!("{}\n{replay_section}", results.markdown()))
+        .with_context(|| format!("cannot write {}", readme_path.display()))?;
     println!("results: {}", json_path.display());
     println!("figures for README.md: {}", readme_path.display());
     let failed = results.records.iter().chain(&results.hook_records).filter(|r| r.result.error.is_some()).count();
     let startup_problems: usize = results.startups.iter().map(|startup| startup.errors.len()).sum();
+    replay_speed?;
     if failed + startup_problems > 0 {
         bail!(
             "{failed} of {} runs failed and {startup_problems} start-to-first-event measurements had problems; see `errors` in {}",

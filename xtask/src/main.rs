@@ -4,6 +4,7 @@
 mod bench;
 mod build;
 mod command;
+mod fuzz;
 mod packages;
 mod run;
 mod test;
@@ -36,6 +37,8 @@ enum Task {
     Test,
     /// Measure tracer's overhead, losses and costs against the untraced workload and bpftrace
     Bench(bench::Options),
+    /// Fuzz the recording reader (nightly, libFuzzer) for a while
+    Fuzz(fuzz::Options),
     /// Run the integration tests inside a VM booting Debian's stock 6.1 kernel
     VmTest {
         /// Extra arguments for every test executable (after `--`), e.g. a test name filter.
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Task::Run { args } => run::run(&args),
         Task::Test => test::test(),
         Task::Bench(options) => bench::bench(&options),
+        Task::Fuzz(options) => fuzz::fuzz(&options),
         Task::VmTest { args } => vm::vm_test(&args),
     };
     match result {

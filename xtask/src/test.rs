@@ -2,17 +2,21 @@
 //! 1. unit, property and root-free tests, in parallel, as a plain `cargo test` would;
 //! 2. every `#[ignore]`d test: the privileged integration tests, and the few that only need the
 //!    eBPF object, as root, one at a time, on this machine's kernel;
-//! 3. the same integration tests in a VM booting Debian's stock 6.1 kernel, where this machine
+//! 3. the recording reader fuzzed for a minute (libFuzzer, nightly);
+//! 4. the same integration tests in a VM booting Debian's stock 6.1 kernel, where this machine
 //!    can run it; elsewhere the leg says it was skipped and why.
-use std::process::Command;
+use std::{process::Command, time::Duration};
 
 use anyhow::{Result, bail};
 
 use crate::{
     build::{self, Artifacts},
     command::{is_root, run, step},
-    packages, vm,
+    fuzz, packages, vm,
 };
+
+/// How long `cargo xtask test` fuzzes the recording reader.
+const FUZZ_TIME: Duration = Duration::from_secs(60);
 
 /// Programs the integration tests run on the host, with the Debian package providing each.
 const HOST_PROGRAMS: [(&str, &str); 4] =
@@ -47,6 +51,10 @@ pub fn test() -> Result<()> {
     }
     let privileged = run(&mut privileged);
     legs.push(("privileged integration tests", verdict(privileged, format!("passed on {kernel}"))));
+
+    step(format!("fuzzing the recording reader for {} s", FUZZ_TIME.as_secs()));
+    let fuzzed = fuzz::run_for(FUZZ_TIME);
+    legs.push(("recording reader fuzzing", verdict(fuzzed, format!("no failure in {} s", FUZZ_TIME.as_secs()))));
 
     step("the privileged integration tests again, in a VM booting Debian's stock 6.1 kernel");
     let vm = match vm::run(&artifacts, &[]) {

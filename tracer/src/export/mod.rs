@@ -39,6 +39,12 @@ pub fn perfetto(path: &Path, out: &Path, force: bool) -> Result<u8> {
                 eprintln!("tracer: {}: skipped a damaged record at byte {offset}: {reason}", path.display());
             }
             ReadItem::Truncated { offset: _, reason } => eprintln!("tracer: {}: {reason}", path.display()),
+            ReadItem::ReadFailed { reason, .. } => {
+                skipped += 1;
+                eprintln!("tracer: {}: {reason}", path.display());
+            }
+            // Its counts are checked by `tracer replay`; the picture is the same either way.
+            ReadItem::Trailer(_) => {}
         }
     }
     let everything = Filters::from_args(&Default::default())?;

@@ -29,16 +29,22 @@
 //! refused. A header body that is too long, runs past the end of the file, fails its CRC, or does
 //! not decode makes the whole file unreadable.
 //!
-//! ## Records
+//! ## Frames
 //!
-//! From offset `18 + H` to the end of the file, records follow back to back:
+//! From offset `18 + H` to the end of the file, frames follow back to back: one per event (a
+//! *record*), and, when the recording was closed cleanly, one *trailer* last. Both have the same
+//! 12-byte frame header:
 //!
 //! | offset | size | field                                                   |
 //! |-------:|-----:|---------------------------------------------------------|
-//! | 0      | 4    | sync marker `F5 1E C0 8D`                               |
-//! | 4      | 4    | payload length `L`, u32, `1 ..= 1 MiB` (1 048 576)      |
+//! | 0      | 4    | frame marker: `F5 1E C0 8D` record, `F5 1E C0 ED` trailer |
+//! | 4      | 4    | payload length `L`, u32: `1 ..= 1 MiB` (1 048 576) for a record, `1 ..= 64 KiB` for a trailer |
 //! | 8      | 4    | CRC-32 (IEEE) of the payload                            |
-//! | 12     | `L`  | payload: one encoded event                              |
+//! | 12     | `L`  | payload                                                 |
+//!
+//! The marker bytes `F5` and `C0` never occur in UTF-8, so a marker cannot appear inside text.
+//! The trailer has its own marker, so no record payload, damaged or not, can be taken for a
+//! trailer, nor a trailer for an event.
 //!
 //! The payload is one event: since version 2, the [postcard](https://docs.rs/postcard/1) encoding
 //! of [`crate::event::Event`] (varint integers, length-prefixed byte strings, enum variants by
@@ -49,43 +55,102 @@
 //!
 //! The payload must be consumed exactly; trailing bytes make it undecodable.
 //!
+//! ## Trailer
+//!
+//! A clean stop writes one trailer frame, which must end the file. Its payload (see
+//! [`Trailer`]), little-endian, in order:
+//!
+//! | size | field                                                                 |
+//! |-----:|-----------------------------------------------------------------------|
+//! | 8    | u64 end wall time, ns since the Unix epoch                            |
+//! | 8    | u64 events the kernel dropped (its ring buffer was full)              |
+//! | 8    | u64 events recorded but not printed (the output could not keep up)    |
+//! | 2    | u16 kind count `K` (at most 256)                                      |
+//! |      | `K` times: u8 name length `n` (1 ..= 32), `n` bytes of kind name (`a-z`, `0-9`, `_`), u64 number of records of that kind in the file |
+//!
+//! Kinds are listed by name in strictly increasing byte order; a kind without records is left
+//! out. Kinds are named as in `--events` (`fork`, `exec`, `exit`, `rename`, `lookup`) plus `lost`
+//! (the number of `lost` records, not the events they count). A reader ignores bytes after these
+//! fields, so the trailer can grow new trailing fields.
+//!
+//! A file that ends without a trailer was not closed cleanly (tracer was killed, or crashed, or
+//! the disk filled): events after its last record may be missing. `tracer replay` says so and
+//! exits 1; with a trailer, it checks the records it read against the trailer's counts.
+//!
 //! ## Reading damaged files
 //!
-//! The reader never fails after the header. At each record position:
+//! The reader never fails after the header. A *good frame* is a frame whose length is within its
+//! limit, that lies wholly in the file, and whose CRC is right. At each frame position:
 //!
 //! - end of file: done;
-//! - the bytes are not a marker: the run of bytes up to the next good record is reported
+//! - the bytes are not a frame marker: the run of bytes up to the next good frame is reported
 //!   [`ReadItem::Skipped`] at its start offset;
-//! - length 0 or above the limit, CRC mismatch, or undecodable payload: the record is reported
-//!   `Skipped` at the offset of its marker, and reading resumes at the next marker (searched from
-//!   the marker's offset + 1) that begins a record whose CRC is right or that runs to the end of
-//!   the file;
-//! - the file ends inside the record (inside its 12-byte frame header, only if the bytes present
-//!   are a prefix of the marker; or inside its payload): if no complete valid record follows
-//!   within the remaining bytes, this is reported once as [`ReadItem::Truncated`] at the record's
-//!   offset and reading ends; otherwise the length was damaged and the record is `Skipped`.
+//! - length 0 or above the limit, or CRC mismatch: the frame is reported `Skipped` at the offset
+//!   of its marker, and reading resumes at the next marker (searched from the marker's offset + 1)
+//!   that begins a good frame or a frame that runs to the end of the file;
+//! - a good record whose payload does not decode (a newer kind, say): it is reported `Skipped`
+//!   and reading resumes right after it (its CRC says the frame is as written);
+//! - a good trailer that ends the file: [`ReadItem::Trailer`], the last item; one that does not
+//!   end the file is reported `Skipped` and reading resumes right after it; one whose payload
+//!   does not decode is reported `Skipped` (and the file then has no trailer);
+//! - the file ends inside the frame (inside its 12-byte frame header, only if the bytes present
+//!   are a prefix of a marker; or inside its payload): if no good frame follows within the
+//!   remaining bytes, this is reported once as [`ReadItem::Truncated`] at the frame's offset and
+//!   reading ends; otherwise the length was damaged and the frame is `Skipped`.
 //!
-//! A read error after the header also ends reading with a `Truncated` item whose reason names it.
+//! A read error after the header ends reading with a [`ReadItem::ReadFailed`] item naming it.
+//!
+//! Reading takes time linear in the file's size, whatever the bytes: the search for the next
+//! good frame checks each candidate's CRC through prefix CRCs of the bytes (see
+//! [`crc_index`]), so overlapping candidates do not hash the same bytes again; and payloads
+//! are decoded only in good frames, after which reading always moves past them.
 //!
 //! # Writing
 //!
-//! [`RecordingWriter`] creates the file with mode 0600 (refusing an existing file unless told to
-//! overwrite), writes the header at once, then assembles records in a memory buffer and writes the
-//! buffer when it holds 64 KiB or more, or when an event arrives at least one second (by the
-//! coarse monotonic clock) after the last write. [`RecordingWriter::flush_if_due`] lets a periodic
-//! timer apply the one-second rule while no events arrive. [`RecordingWriter::flush`] writes the
-//! buffer without syncing; [`RecordingWriter::finish`] writes it and then `fdatasync`s once.
+//! [`RecordingWriter`] assembles records in a memory buffer and writes the buffer to the file
+//! (the kernel's page cache, no fsync) when it holds 64 KiB or more, and whenever
+//! [`RecordingWriter::flush`] is called: the live session calls it after each batch it drains
+//! from the kernel's ring buffer, so a killed tracer loses at most the events still in that ring
+//! (and the batch being handled). [`RecordingWriter::finish`] writes the buffer and the trailer
+//! and then `fdatasync`s once.
+//!
+//! ## Creating the file
+//!
+//! tracer runs as root, and the path may lie in a directory other users can write to (`/tmp`).
+//! It never follows a symlink at the path and never writes into an inode it did not create:
+//!
+//! - by default the file is created exclusively (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600):
+//!   anything already at the path, a dangling symlink included, is refused;
+//! - with `--force`, a new file is created exclusively in the same directory under an
+//!   unpredictable name (`.tracer-<16 hex digits>.tmp`), the header is written to it, and it is
+//!   renamed over the path. Whatever was at the path (a file, or a symlink: never its target)
+//!   is replaced atomically and its inode never receives a byte. In a sticky directory such as
+//!   `/tmp`, replacing an entry another user owns needs `CAP_FOWNER` (root has it): without it
+//!   the rename fails, tracer says why, and removes its new file.
+//!
+//! A symlink among the path's directories is followed only as the kernel's
+//! `fs.protected_symlinks` would allow, whatever that setting is: not when it lies in a sticky
+//! world-writable directory and belongs to neither that directory's owner nor the user running
+//! tracer (a user's `/tmp/d -> /etc` cannot make `-o /tmp/d/passwd --force` replace
+//! `/etc/passwd`). The directories are opened one name at a time, each relative to the last.
 //!
 //! # Reading
 //!
-//! [`RecordingReader`] streams: it holds a read-ahead buffer of 64 KiB plus at most one record
-//! (1 MiB) and the file's unread tail when it checks a record that runs past the end.
+//! [`RecordingReader`] streams: it holds a read-ahead buffer of 64 KiB plus at most one frame
+//! (1 MiB) and, when it checks a frame that runs past the end, the file's unread tail.
 
 pub mod codec;
+mod crc_index;
+mod create;
+mod open_dir;
 mod reader;
+mod stream;
+mod trailer;
 mod v1;
 mod writer;
 
+#[cfg(any(test, fuzzing))]
+pub mod invariants;
 #[cfg(test)]
 mod tests;
 
@@ -93,6 +158,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use reader::{ReadItem, RecordingReader};
+pub use trailer::{Losses, Trailer};
 pub use writer::RecordingWriter;
 
 /// The format version this code writes (and the newest it reads).
@@ -105,6 +171,10 @@ pub const MAGIC: [u8; 8] = *b"\x89TRACER\n";
 
 /// First 4 bytes of every record.
 pub const RECORD_MARKER: [u8; 4] = [0xf5, 0x1e, 0xc0, 0x8d];
+/// First 4 bytes of the trailer.
+pub const TRAILER_MARKER: [u8; 4] = [0xf5, 0x1e, 0xc0, 0xed];
+/// What both markers start with.
+const MARKER_PREFIX: [u8; 3] = [0xf5, 0x1e, 0xc0];
 
 /// Size of the fixed header prefix: magic, version, body length, body CRC.
 const HEADER_PREFIX_LEN: usize = 18;
@@ -114,6 +184,8 @@ const MAX_HEADER_LEN: usize = 1 << 20;
 const RECORD_HEADER_LEN: usize = 12;
 /// Largest record payload accepted.
 const MAX_PAYLOAD_LEN: usize = 1 << 20;
+/// Largest trailer payload accepted.
+const MAX_TRAILER_LEN: usize = 64 << 10;
 
 /// What a recording says about how it was made.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -142,6 +214,8 @@ pub enum RecordingError {
     Exists { path: PathBuf },
     #[error("cannot create {}: {error}", path.display())]
     Create { path: PathBuf, error: io::Error },
+    #[error("cannot replace {}: {error}{why}", path.display())]
+    Replace { path: PathBuf, error: io::Error, why: String },
     #[error("cannot write {}: {error}", path.display())]
     Write { path: PathBuf, error: io::Error },
     #[error("cannot open {}: {error}", path.display())]

@@ -85,6 +85,12 @@ pub fn read_model(path: &Path, reader: RecordingReader, filters: Filters) -> (Ta
                 eprintln!("tracer: {}: skipped a damaged record at byte {offset}: {reason}", path.display());
             }
             ReadItem::Truncated { offset: _, reason } => eprintln!("tracer: {}: {reason}", path.display()),
+            ReadItem::ReadFailed { reason, .. } => {
+                skipped += 1;
+                eprintln!("tracer: {}: {reason}", path.display());
+            }
+            // Its counts are checked by `tracer replay`; the picture is the same either way.
+            ReadItem::Trailer(_) => {}
         }
     }
     (model, skipped)
