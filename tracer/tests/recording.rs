@@ -266,7 +266,7 @@ fn sigkill_in_the_middle_of_a_storm_loses_at_most_the_last_moments() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A version-1 recording header with these fields (the documented layout), and no frames.
+/// A version-2 recording header with these fields (the documented layout), and no frames.
 fn crafted_header(hostname: &str, kernel: &str, filters: &[&str]) -> Vec<u8> {
     fn string(out: &mut Vec<u8>, s: &str) {
         let mut len = s.len();
@@ -289,7 +289,7 @@ fn crafted_header(hostname: &str, kernel: &str, filters: &[&str]) -> Vec<u8> {
         string(&mut body, filter);
     }
     let mut bytes = b"\x89TRACER\n".to_vec();
-    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&2u16.to_le_bytes());
     bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     bytes.extend_from_slice(&body);
@@ -313,7 +313,7 @@ fn header_fields_reach_stderr_escaped() {
         [
             format!(
                 "tracer: reading {}: recorded by tracer 0.1.0 on evil\\x1b]0;owned\\x07\\nFAKE LINE (Linux 6.1\\r\\x1b[2J) \
-                 at 2023-11-14T22:13:20.000000000Z, filters: --comm a\\x9bb",
+                 at 2023-11-14T22:13:20.000000000Z, filters: --comm a\\u{{9b}}b",
                 file.display()
             ),
             format!(
