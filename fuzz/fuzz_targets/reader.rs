@@ -8,8 +8,14 @@
 #[path = "../../tracer/src/event.rs"]
 mod event;
 #[allow(dead_code, unused_imports)]
+#[path = "../../tracer/src/names.rs"]
+mod names;
+#[allow(dead_code, unused_imports)]
 #[path = "../../tracer/src/recording/mod.rs"]
 mod recording;
+#[allow(dead_code, unused_imports)]
+#[path = "../../tracer/src/text.rs"]
+mod text;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     recording::invariants::check(data);

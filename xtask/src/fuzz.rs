@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{
     command::{run, step, target_dir, workspace_root},
-    toolchain::NIGHTLY,
+    toolchain,
 };
 
 /// The instrumentation cargo-fuzz uses for libFuzzer with AddressSanitizer.
@@ -37,12 +37,14 @@ pub fn fuzz(options: &Options) -> Result<()> {
 pub fn run_for(duration: Duration) -> Result<()> {
     let fuzz_dir = workspace_root().join("fuzz");
     let build_dir = target_dir().join("fuzz");
-    let host = nightly_host()?;
+    // The pinned nightly the eBPF object builds with: one toolchain to set up, not two.
+    let nightly = toolchain::ensure()?.nightly;
+    let host = nightly_host(&nightly)?;
     ensure_cxx()?;
     step(format!("building the recording reader's fuzz target (nightly, libFuzzer, AddressSanitizer, {host})"));
     // The host target keeps build scripts and proc macros uninstrumented.
     run(Command::new("cargo")
-        .arg(format!("+{NIGHTLY}"))
+        .arg(format!("+{nightly}"))
         .args(["build", "--release", "--locked", "--bin", "reader", "--target", &host, "--manifest-path"])
         .arg(fuzz_dir.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &build_dir)
@@ -101,15 +103,15 @@ fn ensure_cxx() -> Result<()> {
 }
 
 /// The nightly toolchain's host target triple.
-fn nightly_host() -> Result<String> {
+fn nightly_host(nightly: &str) -> Result<String> {
     let output = Command::new("rustc")
-        .arg(format!("+{NIGHTLY}"))
+        .arg(format!("+{nightly}"))
         .arg("-vV")
         .env_remove("RUSTUP_TOOLCHAIN")
         .output()
         .context("cannot run rustc +nightly: fuzzing needs the nightly toolchain")?;
     if !output.status.success() {
-        bail!("rustc +{NIGHTLY} -vV failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+        bail!("rustc +{nightly} -vV failed: {}", String::from_utf8_lossy(&output.stderr).trim());
     }
     String::from_utf8_lossy(&output.stdout)
         .lines()
