@@ -17,8 +17,13 @@ use std::{
 use common::{field, machine, report, require_root, run_tracer, run_workload, scratch_dir, tracer_bin, workload_bin};
 use serde_json::Value;
 
-/// How fast tracer must stop after SIGINT or SIGTERM, whatever its reader does.
-const STOP_LIMIT: Duration = Duration::from_secs(1);
+/// How fast tracer must stop after SIGINT or SIGTERM, whatever its reader does: the promise is
+/// one second, asserted on the host. The VM emulates its CPUs (qemu TCG, several times slower,
+/// and slower still when its host is busy), so there the bound only shows that the stop does
+/// not wait on the reader at all.
+fn stop_limit() -> Duration {
+    if machine() == "host" { Duration::from_secs(1) } else { Duration::from_secs(5) }
+}
 
 /// Threads per storm: enough JSON lines (~300 bytes each) to overflow tracer's 4 MiB output
 /// queue several times; fewer in the VM, whose emulated CPU is slower.
@@ -165,7 +170,7 @@ fn a_stalled_reader_holds_up_neither_the_recording_nor_a_stop() {
     let (status, latency) = tracer.stop(libc::SIGINT);
     eprintln!("[{}] SIGINT to exit with a stalled reader, after a {tasks}-thread storm: {latency:?}", machine());
     let (stderr, printed) = tracer.collect();
-    assert!(latency < STOP_LIMIT, "[{}] tracer took {latency:?} to stop:\n{stderr}", machine());
+    assert!(latency < stop_limit(), "[{}] tracer took {latency:?} to stop:\n{stderr}", machine());
     assert_eq!(status.code(), Some(3), "[{}] events were not printed: exit status 3\n{stderr}", machine());
     let (events, kernel_lost, not_printed) = summary(&stderr);
     assert_eq!(
@@ -228,7 +233,7 @@ fn sigterm_mid_storm_stops_tracer_within_a_second_with_a_summary() {
     eprintln!("[{}] SIGTERM to exit with a stalled reader, mid-storm: {latency:?}", machine());
     finish_storm(storm);
     let (stderr, _) = tracer.collect();
-    assert!(latency < STOP_LIMIT, "[{}] tracer took {latency:?} to stop:\n{stderr}", machine());
+    assert!(latency < stop_limit(), "[{}] tracer took {latency:?} to stop:\n{stderr}", machine());
     assert_eq!(status.code(), Some(3), "{stderr}");
     let (events, _, not_printed) = summary(&stderr);
     assert!(not_printed > 0 && not_printed <= events, "[{}] {not_printed} of {events} not printed", machine());
@@ -246,7 +251,7 @@ fn sigint_stops_tracer_within_a_second_when_stderr_is_the_stalled_pipe_too() {
     eprintln!("[{}] SIGINT to exit with stdout and stderr on one stalled pipe, mid-storm: {latency:?}", machine());
     finish_storm(storm);
     let (_, printed) = tracer.collect();
-    assert!(latency < STOP_LIMIT, "[{}] tracer took {latency:?} to stop", machine());
+    assert!(latency < stop_limit(), "[{}] tracer took {latency:?} to stop", machine());
     assert_eq!(status.code(), Some(3));
     assert!(printed.len() > 1, "the pipe holds the Attached line and the first events");
 }

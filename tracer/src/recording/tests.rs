@@ -15,7 +15,7 @@ use proptest::prelude::*;
 
 use super::codec::tests::{arb_event, sample_events};
 use super::*;
-use crate::event::{Detail, Event, Source};
+use crate::event::{Event, Source};
 
 /// A unique path in the temporary directory, removed on drop.
 struct TempPath(PathBuf);
