@@ -40,8 +40,15 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("tracer: {}", first.trim_start_matches("error: "));
+            let mut lines = rendered.lines().map(str::trim).filter(|line| !line.is_empty());
+            let mut message = lines.next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_owned();
+            // "the following required arguments were not provided:" names them on the next line.
+            if message.ends_with(':')
+                && let Some(next) = lines.next()
+            {
+                message = format!("{message} {next}");
+            }
+            eprintln!("tracer: {message}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
