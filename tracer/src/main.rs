@@ -15,6 +15,7 @@ mod pipeline;
 mod probes;
 mod recording;
 mod replay;
+mod run;
 mod session;
 mod tasks;
 
@@ -66,9 +67,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match cli.command {
-        None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?, None)),
-        Some(Command::Run { trace, command }) => {
-            runtime.block_on(live::trace(TraceConfig::from_args(&trace)?, Some(command)))
+        None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?)),
+        Some(Command::Run { trace, events_to, command }) => {
+            runtime.block_on(run::run(TraceConfig::from_args(&trace)?, events_to, command))
         }
         Some(Command::Replay { file, filters, json }) => replay::replay(&file, &filters, json),
         Some(Command::Probes { hooks }) => live::probes(config::parse_hooks(&hooks)?),

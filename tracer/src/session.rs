@@ -1,8 +1,9 @@
 //! A live tracing session: drains the ring buffer when the kernel wakes it for a batch of
 //! records (epoll through tokio) and every 50 ms, reports lost records as they are noticed, forwards kernel-side logs, and
-//! stops on Ctrl-C, SIGTERM, `--duration`, a closed output, or the end of `tracer run`'s tree.
+//! stops on Ctrl-C, SIGTERM, `--duration`, a closed output, or when the caller's `until` future
+//! resolves (`tracer run`: the command's tree is gone).
 use std::{
-    collections::HashSet,
+    future::Future,
     time::{Duration, Instant},
 };
 
@@ -40,41 +41,8 @@ const DRAIN_INTERVAL: Duration = Duration::from_millis(50);
 pub struct Ended {
     pub counts: Counts,
     pub elapsed: Duration,
-    /// For `tracer run`: the command's exit status.
-    pub command_status: Option<std::process::ExitStatus>,
     /// The reader of our output went away (`tracer | head`).
     pub output_closed: bool,
-}
-
-/// Process trees `tracer run` waits for: the command's process and every process it (or they)
-/// created, known from the fork and exit events of followed processes.
-pub struct RunTree {
-    /// Resolves to the command's exit status.
-    waiter: tokio::task::JoinHandle<std::process::ExitStatus>,
-    live: HashSet<u32>,
-    status: Option<std::process::ExitStatus>,
-}
-
-impl RunTree {
-    pub fn new(waiter: tokio::task::JoinHandle<std::process::ExitStatus>, tgid: u32) -> Self {
-        Self { waiter, live: HashSet::from([tgid]), status: None }
-    }
-
-    fn observe(&mut self, event: &Event) {
-        match event.detail {
-            Detail::Fork { child_tgid, .. } if child_tgid != event.tgid && self.live.contains(&event.tgid) => {
-                self.live.insert(child_tgid);
-            }
-            Detail::Exit { group_dead: true, .. } => {
-                self.live.remove(&event.tgid);
-            }
-            _ => {}
-        }
-    }
-
-    fn finished(&self) -> bool {
-        self.status.is_some() && self.live.is_empty()
-    }
 }
 
 struct Sources {
@@ -95,21 +63,11 @@ const DRAIN_BATCH: usize = 16 * 1024;
 
 /// Decodes and handles records waiting in the ring buffer, at most [`DRAIN_BATCH`]; returns
 /// whether more may be waiting.
-fn drain(
-    ring: &mut RingBuf<MapData>,
-    clock: &Clock,
-    pipeline: &mut Pipeline,
-    run: &mut Option<RunTree>,
-) -> Result<bool, PipelineError> {
+fn drain(ring: &mut RingBuf<MapData>, clock: &Clock, pipeline: &mut Pipeline) -> Result<bool, PipelineError> {
     for _ in 0..DRAIN_BATCH {
         let Some(record) = ring.next() else { return Ok(false) };
         match decode(&record, clock) {
-            Ok(event) => {
-                if let Some(run) = run {
-                    run.observe(&event);
-                }
-                pipeline.handle(event)?;
-            }
+            Ok(event) => pipeline.handle(event)?,
             Err(error) => log::warn!("skipping a kernel record: {error}"),
         }
     }
@@ -145,12 +103,12 @@ where
     T::try_from(map).map_err(|error| SessionError::Map(name, error.to_string()))
 }
 
-/// Streams events until a stop condition holds.
+/// Streams events until a stop condition holds or `until` resolves.
 pub async fn stream(
     mut loaded: Loaded,
     mut pipeline: Pipeline,
     duration: Option<Duration>,
-    mut run: Option<RunTree>,
+    until: impl Future<Output = ()>,
 ) -> Result<Ended, SessionError> {
     let start = Instant::now();
     let clock = Clock::sample();
@@ -172,6 +130,7 @@ pub async fn stream(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let deadline = tokio::time::sleep(duration.unwrap_or(Duration::MAX / 4));
     tokio::pin!(deadline);
+    tokio::pin!(until);
 
     let result: Result<(), PipelineError> = async {
         let mut more = false;
@@ -179,11 +138,12 @@ pub async fn stream(
             tokio::select! {
                 // Stop requests first: a busy ring must not starve them.
                 biased;
-                _ = interrupt.recv(), if run.is_none() => break,
+                _ = interrupt.recv() => break,
                 _ = terminate.recv() => break,
                 _ = &mut deadline => break,
+                _ = &mut until => break,
                 _ = std::future::ready(()), if more => {
-                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline)?;
                     pipeline.flush_output()?;
                 }
                 guard = sources.ring.readable_mut() => {
@@ -191,7 +151,7 @@ pub async fn stream(
                         Ok(guard) => guard,
                         Err(error) => return Err(PipelineError::Output(error)),
                     };
-                    more = drain(guard.get_inner_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(guard.get_inner_mut(), &clock, &mut pipeline)?;
                     guard.clear_ready();
                     pipeline.flush_output()?;
                 }
@@ -202,20 +162,11 @@ pub async fn stream(
                     }
                 }
                 _ = ticker.tick() => {
-                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline)?;
                     report_lost(&mut sources, &mut pipeline)?;
                     pipeline.tick()?;
                     pipeline.flush_output()?;
                 }
-                status = async { (&mut run.as_mut()?.waiter).await.ok() }, if run.as_ref().is_some_and(|run| run.status.is_none()) => {
-                    if let Some(run) = &mut run {
-                        // A failed wait still ends the command's own part of the tree.
-                        run.status = status.or(Some(std::os::unix::process::ExitStatusExt::from_raw(1 << 8)));
-                    }
-                }
-            }
-            if run.as_ref().is_some_and(RunTree::finished) {
-                break;
             }
         }
         Ok(())
@@ -224,7 +175,7 @@ pub async fn stream(
     // What the kernel wrote before the stop is still delivered (one batch: a storm that goes
     // on must not keep tracer from stopping).
     let outcome = result
-        .and_then(|()| drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run).map(drop))
+        .and_then(|()| drain(sources.ring.get_mut(), &clock, &mut pipeline).map(drop))
         .and_then(|()| report_lost(&mut sources, &mut pipeline));
     let output_closed = matches!(outcome, Err(PipelineError::OutputClosed));
     let counts = pipeline.counts;
@@ -234,5 +185,5 @@ pub async fn stream(
         (Err(PipelineError::OutputClosed) | Ok(()), Ok(_) | Err(PipelineError::OutputClosed)) => {}
         (Err(error), _) | (_, Err(error)) => return Err(error.into()),
     }
-    Ok(Ended { counts, elapsed: start.elapsed(), command_status: run.and_then(|run| run.status), output_closed })
+    Ok(Ended { counts, elapsed: start.elapsed(), output_closed })
 }
