@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 mod lifecycle;
 mod pair;
+mod signals;
 mod storm;
 mod thread_exec;
 
@@ -12,11 +13,12 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("lifecycle") => lifecycle::run(&args[1..]),
         Some("pair") => pair::run(&args[1..]),
+        Some("signals") => signals::run(&args[1..]),
         Some("storm") => storm::run(&args[1..]),
         Some("thread-exec") => thread_exec::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]"
+                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload signals [--exit N]\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]"
             );
             ExitCode::from(2)
         }
