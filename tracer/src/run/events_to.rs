@@ -27,8 +27,21 @@ pub enum EventsToError {
     Io(PathBuf, io::Error),
 }
 
-/// The writer for the printed events: `path`, or stderr.
-pub fn open(path: Option<&Path>, force: bool) -> Result<Box<dyn Write>, EventsToError> {
+/// Where the events go.
+pub struct Destination {
+    pub out: Box<dyn Write>,
+    /// The file tracer created for them, if it did: removed if tracer fails before using it.
+    pub created: Option<PathBuf>,
+}
+
+/// The destination of the printed events: `path`, or stderr.
+pub fn open(path: Option<&Path>, force: bool) -> Result<Destination, EventsToError> {
+    let out = writer(path, force)?;
+    let created = path.filter(|path| descriptor_alias(path).is_none() && path.is_file()).map(Path::to_owned);
+    Ok(Destination { out, created })
+}
+
+fn writer(path: Option<&Path>, force: bool) -> Result<Box<dyn Write>, EventsToError> {
     let Some(path) = path else { return Ok(Box::new(io::stderr())) };
     let failed = |error| EventsToError::Io(path.to_owned(), error);
     if let Some(fd) = descriptor_alias(path) {
@@ -116,7 +129,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tracer-events-to-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("events.jsonl");
-        open(Some(&path), false).unwrap().write_all(b"first\n").unwrap();
+        open(Some(&path), false).unwrap().out.write_all(b"first\n").unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let refused = open(Some(&path), false).err().expect("an existing file is refused");
         assert_eq!(
@@ -126,7 +139,7 @@ mod tests {
 
         // Whoever holds the old file keeps its bytes: it is replaced, not rewritten.
         let old = File::open(&path).unwrap();
-        open(Some(&path), true).unwrap().write_all(b"second\n").unwrap();
+        open(Some(&path), true).unwrap().out.write_all(b"second\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "second\n");
         assert_eq!(io::read_to_string(old).unwrap(), "first\n");
 

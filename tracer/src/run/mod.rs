@@ -57,12 +57,21 @@ pub async fn run(config: TraceConfig, events_to: Option<PathBuf>, command: Vec<O
         eprintln!("tracer: {error}");
         return Ok(error.exit_status());
     }
-    let out = events_to::open(events_to.as_deref(), config.force)?;
+    let destination = events_to::open(events_to.as_deref(), config.force)?;
     // Without task filters only the command's tree is traced; with them, the filters select
     // tasks as they do live, and `--follow` adds the command's tree.
     let follow_only = !config.filters.selects_tasks();
     let following = follow_only || config.filters.follow;
-    let mut prepared = live::prepare(&config, true, follow_only, out)?;
+    let mut prepared = match live::prepare(&config, true, follow_only, destination.out) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            // Nothing was traced: leave no empty events file behind.
+            if let Some(path) = destination.created {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(error);
+        }
+    };
     let follow_program = if following { Some(load_follow_self(&mut prepared.loaded.ebpf)?) } else { None };
 
     // tracer has a single thread here, so the signals it takes over are blocked in all of its

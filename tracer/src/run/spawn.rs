@@ -34,6 +34,10 @@ pub enum LaunchError {
     Fork(io::Error),
     #[error("cannot follow the command in the kernel: {0}")]
     Follow(io::Error),
+    #[error(
+        "cannot follow the command in the kernel: this kernel cannot run BPF programs on demand (needs Linux 5.10)"
+    )]
+    FollowUnsupported,
     #[error("cannot follow the command in the kernel: tracer's map of followed processes is full")]
     FollowFull,
 }
@@ -47,7 +51,7 @@ impl LaunchError {
             Self::NotFound(_) => 127,
             Self::Exec(_, error) if error.kind() == io::ErrorKind::NotFound => 127,
             Self::Exec(..) => 126,
-            Self::Fork(_) | Self::Follow(_) | Self::FollowFull => 1,
+            Self::Fork(_) | Self::Follow(_) | Self::FollowUnsupported | Self::FollowFull => 1,
         }
     }
 }
@@ -172,6 +176,10 @@ pub fn spawn(command: &[OsString], follow_program: Option<RawFd>) -> Result<libc
     let stage = u32::from_ne_bytes(report[..4].try_into().unwrap_or_default());
     let error = io::Error::from_raw_os_error(i32::from_ne_bytes(report[4..].try_into().unwrap_or_default()));
     Err(match stage {
+        // ENOTSUPP (524, kernel-internal) before raw tracepoints could be test-run (5.10).
+        STAGE_FOLLOW if matches!(error.raw_os_error(), Some(524 | libc::EINVAL | libc::EOPNOTSUPP)) => {
+            LaunchError::FollowUnsupported
+        }
         STAGE_FOLLOW => LaunchError::Follow(error),
         STAGE_FOLLOW_FULL => LaunchError::FollowFull,
         _ => LaunchError::Exec(Path::new(program).display().to_string(), error),
