@@ -552,17 +552,21 @@ fn once_the_command_is_gone_a_signal_stops_tracer_waiting_for_what_it_left() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
+    // SAFETY (both): probes a process this test started.
+    assert_eq!(unsafe { libc::kill(sleeper as i32, 0) }, 0, "the sleep ended early: {:?}", events_in(&events_file));
     assert!(child.try_wait().unwrap().is_none(), "tracer stopped while the command's sleep lives");
     signal(child.id(), libc::SIGTERM);
     let status = wait_within(&mut child, Duration::from_secs(5), "a stop after the command exited");
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert_eq!(status.code(), Some(6), "the command's status: {stderr}");
-    assert_summary(&stderr);
     // The sleep runs on, untraced, as the policy says.
     // SAFETY: probes, then ends, the sleep this test started.
-    assert_eq!(unsafe { libc::kill(sleeper as i32, 0) }, 0, "the left-behind process was killed");
+    let alive = unsafe { libc::kill(sleeper as i32, 0) } == 0;
     unsafe { libc::kill(sleeper as i32, libc::SIGKILL) };
+    // (Read only now: the sleep held tracer's stderr open.)
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(alive, "the left-behind process was killed: {stderr}");
+    assert_eq!(status.code(), Some(6), "the command's status: {stderr}");
+    assert_summary(&stderr);
     let _ = std::fs::remove_dir_all(dir);
 }
 
