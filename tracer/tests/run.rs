@@ -615,3 +615,36 @@ fn run_follows_its_command_when_tracer_runs_in_a_pid_namespace() {
     assert_eq!(exit["exit_code"], 3);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_signal_while_loading_stops_tracer_before_the_command_starts() {
+    require_root();
+    let mut child = Command::new(tracer_bin())
+        .args(["run", "--", "sh", "-c", "echo started"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once tracer holds SIGTERM back (it does before loading), send it.
+    let status_file = format!("/proc/{}/status", child.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = std::fs::read_to_string(&status_file).unwrap_or_default();
+        let blocked = status.lines().find_map(|line| line.strip_prefix("SigBlk:")).map(str::trim);
+        if blocked
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .is_some_and(|bits| bits & (1 << (libc::SIGTERM - 1)) != 0)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "tracer never blocked SIGTERM: {status}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    signal(child.id(), libc::SIGTERM);
+    let status = wait_within(&mut child, Duration::from_secs(20), "a signal while loading");
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "", "the command started");
+    assert_eq!(text(&output.stderr), "", "nothing attached, nothing to report");
+}

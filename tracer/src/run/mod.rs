@@ -57,6 +57,13 @@ pub async fn run(config: TraceConfig, events_to: Option<PathBuf>, command: Vec<O
         eprintln!("tracer: {error}");
         return Ok(error.exit_status());
     }
+    // Taken over before anything can start a thread, so that they are blocked in every thread
+    // and queue on the signalfd (a signal that arrives before the command starts stops tracer
+    // below, as it would have without this).
+    let startup = signals::Startup::recorded();
+    let mut taken: Vec<i32> = signals::FORWARDED.iter().copied().filter(|&signal| !startup.ignored(signal)).collect();
+    taken.push(libc::SIGCHLD);
+    let signal_fd = signals::SignalFd::block(&taken).context("cannot take over signals")?;
     let destination = events_to::open(events_to.as_deref(), config.force)?;
     // Without task filters only the command's tree is traced; with them, the filters select
     // tasks as they do live, and `--follow` adds the command's tree.
@@ -73,16 +80,18 @@ pub async fn run(config: TraceConfig, events_to: Option<PathBuf>, command: Vec<O
         }
     };
     let follow_program = if following { Some(load_follow_self(&mut prepared.loaded.ebpf)?) } else { None };
-
-    // tracer has a single thread here, so the signals it takes over are blocked in all of its
-    // threads from now on and queue on the signalfd.
-    let startup = signals::Startup::recorded();
-    let mut taken: Vec<i32> = signals::FORWARDED.iter().copied().filter(|&signal| !startup.ignored(signal)).collect();
-    taken.push(libc::SIGCHLD);
+    if let Some(received) = signal_fd.read().context("cannot read signals")? {
+        // Asked to stop while loading: the command never starts.
+        let _ = prepared.pipeline.finish();
+        for path in [destination.created.as_ref(), config.output.as_ref()].into_iter().flatten() {
+            let _ = std::fs::remove_file(path);
+        }
+        signals::die_of(received.signal);
+        return Ok((128 + received.signal) as u8);
+    }
     // An inherited "ignore SIGCHLD" would reap children unseen; the command gets it back.
     // SAFETY: sets tracer's own disposition.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
-    let signal_fd = signals::SignalFd::block(&taken).context("cannot take over signals")?;
     tree::become_subreaper().context("cannot become the subreaper of the command's processes")?;
 
     live::announce(&prepared, &config, "Stops when the command's process tree is gone.");
