@@ -1,102 +1,23 @@
 //! `tracer run` against the real binary and kernel (as root): the command starts as it would
-//! untraced, is traced from its exec, keeps its stdout, gets the signals sent to tracer once,
-//! and tracer ends with it: whatever the task filters, lost events, or PID namespace. The
-//! checks of a command that cannot start load nothing and need no root.
+//! untraced, is traced from its exec, keeps its stdout, and tracer ends with it, whatever the
+//! task filters, lost events, or PID namespace. The checks of a command that cannot start load
+//! nothing and need no root. Signals are in `run_signals.rs`.
 mod common;
+mod run_support;
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::Read,
     os::{
-        fd::{AsRawFd, FromRawFd, OwnedFd},
-        unix::{
-            fs::PermissionsExt,
-            process::{CommandExt, ExitStatusExt},
-        },
+        fd::AsRawFd,
+        unix::{fs::PermissionsExt, process::CommandExt},
     },
-    path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
-    sync::{Arc, Mutex},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use common::{field, machine, require_root, tracer_bin, workload_bin};
+use run_support::{assert_summary, events_in, scratch, text, wait_within};
 use serde_json::Value;
-
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tracer-run-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Every line of an events file, parsed as JSON.
-fn events_in(path: &Path) -> Vec<Value> {
-    let content = std::fs::read_to_string(path).unwrap_or_default();
-    content
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}")))
-        .collect()
-}
-
-/// The summary line tracer prints last on stderr.
-fn assert_summary(stderr: &str) {
-    assert!(
-        stderr.lines().any(|line| line.starts_with("tracer: ") && line.contains(" lost, ")),
-        "no summary: {stderr}"
-    );
-}
-
-/// Waits for `child` to exit by itself within `limit`.
-fn wait_within(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for tracer") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("[{}] {what}: tracer still running after {limit:?}", machine());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn signal(pid: u32, signal: i32) {
-    // SAFETY: signals a process this test started.
-    assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0, "kill {pid}");
-}
-
-/// tracer run started with piped stdio; returns it once the command printed `ready`.
-fn start_until_ready(args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(tracer_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tracer run");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read the command's stdout");
-    assert_eq!(line, "ready\n", "[{}] the command did not start: {args:?}", machine());
-    (child, stdout)
-}
-
-/// The `signals` workload's report: the signals it caught, as (number, si_code, sender).
-fn caught(report: &str) -> Vec<(i64, i64, i64)> {
-    let report: Value = serde_json::from_str(report.trim()).unwrap_or_else(|_| panic!("no report: {report:?}"));
-    report["signals"]
-        .as_array()
-        .expect("signals")
-        .iter()
-        .map(|s| (s["signal"].as_i64().unwrap(), s["code"].as_i64().unwrap(), s["sender"].as_i64().unwrap()))
-        .collect()
-}
 
 #[test]
 fn a_command_that_cannot_start_gets_one_line_and_a_shells_status() {
@@ -396,195 +317,6 @@ fn run_ends_with_the_command_even_when_the_ring_lost_its_exits() {
 
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
-fn signals_sent_to_tracer_reach_the_command_once_and_tracing_goes_on() {
-    require_root();
-    let dir = scratch("forward");
-    for sent in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1] {
-        let events_file = dir.join(format!("events-{sent}.jsonl"));
-        let workload = workload_bin();
-        let (mut child, mut stdout) = start_until_ready(&[
-            "run",
-            "--json",
-            "-e",
-            "exec,exit",
-            "--events-to",
-            events_file.to_str().unwrap(),
-            "--",
-            workload.to_str().unwrap(),
-            "signals",
-            "--exit",
-            "5",
-        ]);
-        let tracer = child.id();
-        signal(tracer, sent);
-        let status = wait_within(&mut child, Duration::from_secs(20), "forwarding");
-        let mut report = String::new();
-        stdout.read_to_string(&mut report).unwrap();
-        let mut stderr = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-        assert_eq!(status.code(), Some(5), "[{}] signal {sent}: {stderr}", machine());
-        // Once, from tracer, as kill(2) sends it.
-        assert_eq!(caught(&report), [(i64::from(sent), 0, i64::from(tracer))], "signal {sent}: {report}");
-        assert_summary(&stderr);
-        let events = events_in(&events_file);
-        let exit = events.iter().find(|e| e["event"] == "exit" && e["group_dead"] == true);
-        assert!(exit.is_some_and(|e| e["exit_code"] == 5), "signal {sent}: traced to the end: {events:?}");
-    }
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-/// tracer run in a new session on a pseudo-terminal, as from an interactive shell.
-struct OnTerminal {
-    child: Child,
-    master: Arc<Mutex<std::fs::File>>,
-    output: Arc<Mutex<String>>,
-}
-
-impl OnTerminal {
-    fn start(args: &[&str]) -> Self {
-        let (mut master, mut slave) = (-1, -1);
-        // SAFETY: openpty fills both descriptors, owned below.
-        let opened =
-            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
-        assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
-        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        let mut command = Command::new(tracer_bin());
-        command
-            .args(args)
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave));
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                // A session of its own, with the terminal as its controlling one: tracer and
-                // the command form its foreground process group.
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn().expect("start tracer on a terminal");
-        let master = Arc::new(Mutex::new(std::fs::File::from(master)));
-        let output = Arc::new(Mutex::new(String::new()));
-        let reader = master.lock().unwrap().try_clone().unwrap();
-        let sink = output.clone();
-        std::thread::spawn(move || {
-            let mut reader = reader;
-            let mut buffer = [0u8; 4096];
-            // EIO once every process let go of the terminal.
-            while let Ok(read) = reader.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..read]));
-            }
-        });
-        Self { child, master, output }
-    }
-
-    fn wait_for(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !self.output.lock().unwrap().contains(needle) {
-            assert!(Instant::now() < deadline, "no {needle:?} on the terminal: {}", self.output.lock().unwrap());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn type_bytes(&self, bytes: &[u8]) {
-        self.master.lock().unwrap().write_all(bytes).expect("type on the terminal");
-    }
-}
-
-#[test]
-#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
-fn a_terminals_ctrl_c_reaches_the_command_once() {
-    require_root();
-    let workload = workload_bin();
-    for (key, expected) in [(b"\x03", libc::SIGINT), (b"\x1c", libc::SIGQUIT)] {
-        let mut terminal = OnTerminal::start(&[
-            "run",
-            "-e",
-            "exit",
-            "--events-to",
-            "/dev/null",
-            "--",
-            workload.to_str().unwrap(),
-            "signals",
-            "--exit",
-            "6",
-        ]);
-        terminal.wait_for("ready");
-        terminal.type_bytes(key);
-        let status = wait_within(&mut terminal.child, Duration::from_secs(20), "Ctrl-C");
-        terminal.wait_for("\"signals\":");
-        terminal.wait_for(" lost, ");
-        let output = terminal.output.lock().unwrap().clone();
-        assert_eq!(status.code(), Some(6), "[{}] {output}", machine());
-        let report = output.lines().find(|line| line.contains("\"signals\":")).unwrap();
-        let report = &report[report.find('{').unwrap()..];
-        // Once, from the kernel's terminal driver (si_code SI_KERNEL), not again from tracer.
-        assert_eq!(caught(report), [(i64::from(expected), 128, 0)], "[{}] {output}", machine());
-    }
-}
-
-#[test]
-#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
-fn once_the_command_is_gone_a_signal_stops_tracer_waiting_for_what_it_left() {
-    require_root();
-    let dir = scratch("left-behind");
-    let events_file = dir.join("events.jsonl");
-    let mut child = Command::new(tracer_bin())
-        .args(["run", "--json", "-e", "exec,exit", "--events-to", events_file.to_str().unwrap()])
-        .args(["--", "sh", "-c", "sleep 60 & echo $!; exit 6"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let sleeper: u32 = line.trim().parse().unwrap_or_else(|_| panic!("the background pid: {line:?}"));
-    // The command's exit is traced, and tracer goes on waiting for the sleep it left.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !events_in(&events_file).iter().any(|e| e["event"] == "exit" && e["exit_code"] == 6) {
-        assert!(Instant::now() < deadline, "the command's exit was not traced");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY (both): probes a process this test started.
-    assert_eq!(unsafe { libc::kill(sleeper as i32, 0) }, 0, "the sleep ended early: {:?}", events_in(&events_file));
-    assert!(child.try_wait().unwrap().is_none(), "tracer stopped while the command's sleep lives");
-    signal(child.id(), libc::SIGTERM);
-    let status = wait_within(&mut child, Duration::from_secs(5), "a stop after the command exited");
-    // The sleep runs on, untraced, as the policy says.
-    // SAFETY: probes, then ends, the sleep this test started.
-    let alive = unsafe { libc::kill(sleeper as i32, 0) } == 0;
-    unsafe { libc::kill(sleeper as i32, libc::SIGKILL) };
-    // (Read only now: the sleep held tracer's stderr open.)
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(alive, "the left-behind process was killed: {stderr}");
-    assert_eq!(status.code(), Some(6), "the command's status: {stderr}");
-    assert_summary(&stderr);
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
-#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
-fn a_command_killed_by_a_signal_kills_tracer_the_same_way() {
-    require_root();
-    let output: Output =
-        Command::new(tracer_bin()).args(["run", "-e", "exit", "--", "sh", "-c", "kill -TERM $$"]).output().unwrap();
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.signal(), Some(libc::SIGTERM), "[{}] {stderr}", machine());
-    assert!(!output.status.core_dumped());
-    assert_summary(&stderr);
-    assert!(stderr.contains("killed by SIGTERM, process gone"), "{stderr}");
-}
-
-#[test]
-#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn run_follows_its_command_when_tracer_runs_in_a_pid_namespace() {
     require_root();
     let dir = scratch("pidns");
@@ -614,37 +346,4 @@ fn run_follows_its_command_when_tracer_runs_in_a_pid_namespace() {
     let exit = events.iter().find(|e| e["event"] == "exit" && field(e, "tgid") == field(sh, "tgid")).expect("exit");
     assert_eq!(exit["exit_code"], 3);
     let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
-#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
-fn a_signal_while_loading_stops_tracer_before_the_command_starts() {
-    require_root();
-    let mut child = Command::new(tracer_bin())
-        .args(["run", "--", "sh", "-c", "echo started"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Once tracer holds SIGTERM back (it does before loading), send it.
-    let status_file = format!("/proc/{}/status", child.id());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = std::fs::read_to_string(&status_file).unwrap_or_default();
-        let blocked = status.lines().find_map(|line| line.strip_prefix("SigBlk:")).map(str::trim);
-        if blocked
-            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-            .is_some_and(|bits| bits & (1 << (libc::SIGTERM - 1)) != 0)
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "tracer never blocked SIGTERM: {status}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    signal(child.id(), libc::SIGTERM);
-    let status = wait_within(&mut child, Duration::from_secs(20), "a signal while loading");
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(status.signal(), Some(libc::SIGTERM), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "", "the command started");
-    assert_eq!(text(&output.stderr), "", "nothing attached, nothing to report");
 }
