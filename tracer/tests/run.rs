@@ -289,10 +289,11 @@ fn run_ends_with_the_command_even_when_the_ring_lost_its_exits() {
     require_root();
     let dir = scratch("lost");
     let events_file = dir.join("events.jsonl");
-    // The command stops tracer (its parent), floods a 1 MiB ring with 20,000 forks and exits,
-    // then lets tracer go on: most exits, group deaths included, never reach tracer.
+    // The command stops tracer (its parent), floods a 1 MiB ring with 12,000 forks and exits
+    // (1.8 MB of records), then lets tracer go on: many exits, group deaths included, never
+    // reach tracer.
     let script = format!(
-        "kill -STOP $PPID; {} storm --shape fork --tasks 20000 --cores one; kill -CONT $PPID; exit 4",
+        "kill -STOP $PPID; {} storm --shape fork --tasks 12000 --cores one; kill -CONT $PPID; exit 4",
         workload_bin().display()
     );
     let mut child = Command::new(tracer_bin())
@@ -302,7 +303,8 @@ fn run_ends_with_the_command_even_when_the_ring_lost_its_exits() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let status = wait_within(&mut child, Duration::from_secs(60), "run with lost exits");
+    // Generous: the storm can take a minute in an emulated VM on a busy host.
+    let status = wait_within(&mut child, Duration::from_secs(150), "run with lost exits");
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(status.code(), Some(4), "[{}] the command's status: {stderr}", machine());
@@ -310,7 +312,7 @@ fn run_ends_with_the_command_even_when_the_ring_lost_its_exits() {
     let lost: u64 = events.iter().filter(|e| e["event"] == "lost").map(|e| field(e, "count")).sum();
     let exits = events.iter().filter(|e| e["event"] == "exit" && e["group_dead"] == true).count();
     assert!(lost > 0, "[{}] nothing was lost; {exits} group deaths seen", machine());
-    assert!(exits < 20_002, "every process's death was seen: nothing tested");
+    assert!(exits < 12_002, "every process's death was seen: nothing tested");
     assert!(stderr.contains(&format!(", {lost} lost, ")), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
