@@ -23,6 +23,7 @@ mod emit;
 mod exec;
 mod exit;
 mod filter;
+mod follow_self;
 mod fork;
 mod lookup;
 mod maps;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 mod hostile;
 mod lifecycle;
 mod pair;
+mod signals;
 mod storm;
 mod thread_exec;
 
@@ -14,13 +15,14 @@ fn main() -> ExitCode {
         Some("hostile-names") => hostile::run(&args[1..]),
         Some("lifecycle") => lifecycle::run(&args[1..]),
         Some("pair") => pair::run(&args[1..]),
+        Some("signals") => signals::run(&args[1..]),
         Some("storm") => storm::run(&args[1..]),
         Some("thread-exec") => thread_exec::run(&args[1..]),
         // What `hostile-names` execs under a hostile argv[0]: exits 0 whatever its arguments.
         Some("true") => ExitCode::SUCCESS,
         _ => {
             eprintln!(
-                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload hostile-names DIR"
+                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload signals [--exit N]\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload hostile-names DIR"
             );
             ExitCode::from(2)
         }

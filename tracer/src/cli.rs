@@ -1,7 +1,7 @@
 //! Command-line syntax (clap). `config` turns it into validated settings before anything loads.
 use std::{ffi::OsString, path::PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -20,13 +20,33 @@ Examples:
 Exit status: 0 on success; 1 on errors; 2 on bad usage; 3 when the kernel dropped events
 (ring buffer full); `tracer run` exits with the command's status instead.";
 
+const RUN_HELP: &str = "\
+COMMAND starts as it would untraced (same environment, descriptors, signal dispositions and
+mask) and is traced from its first instruction, with every process it creates. Its stdout is
+its own: events go to stderr, or to --events-to FILE. tracer stops once the command and all
+its processes are gone, prints the summary, and exits with the command's status (or is killed
+by the same signal).
+
+Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to tracer are passed to
+the command, and tracer goes on tracing until the tree is gone. Those a terminal sends (Ctrl-C,
+Ctrl-\\, hangup) reach the command directly and are not sent twice. Once the command itself has
+exited, any of them stops tracer waiting for the processes it left running.
+
+A command that cannot be found exits 127, one that cannot be executed 126, as in a shell.
+
+Examples:
+  sudo tracer run -- make -j2                          events on stderr, make's output on stdout
+  sudo tracer run --json --events-to ev.jsonl -- ./t   events as JSON lines in ev.jsonl
+  sudo tracer run -e exec -- sh -c 'ls | wc -l'        only the programs it runs";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tracer",
     version,
     about = "Watch tasks being born, exec'ing, renaming and dying, and every /proc/<n> lookup, live.",
     after_help = EXAMPLES,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    group(ArgGroup::new("files").multiple(true).args(["output"]))
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -37,12 +57,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start COMMAND, trace it and all its descendants, and exit with its status.
+    /// Start COMMAND, trace it and all its descendants, and exit as it exits.
+    #[command(after_help = RUN_HELP, group(ArgGroup::new("files").multiple(true).args(["output", "events_to"])))]
     Run {
         #[command(flatten)]
         trace: TraceArgs,
-        /// The command and its arguments (after `--`).
-        #[arg(required = true, last = true, value_name = "COMMAND")]
+        /// Print the events to FILE instead of stderr (a new file, or with --force a
+        /// replaced one; a FIFO or terminal of yours; /dev/fd/N).
+        #[arg(long = "events-to", value_name = "FILE")]
+        events_to: Option<PathBuf>,
+        /// The command and its arguments (`--` before them is optional).
+        #[arg(trailing_var_arg = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
     /// Print a recording exactly as the live stream printed it.
@@ -141,7 +166,7 @@ pub struct TraceArgs {
     #[arg(long, group = "kept", conflicts_with = "json")]
     pub tree: bool,
     /// Overwrite FILE when it exists (otherwise tracer refuses to touch it).
-    #[arg(long, requires = "output")]
+    #[arg(long, requires = "files")]
     pub force: bool,
     /// Print no events (with --output or --tree).
     #[arg(short = 'q', long, requires = "kept")]

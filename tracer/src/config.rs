@@ -87,16 +87,16 @@ impl TraceConfig {
     }
 
     /// Kinds whose hooks must be attached, and kinds the kernel must emit. Beyond what the user
-    /// asked to see: lookups need fork and exit events to know threads' groups; following needs
-    /// the fork and exit hooks; `tracer run` needs their events to know when its tree is gone.
+    /// asked to see: lookups need fork and exit events to know threads' groups; following (and
+    /// so `tracer run`) needs the fork and exit hooks.
     pub fn kernel_kinds(&self, running: bool) -> (BTreeSet<Kind>, BTreeSet<Kind>) {
         let lifecycle = [Kind::Fork, Kind::Exit];
         let mut emitted = self.filters.kinds.clone();
-        if running || self.filters.kinds.contains(&Kind::Lookup) {
+        if self.filters.kinds.contains(&Kind::Lookup) {
             emitted.extend(lifecycle);
         }
         let mut attached = emitted.clone();
-        if self.filters.follow {
+        if self.filters.follow || running {
             attached.extend(lifecycle);
         }
         // The rename an exec makes is seen by the rename hook, which hands the old name on.
@@ -221,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn lookups_and_runs_need_lifecycle_events() {
+    fn lookups_and_following_need_lifecycle_hooks() {
         let only_lookups =
             TraceArgs { filters: FilterArgs { events: vec!["lookup".into()], ..FilterArgs::default() }, ..args() };
         let config = TraceConfig::from_args(&only_lookups).unwrap();
@@ -239,6 +239,13 @@ mod tests {
             ..args()
         };
         let (attached, emitted) = TraceConfig::from_args(&follow_exec).unwrap().kernel_kinds(false);
+        assert_eq!(emitted, BTreeSet::from([Kind::Exec]));
+        assert_eq!(attached, BTreeSet::from([Kind::Fork, Kind::Exec, Kind::Exit, Kind::Rename]));
+
+        // `tracer run -e exec` follows its command's tree without emitting its forks and exits.
+        let run_exec =
+            TraceArgs { filters: FilterArgs { events: vec!["exec".into()], ..FilterArgs::default() }, ..args() };
+        let (attached, emitted) = TraceConfig::from_args(&run_exec).unwrap().kernel_kinds(true);
         assert_eq!(emitted, BTreeSet::from([Kind::Exec]));
         assert_eq!(attached, BTreeSet::from([Kind::Fork, Kind::Exec, Kind::Exit, Kind::Rename]));
     }

@@ -1,19 +1,14 @@
-//! The commands that trace the live kernel: the default stream, `tracer run`, `tracer probes`.
+//! The commands that trace the live kernel: the default stream and `tracer probes`, and what
+//! `tracer run` shares with them (loading, the pipeline, the opening and closing lines).
 use std::{
     cell::RefCell,
     collections::{BTreeSet, HashMap},
-    ffi::{CString, OsString},
     io::Write,
-    os::{
-        fd::AsFd,
-        unix::{ffi::OsStrExt, process::ExitStatusExt},
-    },
     path::Path,
-    process::ExitStatus,
     rc::Rc,
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::{
     clock::Clock,
@@ -24,7 +19,7 @@ use crate::{
     output::{self, NoPrinter, Printer, QueuedPrinter},
     pipeline::Pipeline,
     recording::{RecordingHeader, RecordingWriter},
-    session::{self, Ended, RunTree},
+    session::{self, Ended},
     tasks::{Ancestry, Coverage, TaskModel, TaskTable},
     tree,
 };
@@ -53,15 +48,14 @@ fn recording_header(filters: &Filters) -> RecordingHeader {
     }
 }
 
-/// The live printer: stdout is written by a thread of its own, so a stalled reader never holds
-/// up the drain.
-fn stdout_printer(config: &TraceConfig) -> Result<Box<dyn Printer>> {
+/// The printer for events written to `out` (nothing with `--quiet`): a thread of its own
+/// writes them, so a stalled reader never holds up the drain.
+fn printer(config: &TraceConfig, out: Box<dyn Write + Send>) -> Result<Box<dyn Printer>> {
     if config.quiet {
         return Ok(Box::new(NoPrinter));
     }
-    let stdout = std::io::stdout().as_fd().try_clone_to_owned().context("cannot use stdout")?;
-    let printer = QueuedPrinter::spawn(config.json, std::fs::File::from(stdout), output::QUEUE_BYTES)
-        .context("cannot start the output thread")?;
+    let printer =
+        QueuedPrinter::spawn(config.json, out, output::QUEUE_BYTES).context("cannot start the output thread")?;
     Ok(Box::new(printer))
 }
 
@@ -69,12 +63,22 @@ fn describe_kinds(kinds: &BTreeSet<Kind>) -> String {
     kinds.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", ")
 }
 
-/// `tracer [OPTIONS]` and `tracer run [OPTIONS] -- COMMAND`. Returns the process exit status.
-pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Result<u8> {
-    let running = command.is_some();
+/// The kernel side loaded and attached, and the pipeline events go through.
+pub struct Prepared {
+    pub loaded: loader::Loaded,
+    pub pipeline: Pipeline,
+    /// Every event of the selected tasks, for the tree printed at the end (`--tree`).
+    pub model: Option<Rc<RefCell<TaskModel>>>,
+    /// Kinds the kernel side emits, which is what the tree can know about.
+    pub emitted: BTreeSet<Kind>,
+}
+
+/// Creates the recording (first, so an existing one is refused before anything loads), loads
+/// and attaches the kernel side, and builds the pipeline printing to `out`. `follow_only`: only
+/// processes put in the FOLLOWED map are traced (`tracer run` without task filters).
+pub fn prepare(config: &TraceConfig, running: bool, follow_only: bool, out: Box<dyn Write + Send>) -> Result<Prepared> {
     let (attach, emit) = config.kernel_kinds(running);
     config.check_hooks(&attach)?;
-    // Created first, so an existing recording is refused before anything loads.
     let recorder = match &config.output {
         Some(path) => Some(RecordingWriter::create(path, &recording_header(&config.filters), config.force)?),
         None => None,
@@ -86,13 +90,13 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         attach: &attach,
         emit: &emit,
         filters: &config.filters,
-        follow_only: running && !config.filters.selects_tasks(),
+        follow_only,
         hooks: &config.hooks,
         buffer_mib: config.buffer_mib,
         arg_bytes: config.arg_bytes,
         env_bytes: config.env_bytes(),
     };
-    let mut loaded = match loader::load(&options) {
+    let loaded = match loader::load(&options) {
         Ok(loaded) => loaded,
         Err(error) => {
             if let Some(recorder) = recorder {
@@ -103,7 +107,7 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         }
     };
     let tasks = config.filters.kinds.contains(&Kind::Lookup).then(TaskTable::from_proc);
-    let mut pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, stdout_printer(&config)?, recorder);
+    let mut pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, printer(config, out)?, recorder);
     if let EnvSelection::Named(names) = &config.env {
         pipeline = pipeline.keep_env(names.clone());
     }
@@ -115,30 +119,53 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
     if let Some(model) = &model {
         pipeline = pipeline.feeding(model.clone());
     }
+    Ok(Prepared { loaded, pipeline, model, emitted: emit })
+}
+
+/// The line that says tracing has begun, ending with `how_it_ends`.
+pub fn announce(prepared: &Prepared, config: &TraceConfig, how_it_ends: &str) {
     eprintln!(
-        "Attached {} programs: tracing {}. {}",
-        loaded.plan.attached_programs(),
-        describe_kinds(&config.filters.kinds),
-        if running { "Stops when the command's process tree is gone." } else { "Ctrl-C to stop." }
+        "Attached {} programs: tracing {}. {how_it_ends}",
+        prepared.loaded.plan.attached_programs(),
+        describe_kinds(&config.filters.kinds)
     );
-    let run = match command {
-        Some(command) => Some(spawn_followed(&mut loaded, &command)?),
-        None => None,
-    };
-    let ended = session::stream(loaded, pipeline, config.duration, run).await?;
+}
+
+/// `tracer [OPTIONS]`: streams events to stdout until stopped. Returns the process exit status.
+pub async fn trace(config: TraceConfig) -> Result<u8> {
+    let stdout = std::io::stdout().lock();
+    let stdout = std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned().context("cannot use stdout")?;
+    let mut prepared = prepare(&config, false, false, Box::new(std::fs::File::from(stdout)))?;
+    announce(&prepared, &config, "Ctrl-C to stop.");
+    let model = prepared.model.take();
+    let emitted = std::mem::take(&mut prepared.emitted);
+    let ended = session::stream(prepared.loaded, prepared.pipeline, config.duration, std::future::pending()).await?;
+    print_tree(model, emitted, &config, &ended)?;
+    Ok(if summarize(&ended, config.output.as_deref()) { EXIT_LOST } else { 0 })
+}
+
+/// The tree of what was traced, when asked for (`--tree`) and the output is still read.
+pub fn print_tree(
+    model: Option<Rc<RefCell<TaskModel>>>,
+    emitted: BTreeSet<Kind>,
+    config: &TraceConfig,
+    ended: &Ended,
+) -> Result<()> {
     if let Some(model) = model
         && !ended.output_closed
     {
-        let mut emitted = config.filters.clone();
-        emitted.kinds = emit;
-        tree::print(&model.borrow(), tree::Layout::default(), Coverage::of(&emitted))?;
+        let mut filters = config.filters.clone();
+        filters.kinds = emitted;
+        tree::print(&model.borrow(), tree::Layout::default(), Coverage::of(&filters))?;
     }
-    Ok(finish(&ended, config.output.as_deref()))
+    Ok(())
 }
 
-/// Prints the summary and picks the exit status.
-fn finish(ended: &Ended, recording: Option<&Path>) -> u8 {
-    let Ended { counts, elapsed, command_status, output_closed } = ended;
+/// Prints the summary line (unless the reader of the events went away) and what was lost,
+/// without waiting long on a stalled stderr; returns whether events were lost (dropped in the
+/// kernel, or not printed).
+pub fn summarize(ended: &Ended, recording: Option<&Path>) -> bool {
+    let Ended { counts, elapsed, output_closed } = ended;
     let mut text = String::new();
     if !output_closed {
         text.push_str(&counts.summary(*elapsed));
@@ -161,108 +188,7 @@ fn finish(ended: &Ended, recording: Option<&Path>) -> u8 {
         ));
     }
     output::write_stderr_within(&text, SUMMARY_TIMEOUT);
-    match command_status {
-        Some(status) => command_exit_code(*status),
-        None if counts.lost > 0 || counts.output_lost > 0 => EXIT_LOST,
-        None => 0,
-    }
-}
-
-/// A command's status as a shell reports it: its exit code, or 128 + the killing signal.
-fn command_exit_code(status: ExitStatus) -> u8 {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => code as u8,
-        (None, Some(signal)) => (128 + signal) as u8,
-        (None, None) => 1,
-    }
-}
-
-/// Starts COMMAND held before exec, marks its process as followed, then lets it exec: every
-/// event from its first instruction on is traced. (A plain spawn cannot be held: it returns only
-/// once the child has exec'd.)
-fn spawn_followed(loaded: &mut loader::Loaded, command: &[OsString]) -> Result<RunTree> {
-    let program = command.first().context("tracer run needs a command")?;
-    let arguments: Vec<CString> = command
-        .iter()
-        .map(|argument| CString::new(argument.as_bytes()))
-        .collect::<Result<_, _>>()
-        .context("a command argument contains a NUL byte")?;
-    let mut argv: Vec<*const libc::c_char> = arguments.iter().map(|argument| argument.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let gate = Pipe::new()?;
-    let exec_error = Pipe::new()?;
-    // SAFETY: the child only calls async-signal-safe functions (close, read, execvp, write,
-    // _exit) on memory prepared before the fork; tracer's runtime has a single thread.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        bail!("cannot fork: {}", std::io::Error::last_os_error());
-    }
-    if pid == 0 {
-        unsafe {
-            libc::close(gate.write);
-            libc::close(exec_error.read);
-            let mut byte = 0u8;
-            // Returns when the parent releases the gate (or dies).
-            libc::read(gate.read, (&raw mut byte).cast(), 1);
-            libc::execvp(argv[0], argv.as_ptr());
-            let errno = *libc::__errno_location();
-            libc::write(exec_error.write, (&raw const errno).cast(), size_of::<i32>());
-            libc::_exit(127);
-        }
-    }
-    // SAFETY (all below): closing and using our own descriptors.
-    unsafe {
-        libc::close(gate.read);
-        libc::close(exec_error.write);
-    }
-    let tgid = pid as u32;
-    let followed = loader::follow(&mut loaded.ebpf, tgid);
-    // Released either way: a command we cannot follow must not hang.
-    unsafe {
-        libc::write(gate.write, b"g".as_ptr().cast(), 1);
-        libc::close(gate.write);
-    }
-    let mut errno = 0i32;
-    let read = unsafe { libc::read(exec_error.read, (&raw mut errno).cast(), size_of::<i32>()) };
-    unsafe { libc::close(exec_error.read) };
-    let waiter = tokio::task::spawn_blocking(move || wait_for(pid));
-    if read == size_of::<i32>() as isize {
-        bail!("cannot run {}: {}", Path::new(program).display(), std::io::Error::from_raw_os_error(errno));
-    }
-    followed?;
-    Ok(RunTree::new(waiter, tgid))
-}
-
-/// A pipe whose ends close on exec.
-struct Pipe {
-    read: i32,
-    write: i32,
-}
-
-impl Pipe {
-    fn new() -> Result<Self> {
-        let mut ends = [0; 2];
-        // SAFETY: pipe2 fills the two descriptors.
-        if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            bail!("cannot create a pipe: {}", std::io::Error::last_os_error());
-        }
-        Ok(Self { read: ends[0], write: ends[1] })
-    }
-}
-
-/// Waits for our child `pid` (blocking) and returns its status.
-fn wait_for(pid: i32) -> ExitStatus {
-    let mut status = 0;
-    loop {
-        // SAFETY: waits for our own child.
-        let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if waited == pid {
-            return ExitStatus::from_raw(status);
-        }
-        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return ExitStatus::from_raw(1 << 8);
-        }
-    }
+    counts.lost > 0 || counts.output_lost > 0
 }
 
 /// `tracer probes`: attach every hook and print the plan.

@@ -233,9 +233,3 @@ fn fill_filter_maps(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError>
     }
     Ok(())
 }
-
-/// Starts following process `tgid` and its descendants (`tracer run`).
-pub fn follow(ebpf: &mut Ebpf, tgid: u32) -> Result<(), LoadError> {
-    let mut followed = hash_map::<u32>(ebpf, map_name::FOLLOWED)?;
-    followed.insert(tgid, 1, 0).map_err(|error| LoadError::Map { map: map_name::FOLLOWED, message: error.to_string() })
-}

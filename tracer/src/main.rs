@@ -16,6 +16,7 @@ mod pipeline;
 mod probes;
 mod recording;
 mod replay;
+mod run;
 mod session;
 mod tasks;
 mod text;
@@ -44,14 +45,14 @@ fn main() -> ExitCode {
         Err(error) => {
             let rendered = error.render().to_string();
             let mut lines = rendered.lines().map(str::trim).filter(|line| !line.is_empty());
-            let mut first = lines.next().unwrap_or("invalid arguments").to_owned();
+            let mut message = lines.next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_owned();
             // "the following required arguments were not provided:" names them on the next line.
-            if first.ends_with(':')
+            if message.ends_with(':')
                 && let Some(next) = lines.next()
             {
-                first = format!("{first} {next}");
+                message = format!("{message} {next}");
             }
-            eprintln!("tracer: {}", first.trim_start_matches("error: "));
+            eprintln!("tracer: {message}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -69,9 +70,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let status = match cli.command {
-        None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?, None)),
-        Some(Command::Run { trace, command }) => {
-            runtime.block_on(live::trace(TraceConfig::from_args(&trace)?, Some(command)))
+        None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?)),
+        Some(Command::Run { trace, events_to, command }) => {
+            runtime.block_on(run::run(TraceConfig::from_args(&trace)?, events_to, command))
         }
         Some(Command::Replay { file, filters, json }) => replay::replay(&file, &filters, json),
         Some(Command::Tree { file, filters, layout }) => tree::tree(

@@ -1,13 +1,14 @@
 //! A live tracing session: drains the ring buffer when the kernel wakes it for a batch of
 //! records (epoll through tokio) and every 50 ms, reports lost records as they are noticed
 //! (in the kernel's ring or in the printed output), forwards kernel-side logs, and stops on
-//! Ctrl-C, SIGTERM, `--duration`, a closed output, or the end of `tracer run`'s tree.
+//! Ctrl-C, SIGTERM, `--duration`, a closed output, or when the caller's `until` future
+//! resolves (`tracer run`: the command's tree is gone).
 //!
 //! Nothing here waits on stdout: printing goes through a queue to a writer thread
 //! ([`crate::output::QueuedPrinter`]), so a stalled reader can neither hold up the drain (and
 //! with it the recording and the loss accounting) nor delay a stop beyond [`STOP_GRACE`].
 use std::{
-    collections::HashSet,
+    future::Future,
     time::{Duration, Instant},
 };
 
@@ -21,7 +22,7 @@ use tracer_common::map_name;
 use crate::{
     clock::Clock,
     decode::decode,
-    event::{Detail, Event, LostOrigin},
+    event::LostOrigin,
     loader::Loaded,
     pipeline::{Counts, Pipeline, PipelineError, lost_event},
 };
@@ -53,41 +54,8 @@ const OUTPUT_POLL: Duration = Duration::from_millis(10);
 pub struct Ended {
     pub counts: Counts,
     pub elapsed: Duration,
-    /// For `tracer run`: the command's exit status.
-    pub command_status: Option<std::process::ExitStatus>,
     /// The reader of our output went away (`tracer | head`).
     pub output_closed: bool,
-}
-
-/// Process trees `tracer run` waits for: the command's process and every process it (or they)
-/// created, known from the fork and exit events of followed processes.
-pub struct RunTree {
-    /// Resolves to the command's exit status.
-    waiter: tokio::task::JoinHandle<std::process::ExitStatus>,
-    live: HashSet<u32>,
-    status: Option<std::process::ExitStatus>,
-}
-
-impl RunTree {
-    pub fn new(waiter: tokio::task::JoinHandle<std::process::ExitStatus>, tgid: u32) -> Self {
-        Self { waiter, live: HashSet::from([tgid]), status: None }
-    }
-
-    fn observe(&mut self, event: &Event) {
-        match event.detail {
-            Detail::Fork { child_tgid, .. } if child_tgid != event.tgid && self.live.contains(&event.tgid) => {
-                self.live.insert(child_tgid);
-            }
-            Detail::Exit { group_dead: true, .. } => {
-                self.live.remove(&event.tgid);
-            }
-            _ => {}
-        }
-    }
-
-    fn finished(&self) -> bool {
-        self.status.is_some() && self.live.is_empty()
-    }
 }
 
 struct Sources {
@@ -108,21 +76,11 @@ const DRAIN_BATCH: usize = 16 * 1024;
 
 /// Decodes and handles records waiting in the ring buffer, at most [`DRAIN_BATCH`]; returns
 /// whether more may be waiting.
-fn drain(
-    ring: &mut RingBuf<MapData>,
-    clock: &Clock,
-    pipeline: &mut Pipeline,
-    run: &mut Option<RunTree>,
-) -> Result<bool, PipelineError> {
+fn drain(ring: &mut RingBuf<MapData>, clock: &Clock, pipeline: &mut Pipeline) -> Result<bool, PipelineError> {
     for _ in 0..DRAIN_BATCH {
         let Some(record) = ring.next() else { return Ok(false) };
         match decode(&record, clock) {
-            Ok(event) => {
-                if let Some(run) = run {
-                    run.observe(&event);
-                }
-                pipeline.handle(event)?;
-            }
+            Ok(event) => pipeline.handle(event)?,
             Err(error) => log::warn!("skipping a kernel record: {error}"),
         }
     }
@@ -171,12 +129,12 @@ where
     T::try_from(map).map_err(|error| SessionError::Map(name, error.to_string()))
 }
 
-/// Streams events until a stop condition holds.
+/// Streams events until a stop condition holds or `until` resolves.
 pub async fn stream(
     mut loaded: Loaded,
     mut pipeline: Pipeline,
     duration: Option<Duration>,
-    mut run: Option<RunTree>,
+    until: impl Future<Output = ()>,
 ) -> Result<Ended, SessionError> {
     let start = Instant::now();
     let clock = Clock::sample();
@@ -198,6 +156,7 @@ pub async fn stream(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let deadline = tokio::time::sleep(duration.unwrap_or(Duration::MAX / 4));
     tokio::pin!(deadline);
+    tokio::pin!(until);
 
     // Ok(when a stop signal came, if one did).
     let result: Result<Option<Instant>, PipelineError> = async {
@@ -206,11 +165,12 @@ pub async fn stream(
             tokio::select! {
                 // Stop requests first: a busy ring must not starve them.
                 biased;
-                _ = interrupt.recv(), if run.is_none() => break Some(Instant::now()),
+                _ = interrupt.recv() => break Some(Instant::now()),
                 _ = terminate.recv() => break Some(Instant::now()),
                 _ = &mut deadline => break None,
+                _ = &mut until => break None,
                 _ = std::future::ready(()), if more => {
-                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline)?;
                     pipeline.flush_recording()?;
                     pipeline.flush_output()?;
                 }
@@ -219,7 +179,7 @@ pub async fn stream(
                         Ok(guard) => guard,
                         Err(error) => return Err(PipelineError::Output(error)),
                     };
-                    more = drain(guard.get_inner_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(guard.get_inner_mut(), &clock, &mut pipeline)?;
                     guard.clear_ready();
                     pipeline.flush_recording()?;
                     pipeline.flush_output()?;
@@ -231,20 +191,11 @@ pub async fn stream(
                     }
                 }
                 _ = ticker.tick() => {
-                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline)?;
                     report_lost(&mut sources, &mut pipeline)?;
                     pipeline.flush_recording()?;
                     pipeline.flush_output()?;
                 }
-                status = async { (&mut run.as_mut()?.waiter).await.ok() }, if run.as_ref().is_some_and(|run| run.status.is_none()) => {
-                    if let Some(run) = &mut run {
-                        // A failed wait still ends the command's own part of the tree.
-                        run.status = status.or(Some(std::os::unix::process::ExitStatusExt::from_raw(1 << 8)));
-                    }
-                }
-            }
-            if run.as_ref().is_some_and(RunTree::finished) {
-                break None;
             }
         };
         Ok(stop_signal)
@@ -253,7 +204,7 @@ pub async fn stream(
     // What the kernel wrote before the stop is still delivered (one batch: a storm that goes
     // on must not keep tracer from stopping).
     let outcome = result.and_then(|stop_signal| {
-        drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+        drain(sources.ring.get_mut(), &clock, &mut pipeline)?;
         report_lost(&mut sources, &mut pipeline)?;
         pipeline.close_output()?;
         Ok(stop_signal)
@@ -275,5 +226,5 @@ pub async fn stream(
         (Err(PipelineError::OutputClosed) | Ok(()), Ok(_) | Err(PipelineError::OutputClosed)) => {}
         (Err(error), _) | (_, Err(error)) => return Err(error.into()),
     }
-    Ok(Ended { counts, elapsed: start.elapsed(), command_status: run.and_then(|run| run.status), output_closed })
+    Ok(Ended { counts, elapsed: start.elapsed(), output_closed })
 }
