@@ -9,6 +9,7 @@ use tracer_common::{COMM_LEN, EventHeader};
 use crate::{
     config::settings,
     maps::{EVENTS, LOST},
+    place,
 };
 
 /// Reserves a record, or counts it as lost when the ring buffer is full.
@@ -40,8 +41,18 @@ pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
     entry.submit(flags);
 }
 
+/// The header of a record about `task` (whose global IDs are `tgid` and `tid`).
 #[inline(always)]
-pub fn header(kind: u32, source: u32, tgid: u32, tid: u32, ppid: u32, comm: [u8; COMM_LEN]) -> EventHeader {
+pub fn header(
+    kind: u32,
+    source: u32,
+    task: *const u8,
+    tgid: u32,
+    tid: u32,
+    ppid: u32,
+    comm: [u8; COMM_LEN],
+) -> EventHeader {
+    let place = place::of(task, tgid, tid);
     EventHeader {
         kind,
         source,
@@ -52,5 +63,17 @@ pub fn header(kind: u32, source: u32, tgid: u32, tid: u32, ppid: u32, comm: [u8;
         ppid,
         cpu: unsafe { bpf_get_smp_processor_id() },
         comm,
+        ns_tgid: place.ns_tgid,
+        ns_tid: place.ns_tid,
+        pidns: place.pidns,
+        _place_pad: 0,
+        cgroup_id: place::cgroup_id(task),
     }
+}
+
+/// The current task.
+#[inline(always)]
+pub fn current_task() -> *const u8 {
+    // SAFETY: plain helper call.
+    unsafe { aya_ebpf::helpers::bpf_get_current_task() as *const u8 }
 }

@@ -29,12 +29,12 @@ fn on_exec<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
     let Ok(comm) = bpf_get_current_comm() else { return 0 };
-    if !filter::selects(tgid, tid, &comm) {
-        return 0;
-    }
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: all three arguments exist in this tracepoint's context on every kernel.
     let (task, old_tid, bprm) = unsafe { (*args as *const u8, *args.add(1) as u32, *args.add(2) as *const u8) };
+    if !filter::selects(task, tgid, tid, &comm) {
+        return 0;
+    }
     let offsets = config::offsets();
     let ppid = task::parent_tgid(task, &offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<ExecEvent>() else { return 0 };
@@ -42,7 +42,7 @@ fn on_exec<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     // SAFETY: `event` points at the reserved record, written field by field below; the arrays
     // are filled by helpers bounded by their lengths.
     unsafe {
-        (*event).header = emit::header(event_kind::EXEC, source, tgid, tid, ppid, comm);
+        (*event).header = emit::header(event_kind::EXEC, source, task, tgid, tid, ppid, comm);
         (*event).old_tid = old_tid;
         (*event).flags = 0;
         let filename: *const u8 = task::read(bprm, offsets.bprm_filename).unwrap_or(core::ptr::null());

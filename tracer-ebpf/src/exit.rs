@@ -46,11 +46,11 @@ fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
     let Ok(comm) = bpf_get_current_comm() else { return 0 };
-    if !filter::selects(tgid, tid, &comm) {
-        return 0;
-    }
     // SAFETY: the task is the first argument; the second is only read where it exists.
     let task = unsafe { *args } as *const u8;
+    if !filter::selects(task, tgid, tid, &comm) {
+        return 0;
+    }
     let group_dead = if has_group_dead {
         (unsafe { *args.add(1) } & 1) != 0
     } else {
@@ -71,7 +71,7 @@ fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
     let ppid = task::parent_tgid(task, &offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<ExitEvent>() else { return 0 };
     entry.write(ExitEvent {
-        header: emit::header(event_kind::EXIT, source, tgid, tid, ppid, comm),
+        header: emit::header(event_kind::EXIT, source, task, tgid, tid, ppid, comm),
         exit_code,
         flags: if group_dead { exit_flags::GROUP_DEAD } else { 0 },
         lifetime_ns: now.saturating_sub(start_time),

@@ -8,9 +8,9 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, RawTracePointContext},
 };
 use aya_log_ebpf::error;
-use tracer_common::{ForkEvent, event_kind, fork_flags, hook_source};
+use tracer_common::{ForkEvent, event_kind, fork_flags, hook_source, namespace::KINDS, namespace_how};
 
-use crate::{config, emit, filter, maps::CLONE_FLAGS, task};
+use crate::{config, emit, filter, maps::CLONE_FLAGS, namespace, place, task};
 
 #[btf_tracepoint(function = "sched_process_fork")]
 pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
@@ -40,7 +40,7 @@ fn on_newtask<C: EbpfContext>(ctx: &C) -> i32 {
     }
     let pid_tgid = bpf_get_current_pid_tgid();
     let Ok(comm) = bpf_get_current_comm() else { return 0 };
-    if !filter::selects((pid_tgid >> 32) as u32, pid_tgid as u32, &comm) {
+    if !filter::selects(emit::current_task(), (pid_tgid >> 32) as u32, pid_tgid as u32, &comm) {
         return 0;
     }
     let args = ctx.as_ptr() as *const u64;
@@ -62,7 +62,7 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
     let Ok(comm) = bpf_get_current_comm() else { return 0 };
-    if !filter::selects(tgid, tid, &comm) {
+    if !filter::selects(parent, tgid, tid, &comm) {
         return 0;
     }
     let (Ok(child_tgid), Ok(child_tid)) =
@@ -74,24 +74,49 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     if filter::follows() {
         filter::follow(child_tgid);
     }
-    if !config::emits(event_kind::FORK) {
+    let (forks, namespaces) = (config::emits(event_kind::FORK), config::emits(event_kind::NAMESPACE));
+    if !forks && !namespaces {
         return 0;
     }
-    // `task_newtask` stored them under the same conditions, just before.
-    let clone_flags = CLONE_FLAGS.get_ptr(child_tid).map(|flags| unsafe { *flags });
-    if clone_flags.is_some() {
-        let _ = CLONE_FLAGS.remove(child_tid);
+    let child_place = place::of(child, child_tgid, child_tid);
+    let parent_pidns = place::of(parent, tgid, tid).pidns;
+    // Namespaces are compared by inode only where the task structs point at different ones:
+    // a plain fork shares its creator's nsproxy and user namespace.
+    let (mut old, mut new) = ([0u32; KINDS], [0u32; KINDS]);
+    let compared = child_place.pidns != parent_pidns || place::namespace_pointers_differ(parent, child);
+    if compared {
+        old = place::namespaces(parent, parent_pidns);
+        new = place::namespaces(child, child_place.pidns);
     }
-    let ppid = task::parent_tgid(parent, &offsets).unwrap_or(0);
-    let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
-    entry.write(ForkEvent {
-        header: emit::header(event_kind::FORK, source, tgid, tid, ppid, comm),
-        child_tgid,
-        child_tid,
-        clone_flags: clone_flags.unwrap_or(0),
-        flags: if clone_flags.is_some() { fork_flags::CLONE_FLAGS_KNOWN } else { 0 },
-        _pad: 0,
-    });
-    emit::submit(entry);
+    if forks {
+        // `task_newtask` stored them under the same conditions, just before.
+        let clone_flags = CLONE_FLAGS.get_ptr(child_tid).map(|flags| unsafe { *flags });
+        if clone_flags.is_some() {
+            let _ = CLONE_FLAGS.remove(child_tid);
+        }
+        let ppid = task::parent_tgid(parent, &offsets).unwrap_or(0);
+        let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
+        let event = entry.as_mut_ptr();
+        // SAFETY: `event` points at the reserved record, written field by field.
+        unsafe {
+            (*event).header = emit::header(event_kind::FORK, source, parent, tgid, tid, ppid, comm);
+            (*event).child_tgid = child_tgid;
+            (*event).child_tid = child_tid;
+            (*event).clone_flags = clone_flags.unwrap_or(0);
+            (*event).flags = if clone_flags.is_some() { fork_flags::CLONE_FLAGS_KNOWN } else { 0 };
+            (*event)._pad = 0;
+            (*event).child_ns_tgid = child_place.ns_tgid;
+            (*event).child_ns_tid = child_place.ns_tid;
+            (*event).ns_compared = u32::from(compared);
+            (*event)._pad2 = 0;
+            (*event).parent_ns = old;
+            (*event).child_ns = new;
+        }
+        emit::submit(entry);
+    }
+    // The child's own event, after the one that says it was created.
+    if namespaces && compared && place::any_differs(&old, &new) {
+        namespace::report(source, namespace_how::CLONE, child, child_tgid, child_tid, comm, &old, &new);
+    }
     0
 }

@@ -9,8 +9,7 @@
 use aya_ebpf::{
     EbpfContext,
     helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_probe_read_kernel_str_bytes,
-        bpf_probe_read_user_str_bytes,
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes,
     },
     macros::{fentry, kprobe, raw_tracepoint},
     programs::{FEntryContext, ProbeContext, RawTracePointContext},
@@ -39,7 +38,7 @@ fn selected_current() -> Option<(u32, u32, [u8; COMM_LEN])> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
     let comm = bpf_get_current_comm().ok()?;
-    filter::selects(tgid, tid, &comm).then_some((tgid, tid, comm))
+    filter::selects(emit::current_task(), tgid, tid, &comm).then_some((tgid, tid, comm))
 }
 
 fn on_dentry_lookup(dentry: *const u8, source: u32) -> i32 {
@@ -124,11 +123,11 @@ fn emit_lookup(
     name: &[u8; LOOKUP_NAME_LEN],
     name_len: usize,
 ) -> i32 {
-    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let task = emit::current_task();
     let ppid = task::parent_tgid(task, &config::offsets()).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<LookupEvent>() else { return 0 };
     entry.write(LookupEvent {
-        header: emit::header(event_kind::LOOKUP, source, tgid, tid, ppid, comm),
+        header: emit::header(event_kind::LOOKUP, source, task, tgid, tid, ppid, comm),
         name_len: name_len as u32,
         _pad: 0,
         name: *name,

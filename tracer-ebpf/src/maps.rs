@@ -3,7 +3,7 @@ use aya_ebpf::{
     macros::map,
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
-use tracer_common::{COMM_LEN, FILTER_MAP_ENTRIES, FOLLOWED_MAP_ENTRIES};
+use tracer_common::{CGROUP_VERDICT_ENTRIES, COMM_LEN, FILTER_MAP_ENTRIES, FOLLOWED_MAP_ENTRIES, namespace::KINDS};
 
 /// Event records; userspace sets the size before load.
 #[map]
@@ -39,3 +39,22 @@ pub static GROUP_DEATHS: LruHashMap<[u64; 2], u8> = LruHashMap::with_max_entries
 /// holds forks in flight; a plain preallocated hash is cheaper than an LRU one.
 #[map]
 pub static CLONE_FLAGS: HashMap<u32, u64> = HashMap::with_max_entries(8192, 0);
+
+/// `--pidns` inodes.
+#[map]
+pub static PIDNS_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(FILTER_MAP_ENTRIES, 0);
+
+/// Which of `--container` and `--cgroup` tasks of a cgroup (by ID) pass (`cgroup_verdict`
+/// bits), judged once per cgroup. Not an LRU: a forgotten verdict would wrongly deselect.
+#[map]
+pub static CGROUP_VERDICTS: HashMap<u64, u8> = HashMap::with_max_entries(CGROUP_VERDICT_ENTRIES, 0);
+
+/// Namespace inodes of a task (by TID) at the entry of a `setns`/`unshare` in progress, for the
+/// syscall-exit hook to compare with. LRU: a task killed inside the syscall leaves its entry.
+#[map]
+pub static NS_BEFORE: LruHashMap<u32, [u32; KINDS]> = LruHashMap::with_max_entries(1024, 0);
+
+/// A namespace change seen by one kernel-function hook that another completes (the user
+/// namespace is switched apart from the others), by TID.
+#[map]
+pub static NS_PENDING: LruHashMap<u32, crate::namespace::Pending> = LruHashMap::with_max_entries(1024, 0);

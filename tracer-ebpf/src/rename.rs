@@ -33,7 +33,7 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     let (Ok(ids), Ok(old_comm)) = (task::ids(renamed, &offsets), task::comm(renamed, &offsets)) else {
         return 0;
     };
-    if !filter::selects(ids.tgid, ids.tid, &old_comm) {
+    if !filter::selects(renamed, ids.tgid, ids.tid, &old_comm) {
         return 0;
     }
     let mut new_comm = [0u8; COMM_LEN];
@@ -47,7 +47,7 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     }
     let Some(mut entry) = emit::reserve::<RenameEvent>() else { return 0 };
     entry.write(RenameEvent {
-        header: emit::header(event_kind::RENAME, source, ids.tgid, ids.tid, ids.ppid, old_comm),
+        header: emit::header(event_kind::RENAME, source, renamed, ids.tgid, ids.tid, ids.ppid, old_comm),
         old_comm,
         new_comm,
     });

@@ -60,7 +60,8 @@ impl TraceConfig {
 
     /// Kinds whose hooks must be attached, and kinds the kernel must emit. Beyond what the user
     /// asked to see: lookups need fork and exit events to know threads' groups; following needs
-    /// the fork and exit hooks; `tracer run` needs their events to know when its tree is gone.
+    /// the fork and exit hooks; `tracer run` needs their events to know when its tree is gone;
+    /// namespace events of clones come from the fork hook.
     pub fn kernel_kinds(&self, running: bool) -> (BTreeSet<Kind>, BTreeSet<Kind>) {
         let lifecycle = [Kind::Fork, Kind::Exit];
         let mut emitted = self.filters.kinds.clone();
@@ -70,6 +71,9 @@ impl TraceConfig {
         let mut attached = emitted.clone();
         if self.filters.follow {
             attached.extend(lifecycle);
+        }
+        if self.filters.kinds.contains(&Kind::Namespace) {
+            attached.insert(Kind::Fork);
         }
         (attached, emitted)
     }
@@ -147,5 +151,11 @@ mod tests {
         let (attached, emitted) = TraceConfig::from_args(&follow_exec).unwrap().kernel_kinds(false);
         assert_eq!(emitted, BTreeSet::from([Kind::Exec]));
         assert_eq!(attached, BTreeSet::from([Kind::Fork, Kind::Exec, Kind::Exit]));
+
+        let namespaces =
+            TraceArgs { filters: FilterArgs { events: vec!["namespace".into()], ..FilterArgs::default() }, ..args() };
+        let (attached, emitted) = TraceConfig::from_args(&namespaces).unwrap().kernel_kinds(false);
+        assert_eq!(emitted, BTreeSet::from([Kind::Namespace]), "clones' namespace events need no fork events");
+        assert_eq!(attached, BTreeSet::from([Kind::Fork, Kind::Namespace]), "but they come from the fork hook");
     }
 }

@@ -5,6 +5,7 @@ use std::{collections::BTreeSet, io, time::Duration};
 use strum::EnumCount;
 
 use crate::{
+    cgroup::CgroupNames,
     event::{Detail, Event, Kind, LostOrigin},
     filter::EventFilter,
     output::Printer,
@@ -80,6 +81,8 @@ pub struct Pipeline {
     tasks: Option<TaskTable>,
     printer: Box<dyn Printer>,
     recorder: Option<RecordingWriter>,
+    /// Cgroup paths of live events (recorded events already carry theirs).
+    cgroups: CgroupNames,
     pub counts: Counts,
 }
 
@@ -91,10 +94,11 @@ impl Pipeline {
         printer: Box<dyn Printer>,
         recorder: Option<RecordingWriter>,
     ) -> Self {
-        Self { shown, filter, tasks, printer, recorder, counts: Counts::default() }
+        Self { shown, filter, tasks, printer, recorder, cgroups: CgroupNames::default(), counts: Counts::default() }
     }
 
     pub fn handle(&mut self, mut event: Event) -> Result<(), PipelineError> {
+        self.cgroups.fill(&mut event);
         if let Some(tasks) = &mut self.tasks {
             tasks.resolve_lookup(&mut event);
             tasks.observe(&event);
@@ -156,7 +160,7 @@ mod tests {
         assert_eq!((counts.lost, counts.output_lost), (3, 2));
         assert_eq!(
             counts.summary(Duration::from_millis(1500)),
-            "tracer: 1 events (fork 0, exec 0, exit 1, rename 0, lookup 0), 3 lost, 2 not printed (output too slow), 1.50 s"
+            "tracer: 1 events (fork 0, exec 0, exit 1, rename 0, lookup 0, namespace 0), 3 lost, 2 not printed (output too slow), 1.50 s"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! The probe plan: which hook serves each event kind on the running kernel. Strategies are
 //! tried best first (tp_btf, then raw tracepoints; for `/proc` lookups fentry, kprobe, then
-//! syscall entry); each refusal is recorded with the kernel's reason, so `tracer probes` and
+//! syscall entry; for namespace changes fentry, kprobe, then syscall exit); each refusal is recorded with the kernel's reason, so `tracer probes` and
 //! the logs say exactly what is attached and why.
 use std::{collections::HashMap, fmt};
 
@@ -163,6 +163,36 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
                     .then(|| "the syscall fallback knows x86-64 syscall numbers only".to_owned()),
             },
         ],
+        Kind::Namespace => {
+            let x86_only =
+                (!cfg!(target_arch = "x86_64")).then(|| "namespace hooks know x86-64 syscall numbers only".to_owned());
+            vec![
+                Strategy {
+                    source: Source::Fentry,
+                    programs: vec![
+                        ("switch_task_namespaces", Attach::Fentry("switch_task_namespaces")),
+                        ("commit_creds", Attach::Fentry("commit_creds")),
+                    ],
+                    unavailable: x86_only.clone(),
+                },
+                Strategy {
+                    source: Source::Kprobe,
+                    programs: vec![
+                        ("switch_task_namespaces_kprobe", Attach::Kprobe("switch_task_namespaces")),
+                        ("commit_creds_kprobe", Attach::Kprobe("commit_creds")),
+                    ],
+                    unavailable: x86_only.clone(),
+                },
+                Strategy {
+                    source: Source::SyscallExit,
+                    programs: vec![
+                        ("namespace_syscalls_enter", Attach::RawTracepoint("sys_enter")),
+                        ("namespace_syscalls_exit", Attach::RawTracepoint("sys_exit")),
+                    ],
+                    unavailable: x86_only,
+                },
+            ]
+        }
         Kind::Lost => Vec::new(),
     }
 }
@@ -172,6 +202,7 @@ pub fn strategy_names(kind: Kind) -> &'static [Source] {
     match kind {
         Kind::Fork | Kind::Exec | Kind::Exit | Kind::Rename => &[Source::TpBtf, Source::RawTracepoint],
         Kind::Lookup => &[Source::Fentry, Source::Kprobe, Source::SyscallEntry],
+        Kind::Namespace => &[Source::Fentry, Source::Kprobe, Source::SyscallExit],
         Kind::Lost => &[],
     }
 }

@@ -131,6 +131,12 @@ fn report_lost(sources: &mut Sources, pipeline: &mut Pipeline) -> Result<(), Pip
             comm: "tracer".into(),
             source: Source::Tracer,
             detail: Detail::Lost { count, origin: LostOrigin::RingBuffer },
+            ns_tgid: None,
+            ns_tid: None,
+            pidns: None,
+            cgroup_id: None,
+            cgroup: None,
+            container: None,
         })?;
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Printers: the live stream, `tracer run` and `tracer replay` all print through these, so a
 //! replayed recording prints byte for byte what the live run printed.
 pub mod json;
+mod place;
 mod table;
 
 use std::io::{self, Write};

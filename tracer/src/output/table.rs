@@ -1,9 +1,10 @@
-//! The human-readable table: local time, event, TGID, TID, PPID, comm and what happened.
+//! The human-readable table: local time, event, TGID, TID, PPID, comm and what happened (and,
+//! where it is not the host's, where the task lives).
 use std::io::{self, Write};
 
 use crate::{
     event::{Detail, Event, LostOrigin},
-    output::Printer,
+    output::{Printer, place},
 };
 
 pub struct TablePrinter<W: Write> {
@@ -52,13 +53,16 @@ fn shell_word(argument: &str) -> String {
 /// What happened, in words.
 pub fn describe(event: &Event) -> String {
     match &event.detail {
-        Detail::Fork { child_tgid, child_tid, thread, .. } => {
+        Detail::Fork { child_tgid, child_tid, thread, child_ns_tgid, child_ns_tid, child_namespaces, .. } => {
+            let own = place::child_ids(*thread, (*child_tgid, *child_tid), (*child_ns_tgid, *child_ns_tid));
+            let elsewhere = place::child_namespaces(child_namespaces);
             if *thread {
-                format!("thread {child_tgid}/{child_tid} created")
+                format!("thread {child_tgid}/{child_tid}{own} created{elsewhere}")
             } else {
-                format!("process {child_tgid} created")
+                format!("process {child_tgid}{own} created{elsewhere}")
             }
         }
+        Detail::Namespace { how, changed, old, new } => place::namespace_change(*how, changed, old, new),
         Detail::Exec { filename, argv, argv_truncated, old_tid } => {
             let mut text = filename.to_string();
             if !argv.is_empty() {
@@ -116,14 +120,15 @@ impl<W: Write> Printer for TablePrinter<W> {
         }
         writeln!(
             self.out,
-            "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} {}",
+            "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} {}{}",
             self.time_of_day(event.timestamp_ns),
             event.kind().name(),
             event.tgid,
             event.tid,
             event.ppid,
             event.comm,
-            describe(event)
+            describe(event),
+            place::suffix(event)
         )
     }
 
@@ -144,9 +149,7 @@ mod tests {
     #[test]
     fn prints_a_header_then_rows() {
         let mut printer = TablePrinter::with_zone(Vec::new(), jiff::tz::TimeZone::UTC);
-        printer
-            .print(&event(812, 812, Detail::Fork { child_tgid: 812, child_tid: 815, thread: true, clone_flags: None }))
-            .unwrap();
+        printer.print(&event(812, 812, crate::event::test_fork(812, 815, true, None))).unwrap();
         let text = String::from_utf8(printer.out).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert!(lines[0].starts_with("TIME"));
@@ -155,7 +158,7 @@ mod tests {
 
     #[test]
     fn describes_each_kind() {
-        let fork = event(812, 812, Detail::Fork { child_tgid: 900, child_tid: 900, thread: false, clone_flags: None });
+        let fork = event(812, 812, crate::event::test_fork(900, 900, false, None));
         assert_eq!(describe(&fork), "process 900 created");
         let exited = event(9, 9, Detail::exit(3 << 8, true, 1_500_000));
         assert_eq!(describe(&exited), "exit 3, process gone, lived 1.5ms");

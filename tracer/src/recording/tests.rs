@@ -314,9 +314,9 @@ fn an_undecodable_payload_with_a_good_checksum_is_skipped() {
     let mut bytes = recording_bytes(&events);
     let (offsets, _) = layout(&events);
     let at = offsets[1] as usize;
-    // An unknown source (the payload's last byte), with the CRC recomputed.
+    // An unknown source (before the six absent place fields), with the CRC recomputed.
     let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
-    bytes[at + RECORD_HEADER_LEN + len - 1] = 42;
+    bytes[at + RECORD_HEADER_LEN + len - 7] = 42;
     let crc = crc32fast::hash(&bytes[at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len]);
     bytes[at + 8..at + 12].copy_from_slice(&crc.to_le_bytes());
     let items = read_items(&bytes);
@@ -524,6 +524,12 @@ fn events_too_large_are_refused_without_damage() {
             argv_truncated: false,
             old_tid: 1,
         },
+        ns_tgid: None,
+        ns_tid: None,
+        pidns: None,
+        cgroup_id: None,
+        cgroup: None,
+        container: None,
     };
     assert!(matches!(writer.append(&huge), Err(RecordingError::EventTooLarge { .. })));
     writer.append(&small).expect("append");
