@@ -78,6 +78,7 @@ pub mod map_name {
     pub const FOLLOWED: &str = "FOLLOWED";
     pub const PIDNS_FILTER: &str = "PIDNS_FILTER";
     pub const CGROUP_VERDICTS: &str = "CGROUP_VERDICTS";
+    pub const NAMESPACE_SERVED: &str = "NAMESPACE_SERVED";
 }
 
 /// Names of the globals userspace sets before load.

@@ -52,7 +52,22 @@ pub fn header(
     ppid: u32,
     comm: [u8; COMM_LEN],
 ) -> EventHeader {
-    let place = place::of(task, tgid, tid);
+    header_at(kind, source, task, tgid, tid, ppid, comm, &place::of(task, tgid, tid))
+}
+
+/// [`header`] for a task whose place is known already.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn header_at(
+    kind: u32,
+    source: u32,
+    task: *const u8,
+    tgid: u32,
+    tid: u32,
+    ppid: u32,
+    comm: [u8; COMM_LEN],
+    place: &place::Place,
+) -> EventHeader {
     EventHeader {
         kind,
         source,

@@ -8,9 +8,17 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, RawTracePointContext},
 };
 use aya_log_ebpf::error;
-use tracer_common::{ForkEvent, event_kind, fork_flags, hook_source, namespace::KINDS, namespace_how};
+use tracer_common::{
+    ForkEvent, event_kind, fork_flags, hook_source,
+    namespace::{CLONE_NEWUSER, KINDS},
+    namespace_how,
+};
 
-use crate::{config, emit, filter, maps::CLONE_FLAGS, namespace, place, task};
+use crate::{
+    config, emit, filter,
+    maps::{CLONE_FLAGS, NAMESPACE_SERVED},
+    namespace, place, task,
+};
 
 #[btf_tracepoint(function = "sched_process_fork")]
 pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
@@ -74,32 +82,35 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     if filter::follows() {
         filter::follow(child_tgid);
     }
-    let (forks, namespaces) = (config::emits(event_kind::FORK), config::emits(event_kind::NAMESPACE));
+    let forks = config::emits(event_kind::FORK);
+    let namespaces = config::emits(event_kind::NAMESPACE) && NAMESPACE_SERVED.get(0).is_some_and(|served| *served != 0);
     if !forks && !namespaces {
         return 0;
     }
+    // `task_newtask` stored them under the same conditions, just before.
+    let clone_flags = if forks { CLONE_FLAGS.get_ptr(child_tid).map(|flags| unsafe { *flags }) } else { None };
+    if clone_flags.is_some() {
+        let _ = CLONE_FLAGS.remove(child_tid);
+    }
+    let parent_place = place::of(parent, tgid, tid);
     let child_place = place::of(child, child_tgid, child_tid);
-    let parent_pidns = place::of(parent, tgid, tid).pidns;
     // Namespaces are compared by inode only where the task structs point at different ones:
-    // a plain fork shares its creator's nsproxy and user namespace.
+    // a plain fork shares its creator's nsproxy, and only CLONE_NEWUSER gives it another user
+    // namespace (when the flags are unknown, the pointers tell).
+    let new_user = clone_flags.is_none_or(|flags| flags & CLONE_NEWUSER != 0);
     let (mut old, mut new) = ([0u32; KINDS], [0u32; KINDS]);
-    let compared = child_place.pidns != parent_pidns || place::namespace_pointers_differ(parent, child);
+    let compared = child_place.pidns != parent_place.pidns || place::namespace_pointers_differ(parent, child, new_user);
     if compared {
-        old = place::namespaces(parent, parent_pidns);
+        old = place::namespaces(parent, parent_place.pidns);
         new = place::namespaces(child, child_place.pidns);
     }
     if forks {
-        // `task_newtask` stored them under the same conditions, just before.
-        let clone_flags = CLONE_FLAGS.get_ptr(child_tid).map(|flags| unsafe { *flags });
-        if clone_flags.is_some() {
-            let _ = CLONE_FLAGS.remove(child_tid);
-        }
         let ppid = task::parent_tgid(parent, &offsets).unwrap_or(0);
         let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
         let event = entry.as_mut_ptr();
         // SAFETY: `event` points at the reserved record, written field by field.
         unsafe {
-            (*event).header = emit::header(event_kind::FORK, source, parent, tgid, tid, ppid, comm);
+            (*event).header = emit::header_at(event_kind::FORK, source, parent, tgid, tid, ppid, comm, &parent_place);
             (*event).child_tgid = child_tgid;
             (*event).child_tid = child_tid;
             (*event).clone_flags = clone_flags.unwrap_or(0);

@@ -1,7 +1,7 @@
 //! The maps shared with userspace, and the one the fork hooks use between themselves.
 use aya_ebpf::{
     macros::map,
-    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use tracer_common::{CGROUP_VERDICT_ENTRIES, COMM_LEN, FILTER_MAP_ENTRIES, FOLLOWED_MAP_ENTRIES, namespace::KINDS};
 
@@ -58,3 +58,9 @@ pub static NS_BEFORE: LruHashMap<u32, [u32; KINDS]> = LruHashMap::with_max_entri
 /// namespace is switched apart from the others), by TID.
 #[map]
 pub static NS_PENDING: LruHashMap<u32, crate::namespace::Pending> = LruHashMap::with_max_entries(1024, 0);
+
+/// Non-zero once userspace attached a hook for setns/unshare: only then does the fork hook report
+/// clones into other namespaces too (namespace events come whole or not at all). Set after the
+/// probe plan is known, which is after load, so not a read-only global.
+#[map]
+pub static NAMESPACE_SERVED: Array<u32> = Array::with_max_entries(1, 0);

@@ -92,16 +92,17 @@ pub fn namespaces(task: *const u8, pidns: u32) -> [u32; KINDS] {
     inodes
 }
 
-/// Whether two tasks hold different nsproxies or user namespaces (cheap: no inode is read).
+/// Whether two tasks hold different nsproxies, or (when `users` is set) user namespaces; cheap:
+/// no inode is read.
 #[inline(always)]
-pub fn namespace_pointers_differ(a: *const u8, b: *const u8) -> bool {
+pub fn namespace_pointers_differ(a: *const u8, b: *const u8, users: bool) -> bool {
     let offsets = config::ns_offsets();
     let nsproxy = |task: *const u8| read::<u64>(task, offsets.task_nsproxy).unwrap_or(0);
     let user_ns = |task: *const u8| {
         let cred: *const u8 = read(task, offsets.task_cred).unwrap_or(core::ptr::null());
         read::<u64>(cred, offsets.cred_user_ns).unwrap_or(0)
     };
-    nsproxy(a) != nsproxy(b) || user_ns(a) != user_ns(b)
+    nsproxy(a) != nsproxy(b) || (users && user_ns(a) != user_ns(b))
 }
 
 /// Whether any kind's inode differs. Branch-free: one branch per kind would double the paths

@@ -55,6 +55,8 @@ pub struct Filters {
     pub tids: BTreeSet<u32>,
     /// Kinds to show; all when the user named none.
     pub kinds: BTreeSet<Kind>,
+    /// The user named the kinds (`--events`): tracer attaches what they need, whatever it costs.
+    pub kinds_by_name: bool,
     pub follow: bool,
     /// Inodes of PID namespaces.
     pub pidns: BTreeSet<u32>,
@@ -81,6 +83,7 @@ impl Filters {
                 _ => return Err(FilterError::UnknownKind(name.to_owned())),
             };
         }
+        let kinds_by_name = !kinds.is_empty();
         if kinds.is_empty() {
             kinds = Kind::selectable().collect();
         }
@@ -106,6 +109,7 @@ impl Filters {
             pids: args.pids.iter().copied().collect(),
             tids: args.tids.iter().copied().collect(),
             kinds,
+            kinds_by_name,
             follow: args.follow,
             pidns: args.pidns.iter().copied().collect(),
             containers,

@@ -89,7 +89,7 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
     eprintln!(
         "Attached {} programs: tracing {}. {}",
         loaded.plan.attached_programs(),
-        describe_kinds(&config.filters.kinds),
+        describe_kinds(&config.filters.kinds.iter().copied().filter(|kind| !loaded.plan.skips(*kind)).collect()),
         if running { "Stops when the command's process tree is gone." } else { "Ctrl-C to stop." }
     );
     let run = match command {
@@ -216,7 +216,8 @@ fn wait_for(pid: i32) -> ExitStatus {
 /// `tracer probes`: attach every hook and print the plan.
 pub fn probes(hooks: HashMap<Kind, crate::event::Source>) -> Result<u8> {
     let kinds: BTreeSet<Kind> = Kind::selectable().collect();
-    let filters = Filters { kinds: kinds.clone(), ..Filters::default() };
+    // As if every kind were asked for by name: the plan shows costly hooks too, and says so.
+    let filters = Filters { kinds: kinds.clone(), kinds_by_name: true, ..Filters::default() };
     let options = LoadOptions {
         attach: &kinds,
         emit: &BTreeSet::new(),

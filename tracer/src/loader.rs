@@ -202,7 +202,19 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         }
     };
     let kinds: Vec<Kind> = options.attach.iter().copied().filter(|kind| *kind != Kind::Lost).collect();
-    let plan = probes::attach(&mut ebpf, &btf, &tracepoints, &kinds, options.hooks);
+    // Namespace changes are worth a costly hook only to someone who asked for them.
+    let optional: BTreeSet<Kind> =
+        if filters.kinds_by_name { BTreeSet::new() } else { BTreeSet::from([Kind::Namespace]) };
+    let plan = probes::attach(&mut ebpf, &btf, &tracepoints, &kinds, options.hooks, &optional);
+    if plan.serves(Kind::Namespace) {
+        let map = ebpf.map_mut(map_name::NAMESPACE_SERVED).ok_or_else(|| LoadError::Map {
+            map: map_name::NAMESPACE_SERVED,
+            message: "missing from the object".into(),
+        })?;
+        aya::maps::Array::<&mut MapData, u32>::try_from(map)
+            .and_then(|mut served| served.set(0, 1, 0))
+            .map_err(|error| LoadError::Map { map: map_name::NAMESPACE_SERVED, message: error.to_string() })?;
+    }
     log::debug!("programs attached at {:?}", started.elapsed());
     drop(btf);
     release_free_heap();
