@@ -2,7 +2,9 @@
 //! them under tracer and assert the exact events they cause; benchmarks use them as load.
 use std::process::ExitCode;
 
+mod container;
 mod lifecycle;
+mod namespaces;
 mod pair;
 mod storm;
 mod thread_exec;
@@ -14,9 +16,14 @@ fn main() -> ExitCode {
         Some("pair") => pair::run(&args[1..]),
         Some("storm") => storm::run(&args[1..]),
         Some("thread-exec") => thread_exec::run(&args[1..]),
+        Some("ns-setns-thread") => namespaces::setns_thread(&args[1..]),
+        Some("ns-unshare-uts") => namespaces::unshare_uts(&args[1..]),
+        Some("ns-clone-user") => namespaces::clone_user(&args[1..]),
+        Some("ns-report") => namespaces::report(&args[1..]),
+        Some("container") => container::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]"
+                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload ns-setns-thread | ns-unshare-uts | ns-clone-user | ns-report\n       tracer-workload container"
             );
             ExitCode::from(2)
         }
