@@ -27,7 +27,7 @@ use crate::{
     config, emit, filter,
     maps::{NS_BEFORE, NS_PENDING},
     place,
-    task::{self, read},
+    task::{self, read, read_or_zero},
 };
 
 /// Half of a change, kept between the two kernel-function hooks.
@@ -89,7 +89,7 @@ fn current_syscall() -> Option<(u32, u64)> {
         SYS_UNSHARE => namespace_how::UNSHARE,
         _ => return None,
     };
-    Some((how, read(regs, config::offsets().regs_arg0).unwrap_or(0)))
+    Some((how, read_or_zero(regs, config::offsets().regs_arg0)))
 }
 
 /// Takes the pending half of this task's change, if any.
@@ -133,7 +133,7 @@ fn on_commit_creds(new_cred: *const u8, source: u32) {
     let Some((how, _)) = current_syscall() else { return };
     let Some((task, tgid, tid, comm)) = selected_current() else { return };
     let offsets = config::ns_offsets();
-    let cred: *const u8 = read(task, offsets.task_cred).unwrap_or(core::ptr::null());
+    let cred: *const u8 = read_or_zero(task, offsets.task_cred);
     let (old_user, new_user) = (place::user_inode(cred), place::user_inode(new_cred));
     if how == namespace_how::SETNS {
         // switch_task_namespaces follows and reports both.

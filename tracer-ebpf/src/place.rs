@@ -4,7 +4,7 @@
 use aya_ebpf::helpers::{bpf_get_current_cgroup_id, bpf_get_current_task};
 use tracer_common::namespace::{INIT_PIDNS_INODE, KINDS, NO_FIELD, kind};
 
-use crate::{config, task::read};
+use crate::{config, task::read_or_zero as read};
 
 /// A task's place, as the record header carries it.
 #[derive(Clone, Copy)]
@@ -27,20 +27,20 @@ fn upid(pid: *const u8, level: u32) -> *const u8 {
 #[inline(always)]
 pub fn of(task: *const u8, tgid: u32, tid: u32) -> Place {
     let offsets = config::ns_offsets();
-    let unknown = Place { ns_tgid: 0, ns_tid: 0, pidns: 0 };
-    let Ok(pid) = read::<*const u8>(task, offsets.task_thread_pid) else { return unknown };
-    let Ok(level) = read::<u32>(pid, offsets.pid_level) else { return unknown };
+    let pid: *const u8 = read(task, offsets.task_thread_pid);
+    let level: u32 = read(pid, offsets.pid_level);
     if level == 0 {
         return Place { ns_tgid: tgid, ns_tid: tid, pidns: INIT_PIDNS_INODE };
     }
     let own = upid(pid, level);
-    let ns_tid = read::<u32>(own, offsets.upid_nr).unwrap_or(0);
-    let ns: *const u8 = read(own, offsets.upid_ns).unwrap_or(core::ptr::null());
-    let pidns = read::<u32>(ns, offsets.ns_inum[kind::PID]).unwrap_or(0);
-    let leader: *const u8 = read(task, config::offsets().task_group_leader).unwrap_or(core::ptr::null());
-    let leader_pid: *const u8 = read(leader, offsets.task_thread_pid).unwrap_or(core::ptr::null());
-    let ns_tgid = read::<u32>(upid(leader_pid, level), offsets.upid_nr).unwrap_or(0);
-    Place { ns_tgid, ns_tid, pidns }
+    let ns: *const u8 = read(own, offsets.upid_ns);
+    let leader: *const u8 = read(task, config::offsets().task_group_leader);
+    let leader_pid: *const u8 = read(leader, offsets.task_thread_pid);
+    Place {
+        ns_tgid: read(upid(leader_pid, level), offsets.upid_nr),
+        ns_tid: read(own, offsets.upid_nr),
+        pidns: read(ns, offsets.ns_inum[kind::PID]),
+    }
 }
 
 /// ID of the task's cgroup in the unified hierarchy (0 when unreadable).
@@ -51,10 +51,10 @@ pub fn cgroup_id(task: *const u8) -> u64 {
         return unsafe { bpf_get_current_cgroup_id() };
     }
     let offsets = config::ns_offsets();
-    let node = read::<*const u8>(task, offsets.task_cgroups)
-        .and_then(|css_set| read::<*const u8>(css_set, offsets.css_set_dfl_cgrp))
-        .and_then(|cgroup| read::<*const u8>(cgroup, offsets.cgroup_kn));
-    node.and_then(|node| read::<u64>(node, offsets.kernfs_id)).unwrap_or(0)
+    let css_set: *const u8 = read(task, offsets.task_cgroups);
+    let cgroup: *const u8 = read(css_set, offsets.css_set_dfl_cgrp);
+    let node: *const u8 = read(cgroup, offsets.cgroup_kn);
+    read(node, offsets.kernfs_id)
 }
 
 /// Fills in the inode of each kind kept in `nsproxy` (all but pid and user).
@@ -66,8 +66,8 @@ pub fn nsproxy_inodes(nsproxy: *const u8, inodes: &mut [u32; KINDS]) {
         if slot == NO_FIELD || inum == NO_FIELD {
             continue;
         }
-        let ns: *const u8 = read(nsproxy, slot).unwrap_or(core::ptr::null());
-        inodes[kind] = read::<u32>(ns, inum).unwrap_or(0);
+        let ns: *const u8 = read(nsproxy, slot);
+        inodes[kind] = read(ns, inum);
     }
 }
 
@@ -75,8 +75,8 @@ pub fn nsproxy_inodes(nsproxy: *const u8, inodes: &mut [u32; KINDS]) {
 #[inline(always)]
 pub fn user_inode(cred: *const u8) -> u32 {
     let offsets = config::ns_offsets();
-    let user_ns: *const u8 = read(cred, offsets.cred_user_ns).unwrap_or(core::ptr::null());
-    read::<u32>(user_ns, offsets.ns_inum[kind::USER]).unwrap_or(0)
+    let user_ns: *const u8 = read(cred, offsets.cred_user_ns);
+    read(user_ns, offsets.ns_inum[kind::USER])
 }
 
 /// The inode of each of the task's namespaces; `pidns` is its active PID namespace's.
@@ -84,9 +84,9 @@ pub fn user_inode(cred: *const u8) -> u32 {
 pub fn namespaces(task: *const u8, pidns: u32) -> [u32; KINDS] {
     let offsets = config::ns_offsets();
     let mut inodes = [0u32; KINDS];
-    let nsproxy: *const u8 = read(task, offsets.task_nsproxy).unwrap_or(core::ptr::null());
+    let nsproxy: *const u8 = read(task, offsets.task_nsproxy);
     nsproxy_inodes(nsproxy, &mut inodes);
-    let cred: *const u8 = read(task, offsets.task_cred).unwrap_or(core::ptr::null());
+    let cred: *const u8 = read(task, offsets.task_cred);
     inodes[kind::USER] = user_inode(cred);
     inodes[kind::PID] = pidns;
     inodes
@@ -97,10 +97,10 @@ pub fn namespaces(task: *const u8, pidns: u32) -> [u32; KINDS] {
 #[inline(always)]
 pub fn namespace_pointers_differ(a: *const u8, b: *const u8, users: bool) -> bool {
     let offsets = config::ns_offsets();
-    let nsproxy = |task: *const u8| read::<u64>(task, offsets.task_nsproxy).unwrap_or(0);
+    let nsproxy = |task: *const u8| read::<u64>(task, offsets.task_nsproxy);
     let user_ns = |task: *const u8| {
-        let cred: *const u8 = read(task, offsets.task_cred).unwrap_or(core::ptr::null());
-        read::<u64>(cred, offsets.cred_user_ns).unwrap_or(0)
+        let cred: *const u8 = read(task, offsets.task_cred);
+        read::<u64>(cred, offsets.cred_user_ns)
     };
     nsproxy(a) != nsproxy(b) || (users && user_ns(a) != user_ns(b))
 }

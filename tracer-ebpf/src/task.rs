@@ -9,6 +9,24 @@ pub fn read<T>(base: *const u8, offset: u32) -> Result<T, i32> {
     unsafe { bpf_probe_read_kernel(base.wrapping_add(offset as usize) as *const T) }
 }
 
+/// Reads a `T` at `base + offset`, or zeroes when that fails (the helper zeroes its destination
+/// on failure). Without a branch on the outcome: each such branch, with a known zero on one side,
+/// doubles the states older verifiers (Linux 6.1) walk for the rest of the program.
+#[inline(always)]
+pub fn read_or_zero<T: Copy>(base: *const u8, offset: u32) -> T {
+    let mut value = core::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: the helper writes at most size_of::<T>() bytes into `value`, which is zeroed and
+    // stays valid whatever it writes (T is a plain integer or pointer here).
+    unsafe {
+        aya_ebpf::helpers::generated::bpf_probe_read_kernel(
+            value.as_mut_ptr().cast(),
+            size_of::<T>() as u32,
+            base.wrapping_add(offset as usize).cast(),
+        );
+        value.assume_init()
+    }
+}
+
 /// The identity of a task: who it is and who its parent process is.
 pub struct TaskIds {
     pub tgid: u32,

@@ -3,6 +3,7 @@
 mod bench;
 mod build;
 mod command;
+mod packages;
 mod run;
 mod test;
 mod toolchain;

@@ -5,11 +5,12 @@ use anyhow::Result;
 use crate::{
     build,
     command::{is_root, run, step},
-    vm,
+    packages, vm,
 };
 
 pub fn test() -> Result<()> {
     let artifacts = build::build()?;
+    packages::ensure_test_tools()?;
     step("running unit and integration tests");
     let mut cargo = build::userspace_cargo(&artifacts.ebpf_object);
     cargo
