@@ -113,14 +113,14 @@ impl<W: Write> Printer for TablePrinter<W> {
         if !self.header_printed {
             writeln!(
                 self.out,
-                "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} DETAILS",
+                "{:<15} {:<9} {:>7} {:>7} {:>7} {:<16} DETAILS",
                 "TIME", "EVENT", "TGID", "TID", "PPID", "COMM"
             )?;
             self.header_printed = true;
         }
         writeln!(
             self.out,
-            "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} {}{}",
+            "{:<15} {:<9} {:>7} {:>7} {:>7} {:<16} {}{}",
             self.time_of_day(event.timestamp_ns),
             event.kind().name(),
             event.tgid,
@@ -153,7 +153,10 @@ mod tests {
         let text = String::from_utf8(printer.out).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert!(lines[0].starts_with("TIME"));
-        assert_eq!(lines[1], "01:02:03.000456 fork       812     812       1 bash             thread 812/815 created");
+        assert_eq!(
+            lines[1],
+            "01:02:03.000456 fork          812     812       1 bash             thread 812/815 created"
+        );
     }
 
     #[test]
