@@ -26,7 +26,7 @@ const CACHE_LIMIT: usize = 16_384;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CgroupError {
-    #[error("--cgroup {0:?}: no unified (cgroup2) hierarchy is mounted here")]
+    #[error("{0}: no unified (cgroup2) hierarchy is mounted here")]
     NoHierarchy(String),
     #[error(
         "--cgroup {path:?}: no such cgroup under {mount} (give the path as /proc/<pid>/cgroup shows it, e.g. /system.slice)"
@@ -75,7 +75,7 @@ fn unescape_mount_path(text: &str) -> String {
 /// each one's ID and path (below the root) before listing its children: a child created after
 /// the listing was made after `visit` saw its parent.
 pub fn walk(mut visit: impl FnMut(u64, &[u8])) -> Result<(), CgroupError> {
-    let mount = unified_mount().ok_or_else(|| CgroupError::NoHierarchy("/".to_owned()))?;
+    let mount = unified_mount().ok_or_else(|| CgroupError::NoHierarchy("--container, --cgroup".to_owned()))?;
     let mut pending = vec![(mount.clone(), b"/".to_vec())];
     while let Some((directory, path)) = pending.pop() {
         // A cgroup removed meanwhile is simply gone.
@@ -98,7 +98,7 @@ pub fn walk(mut visit: impl FnMut(u64, &[u8])) -> Result<(), CgroupError> {
 
 /// The ID of the cgroup at `path` (as events show it, below the hierarchy's root).
 pub fn id_of(path: &str) -> Result<u64, CgroupError> {
-    let mount = unified_mount().ok_or_else(|| CgroupError::NoHierarchy(path.to_owned()))?;
+    let mount = unified_mount().ok_or_else(|| CgroupError::NoHierarchy(format!("--cgroup {path:?}")))?;
     let full = mount.join(path.trim_start_matches('/'));
     match std::fs::metadata(&full) {
         // The inode number of a cgroup's directory is its kernfs ID (on 64-bit kernels).

@@ -174,7 +174,10 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     if let Some(btf) = &custom_btf {
         loader.btf(Some(btf));
     }
+    // Verdicts are only kept for --container/--cgroup: otherwise the map need not take memory.
+    let verdicts = if filters.containers.is_empty() && filters.cgroups.is_empty() { 1 } else { CGROUP_VERDICT_ENTRIES };
     let mut ebpf = loader
+        .map_max_entries(map_name::CGROUP_VERDICTS, verdicts)
         .override_global(global_name::OFFSETS, &offsets, true)
         .override_global(global_name::SETTINGS, &settings, true)
         .override_global(global_name::NS_OFFSETS, &ns_offsets, true)

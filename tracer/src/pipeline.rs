@@ -81,8 +81,9 @@ pub struct Pipeline {
     tasks: Option<TaskTable>,
     printer: Box<dyn Printer>,
     recorder: Option<RecordingWriter>,
-    /// Cgroup paths of live events (recorded events already carry theirs).
-    cgroups: CgroupNames,
+    /// Cgroup paths of live events; a replay keeps what was recorded (this machine's cgroups are
+    /// not the recording's).
+    cgroups: Option<CgroupNames>,
     pub counts: Counts,
 }
 
@@ -94,11 +95,14 @@ impl Pipeline {
         printer: Box<dyn Printer>,
         recorder: Option<RecordingWriter>,
     ) -> Self {
-        Self { shown, filter, tasks, printer, recorder, cgroups: CgroupNames::default(), counts: Counts::default() }
+        let cgroups = filter.is_none().then(CgroupNames::default);
+        Self { shown, filter, tasks, printer, recorder, cgroups, counts: Counts::default() }
     }
 
     pub fn handle(&mut self, mut event: Event) -> Result<(), PipelineError> {
-        self.cgroups.fill(&mut event);
+        if let Some(cgroups) = &mut self.cgroups {
+            cgroups.fill(&mut event);
+        }
         if let Some(tasks) = &mut self.tasks {
             tasks.resolve_lookup(&mut event);
             tasks.observe(&event);
