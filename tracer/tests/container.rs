@@ -23,7 +23,7 @@ use std::{
     process::Command,
 };
 
-use common::{Tracer, field, machine, one, report, require_root, workload_bin};
+use common::{Tracer, field, machine, one, report, require_root, run_tracer, workload_bin};
 use serde_json::{Value, json};
 
 /// Says, past the test harness's capture, that a test did not run.
@@ -145,7 +145,9 @@ fn a_podman_container_is_seen_from_inside_and_selected_by_its_id() {
     );
     assert_eq!(id.len(), 64, "podman create prints the container's ID: {id}");
     let kinds = "fork,exec,exit,rename";
-    let everything = Tracer::start(&["--json", "-e", kinds]);
+    let recording = scratch.0.join("everything.rec");
+    let recording_arg = recording.to_string_lossy().into_owned();
+    let everything = Tracer::start(&["--json", "-e", kinds, "-o", &recording_arg]);
     let selected = Tracer::start(&["--json", "-e", kinds, "--container", &id[..12]]);
     let started = podman(&conf).args(["start", "--attach", &id]).output().expect("run podman start");
     let (selected, everything) = (selected.stop(), everything.stop());
@@ -218,6 +220,15 @@ fn a_podman_container_is_seen_from_inside_and_selected_by_its_id() {
     let chosen = selected.events();
     assert!(chosen.iter().all(|e| e["container"] == id.as_str()), "{context} only the container's events");
     assert_eq!(count(&chosen), count(&ours), "{context} --container selects exactly the container's events");
+
+    // A replay of the unfiltered recording with the same filter selects the same.
+    let replayed = run_tracer(&["replay", &recording_arg, "--json", "--container", &id[..12]]);
+    assert!(replayed.status.success(), "{context} {}", String::from_utf8_lossy(&replayed.stderr));
+    let replayed: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .collect();
+    assert_eq!(replayed, ours, "{context} the replay selects what --container selected live");
 }
 
 /// The unified hierarchy's mount point, if any.
