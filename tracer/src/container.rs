@@ -57,7 +57,7 @@ mod tests {
             (format!("/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{ID}.scope"), Some(ID)),
             // conmon is podman's monitor, outside the container.
             (format!("/machine.slice/libpod-conmon-{ID}.scope"), None),
-            (format!("/libpod_parent/conmon"), None),
+            ("/libpod_parent/conmon".into(), None),
             // Docker: cgroupfs driver, systemd driver, and Docker in Docker (the inner one wins).
             (format!("/docker/{ID}"), Some(ID)),
             (format!("/system.slice/docker-{ID}.scope"), Some(ID)),

@@ -89,6 +89,24 @@ fn run_podman(command: &mut Command) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
+/// Removes what a test made with podman, however the test ends.
+struct Made<'a> {
+    conf: &'a Path,
+    container: Option<String>,
+    image: Option<String>,
+}
+
+impl Drop for Made<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = &self.container {
+            let _ = podman(self.conf).args(["rm", "--force", id]).output();
+        }
+        if let Some(image) = &self.image {
+            let _ = podman(self.conf).args(["rmi", "--force", image]).output();
+        }
+    }
+}
+
 /// Builds the image from a rootfs tarball: busybox with `sh`, and tracer-workload with its
 /// libraries at the paths it was linked against.
 fn import_image(scratch: &Path, conf: &Path, busybox: &Path) -> String {
@@ -136,13 +154,16 @@ fn a_podman_container_is_seen_from_inside_and_selected_by_its_id() {
     let conf = scratch.0.join("containers.conf");
     std::fs::write(&conf, "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n")
         .expect("write containers.conf");
+    let mut made = Made { conf: &conf, container: None, image: None };
     let image = import_image(&scratch.0, &conf, &busybox);
+    made.image = Some(image.clone());
     let id = run_podman(
         podman(&conf)
             .args(["create", "--runtime", "runc", "--network", "none"])
             .arg(&image)
             .args(["/bin/tracer-workload", "container"]),
     );
+    made.container = Some(id.clone());
     assert_eq!(id.len(), 64, "podman create prints the container's ID: {id}");
     let kinds = "fork,exec,exit,rename";
     let recording = scratch.0.join("everything.rec");
@@ -151,8 +172,7 @@ fn a_podman_container_is_seen_from_inside_and_selected_by_its_id() {
     let selected = Tracer::start(&["--json", "-e", kinds, "--container", &id[..12]]);
     let started = podman(&conf).args(["start", "--attach", &id]).output().expect("run podman start");
     let (selected, everything) = (selected.stop(), everything.stop());
-    let _ = podman(&conf).args(["rm", "--force", &id]).output();
-    let _ = podman(&conf).args(["rmi", "--force", &image]).output();
+    drop(made);
     let stdout = String::from_utf8_lossy(&started.stdout);
     assert_eq!(started.status.code(), Some(42), "the container's exit code: {stdout}");
     let inside = report(&stdout);
