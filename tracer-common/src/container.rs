@@ -40,53 +40,91 @@ pub enum Component {
     },
 }
 
+// The checks below are branch-free where they loop: a branch per byte with a known outcome on
+// one side multiplies the paths the eBPF verifier walks (and the time tracer takes to start).
+
+/// The byte at `index`; the mask keeps any index inside the buffer without a branch (every
+/// index used here is below `NAME_LEN` already).
 #[inline(always)]
 fn at(name: &[u8; NAME_LEN], index: usize) -> u8 {
-    if index < NAME_LEN { name[index] } else { 0 }
+    name[index & (NAME_LEN - 1)]
 }
 
-/// Bytes before the first NUL.
+/// 0 for the bytes of a lowercase hex digit, 1 for every other byte.
+static NOT_HEX: [u8; 256] = {
+    let mut table = [1u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        if (byte >= b'0' as usize && byte <= b'9' as usize) || (byte >= b'a' as usize && byte <= b'f' as usize) {
+            table[byte] = 0;
+        }
+        byte += 1;
+    }
+    table
+};
+
+/// 1 for the NUL byte, 0 for every other.
+static IS_NUL: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[0] = 1;
+    table
+};
+
+/// Bytes before the first NUL. An early exit would give each possible length its own path
+/// through everything that follows.
 #[inline(always)]
 pub fn name_len(name: &[u8; NAME_LEN]) -> usize {
-    let mut len = 0;
-    while len < NAME_LEN && name[len] != 0 {
-        len += 1;
+    let (mut len, mut ended) = (0usize, 0usize);
+    let mut i = 0;
+    while i < NAME_LEN {
+        ended |= IS_NUL[name[i] as usize] as usize;
+        len += 1 - ended;
+        i += 1;
     }
     len
 }
 
 #[inline(always)]
 fn starts_with(name: &[u8; NAME_LEN], start: usize, text: &[u8]) -> bool {
+    let mut difference = 0;
     let mut i = 0;
-    while i < text.len() && i < NAME_LEN {
-        if at(name, start + i) != text[i] {
-            return false;
-        }
+    while i < text.len() {
+        difference |= at(name, start + i) ^ text[i];
         i += 1;
     }
-    true
+    difference == 0
 }
 
 #[inline(always)]
 fn is_hex_id(name: &[u8; NAME_LEN], start: usize) -> bool {
+    let mut not_hex = 0;
     let mut i = 0;
     while i < HEX_ID_LEN {
-        let byte = at(name, start + i);
-        if !(byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)) {
-            return false;
-        }
+        not_hex |= NOT_HEX[at(name, start + i) as usize];
         i += 1;
     }
-    true
+    not_hex == 0
 }
 
-/// `<prefix><64 hex>` or `<prefix><64 hex>.scope`, exactly.
+/// Prefixes of the shapes whose ID is 64 hex digits; none starts another, and a bare ID starts
+/// with none.
+const HEX_PREFIXES: [&[u8]; 4] = [b"libpod-", b"docker-", b"cri-containerd-", b"crio-"];
+
+/// `<prefix><64 hex>` or `<prefix><64 hex>.scope`, exactly, for one of [`HEX_PREFIXES`] or none.
+/// The prefix is found first, so the 64 digits are checked once: each check is a loop the
+/// verifier walks.
 #[inline(always)]
-fn hex_shape(name: &[u8; NAME_LEN], len: usize, prefix: &[u8]) -> Option<Component> {
-    let start = prefix.len();
+fn hex_shape(name: &[u8; NAME_LEN], len: usize) -> Option<Component> {
+    let mut start = 0;
+    for prefix in HEX_PREFIXES {
+        if starts_with(name, 0, prefix) {
+            start = prefix.len();
+            break;
+        }
+    }
     let end = start + HEX_ID_LEN;
     let fits = len == end || (len == end + SCOPE.len() && starts_with(name, end, SCOPE));
-    (fits && starts_with(name, 0, prefix) && is_hex_id(name, start)).then_some(Component::Container { start, end })
+    (fits && is_hex_id(name, start)).then_some(Component::Container { start, end })
 }
 
 /// `<prefix><name><suffix>` with a non-empty name.
@@ -137,11 +175,7 @@ pub fn container_directory(name: &[u8; NAME_LEN], below_lxc: bool) -> Component 
 #[inline(always)]
 fn classify_inline(name: &[u8; NAME_LEN]) -> Component {
     let len = name_len(name);
-    let found = hex_shape(name, len, b"")
-        .or_else(|| hex_shape(name, len, b"libpod-"))
-        .or_else(|| hex_shape(name, len, b"docker-"))
-        .or_else(|| hex_shape(name, len, b"cri-containerd-"))
-        .or_else(|| hex_shape(name, len, b"crio-"))
+    let found = hex_shape(name, len)
         .or_else(|| name_shape(name, len, b"machine-", SCOPE))
         .or_else(|| name_shape(name, len, b"systemd-nspawn@", b".service"))
         .or_else(|| name_shape(name, len, b"lxc.payload.", b""));

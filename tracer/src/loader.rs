@@ -296,6 +296,7 @@ fn cgroup_verdict(filters: &Filters, path: &[u8]) -> u8 {
 /// Judges every cgroup for `--container`/`--cgroup`: first the kernel side starts judging those
 /// created from now on, then every existing one is judged here, parents first.
 fn judge_cgroups(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError> {
+    let started = std::time::Instant::now();
     for name in ["cgroup_mkdir", "cgroup_rmdir"] {
         let program: &mut aya::programs::RawTracePoint = ebpf
             .program_mut(name)
@@ -304,6 +305,7 @@ fn judge_cgroups(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError> {
             .map_err(|error: aya::programs::ProgramError| LoadError::CgroupHooks(error.to_string()))?;
         program.load().map_err(|error| LoadError::CgroupHooks(format!("{name}: {error}")))?;
         program.attach(name).map_err(|error| LoadError::CgroupHooks(format!("{name}: {error}")))?;
+        log::debug!("{name} attached at {:?}", started.elapsed());
     }
     let map = ebpf
         .map_mut(map_name::CGROUP_VERDICTS)
