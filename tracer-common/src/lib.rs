@@ -5,6 +5,9 @@
 //! no `bool` or enum, so any byte pattern is a valid value and userspace can decode it safely.
 #![no_std]
 
+#[cfg(test)]
+extern crate std;
+
 /// Bytes of a task's `comm`, NUL included (TASK_COMM_LEN).
 pub const COMM_LEN: usize = 16;
 /// Bytes of an exec'd file name kept in an [`ExecEvent`] (PATH_MAX, NUL included).
@@ -24,6 +27,9 @@ pub const NAME_LEN: usize = 256;
 /// Bytes of a `/proc` entry name kept in a [`LookupEvent`], NUL included.
 pub const LOOKUP_NAME_LEN: usize = 64;
 
+pub mod container;
+pub mod namespace;
+
 /// Values of [`EventHeader::kind`].
 pub mod event_kind {
     pub const FORK: u32 = 1;
@@ -31,6 +37,8 @@ pub mod event_kind {
     pub const EXIT: u32 = 3;
     pub const RENAME: u32 = 4;
     pub const LOOKUP: u32 = 5;
+    /// A task entered or created namespaces ([`crate::NamespaceEvent`]).
+    pub const NAMESPACE: u32 = 6;
     /// Bit of `kind` in [`crate::TracerSettings::event_mask`].
     pub const fn bit(kind: u32) -> u32 {
         1 << kind
@@ -45,6 +53,8 @@ pub mod hook_source {
     pub const KPROBE: u32 = 4;
     /// Path arguments of `/proc` syscalls seen at syscall entry.
     pub const SYSCALL_ENTRY: u32 = 5;
+    /// A syscall's effect seen at its exit, against a snapshot taken at its entry.
+    pub const SYSCALL_EXIT: u32 = 6;
 }
 
 /// Bits of [`TracerSettings::filter_flags`].
@@ -55,10 +65,19 @@ pub mod filter_flags {
     pub const PID: u32 = 2;
     /// Only tasks whose TID is in the `TID_FILTER` map.
     pub const TID: u32 = 4;
-    /// Only tasks whose real UID is in the `UID_FILTER` map.
-    pub const UID: u32 = 16;
     /// Tasks of processes in the `FOLLOWED` map pass too, and selected tasks' children are added.
     pub const FOLLOW: u32 = 8;
+    /// Only tasks whose real UID is in the `UID_FILTER` map.
+    pub const UID: u32 = 16;
+    /// Only tasks whose active PID namespace's inode is in the `PIDNS_FILTER` map.
+    pub const PIDNS: u32 = 32;
+    /// Only tasks in a container whose ID starts with one of [`crate::CgroupFilter::containers`]
+    /// (judged per cgroup: [`crate::cgroup_verdict`]).
+    pub const CONTAINER: u32 = 64;
+    /// Only tasks in one of the `--cgroup` cgroups or below (judged per cgroup).
+    pub const CGROUP: u32 = 128;
+    /// Every criterion that selects tasks (as opposed to following them).
+    pub const CRITERIA: u32 = COMM | PID | TID | UID | PIDNS | CONTAINER | CGROUP;
 }
 
 /// Names of the maps userspace opens.
@@ -71,12 +90,17 @@ pub mod map_name {
     pub const UID_FILTER: &str = "UID_FILTER";
     pub const EXEC_SCRATCH: &str = "EXEC_SCRATCH";
     pub const FOLLOWED: &str = "FOLLOWED";
+    pub const PIDNS_FILTER: &str = "PIDNS_FILTER";
+    pub const CGROUP_VERDICTS: &str = "CGROUP_VERDICTS";
+    pub const NAMESPACE_SERVED: &str = "NAMESPACE_SERVED";
 }
 
 /// Names of the globals userspace sets before load.
 pub mod global_name {
     pub const OFFSETS: &str = "OFFSETS";
     pub const SETTINGS: &str = "SETTINGS";
+    pub const NS_OFFSETS: &str = "NS_OFFSETS";
+    pub const CGROUP_FILTER: &str = "CGROUP_FILTER";
 }
 
 /// Capacity of the filter maps.
@@ -106,7 +130,15 @@ pub struct EventHeader {
     pub comm: [u8; COMM_LEN],
     /// The task's real UID (in the initial user namespace).
     pub uid: u32,
-    pub _pad: u32,
+    // Where the task lives: its PID namespace and its cgroup.
+    /// TGID in the task's own (active) PID namespace; 0 when unreadable.
+    pub ns_tgid: u32,
+    /// TID in the task's own PID namespace; 0 when unreadable.
+    pub ns_tid: u32,
+    /// Inode number of the task's active PID namespace; 0 when unreadable.
+    pub pidns: u32,
+    /// ID of the task's cgroup in the unified (v2) hierarchy (its directory's inode number).
+    pub cgroup_id: u64,
 }
 
 /// Bits of [`ForkEvent::flags`].
@@ -126,6 +158,15 @@ pub struct ForkEvent {
     /// [`fork_flags`].
     pub flags: u32,
     pub _pad: u32,
+    /// The child's TGID and TID in its own PID namespace.
+    pub child_ns_tgid: u32,
+    pub child_ns_tid: u32,
+    /// Non-zero when the child's namespaces may differ from the creator's: then `parent_ns` and
+    /// `child_ns` hold both tasks' inodes by kind ([`namespace::kind`]); otherwise they are 0.
+    pub ns_compared: u32,
+    pub _pad2: u32,
+    pub parent_ns: [u32; namespace::KINDS],
+    pub child_ns: [u32; namespace::KINDS],
 }
 
 /// Bits of [`ExecEvent::flags`].
@@ -218,6 +259,30 @@ pub struct LookupEvent {
     pub name: [u8; LOOKUP_NAME_LEN],
 }
 
+/// Values of [`NamespaceEvent::how`].
+pub mod namespace_how {
+    pub const SETNS: u32 = 1;
+    pub const UNSHARE: u32 = 2;
+    /// A new task starts in namespaces other than its creator's.
+    pub const CLONE: u32 = 3;
+}
+
+/// A task's namespaces changed (setns, unshare) or a new task starts in namespaces other than
+/// its creator's (clone). The header is the task whose namespaces changed (for clone, the child).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NamespaceEvent {
+    pub header: EventHeader,
+    /// [`namespace_how`].
+    pub how: u32,
+    pub _pad: u32,
+    /// Inode per kind before and after, indexed by [`namespace::kind`]. The kernel side only
+    /// reports a change; which kinds changed is for the reader to compare (branching per kind
+    /// in the kernel multiplies the paths the verifier walks).
+    pub old: [u32; namespace::KINDS],
+    pub new: [u32; namespace::KINDS],
+}
+
 /// Offsets of the kernel struct fields the kernel programs read, found in the running kernel's
 /// BTF by userspace (Rust eBPF has no CO-RE relocations).
 #[repr(C)]
@@ -285,11 +350,51 @@ pub struct TracerSettings {
     pub _pad: u32,
 }
 
+/// Most `--container` and `--cgroup` values.
+pub const CGROUP_FILTER_VALUES: usize = 8;
+/// Cgroups (of the unified hierarchy) whose verdict the kernel side can keep.
+pub const CGROUP_VERDICT_ENTRIES: u32 = 16384;
+
+/// Bits of a cgroup's verdict in the `CGROUP_VERDICTS` map (by cgroup ID). Both filters depend
+/// on the task's cgroup only, so each cgroup is judged once: those that exist when tracer starts
+/// by userspace, those created later by the kernel side when they are created (before any task
+/// can enter them), from their name and their parent's verdict.
+pub mod cgroup_verdict {
+    /// The cgroup's container (its deepest container directory) matches a `--container` prefix.
+    pub const CONTAINER: u8 = 1;
+    /// The cgroup is a `--cgroup` or below one.
+    pub const CGROUP: u8 = 2;
+}
+
+/// `--container` prefixes, set by userspace before load, for judging new cgroups.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CgroupFilter {
+    /// Container ID prefixes, NUL-padded; `container_lens` bytes of each count.
+    pub containers: [[u8; container::ID_LEN]; CGROUP_FILTER_VALUES],
+    pub container_lens: [u32; CGROUP_FILTER_VALUES],
+    pub container_count: u32,
+    pub _pad: u32,
+}
+
+impl Default for CgroupFilter {
+    fn default() -> Self {
+        Self {
+            containers: [[0; container::ID_LEN]; CGROUP_FILTER_VALUES],
+            container_lens: [0; CGROUP_FILTER_VALUES],
+            container_count: 0,
+            _pad: 0,
+        }
+    }
+}
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: all are repr(C) aggregates of integers and byte arrays with explicit padding.
     unsafe impl aya::Pod for super::KernelOffsets {}
     unsafe impl aya::Pod for super::TracerSettings {}
+    unsafe impl aya::Pod for super::namespace::NamespaceOffsets {}
+    unsafe impl aya::Pod for super::CgroupFilter {}
 }
 
 #[cfg(test)]
@@ -300,14 +405,17 @@ mod tests {
     /// The kernel side and userspace must agree on these sizes byte for byte.
     #[test]
     fn record_sizes_are_pinned() {
-        assert_eq!(size_of::<EventHeader>(), 56);
-        assert_eq!(size_of::<ForkEvent>(), 80);
-        assert_eq!(size_of::<ExecEvent>(), 56 + 48 + COMM_LEN);
+        assert_eq!(size_of::<EventHeader>(), 72);
+        assert_eq!(size_of::<ForkEvent>(), 72 + 24 + 16 + 2 * 4 * namespace::KINDS);
+        assert_eq!(size_of::<ExecEvent>(), 72 + 48 + COMM_LEN);
         assert_eq!(size_of::<ExecEvent>() % 8, 0, "records stay 8-byte aligned");
-        assert_eq!(size_of::<ExitEvent>(), 72);
-        assert_eq!(size_of::<RenameEvent>(), 88);
-        assert_eq!(size_of::<LookupEvent>(), 56 + 8 + LOOKUP_NAME_LEN);
+        assert_eq!(size_of::<ExitEvent>(), 88);
+        assert_eq!(size_of::<RenameEvent>(), 104);
+        assert_eq!(size_of::<LookupEvent>(), 72 + 8 + LOOKUP_NAME_LEN);
+        assert_eq!(size_of::<NamespaceEvent>(), 72 + 8 + 2 * 4 * namespace::KINDS);
         assert_eq!(size_of::<KernelOffsets>(), 128);
         assert_eq!(size_of::<TracerSettings>(), 32);
+        assert_eq!(size_of::<namespace::NamespaceOffsets>(), 4 * (18 + 2 * namespace::KINDS));
+        assert_eq!(size_of::<CgroupFilter>(), 8 * container::ID_LEN + 4 * 8 + 8);
     }
 }

@@ -9,6 +9,7 @@ use tracer_common::EventHeader;
 use crate::{
     config::settings,
     maps::{EVENTS, LOST},
+    place,
     task::Who,
 };
 
@@ -58,8 +59,15 @@ fn wakeup_flags() -> u64 {
     }
 }
 
+/// The header of a record about `task` (whose global IDs are `tgid` and `tid`).
 #[inline(always)]
 pub fn header(kind: u32, source: u32, who: &Who, ppid: u32) -> EventHeader {
+    header_at(kind, source, who, ppid, &place::of(who.task, who.tgid, who.tid))
+}
+
+/// [`header`] for a task whose place is known already.
+#[inline(always)]
+pub fn header_at(kind: u32, source: u32, who: &Who, ppid: u32, place: &place::Place) -> EventHeader {
     EventHeader {
         kind,
         source,
@@ -71,6 +79,10 @@ pub fn header(kind: u32, source: u32, who: &Who, ppid: u32) -> EventHeader {
         cpu: unsafe { bpf_get_smp_processor_id() },
         comm: who.comm,
         uid: who.uid,
-        _pad: 0,
+        ns_tgid: place.ns_tgid,
+        ns_tid: place.ns_tid,
+        pidns: place.pidns,
+        cgroup_id: place::cgroup_id(who.task),
     }
 }
+

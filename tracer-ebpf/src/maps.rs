@@ -4,7 +4,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use tracer_common::{
-    COMM_LEN, CWD_DEPTH, EXEC_DATA_LEN, ExecEvent, FILTER_MAP_ENTRIES, FOLLOWED_MAP_ENTRIES, NAME_LEN,
+    CGROUP_VERDICT_ENTRIES, COMM_LEN, CWD_DEPTH, EXEC_DATA_LEN, ExecEvent, FILTER_MAP_ENTRIES, FOLLOWED_MAP_ENTRIES,
+    NAME_LEN, namespace::KINDS,
 };
 
 /// Event records; userspace sets the size before load.
@@ -67,3 +68,27 @@ pub struct ExecScratch {
     /// Directory level `i`'s name at `i * NAME_LEN`.
     pub cwd_names: [u8; CWD_DEPTH as usize * NAME_LEN],
 }
+/// `--pidns` inodes.
+#[map]
+pub static PIDNS_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(FILTER_MAP_ENTRIES, 0);
+
+/// Which of `--container` and `--cgroup` tasks of a cgroup (by ID) pass (`cgroup_verdict`
+/// bits), judged once per cgroup. Not an LRU: a forgotten verdict would wrongly deselect.
+#[map]
+pub static CGROUP_VERDICTS: HashMap<u64, u8> = HashMap::with_max_entries(CGROUP_VERDICT_ENTRIES, 0);
+
+/// Namespace inodes of a task (by TID) at the entry of a `setns`/`unshare` in progress, for the
+/// syscall-exit hook to compare with. LRU: a task killed inside the syscall leaves its entry.
+#[map]
+pub static NS_BEFORE: LruHashMap<u32, [u32; KINDS]> = LruHashMap::with_max_entries(1024, 0);
+
+/// A namespace change seen by one kernel-function hook that another completes (the user
+/// namespace is switched apart from the others), by TID.
+#[map]
+pub static NS_PENDING: LruHashMap<u32, crate::namespace::Pending> = LruHashMap::with_max_entries(1024, 0);
+
+/// Non-zero once userspace attached a hook for setns/unshare: only then does the fork hook report
+/// clones into other namespaces too (namespace events come whole or not at all). Set after the
+/// probe plan is known, which is after load, so not a read-only global.
+#[map]
+pub static NAMESPACE_SERVED: Array<u32> = Array::with_max_entries(1, 0);

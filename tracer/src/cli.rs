@@ -9,6 +9,8 @@ Examples:
   sudo tracer --json -e fork,exit      task births and deaths as JSON lines
   sudo tracer -c nginx -f              nginx and everything it starts
   sudo tracer -p 812 -e lookup         /proc look-ups made by process 812
+  sudo tracer --container 3f2a9c1b     everything happening in that container
+  sudo tracer -e namespace             every setns, unshare and clone into new namespaces
   sudo tracer -o trace.rec -q -d 60    record one minute without printing
   tracer replay trace.rec -c bash      print the recorded events of bash
   sudo tracer run -- make -j2          trace a build and its whole process tree
@@ -121,7 +123,16 @@ pub struct FilterArgs {
     /// Only tasks whose real user ID is UID (repeatable).
     #[arg(short = 'u', long = "uid", value_name = "UID")]
     pub uids: Vec<u32>,
-    /// Only these event kinds: fork, exec, exit, rename, lookup (comma-separated, repeatable).
+    /// Only tasks in PID namespace INODE (as `readlink /proc/<pid>/ns/pid` shows it; repeatable).
+    #[arg(long = "pidns", value_name = "INODE")]
+    pub pidns: Vec<u32>,
+    /// Only tasks in a container whose ID (or name) starts with ID (repeatable).
+    #[arg(long = "container", value_name = "ID")]
+    pub containers: Vec<String>,
+    /// Only tasks in cgroup PATH or below it, in the unified (v2) hierarchy (repeatable).
+    #[arg(long = "cgroup", value_name = "PATH")]
+    pub cgroups: Vec<String>,
+    /// Only these event kinds: fork, exec, exit, rename, lookup, namespace (comma-separated, repeatable).
     #[arg(short = 'e', long = "events", value_name = "KINDS", value_delimiter = ',')]
     pub events: Vec<String>,
     /// Also trace every descendant of the selected tasks, whatever they exec into.

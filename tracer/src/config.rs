@@ -88,7 +88,8 @@ impl TraceConfig {
 
     /// Kinds whose hooks must be attached, and kinds the kernel must emit. Beyond what the user
     /// asked to see: lookups need fork and exit events to know threads' groups; following (and
-    /// so `tracer run`) needs the fork and exit hooks.
+    /// so `tracer run`) needs the fork and exit hooks; namespace events of clones come from the
+    /// fork hook.
     pub fn kernel_kinds(&self, running: bool) -> (BTreeSet<Kind>, BTreeSet<Kind>) {
         let lifecycle = [Kind::Fork, Kind::Exit];
         let mut emitted = self.filters.kinds.clone();
@@ -102,6 +103,9 @@ impl TraceConfig {
         // The rename an exec makes is seen by the rename hook, which hands the old name on.
         if emitted.contains(&Kind::Exec) {
             attached.insert(Kind::Rename);
+        }
+        if self.filters.kinds.contains(&Kind::Namespace) {
+            attached.insert(Kind::Fork);
         }
         (attached, emitted)
     }
@@ -262,5 +266,11 @@ mod tests {
         assert_eq!(TraceConfig::from_args(&args()).unwrap().env_bytes(), 0);
         let bad = TraceConfig::from_args(&TraceArgs { env_filter: vec!["A=B".into()], ..args() });
         assert_eq!(bad.unwrap_err(), ConfigError::EnvName("A=B".into()));
+
+        let namespaces =
+            TraceArgs { filters: FilterArgs { events: vec!["namespace".into()], ..FilterArgs::default() }, ..args() };
+        let (attached, emitted) = TraceConfig::from_args(&namespaces).unwrap().kernel_kinds(false);
+        assert_eq!(emitted, BTreeSet::from([Kind::Namespace]), "clones' namespace events need no fork events");
+        assert_eq!(attached, BTreeSet::from([Kind::Fork, Kind::Namespace]), "but they come from the fork hook");
     }
 }

@@ -1,13 +1,13 @@
 //! Decoding of raw ring-buffer records into [`Event`]s: length-checked, never trusting the
 //! bytes, never panicking.
 use tracer_common::{
-    COMM_LEN, EventHeader, ExecEvent, ExitEvent, ForkEvent, LookupEvent, RenameEvent, event_kind, exec_flags,
-    exit_flags, fork_flags, hook_source,
+    COMM_LEN, EventHeader, ExecEvent, ExitEvent, ForkEvent, LookupEvent, NamespaceEvent, RenameEvent, event_kind,
+    exec_flags, exit_flags, fork_flags, hook_source,
 };
 
 use crate::{
     clock::Clock,
-    event::{CloneFlags, Detail, Event, Source},
+    event::{CloneFlags, Detail, Event, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
     text::Text,
 };
 
@@ -19,6 +19,8 @@ pub enum DecodeError {
     UnknownKind(u32),
     #[error("record has unknown hook source {0}")]
     UnknownSource(u32),
+    #[error("namespace record has unknown kind of change {0}")]
+    UnknownHow(u32),
 }
 
 /// Records the kernel side writes: plain integers and byte arrays, valid for any bit pattern.
@@ -46,6 +48,9 @@ unsafe impl Record for RenameEvent {
 unsafe impl Record for LookupEvent {
     const NAME: &'static str = "lookup";
 }
+unsafe impl Record for NamespaceEvent {
+    const NAME: &'static str = "namespace";
+}
 
 fn read<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
     let need = size_of::<T>();
@@ -68,6 +73,7 @@ fn source(value: u32) -> Result<Source, DecodeError> {
         hook_source::FENTRY => Source::Fentry,
         hook_source::KPROBE => Source::Kprobe,
         hook_source::SYSCALL_ENTRY => Source::SyscallEntry,
+        hook_source::SYSCALL_EXIT => Source::SyscallExit,
         other => return Err(DecodeError::UnknownSource(other)),
     })
 }
@@ -158,6 +164,15 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
                 thread: record.child_tgid == header.tgid,
                 clone_flags: (record.flags & fork_flags::CLONE_FLAGS_KNOWN != 0)
                     .then_some(CloneFlags(record.clone_flags)),
+                child_ns_tgid: known(record.child_ns_tgid),
+                child_ns_tid: known(record.child_ns_tid),
+                child_namespaces: match record.ns_compared {
+                    0 => NamespaceInodes::default(),
+                    _ => NamespaceInodes::from_wire(
+                        NamespaceInodes::differing(&record.parent_ns, &record.child_ns),
+                        &record.child_ns,
+                    ),
+                },
             }
         }
         event_kind::EXEC => exec(bytes)?,
@@ -174,6 +189,16 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
             let name_len = (record.name_len as usize).min(record.name.len());
             Detail::Lookup { name: Text::from_c(&record.name[..name_len]), target_tgid: None, hidden_thread: false }
         }
+        event_kind::NAMESPACE => {
+            let record: NamespaceEvent = read(bytes)?;
+            let changed = NamespaceInodes::differing(&record.old, &record.new);
+            Detail::Namespace {
+                how: NamespaceHow::from_wire(record.how).ok_or(DecodeError::UnknownHow(record.how))?,
+                changed: NamespaceKind::from_mask(changed),
+                old: NamespaceInodes::from_wire(changed, &record.old),
+                new: NamespaceInodes::from_wire(changed, &record.new),
+            }
+        }
         other => return Err(DecodeError::UnknownKind(other)),
     };
     Ok(Event {
@@ -186,7 +211,19 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         uid: header.uid,
         source: source(header.source)?,
         detail,
+        ns_tgid: known(header.ns_tgid),
+        ns_tid: known(header.ns_tid),
+        pidns: known(header.pidns),
+        cgroup_id: (header.cgroup_id != 0).then_some(header.cgroup_id),
+        // Filled in from the ID by [`crate::cgroup::CgroupNames`].
+        cgroup: None,
+        container: None,
     })
+}
+
+/// The kernel side writes 0 for an ID or inode it could not read; no task or namespace has 0.
+fn known(value: u32) -> Option<u32> {
+    (value != 0).then_some(value)
 }
 
 #[cfg(test)]
@@ -212,7 +249,10 @@ mod tests {
             cpu: 1,
             comm,
             uid: 1000,
-            _pad: 0,
+            ns_tgid: 3,
+            ns_tid: 4,
+            pidns: 4026532500,
+            cgroup_id: 7150,
         }
     }
 
@@ -227,15 +267,76 @@ mod tests {
             clone_flags: 0x0001_0900,
             flags: fork_flags::CLONE_FLAGS_KNOWN,
             _pad: 0,
+            child_ns_tgid: 3,
+            child_ns_tid: 5,
+            ns_compared: 0,
+            _pad2: 0,
+            parent_ns: [0; tracer_common::namespace::KINDS],
+            child_ns: [0; tracer_common::namespace::KINDS],
         };
         let event = decode(&bytes_of(&record), &CLOCK).unwrap();
         assert_eq!(event.timestamp_ns, 1_010);
         assert_eq!((event.tgid, event.tid, event.ppid, event.cpu), (812, 815, 1, 1));
         assert_eq!(event.comm, "bash");
+        assert_eq!((event.ns_tgid, event.ns_tid, event.pidns), (Some(3), Some(4), Some(4026532500)));
+        assert_eq!((event.cgroup_id, event.cgroup.clone(), event.container.clone()), (Some(7150), None, None));
         assert_eq!(
             event.detail,
-            Detail::Fork { child_tgid: 812, child_tid: 816, thread: true, clone_flags: Some(CloneFlags(0x0001_0900)) }
+            Detail::Fork {
+                child_tgid: 812,
+                child_tid: 816,
+                thread: true,
+                clone_flags: Some(CloneFlags(0x0001_0900)),
+                child_ns_tgid: Some(3),
+                child_ns_tid: Some(5),
+                child_namespaces: NamespaceInodes::default(),
+            }
         );
+    }
+
+    #[test]
+    fn decodes_namespace_changes_and_a_clones_new_namespaces() {
+        use tracer_common::namespace::{KINDS, kind};
+        let mut old = [11; KINDS];
+        let mut new = old;
+        old[kind::NET] = 4026531840;
+        new[kind::NET] = 4026532451;
+        new[kind::UTS] = 4026532452;
+        let record = NamespaceEvent { header: header(event_kind::NAMESPACE), how: 1, _pad: 0, old, new };
+        let event = decode(&bytes_of(&record), &CLOCK).unwrap();
+        let inodes = |pairs: &[(NamespaceKind, u32)]| NamespaceInodes(pairs.iter().copied().collect());
+        assert_eq!(
+            event.detail,
+            Detail::Namespace {
+                how: NamespaceHow::Setns,
+                changed: vec![NamespaceKind::Net, NamespaceKind::Uts],
+                old: inodes(&[(NamespaceKind::Net, 4026531840), (NamespaceKind::Uts, 11)]),
+                new: inodes(&[(NamespaceKind::Net, 4026532451), (NamespaceKind::Uts, 4026532452)]),
+            }
+        );
+        let bad = NamespaceEvent { how: 9, ..record };
+        assert_eq!(decode(&bytes_of(&bad), &CLOCK), Err(DecodeError::UnknownHow(9)));
+
+        let mut fork = ForkEvent {
+            header: header(event_kind::FORK),
+            child_tgid: 900,
+            child_tid: 900,
+            clone_flags: 0,
+            flags: 0,
+            _pad: 0,
+            child_ns_tgid: 1,
+            child_ns_tid: 1,
+            ns_compared: 1,
+            _pad2: 0,
+            parent_ns: [5; KINDS],
+            child_ns: [5; KINDS],
+        };
+        fork.child_ns[kind::PID] = 4026532600;
+        let Detail::Fork { child_namespaces, child_ns_tgid, .. } = decode(&bytes_of(&fork), &CLOCK).unwrap().detail
+        else {
+            panic!("a fork")
+        };
+        assert_eq!((child_namespaces, child_ns_tgid), (inodes(&[(NamespaceKind::Pid, 4026532600)]), Some(1)));
     }
 
     /// An exec record with `data`: file name, arguments, environment, working directory.

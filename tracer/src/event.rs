@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use strum::{EnumCount, EnumDiscriminants, EnumIter, EnumString, IntoStaticStr, VariantArray};
 
 pub use crate::names::{CloneFlags, Signal};
+pub use crate::namespaces::{NamespaceHow, NamespaceInodes, NamespaceKind};
 use crate::text::Text;
 
 /// Which hook observed an event.
@@ -26,6 +27,8 @@ pub enum Source {
     SyscallEntry,
     /// Produced by tracer itself (lost-event reports).
     Tracer,
+    /// A syscall's effect seen at its exit, against a snapshot taken at its entry.
+    SyscallExit,
 }
 
 impl Source {
@@ -72,6 +75,19 @@ pub struct Event {
     /// What happened; its fields are inlined into the JSON object.
     pub detail: Detail,
     pub source: Source,
+    // Where the task lives; None where unknown (tracer's own events, older recordings).
+    /// The task's TGID and TID in its own PID namespace (what `getpid()`/`gettid()` return
+    /// there, `NSpid` in `/proc/<tid>/status`); the global IDs on the host.
+    pub ns_tgid: Option<u32>,
+    pub ns_tid: Option<u32>,
+    /// Inode number of the task's PID namespace (`readlink /proc/<tid>/ns/pid`).
+    pub pidns: Option<u32>,
+    /// ID of the task's cgroup in the unified (v2) hierarchy: its directory's inode number.
+    pub cgroup_id: Option<u64>,
+    /// That cgroup's path below the hierarchy's root, when tracer could resolve the ID.
+    pub cgroup: Option<Text>,
+    /// The container ID found in `cgroup` (see [`crate::container`]).
+    pub container: Option<Text>,
 }
 
 /// What happened: one variant per event kind.
@@ -92,6 +108,11 @@ pub enum Detail {
         thread: bool,
         /// `clone_flags`, when the `task_newtask` hook saw them.
         clone_flags: Option<CloneFlags>,
+        /// The child's TGID and TID in its own PID namespace.
+        child_ns_tgid: Option<u32>,
+        child_ns_tid: Option<u32>,
+        /// The child's namespaces that differ from the creator's, by kind (inode numbers).
+        child_namespaces: NamespaceInodes,
     },
     /// The task replaced its program.
     Exec {
@@ -147,6 +168,16 @@ pub enum Detail {
     },
     /// `count` events were not delivered.
     Lost { count: u64, origin: LostOrigin },
+    /// The task's namespaces changed (setns, unshare), or the task is new and starts in
+    /// namespaces other than its creator's (clone).
+    Namespace {
+        how: NamespaceHow,
+        /// The kinds that changed.
+        changed: Vec<NamespaceKind>,
+        /// Inode number of each changed kind's namespace before and after.
+        old: NamespaceInodes,
+        new: NamespaceInodes,
+    },
 }
 
 /// A process in an event's chain of ancestors.
@@ -202,6 +233,26 @@ pub fn test_event(tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
         uid: 0,
         source: Source::TpBtf,
         detail,
+        ns_tgid: Some(tgid),
+        ns_tid: Some(tid),
+        pidns: Some(crate::namespaces::INIT_PIDNS_INODE),
+        cgroup_id: Some(1),
+        cgroup: Some("/".into()),
+        container: None,
+    }
+}
+
+/// A fork event's detail for tests, with no namespace change.
+#[cfg(test)]
+pub fn test_fork(child_tgid: u32, child_tid: u32, thread: bool, clone_flags: Option<CloneFlags>) -> Detail {
+    Detail::Fork {
+        child_tgid,
+        child_tid,
+        thread,
+        clone_flags,
+        child_ns_tgid: Some(child_tgid),
+        child_ns_tid: Some(child_tid),
+        child_namespaces: NamespaceInodes::default(),
     }
 }
 
@@ -319,7 +370,7 @@ mod tests {
         }
         assert_eq!(
             Kind::selectable().map(Kind::name).collect::<Vec<_>>(),
-            ["fork", "exec", "exit", "rename", "lookup"]
+            ["fork", "exec", "exit", "rename", "lookup", "namespace"]
         );
     }
 

@@ -260,6 +260,12 @@ impl KernelBtf {
         Ok(bits)
     }
 
+    /// Size in bytes of `structure`.
+    pub fn struct_size(&self, structure: &'static str) -> Result<u32, BtfError> {
+        let id = self.find(kind::STRUCT, structure).ok_or(BtfError::MissingStruct(structure))?;
+        Ok(self.resolve(id).ok_or(BtfError::MissingStruct(structure))?.size_or_type)
+    }
+
     /// Every offset the kernel programs need.
     pub fn offsets(&self) -> Result<KernelOffsets, BtfError> {
         Ok(KernelOffsets {

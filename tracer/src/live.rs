@@ -127,7 +127,7 @@ pub fn announce(prepared: &Prepared, config: &TraceConfig, how_it_ends: &str) {
     eprintln!(
         "Attached {} programs: tracing {}. {how_it_ends}",
         prepared.loaded.plan.attached_programs(),
-        describe_kinds(&config.filters.kinds)
+        describe_kinds(&config.filters.kinds.iter().copied().filter(|kind| !prepared.loaded.plan.skips(*kind)).collect())
     );
 }
 
@@ -194,7 +194,8 @@ pub fn summarize(ended: &Ended, recording: Option<&Path>) -> bool {
 /// `tracer probes`: attach every hook and print the plan.
 pub fn probes(hooks: HashMap<Kind, crate::event::Source>) -> Result<u8> {
     let kinds: BTreeSet<Kind> = Kind::selectable().collect();
-    let filters = Filters { kinds: kinds.clone(), ..Filters::default() };
+    // As if every kind were asked for by name: the plan shows costly hooks too, and says so.
+    let filters = Filters { kinds: kinds.clone(), kinds_by_name: true, ..Filters::default() };
     let options = LoadOptions {
         attach: &kinds,
         emit: &BTreeSet::new(),

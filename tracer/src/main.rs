@@ -1,8 +1,11 @@
-//! tracer: watch tasks being born, exec'ing, renaming and dying, and every `/proc/<n>` lookup,
-//! live, through eBPF programs on the scheduler's tracepoints and on `proc_root_lookup`.
+//! tracer: watch tasks being born, exec'ing, renaming and dying, every `/proc/<n>` lookup and
+//! every namespace change, live, through eBPF programs on the scheduler's tracepoints, on
+//! `proc_root_lookup` and on the kernel's namespace switches.
+mod cgroup;
 mod cli;
 mod clock;
 mod config;
+mod container;
 mod decode;
 mod event;
 mod export;
@@ -11,6 +14,7 @@ mod kernel_btf;
 mod live;
 mod loader;
 mod names;
+mod namespaces;
 mod output;
 mod pipeline;
 mod probes;
@@ -61,7 +65,9 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status),
         Err(error) => {
             eprintln!("tracer: {error:#}");
-            let usage = error.is::<config::ConfigError>() || error.is::<filter::FilterError>();
+            let usage = error.is::<config::ConfigError>()
+                || error.is::<filter::FilterError>()
+                || matches!(error.downcast_ref::<loader::LoadError>(), Some(loader::LoadError::Cgroup(_)));
             ExitCode::from(if usage { EXIT_USAGE } else { 1 })
         }
     }

@@ -5,6 +5,7 @@ use std::{cell::RefCell, collections::BTreeSet, io, rc::Rc, time::Duration};
 use strum::EnumCount;
 
 use crate::{
+    cgroup::CgroupNames,
     clock::Clock,
     event::{Detail, Event, Kind, LostOrigin, Source},
     filter::EventFilter,
@@ -70,6 +71,12 @@ pub fn lost_event(count: u64, origin: LostOrigin) -> Event {
         uid: 0,
         source: Source::Tracer,
         detail: Detail::Lost { count, origin },
+        ns_tgid: None,
+        ns_tid: None,
+        pidns: None,
+        cgroup_id: None,
+        cgroup: None,
+        container: None,
     }
 }
 
@@ -102,6 +109,9 @@ pub struct Pipeline {
     ancestry: Option<Ancestry>,
     /// Fed every event of the selected tasks, whatever its kind (`--tree`).
     model: Option<Rc<RefCell<TaskModel>>>,
+    /// Cgroup paths of live events; a replay keeps what was recorded (this machine's cgroups are
+    /// not the recording's).
+    cgroups: Option<CgroupNames>,
     pub counts: Counts,
     /// Events the printer did not print that a `lost` event already reported.
     unprinted_reported: u64,
@@ -115,6 +125,7 @@ impl Pipeline {
         printer: Box<dyn Printer>,
         recorder: Option<RecordingWriter>,
     ) -> Self {
+        let cgroups = filter.is_none().then(CgroupNames::default);
         Self {
             shown,
             filter,
@@ -124,6 +135,7 @@ impl Pipeline {
             env_names: None,
             ancestry: None,
             model: None,
+            cgroups,
             counts: Counts::default(),
             unprinted_reported: 0,
         }
@@ -148,6 +160,9 @@ impl Pipeline {
     }
 
     pub fn handle(&mut self, mut event: Event) -> Result<(), PipelineError> {
+        if let Some(cgroups) = &mut self.cgroups {
+            cgroups.fill(&mut event);
+        }
         if let Some(names) = &self.env_names {
             crate::decode::keep_env(&mut event, names);
         }
@@ -241,7 +256,7 @@ mod tests {
         assert_eq!((counts.lost, counts.output_lost), (3, 2));
         assert_eq!(
             counts.summary(Duration::from_millis(1500)),
-            "tracer: 1 events (fork 0, exec 0, exit 1, rename 0, lookup 0), 3 lost, 2 not printed (output too slow), 1.50 s"
+            "tracer: 1 events (fork 0, exec 0, exit 1, rename 0, lookup 0, namespace 0), 3 lost, 2 not printed (output too slow), 1.50 s"
         );
     }
 
@@ -271,7 +286,7 @@ mod tests {
         let kinds = BTreeSet::from([Kind::Fork]);
         let mut pipeline = Pipeline::new(kinds, None, None, Box::new(printer), None);
         let fork =
-            test_event(5, 5, "sh", Detail::Fork { child_tgid: 6, child_tid: 6, thread: false, clone_flags: None });
+            test_event(5, 5, "sh", crate::event::test_fork(6, 6, false, None));
         pipeline.handle(fork.clone()).unwrap();
         pipeline.report_unprinted().unwrap();
         assert_eq!((pipeline.counts.output_lost, printed.get()), (0, 1), "nothing dropped, nothing reported");
@@ -287,7 +302,7 @@ mod tests {
         assert_eq!((counts.of(Kind::Fork), counts.lost, counts.output_lost, counts.events()), (1, 3, 42, 1));
         assert_eq!(
             counts.summary(Duration::from_millis(1500)),
-            "tracer: 1 events (fork 1, exec 0, exit 0, rename 0, lookup 0), 3 lost, 42 not printed (output too slow), 1.50 s"
+            "tracer: 1 events (fork 1, exec 0, exit 0, rename 0, lookup 0, namespace 0), 3 lost, 42 not printed (output too slow), 1.50 s"
         );
     }
 }

@@ -205,7 +205,7 @@ fn errors_get_one_clear_line_and_a_non_zero_exit() {
     // (arguments, environment, exit status, the one line on stderr)
     type Case = (Vec<String>, Vec<(&'static str, &'static str)>, i32, String);
     let cases: Vec<Case> = vec![
-        (vec!["-e".into(), "fork,bogus".into()], vec![], 2, "tracer: --events: unknown event kind \"bogus\" (expected fork, exec, exit, rename or lookup)".into()),
+        (vec!["-e".into(), "fork,bogus".into()], vec![], 2, "tracer: --events: unknown event kind \"bogus\" (expected fork, exec, exit, rename, lookup or namespace)".into()),
         (vec!["--bogus-flag".into()], vec![], 2, "tracer: unexpected argument '--bogus-flag' found".into()),
         (vec!["-c".into(), "sixteen-chars-xx".into()], vec![], 2, "tracer: --comm \"sixteen-chars-xx\" is 16 bytes, but a task's comm holds at most 15 bytes, so it could never match".into()),
         (vec!["-d".into(), "0".into()], vec![], 2, "tracer: --duration 0: expected a positive number of seconds".into()),
@@ -282,7 +282,7 @@ fn duration_stops_tracer_with_a_summary() {
     assert!(elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(30), "{elapsed:?}");
     let summary = stderr.lines().last().unwrap_or_default();
     assert!(
-        summary.starts_with("tracer: 0 events (fork 0, exec 0, exit 0, rename 0, lookup 0), 0 lost, 1.0"),
+        summary.starts_with("tracer: 0 events (fork 0, exec 0, exit 0, rename 0, lookup 0, namespace 0), 0 lost, 1.0"),
         "{stderr}"
     );
 }

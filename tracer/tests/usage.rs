@@ -29,7 +29,7 @@ fn bad_flags_and_values_are_usage_errors() {
     let cases: [(&[&str], &str); 5] = [
         (
             &["-e", "fork,bogus"],
-            "tracer: --events: unknown event kind \"bogus\" (expected fork, exec, exit, rename or lookup)",
+            "tracer: --events: unknown event kind \"bogus\" (expected fork, exec, exit, rename, lookup or namespace)",
         ),
         (&["--bogus-flag"], "tracer: unexpected argument '--bogus-flag' found"),
         (

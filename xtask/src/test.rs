@@ -18,9 +18,19 @@ use crate::{
 /// How long `cargo xtask test` fuzzes the recording reader.
 const FUZZ_TIME: Duration = Duration::from_secs(60);
 
-/// Programs the integration tests run on the host, with the Debian package providing each.
-const HOST_PROGRAMS: [(&str, &str); 4] =
-    [("sh", "dash"), ("cat", "coreutils"), ("sleep", "coreutils"), ("kill", "procps")];
+/// Programs the integration tests run on the host, with the Debian package providing each:
+/// podman and runc run the container test, busybox is its image's shell, `unshare` serves the
+/// namespace tests.
+const HOST_PROGRAMS: [(&str, &str); 8] = [
+    ("sh", "dash"),
+    ("cat", "coreutils"),
+    ("sleep", "coreutils"),
+    ("kill", "procps"),
+    ("podman", "podman"),
+    ("runc", "runc"),
+    ("busybox", "busybox-static"),
+    ("unshare", "util-linux"),
+];
 
 /// How one leg ended.
 enum Verdict {

@@ -221,6 +221,12 @@ mod tests {
             uid: 1000,
             source: Source::TpBtf,
             detail,
+            ns_tgid: Some(1),
+            ns_tid: Some(1),
+            pidns: Some(4026532500),
+            cgroup_id: Some(7150),
+            cgroup: Some("/libpod_parent/libpod-3f2a".into()),
+            container: Some("3f2a".into()),
         };
         printer.print(&event).unwrap();
         let text = String::from_utf8(printer.out).unwrap();
@@ -236,18 +242,14 @@ mod tests {
         assert_eq!(
             String::from_utf8(printer.out).unwrap(),
             "{\"event\":\"lost\",\"ts\":\"1970-01-01T01:02:03.000456789Z\",\"cpu\":0,\"tgid\":9,\"tid\":9,\"ppid\":1,\
-             \"comm\":\"sh\",\"uid\":0,\"count\":3,\"origin\":\"output\",\"source\":\"tp_btf\"}\n"
+             \"comm\":\"sh\",\"uid\":0,\"count\":3,\"origin\":\"output\",\"source\":\"tp_btf\",\"ns_tgid\":9,\"ns_tid\":9,\
+             \"pidns\":4026531836,\"cgroup_id\":1,\"cgroup\":\"/\",\"container\":null}\n"
         );
     }
 
     #[test]
     fn fork_lines_carry_thread_and_flag_names() {
-        let detail = Detail::Fork {
-            child_tgid: 812,
-            child_tid: 815,
-            thread: true,
-            clone_flags: Some(CloneFlags(0x0001_0900 | 17)),
-        };
+        let detail = crate::event::test_fork(812, 815, true, Some(CloneFlags(0x0001_0900 | 17)));
         let value = line(detail, 812, 812);
         assert_eq!(value["event"], "fork");
         assert_eq!(value["ts"], "2023-11-14T22:13:20.123456789Z");

@@ -4,6 +4,7 @@
 pub mod escape;
 pub mod json;
 mod queued;
+mod place;
 mod table;
 
 use std::{

@@ -207,7 +207,7 @@ mod tests {
     use crate::event::test_event;
 
     fn fork(n: u32) -> Event {
-        test_event(n, n, "bash", Detail::Fork { child_tgid: n + 1, child_tid: n + 1, thread: false, clone_flags: None })
+        test_event(n, n, "bash", crate::event::test_fork(n + 1, n + 1, false, None))
     }
 
     /// Collects what is written, in memory.

@@ -1,9 +1,10 @@
-//! The human-readable table: local time, event, TGID, TID, PPID, comm and what happened.
+//! The human-readable table: local time, event, TGID, TID, PPID, comm and what happened (and,
+//! where it is not the host's, where the task lives).
 use std::io::{self, Write};
 
 use crate::{
     event::{Detail, Event, LostOrigin},
-    output::{Printer, escape::escape},
+    output::{Printer, escape::escape, place},
 };
 
 pub struct TablePrinter<W: Write> {
@@ -58,13 +59,16 @@ fn quoted(text: &str) -> String {
 /// What happened, in words. Every string from the kernel is escaped: one event, one line.
 pub fn describe(event: &Event) -> String {
     match &event.detail {
-        Detail::Fork { child_tgid, child_tid, thread, .. } => {
+        Detail::Fork { child_tgid, child_tid, thread, child_ns_tgid, child_ns_tid, child_namespaces, .. } => {
+            let own = place::child_ids(*thread, (*child_tgid, *child_tid), (*child_ns_tgid, *child_ns_tid));
+            let elsewhere = place::child_namespaces(child_namespaces);
             if *thread {
-                format!("thread {child_tgid}/{child_tid} created")
+                format!("thread {child_tgid}/{child_tid}{own} created{elsewhere}")
             } else {
-                format!("process {child_tgid} created")
+                format!("process {child_tgid}{own} created{elsewhere}")
             }
         }
+        Detail::Namespace { how, changed, old, new } => place::namespace_change(*how, changed, old, new),
         Detail::Exec { filename, argv, argv_truncated, old_tid, euid, ancestors, .. } => {
             let mut text = escape(&filename.to_str_lossy()).into_owned();
             if !argv.is_empty() {
@@ -124,21 +128,22 @@ impl<W: Write> Printer for TablePrinter<W> {
         if !self.header_printed {
             writeln!(
                 self.out,
-                "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} DETAILS",
+                "{:<15} {:<9} {:>7} {:>7} {:>7} {:<16} DETAILS",
                 "TIME", "EVENT", "TGID", "TID", "PPID", "COMM"
             )?;
             self.header_printed = true;
         }
         writeln!(
             self.out,
-            "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} {}",
+            "{:<15} {:<9} {:>7} {:>7} {:>7} {:<16} {}{}",
             self.time_of_day(event.timestamp_ns),
             event.kind().name(),
             event.tgid,
             event.tid,
             event.ppid,
             escape(&event.comm.to_str_lossy()),
-            describe(event)
+            describe(event),
+            place::suffix(event)
         )
     }
 
@@ -159,18 +164,19 @@ mod tests {
     #[test]
     fn prints_a_header_then_rows() {
         let mut printer = TablePrinter::with_zone(Vec::new(), jiff::tz::TimeZone::UTC);
-        printer
-            .print(&event(812, 812, Detail::Fork { child_tgid: 812, child_tid: 815, thread: true, clone_flags: None }))
-            .unwrap();
+        printer.print(&event(812, 812, crate::event::test_fork(812, 815, true, None))).unwrap();
         let text = String::from_utf8(printer.out).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert!(lines[0].starts_with("TIME"));
-        assert_eq!(lines[1], "01:02:03.000456 fork       812     812       1 bash             thread 812/815 created");
+        assert_eq!(
+            lines[1],
+            "01:02:03.000456 fork          812     812       1 bash             thread 812/815 created"
+        );
     }
 
     #[test]
     fn describes_each_kind() {
-        let fork = event(812, 812, Detail::Fork { child_tgid: 900, child_tid: 900, thread: false, clone_flags: None });
+        let fork = event(812, 812, crate::event::test_fork(900, 900, false, None));
         assert_eq!(describe(&fork), "process 900 created");
         let exited = event(9, 9, Detail::exit(3 << 8, true, 1_500_000));
         assert_eq!(describe(&exited), "exit 3, process gone, lived 1.5ms");
@@ -211,13 +217,13 @@ mod tests {
         assert_eq!(lines.len(), 4, "{text}");
         assert_eq!(
             lines[1],
-            r"01:02:03.000456 exec         7       7       1 \x1b]0;owned\x07\nX /tmp/\x1b]0;owned\x07\nX ['\x1b[2J' 'a\nb' 'it'\''s \u{202e}' 'back\\slash']"
+            r"01:02:03.000456 exec            7       7       1 \x1b]0;owned\x07\nX /tmp/\x1b]0;owned\x07\nX ['\x1b[2J' 'a\nb' 'it'\''s \u{202e}' 'back\\slash']"
         );
         assert_eq!(
             lines[2],
-            r#"01:02:03.000456 rename       7       7       1 sh               comm "sh" -> "\"q\"\r\u{9b}""#
+            r#"01:02:03.000456 rename          7       7       1 sh               comm "sh" -> "\"q\"\r\u{9b}""#
         );
-        assert_eq!(lines[3], r"01:02:03.000456 lookup       7       7       1 sh               /proc/\x1b[31m\u{2028}");
+        assert_eq!(lines[3], r"01:02:03.000456 lookup          7       7       1 sh               /proc/\x1b[31m\u{2028}");
         assert!(text.chars().all(|c| c == '\n' || !(c.is_control() || ('\u{2028}'..='\u{202e}').contains(&c))));
     }
 

@@ -2,7 +2,8 @@
 //!
 //! The layout is specified in the module documentation of [`crate::recording`]. Since format
 //! version 2 a payload is the postcard encoding of [`Event`], so the event model is the one
-//! definition of what a record holds; version 1 payloads are read by [`super::v1`]. Decoding is
+//! definition of what a record holds; older payloads are read by the frozen decoders
+//! [`super::v1`] and [`super::v2`]. Decoding is
 //! strict: every byte must be used, tags and booleans must be known values, and integers must fit
 //! their type. It never panics and never allocates more than the input could describe.
 
@@ -30,7 +31,7 @@ pub enum CodecError {
     Postcard(String),
 }
 
-/// Appends the payload encoding of `event` (format version 2: postcard) to `out`.
+/// Appends the payload encoding of `event` (postcard, [`super::FORMAT_VERSION`]) to `out`.
 pub fn encode(event: &Event, out: &mut BytesMut) {
     let buf = std::mem::take(out);
     // Serialising into memory fails only for types postcard cannot express; Event is not one.
@@ -39,8 +40,10 @@ pub fn encode(event: &Event, out: &mut BytesMut) {
 
 /// Decodes one payload of a file in format `version`; it must be exactly one encoded event.
 pub fn decode(payload: &[u8], version: u16) -> Result<Event, CodecError> {
-    if version == 1 {
-        return super::v1::decode(payload);
+    match version {
+        1 => return super::v1::decode(payload),
+        2 => return super::v2::decode(payload),
+        _ => {}
     }
     let (event, rest) =
         postcard::take_from_bytes::<Event>(payload).map_err(|error| CodecError::Postcard(error.to_string()))?;
@@ -181,7 +184,7 @@ impl<'a> Input<'a> {
 pub(super) mod tests {
     use super::*;
     use crate::{
-        event::{CloneFlags, Detail, LostOrigin, Source},
+        event::{CloneFlags, Detail, LostOrigin, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
         text::Text,
     };
     use proptest::prelude::*;
@@ -200,15 +203,36 @@ pub(super) mod tests {
             uid: 1000,
             source: Source::TpBtf,
             detail,
+            ns_tgid: None,
+            ns_tid: None,
+            pidns: None,
+            cgroup_id: None,
+            cgroup: None,
+            container: None,
+        };
+        // A task in a container, in its own PID namespace.
+        let placed = |detail: Detail| Event {
+            ns_tgid: Some(1),
+            ns_tid: Some(u32::MAX),
+            pidns: Some(4026532500),
+            cgroup_id: Some(u64::MAX),
+            cgroup: Some("/libpod_parent/libpod-3f2a".into()),
+            container: Some(Text::new(b"3f2a\xff".to_vec())),
+            ..base(detail)
+        };
+        let inodes = |pairs: &[(NamespaceKind, u32)]| NamespaceInodes(pairs.iter().copied().collect());
+        let plain_fork = |child_tgid, child_tid, thread, clone_flags| Detail::Fork {
+            child_tgid,
+            child_tid,
+            thread,
+            clone_flags,
+            child_ns_tgid: None,
+            child_ns_tid: None,
+            child_namespaces: NamespaceInodes::default(),
         };
         vec![
-            base(Detail::Fork {
-                child_tgid: 5000,
-                child_tid: 5000,
-                thread: false,
-                clone_flags: Some(CloneFlags(0x0120_0011)),
-            }),
-            base(Detail::Fork { child_tgid: 4242, child_tid: 5001, thread: true, clone_flags: None }),
+            base(plain_fork(5000, 5000, false, Some(CloneFlags(0x0120_0011)))),
+            base(plain_fork(4242, 5001, true, None)),
             base(Detail::Exec {
                 filename: "/usr/bin/ls".into(),
                 argv: vec!["ls".into(), "-l".into(), Text::default(), "dé jà".into(), Text::new(b"\xff\x1b".to_vec())],
@@ -243,7 +267,7 @@ pub(super) mod tests {
                 comm: Text::default(),
                 uid: u32::MAX,
                 source: Source::Tracer,
-                detail: Detail::Lost { count: 17, origin: LostOrigin::RingBuffer },
+                ..base(Detail::Lost { count: 17, origin: LostOrigin::RingBuffer })
             },
             Event {
                 timestamp_ns: 0,
@@ -254,7 +278,33 @@ pub(super) mod tests {
                 comm: "日本語".into(),
                 uid: 0,
                 source: Source::Kprobe,
-                detail: Detail::Lost { count: u64::MAX, origin: LostOrigin::Output },
+                ..base(Detail::Lost { count: u64::MAX, origin: LostOrigin::Output })
+            },
+            placed(Detail::Fork {
+                child_tgid: 5000,
+                child_tid: 5000,
+                thread: false,
+                clone_flags: Some(CloneFlags(0x1000_0011)),
+                child_ns_tgid: Some(1),
+                child_ns_tid: None,
+                child_namespaces: inodes(&[(NamespaceKind::Pid, 4026532501), (NamespaceKind::User, u32::MAX)]),
+            }),
+            placed(Detail::Namespace {
+                how: NamespaceHow::Setns,
+                changed: vec![NamespaceKind::Net, NamespaceKind::TimeForChildren],
+                old: inodes(&[(NamespaceKind::Net, 1), (NamespaceKind::TimeForChildren, 0)]),
+                new: inodes(&[(NamespaceKind::Net, u32::MAX), (NamespaceKind::TimeForChildren, 2)]),
+            }),
+            Event {
+                source: Source::SyscallExit,
+                cgroup: Some(Text::default()),
+                container: None,
+                ..placed(Detail::Namespace {
+                    how: NamespaceHow::Clone,
+                    changed: vec![],
+                    old: NamespaceInodes::default(),
+                    new: NamespaceInodes::default(),
+                })
             },
         ]
     }
@@ -269,14 +319,27 @@ pub(super) mod tests {
 
     pub(crate) fn arb_detail() -> impl Strategy<Value = Detail> {
         prop_oneof![
-            (any::<u32>(), any::<u32>(), any::<bool>(), any::<Option<u64>>()).prop_map(
-                |(child_tgid, child_tid, thread, clone_flags)| Detail::Fork {
-                    child_tgid,
-                    child_tid,
-                    thread,
-                    clone_flags: clone_flags.map(CloneFlags)
-                }
-            ),
+            (
+                any::<u32>(),
+                any::<u32>(),
+                any::<bool>(),
+                any::<Option<u64>>(),
+                any::<(Option<u32>, Option<u32>)>(),
+                arb_inodes()
+            )
+                .prop_map(
+                    |(child_tgid, child_tid, thread, clone_flags, (child_ns_tgid, child_ns_tid), child_namespaces)| {
+                        Detail::Fork {
+                            child_tgid,
+                            child_tid,
+                            thread,
+                            clone_flags: clone_flags.map(CloneFlags),
+                            child_ns_tgid,
+                            child_ns_tid,
+                            child_namespaces,
+                        }
+                    }
+                ),
             (
                 (arb_text(), proptest::collection::vec(arb_text(), 0..6), any::<bool>(), any::<u64>()),
                 (proptest::option::of(proptest::collection::vec(arb_text(), 0..4)), any::<bool>(), any::<u32>()),
@@ -316,23 +379,69 @@ pub(super) mod tests {
                 count,
                 origin: if output { LostOrigin::Output } else { LostOrigin::RingBuffer }
             }),
+            (
+                proptest::sample::select(vec![NamespaceHow::Setns, NamespaceHow::Unshare, NamespaceHow::Clone]),
+                proptest::collection::vec(arb_namespace_kind(), 0..4),
+                arb_inodes(),
+                arb_inodes()
+            )
+                .prop_map(|(how, changed, old, new)| Detail::Namespace { how, changed, old, new }),
         ]
     }
 
+    fn arb_namespace_kind() -> impl Strategy<Value = NamespaceKind> {
+        proptest::sample::select(<NamespaceKind as strum::IntoEnumIterator>::iter().collect::<Vec<_>>())
+    }
+
+    fn arb_inodes() -> impl Strategy<Value = NamespaceInodes> {
+        proptest::collection::btree_map(arb_namespace_kind(), any::<u32>(), 0..4).prop_map(NamespaceInodes)
+    }
+
     pub(crate) fn arb_event() -> impl Strategy<Value = Event> {
-        (any::<u64>(), any::<u32>(), any::<[u32; 3]>(), arb_text(), any::<u32>(), arb_source(), arb_detail()).prop_map(
-            |(timestamp_ns, cpu, [tgid, tid, ppid], comm, uid, source, detail)| Event {
-                timestamp_ns,
-                cpu,
-                tgid,
-                tid,
-                ppid,
-                comm,
-                uid,
-                source,
-                detail,
-            },
+        let place = (
+            any::<(Option<u32>, Option<u32>, Option<u32>)>(),
+            any::<Option<u64>>(),
+            proptest::option::of(arb_text()),
+            proptest::option::of(arb_text()),
+        );
+        (
+            any::<u64>(),
+            any::<u32>(),
+            any::<[u32; 3]>(),
+            arb_text(),
+            any::<u32>(),
+            arb_source(),
+            arb_detail(),
+            place,
         )
+            .prop_map(
+                |(
+                    timestamp_ns,
+                    cpu,
+                    [tgid, tid, ppid],
+                    comm,
+                    uid,
+                    source,
+                    detail,
+                    ((ns_tgid, ns_tid, pidns), cgroup_id, cgroup, container),
+                )| Event {
+                    timestamp_ns,
+                    cpu,
+                    tgid,
+                    tid,
+                    ppid,
+                    comm,
+                    uid,
+                    source,
+                    detail,
+                    ns_tgid,
+                    ns_tid,
+                    pidns,
+                    cgroup_id,
+                    cgroup,
+                    container,
+                },
+            )
     }
 
     fn encoded(event: &Event) -> BytesMut {
@@ -344,7 +453,7 @@ pub(super) mod tests {
     #[test]
     fn every_variant_round_trips() {
         for event in sample_events() {
-            assert_eq!(decode(&encoded(&event), 2), Ok(event));
+            assert_eq!(decode(&encoded(&event), super::super::FORMAT_VERSION), Ok(event));
         }
     }
 
@@ -352,8 +461,8 @@ pub(super) mod tests {
     fn encoding_is_compact() {
         let event = &sample_events()[0];
         // 9 timestamp + 1+2+2+1 ids + 5 comm + 2 uid + 1 kind + 2+2 child ids + 1 thread + 1+4 flags
-        // + 1 source
-        assert_eq!(encoded(event).len(), 34);
+        // + 1+1+1 no child ns ids, no child namespaces + 1 source + 6 unknown place fields
+        assert_eq!(encoded(event).len(), 43);
     }
 
     #[test]
@@ -361,7 +470,7 @@ pub(super) mod tests {
         for event in sample_events() {
             let bytes = encoded(&event);
             for len in 0..bytes.len() {
-                assert!(decode(&bytes[..len], 2).is_err(), "prefix of {len} bytes decoded");
+                assert!(decode(&bytes[..len], super::super::FORMAT_VERSION).is_err(), "prefix of {len} bytes decoded");
             }
         }
     }
@@ -371,20 +480,23 @@ pub(super) mod tests {
         let lost = &sample_events()[9];
         let mut bytes = encoded(lost);
         bytes.put_u8(0);
-        assert_eq!(decode(&bytes, 2), Err(CodecError::TrailingBytes(1)));
+        assert_eq!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::TrailingBytes(1)));
 
-        // The source is the last byte; 6 names no source.
+        // The source comes before the six absent place fields; 7 names no source.
         let mut bytes = encoded(lost);
-        *bytes.last_mut().unwrap() = 6;
-        assert!(matches!(decode(&bytes, 2), Err(CodecError::Postcard(_))));
+        let source = bytes.len() - 7;
+        bytes[source] = 7;
+        assert!(matches!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::Postcard(_))));
 
         // A boolean that is not 0 or 1 (`thread` of a fork).
         let fork = &sample_events()[1];
         let mut bytes = encoded(fork);
-        let thread = bytes.len() - 3; // then the clone flags' absence byte, then the source
+        // Then the clone flags' absence byte, two absent child ns ids, no child namespaces, the
+        // source and six absent place fields.
+        let thread = bytes.len() - 12;
         assert_eq!(bytes[thread], 1);
         bytes[thread] = 2;
-        assert!(matches!(decode(&bytes, 2), Err(CodecError::Postcard(_))));
+        assert!(matches!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::Postcard(_))));
     }
 
     #[test]
@@ -399,7 +511,7 @@ pub(super) mod tests {
         bytes.truncate(count);
         bytes.put_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
         bytes.put_slice(&tail);
-        assert!(decode(&bytes, 2).is_err());
+        assert!(decode(&bytes, super::super::FORMAT_VERSION).is_err());
     }
 
     #[test]
@@ -425,13 +537,13 @@ pub(super) mod tests {
     proptest! {
         #[test]
         fn arbitrary_events_round_trip(event in arb_event()) {
-            prop_assert_eq!(decode(&encoded(&event), 2), Ok(event));
+            prop_assert_eq!(decode(&encoded(&event), super::super::FORMAT_VERSION), Ok(event));
         }
 
         #[test]
         fn arbitrary_payloads_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = decode(&bytes, 1);
-            let _ = decode(&bytes, 2);
+            let _ = decode(&bytes, super::super::FORMAT_VERSION);
         }
 
         #[test]
@@ -439,7 +551,7 @@ pub(super) mod tests {
             let mut bytes = encoded(&event);
             let position = position % bytes.len();
             bytes[position] = value;
-            let _ = decode(&bytes, 2);
+            let _ = decode(&bytes, super::super::FORMAT_VERSION);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Recordings: the file `tracer -o FILE` writes and `tracer replay FILE` reads.
 //!
-//! # File format, version 2
+//! # File format, version 3
 //!
 //! All integers are little-endian. A *varint* is unsigned LEB128: 7 bits per byte, least
 //! significant group first, the high bit set on every byte but the last; at most 10 bytes for a
@@ -14,7 +14,7 @@
 //! | offset | size | field                                                     |
 //! |-------:|-----:|-----------------------------------------------------------|
 //! | 0      | 8    | magic `89 54 52 41 43 45 52 0A` (`\x89TRACER\n`)          |
-//! | 8      | 2    | format version, u16 (this document: 2; 1 is still read)    |
+//! | 8      | 2    | format version, u16 (this document: 3; 1 and 2 are still read) |
 //! | 10     | 4    | header body length `H`, u32 (at most 1 MiB)               |
 //! | 14     | 4    | CRC-32 (IEEE, as zlib/`crc32fast`) of the header body     |
 //! | 18     | `H`  | header body                                               |
@@ -50,8 +50,10 @@
 //! of [`crate::event::Event`] (varint integers, length-prefixed byte strings, enum variants by
 //! their position in the declaration). The event model is thus the single definition of a record:
 //! fields and variants are only ever appended, and an appended field makes a new format version.
-//! Strings are byte strings (Linux names need not be UTF-8). Version 1 payloads, a hand-written
-//! layout, are still read; [`v1`] documents them.
+//! Strings are byte strings (Linux names need not be UTF-8). Version 3 appended where tasks live
+//! (namespace IDs, cgroup, container) and the namespace event. Version 2 payloads are still read
+//! by a frozen copy of that release's model ([`v2`]); version 1 payloads, a hand-written layout,
+//! too ([`v1`] documents them).
 //!
 //! The payload must be consumed exactly; trailing bytes make it undecodable.
 //!
@@ -147,6 +149,7 @@ mod reader;
 mod stream;
 mod trailer;
 mod v1;
+mod v2;
 mod writer;
 
 #[cfg(any(test, fuzzing))]
@@ -162,7 +165,7 @@ pub use trailer::{Losses, Trailer};
 pub use writer::RecordingWriter;
 
 /// The format version this code writes (and the newest it reads).
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// The oldest format version this code reads.
 pub const OLDEST_READABLE_VERSION: u16 = 1;
 

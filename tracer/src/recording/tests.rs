@@ -150,7 +150,7 @@ fn layout_matches_the_documented_format() {
     let events = sample_events();
     let bytes = recording_bytes(&events);
     assert_eq!(bytes.get(..8), Some(&b"\x89TRACER\n"[..]));
-    assert_eq!(bytes.get(8..10), Some(&[2, 0][..]));
+    assert_eq!(bytes.get(8..10), Some(&[3, 0][..]));
     let (offsets, end) = layout(&events);
     assert_eq!(bytes.len() as u64, end);
     for &offset in &offsets {
@@ -329,9 +329,9 @@ fn an_undecodable_payload_with_a_good_checksum_is_skipped() {
     let mut bytes = recording_bytes(&events);
     let (offsets, _) = layout(&events);
     let at = offsets[1] as usize;
-    // An unknown source (the payload's last byte), with the CRC recomputed.
+    // An unknown source (before the six absent place fields), with the CRC recomputed.
     let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
-    bytes[at + RECORD_HEADER_LEN + len - 1] = 42;
+    bytes[at + RECORD_HEADER_LEN + len - 7] = 42;
     let crc = crc32fast::hash(&bytes[at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len]);
     bytes[at + 8..at + 12].copy_from_slice(&crc.to_le_bytes());
     let items = read_items(&bytes);
@@ -487,10 +487,10 @@ fn header_problems_are_clear_errors() {
     assert!(open_bytes(&good).is_ok());
 
     let mut future = good.clone();
-    future[8] = 3;
+    future[8] = 4;
     assert_eq!(
         message(&future),
-        "some.file is a tracer recording in format version 3, but this tracer reads only versions 1 to 2"
+        "some.file is a tracer recording in format version 4, but this tracer reads only versions 1 to 3"
     );
 
     assert_eq!(
@@ -535,6 +535,12 @@ fn events_too_large_are_refused_without_damage() {
         uid: 0,
         source: Source::Tracer,
         detail: crate::event::test_exec(&"y".repeat(MAX_PAYLOAD_LEN), &[], 1),
+        ns_tgid: None,
+        ns_tid: None,
+        pidns: None,
+        cgroup_id: None,
+        cgroup: None,
+        container: None,
     };
     assert!(matches!(writer.append(&huge), Err(RecordingError::EventTooLarge { .. })));
     writer.append(&small).expect("append");

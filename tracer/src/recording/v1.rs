@@ -55,6 +55,9 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
                     false => None,
                     true => Some(CloneFlags(input.varint("the clone flags")?)),
                 },
+                child_ns_tgid: None,
+                child_ns_tid: None,
+                child_namespaces: Default::default(),
             }
         }
         TAG_EXEC => {
@@ -108,8 +111,25 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
         _ => return Err(CodecError::UnknownTag { what: "event kind", tag }),
     };
     input.finish()?;
-    // Version 1 did not record who ran a task.
-    Ok(Event { timestamp_ns, cpu, tgid, tid, ppid, comm, uid: u32::MAX, source, detail })
+    Ok(Event {
+        timestamp_ns,
+        cpu,
+        tgid,
+        tid,
+        ppid,
+        comm,
+        // Version 1 did not record who ran a task.
+        uid: u32::MAX,
+        source,
+        detail,
+        // Version 1 did not record where tasks lived.
+        ns_tgid: None,
+        ns_tid: None,
+        pidns: None,
+        cgroup_id: None,
+        cgroup: None,
+        container: None,
+    })
 }
 
 #[cfg(test)]

@@ -183,7 +183,7 @@ mod tests {
             812,
             700,
             "ba) sh",
-            Detail::Fork { child_tgid: 900, child_tid: 900, thread: false, clone_flags: None },
+            crate::event::test_fork(900, 900, false, None),
         );
         ancestry.observe(&mut fork);
         let mut exec = at(900, 900, 812, "cat", test_exec("/usr/bin/cat", &["cat"], 900));
@@ -202,7 +202,7 @@ mod tests {
             900,
             812,
             "cat",
-            Detail::Fork { child_tgid: 901, child_tid: 901, thread: false, clone_flags: None },
+            crate::event::test_fork(901, 901, false, None),
         );
         ancestry.observe(&mut fork);
         let mut exit = at(901, 901, 900, "cat", Detail::exit(0, true, 1));
@@ -221,7 +221,7 @@ mod tests {
             812,
             700,
             "bash",
-            Detail::Fork { child_tgid: 950, child_tid: 950, thread: false, clone_flags: None },
+            crate::event::test_fork(950, 950, false, None),
         );
         ancestry.observe(&mut fork);
         // bash exits; its child is adopted by init, which the child's next event says.

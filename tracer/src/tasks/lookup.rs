@@ -76,11 +76,7 @@ mod tests {
     #[test]
     fn resolves_threads_seen_being_created_and_forgets_dead_ones() {
         let mut table = TaskTable::default();
-        table.observe(&event(
-            812,
-            812,
-            Detail::Fork { child_tgid: 812, child_tid: 4_000_001, thread: true, clone_flags: None },
-        ));
+        table.observe(&event(812, 812, crate::event::test_fork(812, 4_000_001, true, None)));
         let mut lookup =
             event(900, 900, Detail::Lookup { name: "4000001".into(), target_tgid: None, hidden_thread: false });
         table.resolve_lookup(&mut lookup);

@@ -261,7 +261,7 @@ impl TaskModel {
                     names.push(new);
                 }
             }
-            Detail::Lookup { .. } | Detail::Lost { .. } => {}
+            Detail::Lookup { .. } | Detail::Lost { .. } | Detail::Namespace { .. } => {}
         }
         Some(observed)
     }

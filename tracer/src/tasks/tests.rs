@@ -7,7 +7,7 @@ fn at(ns: u64, tgid: u32, tid: u32, ppid: u32, comm: &str, detail: Detail) -> Ev
 }
 
 fn fork(ns: u64, tgid: u32, tid: u32, child_tgid: u32, child_tid: u32, comm: &str) -> Event {
-    at(ns, tgid, tid, 1, comm, Detail::Fork { child_tgid, child_tid, thread: child_tgid == tgid, clone_flags: None })
+    at(ns, tgid, tid, 1, comm, crate::event::test_fork(child_tgid, child_tid, child_tgid == tgid, None))
 }
 
 fn exec(ns: u64, tgid: u32, tid: u32, ppid: u32, old_tid: u32, filename: &str, argv: &[&str]) -> Event {

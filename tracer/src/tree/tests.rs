@@ -13,7 +13,7 @@ fn at(ms: u64, tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
 }
 
 fn fork(ms: u64, tgid: u32, child_tgid: u32, child_tid: u32, comm: &str) -> Event {
-    at(ms, tgid, tgid, comm, Detail::Fork { child_tgid, child_tid, thread: child_tgid == tgid, clone_flags: None })
+    at(ms, tgid, tgid, comm, crate::event::test_fork(child_tgid, child_tid, child_tgid == tgid, None))
 }
 
 fn exec(ms: u64, tgid: u32, filename: &str, argv: &[&str]) -> Event {
