@@ -85,4 +85,3 @@ pub fn header_at(kind: u32, source: u32, who: &Who, ppid: u32, place: &place::Pl
         cgroup_id: place::cgroup_id(who.task),
     }
 }
-

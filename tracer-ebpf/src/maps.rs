@@ -36,6 +36,10 @@ pub static UID_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(FILTER_MAP_E
 #[map]
 pub static FOLLOWED: HashMap<u32, u8> = HashMap::with_max_entries(FOLLOWED_MAP_ENTRIES, 0);
 
+/// tracer's own global TGID, in entry 0 (see `ignore_self`). An array: its look-up is inlined.
+#[map]
+pub static OWN_TGID: Array<u32> = Array::with_max_entries(1, 0);
+
 /// Processes whose death an exit hook already reported, keyed by (TGID, the leader's start
 /// time), on kernels whose exit tracepoint does not say which task is the group's last.
 #[map]

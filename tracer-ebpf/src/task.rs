@@ -1,6 +1,7 @@
 //! Reads of `task_struct` fields at offsets userspace found in the kernel's BTF.
 use aya_ebpf::helpers::{
-    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid, bpf_probe_read_kernel,
+    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid,
+    bpf_probe_read_kernel,
 };
 use tracer_common::{COMM_LEN, KernelOffsets};
 

@@ -300,12 +300,7 @@ mod place_tests {
 
     /// An exec in the given PID namespace and cgroup.
     fn at(pidns: u32, cgroup: &str) -> Event {
-        let mut event = test_event(
-            900,
-            900,
-            "sh",
-            crate::event::test_exec("/bin/sh", &[], 900),
-        );
+        let mut event = test_event(900, 900, "sh", crate::event::test_exec("/bin/sh", &[], 900));
         event.pidns = Some(pidns);
         event.cgroup = Some(Text::from(cgroup));
         event.container = container::container_of(cgroup.as_bytes());

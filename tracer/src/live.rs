@@ -127,7 +127,9 @@ pub fn announce(prepared: &Prepared, config: &TraceConfig, how_it_ends: &str) {
     eprintln!(
         "Attached {} programs: tracing {}. {how_it_ends}",
         prepared.loaded.plan.attached_programs(),
-        describe_kinds(&config.filters.kinds.iter().copied().filter(|kind| !prepared.loaded.plan.skips(*kind)).collect())
+        describe_kinds(
+            &config.filters.kinds.iter().copied().filter(|kind| !prepared.loaded.plan.skips(*kind)).collect()
+        )
     );
 }
 

@@ -21,6 +21,7 @@ mod probes;
 mod recording;
 mod replay;
 mod run;
+mod self_id;
 mod session;
 mod tasks;
 mod text;

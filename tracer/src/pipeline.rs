@@ -285,8 +285,7 @@ mod tests {
         let printer = Dropping { dropped: dropped.clone(), printed: printed.clone() };
         let kinds = BTreeSet::from([Kind::Fork]);
         let mut pipeline = Pipeline::new(kinds, None, None, Box::new(printer), None);
-        let fork =
-            test_event(5, 5, "sh", crate::event::test_fork(6, 6, false, None));
+        let fork = test_event(5, 5, "sh", crate::event::test_fork(6, 6, false, None));
         pipeline.handle(fork.clone()).unwrap();
         pipeline.report_unprinted().unwrap();
         assert_eq!((pipeline.counts.output_lost, printed.get()), (0, 1), "nothing dropped, nothing reported");

@@ -49,7 +49,11 @@ const NAMESPACE_FUNCTIONS: [&str; 2] = ["switch_task_namespaces", "commit_creds"
 /// What this kernel offers `hook` for namespace events: the first refusal, if any.
 fn offer(hook: &str) -> Offer {
     let each = |probe: fn(&str) -> Offer| {
-        NAMESPACE_FUNCTIONS.iter().map(|function| probe(function)).find(|offer| !offer.is_offered()).unwrap_or(Offer::Offered)
+        NAMESPACE_FUNCTIONS
+            .iter()
+            .map(|function| probe(function))
+            .find(|offer| !offer.is_offered())
+            .unwrap_or(Offer::Offered)
     };
     match hook {
         "fentry" => each(kernel::fentry),

@@ -33,9 +33,7 @@ fn events(trace: &Trace) -> Vec<(u64, &TrackEvent)> {
 
 #[test]
 fn a_reused_pid_gets_its_own_tracks_and_each_fork_a_flow() {
-    let fork = |ns, child| {
-        at(ns, 10, 10, crate::event::test_fork(child, child, false, None))
-    };
+    let fork = |ns, child| at(ns, 10, 10, crate::event::test_fork(child, child, false, None));
     let exit = |ns, status| at(ns, 20, 20, Detail::exit(status, true, 7));
     let trace = export(&[fork(100, 20), exit(107, 0), fork(200, 20), exit(250, 9)]);
 

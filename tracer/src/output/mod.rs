@@ -3,8 +3,8 @@
 //! [`QueuedPrinter`], so a stalled reader never holds up the kernel drain.
 pub mod escape;
 pub mod json;
-mod queued;
 mod place;
+mod queued;
 mod table;
 
 use std::{

@@ -223,7 +223,10 @@ mod tests {
             lines[2],
             r#"01:02:03.000456 rename          7       7       1 sh               comm "sh" -> "\"q\"\r\u{9b}""#
         );
-        assert_eq!(lines[3], r"01:02:03.000456 lookup          7       7       1 sh               /proc/\x1b[31m\u{2028}");
+        assert_eq!(
+            lines[3],
+            r"01:02:03.000456 lookup          7       7       1 sh               /proc/\x1b[31m\u{2028}"
+        );
         assert!(text.chars().all(|c| c == '\n' || !(c.is_control() || ('\u{2028}'..='\u{202e}').contains(&c))));
     }
 

@@ -404,16 +404,7 @@ pub(super) mod tests {
             proptest::option::of(arb_text()),
             proptest::option::of(arb_text()),
         );
-        (
-            any::<u64>(),
-            any::<u32>(),
-            any::<[u32; 3]>(),
-            arb_text(),
-            any::<u32>(),
-            arb_source(),
-            arb_detail(),
-            place,
-        )
+        (any::<u64>(), any::<u32>(), any::<[u32; 3]>(), arb_text(), any::<u32>(), arb_source(), arb_detail(), place)
             .prop_map(
                 |(
                     timestamp_ns,

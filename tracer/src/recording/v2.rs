@@ -117,7 +117,9 @@ impl From<DetailV2> for Detail {
                 Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, ancestors }
             }
             DetailV2::Rename { old_comm, new_comm } => Detail::Rename { old_comm, new_comm },
-            DetailV2::Lookup { name, target_tgid, hidden_thread } => Detail::Lookup { name, target_tgid, hidden_thread },
+            DetailV2::Lookup { name, target_tgid, hidden_thread } => {
+                Detail::Lookup { name, target_tgid, hidden_thread }
+            }
             DetailV2::Lost { count, origin } => Detail::Lost { count, origin },
         }
     }

@@ -178,13 +178,7 @@ mod tests {
         let root = fake_proc();
         let mut ancestry = Ancestry::from_root(&root);
         // bash forks a child (never seen before) that execs cat.
-        let mut fork = at(
-            812,
-            812,
-            700,
-            "ba) sh",
-            crate::event::test_fork(900, 900, false, None),
-        );
+        let mut fork = at(812, 812, 700, "ba) sh", crate::event::test_fork(900, 900, false, None));
         ancestry.observe(&mut fork);
         let mut exec = at(900, 900, 812, "cat", test_exec("/usr/bin/cat", &["cat"], 900));
         ancestry.observe(&mut exec);
@@ -197,13 +191,7 @@ mod tests {
             ]
         );
         // cat's own child: its parent is cat, whose program is now known from the exec.
-        let mut fork = at(
-            900,
-            900,
-            812,
-            "cat",
-            crate::event::test_fork(901, 901, false, None),
-        );
+        let mut fork = at(900, 900, 812, "cat", crate::event::test_fork(901, 901, false, None));
         ancestry.observe(&mut fork);
         let mut exit = at(901, 901, 900, "cat", Detail::exit(0, true, 1));
         ancestry.observe(&mut exit);
@@ -216,13 +204,7 @@ mod tests {
     fn an_orphan_shows_its_new_parent() {
         let root = fake_proc();
         let mut ancestry = Ancestry::from_root(&root);
-        let mut fork = at(
-            812,
-            812,
-            700,
-            "bash",
-            crate::event::test_fork(950, 950, false, None),
-        );
+        let mut fork = at(812, 812, 700, "bash", crate::event::test_fork(950, 950, false, None));
         ancestry.observe(&mut fork);
         // bash exits; its child is adopted by init, which the child's next event says.
         let mut gone = at(812, 812, 700, "bash", Detail::exit(0, true, 1));
