@@ -159,11 +159,12 @@ fn tracer_in_a_pid_namespace_never_reports_itself() {
     let context = format!("[{}]", machine());
     let dir = common::scratch_dir("lookup-pidns");
     let events_file = dir.join("events.jsonl");
-    // PID 1 of the namespace is sh; tracer runs beside a `cat` that looks up /proc/self. Should
-    // tracer feed on itself, it must still stop at its --duration: SIGKILL after 20 s bounds the
-    // damage (and fails the test) otherwise.
+    // PID 1 of the namespace is sh; tracer runs beside a `cat` that reads a new process's
+    // `/proc` entry (new, so that its dentry is not cached: fentry and kprobe hooks only see
+    // lookups that miss the dcache). Should tracer feed on itself, it must still stop at its
+    // --duration: SIGKILL after 20 s bounds the damage (and fails the test) otherwise.
     let script = r#"timeout -s KILL 20 "$0" --json -e lookup -d 3 > "$1" 2>/dev/null & t=$!
-sleep 1.5; cat /proc/self/comm > /dev/null; wait $t"#;
+sleep 1.5; sleep 5 & s=$!; cat /proc/$s/comm > /dev/null; echo $s; kill $s; wait $t"#;
     let output = std::process::Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "sh", "-c", script])
         .arg(common::tracer_bin())
@@ -176,6 +177,7 @@ sleep 1.5; cat /proc/self/comm > /dev/null; wait $t"#;
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
+    let sleeper = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let text = std::fs::read_to_string(&events_file).expect("tracer's output");
     let events: Vec<serde_json::Value> =
         text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("{line}"))).collect();
@@ -185,6 +187,7 @@ sleep 1.5; cat /proc/self/comm > /dev/null; wait $t"#;
         events.len(),
         text.lines().take(5).collect::<Vec<_>>().join("\n")
     );
-    one(&events, "cat's lookup of /proc/self", |e| e["comm"] == "cat" && e["name"] == "self");
+    // The name as looked up: the sleeper's ID in the namespace.
+    one(&events, &format!("cat's lookup of /proc/{sleeper}"), |e| e["comm"] == "cat" && e["name"] == sleeper.as_str());
     let _ = std::fs::remove_dir_all(dir);
 }
