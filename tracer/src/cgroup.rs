@@ -8,7 +8,6 @@
 //! machines the unified hierarchy is the one mounted as `cgroup2` (here
 //! `/sys/fs/cgroup/unified`); the v1 hierarchies are not consulted.
 use std::{
-    collections::HashMap,
     fs::File,
     os::{
         fd::{AsRawFd, FromRawFd, OwnedFd},
@@ -16,6 +15,8 @@ use std::{
     },
     path::{Path, PathBuf},
 };
+
+use foldhash::HashMap;
 
 use crate::{container, event::Event, text::Text};
 

@@ -33,9 +33,30 @@ pub enum CodecError {
 
 /// Appends the payload encoding of `event` (postcard, [`super::FORMAT_VERSION`]) to `out`.
 pub fn encode(event: &Event, out: &mut BytesMut) {
-    let buf = std::mem::take(out);
     // Serialising into memory fails only for types postcard cannot express; Event is not one.
-    *out = postcard::to_extend(event, buf).expect("an Event always serialises");
+    postcard::serialize_with_flavor(event, Appending(out)).expect("an Event always serialises");
+}
+
+/// postcard's output appended to a buffer a slice at a time (postcard's generic `to_extend`
+/// pushes byte by byte, which was the largest single cost of recording a storm).
+struct Appending<'a>(&'a mut BytesMut);
+
+impl postcard::ser_flavors::Flavor for Appending<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.put_u8(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.put_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
 }
 
 /// Decodes one payload of a file in format `version`; it must be exactly one encoded event.

@@ -7,10 +7,9 @@
 //! with the same values. The parent comes from each event's `ppid` (the kernel's `real_parent`),
 //! so a process adopted by init or a subreaper shows its new parent from its next event on. A
 //! parent never seen (its events filtered out) is read from `/proc/<tgid>` when first needed.
-use std::{
-    collections::{HashMap, HashSet},
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
+
+use foldhash::HashMap;
 
 use crate::{
     event::{Ancestor, Detail, Event},
@@ -45,7 +44,7 @@ impl Ancestry {
     }
 
     fn from_root(proc_root: &Path) -> Self {
-        let mut ancestry = Self { processes: HashMap::new(), proc_root: proc_root.to_owned() };
+        let mut ancestry = Self { processes: HashMap::default(), proc_root: proc_root.to_owned() };
         let tgids: Vec<u32> = std::fs::read_dir(proc_root)
             .into_iter()
             .flatten()
@@ -116,9 +115,9 @@ impl Ancestry {
 
     /// The chain from process `ppid` up to PID 1 (or as far as it is known), nearest first.
     fn ancestors(&mut self, mut ppid: u32) -> Vec<Ancestor> {
-        let mut chain = Vec::new();
-        let mut seen = HashSet::new();
-        while ppid != 0 && chain.len() < MAX_ANCESTORS && seen.insert(ppid) {
+        let mut chain: Vec<Ancestor> = Vec::with_capacity(8);
+        // A loop in the parent links (a stale entry) ends the chain; it is short enough to scan.
+        while ppid != 0 && chain.len() < MAX_ANCESTORS && chain.iter().all(|ancestor| ancestor.tgid != ppid) {
             let process = match self.processes.get(&ppid) {
                 Some(process) => process.clone(),
                 None => match self.read_proc(ppid) {

@@ -1,7 +1,7 @@
 //! Which thread group each live task belongs to, so a lookup of `/proc/<n>` can say whose task
 //! `<n>` is: seeded from `/proc` at start, kept current from fork, exec and exit events, and
 //! asked of `/proc/<n>/status` for tasks created by tasks whose events were filtered out.
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::event::{Detail, Event};
 
@@ -14,7 +14,7 @@ pub struct TaskTable {
 impl TaskTable {
     /// Every task alive now, from `/proc/<tgid>/task/<tid>`.
     pub fn from_proc() -> Self {
-        let mut groups = HashMap::new();
+        let mut groups = HashMap::default();
         let numbered = |path: &str| -> Vec<u32> {
             std::fs::read_dir(path)
                 .into_iter()

@@ -6,7 +6,7 @@
 //! PID: a PID names a different process once the first one is gone. Live PIDs and TIDs map to
 //! the entries they name now; an event about a PID or TID the model does not know starts a new
 //! entry whose birth is unseen ([`Start::Unseen`]).
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::event::{Detail, Event};
 
