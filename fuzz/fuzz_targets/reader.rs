@@ -11,6 +11,9 @@ mod event;
 #[path = "../../tracer/src/names.rs"]
 mod names;
 #[allow(dead_code, unused_imports)]
+#[path = "../../tracer/src/namespaces.rs"]
+mod namespaces;
+#[allow(dead_code, unused_imports)]
 #[path = "../../tracer/src/recording/mod.rs"]
 mod recording;
 #[allow(dead_code, unused_imports)]

@@ -19,7 +19,7 @@ use crate::{
     event::{Kind, Source},
     filter::Filters,
     kernel_btf::{BTF_PATH_ENV, BtfError, KernelBtf, btf_path},
-    namespaces,
+    namespace_offsets,
     probes::{self, ProbePlan},
 };
 
@@ -129,7 +129,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     let btf_file = btf_path();
     let kernel = KernelBtf::load(&btf_file)?;
     let offsets = kernel.offsets()?;
-    let ns_offsets = namespaces::offsets(&kernel)?;
+    let ns_offsets = namespace_offsets::offsets(&kernel)?;
     let tracepoints = kernel.tracepoints(&probes::BTF_TRACEPOINTS);
     log::debug!("kernel layouts read from {} in {:?}: {offsets:?}", btf_file.display(), started.elapsed());
     let filters = options.filters;

@@ -14,6 +14,7 @@ mod kernel_btf;
 mod live;
 mod loader;
 mod names;
+mod namespace_offsets;
 mod namespaces;
 mod output;
 mod pipeline;
