@@ -10,6 +10,7 @@ Examples:
   sudo tracer -c nginx -f              nginx and everything it starts
   sudo tracer -p 812 -e lookup         /proc look-ups made by process 812
   sudo tracer -o trace.rec -q -d 60    record one minute without printing
+  sudo tracer -q --json-output e.json  JSON lines to e.json only (see --rotate-size)
   tracer replay trace.rec -c bash      print the recorded events of bash
   sudo tracer run -- make -j2          trace a build and its whole process tree
   sudo tracer probes                   which hook serves each event on this kernel
@@ -87,6 +88,7 @@ pub struct HookArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
+#[command(group(clap::ArgGroup::new("files").args(["output", "json_output"]).multiple(true)))]
 pub struct TraceArgs {
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -99,8 +101,8 @@ pub struct TraceArgs {
     /// Overwrite FILE when it exists (otherwise tracer refuses to touch it).
     #[arg(long, requires = "output")]
     pub force: bool,
-    /// Record without printing events.
-    #[arg(short = 'q', long, requires = "output")]
+    /// Record or write the JSON file without printing events.
+    #[arg(short = 'q', long, requires = "files")]
     pub quiet: bool,
     /// Stop after SECS seconds.
     #[arg(short = 'd', long = "duration", value_name = "SECS")]
@@ -110,4 +112,23 @@ pub struct TraceArgs {
     pub buffer_mib: u32,
     #[command(flatten)]
     pub hooks: HookArgs,
+    #[command(flatten)]
+    pub json_file: JsonFileArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct JsonFileArgs {
+    /// Also write the events as JSON lines to FILE, a new file (mode 0600) tracer creates; an
+    /// existing FILE is rotated to FILE.1 first. SIGHUP reopens FILE after logrotate renamed it.
+    #[arg(long = "json-output", value_name = "FILE")]
+    pub json_output: Option<PathBuf>,
+    /// Rotate FILE before it grows past SIZE (e.g. 100M, 512KiB; K, M, G are powers of 1024).
+    #[arg(long = "rotate-size", value_name = "SIZE", requires = "json_output")]
+    pub rotate_size: Option<String>,
+    /// Rotate FILE once it is DURATION old (e.g. 1h, 1d, 30m, 90s).
+    #[arg(long = "rotate-age", value_name = "DURATION", requires = "json_output")]
+    pub rotate_age: Option<String>,
+    /// Keep N rotated files, FILE.1 (newest) to FILE.N; older ones are deleted [default: 5].
+    #[arg(long = "rotate-keep", value_name = "N", requires = "json_output")]
+    pub rotate_keep: Option<u32>,
 }

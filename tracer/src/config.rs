@@ -7,10 +7,11 @@ use std::{
 };
 
 use crate::{
-    cli::{HookArgs, TraceArgs},
+    cli::{HookArgs, JsonFileArgs, TraceArgs},
     event::{Kind, Source},
     filter::{FilterError, Filters},
     probes,
+    rotate::RotatePolicy,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -23,6 +24,10 @@ pub enum ConfigError {
     HookSyntax(String),
     #[error("--hook {given:?}: {kind} can be served by {choices}")]
     HookChoice { given: String, kind: &'static str, choices: String },
+    #[error("--rotate-size {0:?}: expected a size of at least 1 byte, e.g. 100M or 512KiB")]
+    RotateSize(String),
+    #[error("--rotate-age {0:?}: expected a duration of at least 1 second, e.g. 1d, 12h, 30m or 90s")]
+    RotateAge(String),
 }
 
 #[derive(Debug)]
@@ -35,6 +40,8 @@ pub struct TraceConfig {
     pub duration: Option<Duration>,
     pub hooks: HashMap<Kind, Source>,
     pub buffer_mib: u32,
+    /// `--json-output FILE`, and how it rotates.
+    pub json_output: Option<(PathBuf, RotatePolicy)>,
 }
 
 impl TraceConfig {
@@ -55,6 +62,7 @@ impl TraceConfig {
             duration,
             hooks: parse_hooks(&args.hooks)?,
             buffer_mib: args.buffer_mib,
+            json_output: json_output(&args.json_file)?,
         })
     }
 
@@ -73,6 +81,33 @@ impl TraceConfig {
         }
         (attached, emitted)
     }
+}
+
+fn json_output(args: &JsonFileArgs) -> Result<Option<(PathBuf, RotatePolicy)>, ConfigError> {
+    let Some(path) = &args.json_output else { return Ok(None) };
+    let max_size = match &args.rotate_size {
+        Some(given) => Some(rotate_size(given).ok_or_else(|| ConfigError::RotateSize(given.clone()))?),
+        None => None,
+    };
+    let max_age = match &args.rotate_age {
+        Some(given) => Some(rotate_age(given).ok_or_else(|| ConfigError::RotateAge(given.clone()))?),
+        None => None,
+    };
+    let keep = args.rotate_keep.unwrap_or(crate::rotate::DEFAULT_KEEP);
+    Ok(Some((path.clone(), RotatePolicy { max_size, max_age, keep })))
+}
+
+/// `100M`, `512KiB`, `1.5G`, `4096`: K, M, G… are powers of 1024, as logrotate's.
+fn rotate_size(given: &str) -> Option<u64> {
+    parse_size::Config::new().with_binary().parse_size(given).ok().filter(|size| *size > 0)
+}
+
+/// `1d`, `12h`, `30m`, `90s`, `1h30m`, ISO 8601 `PT1H`: days are 24 hours; months and years,
+/// whose length varies, are refused.
+fn rotate_age(given: &str) -> Option<Duration> {
+    let span: jiff::Span = given.trim().parse().ok()?;
+    let duration = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok()?;
+    Duration::try_from(duration).ok().filter(|age| *age >= Duration::from_secs(1))
 }
 
 pub fn parse_hooks(args: &HookArgs) -> Result<HashMap<Kind, Source>, ConfigError> {
@@ -124,6 +159,33 @@ mod tests {
             let config = TraceConfig::from_args(&TraceArgs { duration: Some(bad), ..args() });
             assert!(matches!(config, Err(ConfigError::Duration(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn parses_and_rejects_rotation_values() {
+        assert_eq!(rotate_size("100M"), Some(100 << 20));
+        assert_eq!(rotate_size("512KiB"), Some(512 << 10));
+        assert_eq!(rotate_size("4096"), Some(4096));
+        assert_eq!(rotate_age("1d"), Some(Duration::from_secs(86_400)));
+        assert_eq!(rotate_age("1h30m"), Some(Duration::from_secs(5_400)));
+        assert_eq!(rotate_age("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(rotate_age("PT2H"), Some(Duration::from_secs(7_200)));
+        let with = |json_file: JsonFileArgs| TraceConfig::from_args(&TraceArgs { json_file, ..args() });
+        let file = || JsonFileArgs { json_output: Some("e.json".into()), ..JsonFileArgs::default() };
+        let (_, policy) = with(file()).unwrap().json_output.unwrap();
+        assert_eq!(policy, RotatePolicy::default());
+        for bad in ["0", "-1M", "lots", "1X", ""] {
+            let error = with(JsonFileArgs { rotate_size: Some(bad.into()), ..file() }).unwrap_err();
+            assert_eq!(error, ConfigError::RotateSize(bad.into()), "{bad}");
+        }
+        for bad in ["0s", "500ms", "1 month", "1y", "soon", "-1h", ""] {
+            let error = with(JsonFileArgs { rotate_age: Some(bad.into()), ..file() }).unwrap_err();
+            assert_eq!(error, ConfigError::RotateAge(bad.into()), "{bad}");
+        }
+        assert_eq!(
+            ConfigError::RotateAge("soon".into()).to_string(),
+            "--rotate-age \"soon\": expected a duration of at least 1 second, e.g. 1d, 12h, 30m or 90s"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::{
     event::Kind,
     filter::Filters,
     loader::{self, LoadError, LoadOptions},
-    output::{self, NoPrinter, Printer},
+    output::{self, JsonFile, NoPrinter, Printer},
     pipeline::Pipeline,
     recording::{RecordingHeader, RecordingWriter},
     session::{self, Ended, RunTree},
@@ -52,6 +52,15 @@ fn stdout_printer(config: &TraceConfig) -> Box<dyn Printer> {
     }
 }
 
+/// Stdout's printer, and the `--json-output` file's (created now, before anything loads).
+fn printers(config: &TraceConfig) -> Result<Box<dyn Printer>> {
+    let stdout = stdout_printer(config);
+    Ok(match &config.json_output {
+        Some((path, policy)) => Box::new(output::Both(Box::new(JsonFile::create(path, policy.clone())?), stdout)),
+        None => stdout,
+    })
+}
+
 fn describe_kinds(kinds: &BTreeSet<Kind>) -> String {
     kinds.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", ")
 }
@@ -65,6 +74,7 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         Some(path) => Some(RecordingWriter::create(path, &recording_header(&config.filters), config.force)?),
         None => None,
     };
+    let printers = printers(&config)?;
     let options = LoadOptions {
         attach: &attach,
         emit: &emit,
@@ -85,7 +95,7 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         }
     };
     let tasks = config.filters.kinds.contains(&Kind::Lookup).then(TaskTable::from_proc);
-    let pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, stdout_printer(&config), recorder);
+    let pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, printers, recorder);
     eprintln!(
         "Attached {} programs: tracing {}. {}",
         loaded.plan.attached_programs(),

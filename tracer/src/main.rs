@@ -15,6 +15,7 @@ mod pipeline;
 mod probes;
 mod recording;
 mod replay;
+mod rotate;
 mod session;
 mod tasks;
 
@@ -40,8 +41,16 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("tracer: {}", first.trim_start_matches("error: "));
+            let mut lines = rendered.lines();
+            let mut first = lines.next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_owned();
+            // "the following required arguments were not provided:" names them on the next lines.
+            if first.ends_with(':') {
+                for line in lines.take_while(|line| line.starts_with("  ")) {
+                    first.push(' ');
+                    first.push_str(line.trim());
+                }
+            }
+            eprintln!("tracer: {first}");
             return ExitCode::from(EXIT_USAGE);
         }
     };

@@ -116,6 +116,16 @@ impl Pipeline {
         self.printer.flush().map_err(output_error)
     }
 
+    /// Whether an output file can be reopened (SIGHUP is then handled rather than fatal).
+    pub fn reopens(&self) -> bool {
+        self.printer.reopens()
+    }
+
+    /// Reopens output files an outside tool renamed (logrotate, then SIGHUP).
+    pub fn reopen_outputs(&mut self) -> Result<(), PipelineError> {
+        self.printer.reopen().map_err(output_error)
+    }
+
     /// Writes buffered records out when a second has passed since the last write.
     pub fn tick(&mut self) -> Result<(), PipelineError> {
         if let Some(recorder) = &mut self.recorder {
