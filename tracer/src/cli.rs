@@ -31,6 +31,9 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub trace: TraceArgs,
+    /// Print a man page or shell completion script (`list` names them all): for packaging.
+    #[arg(long, hide = true, exclusive = true, value_name = "WHAT")]
+    pub generate: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ mod config;
 mod decode;
 mod event;
 mod filter;
+mod generate;
 mod kernel_btf;
 mod live;
 mod loader;
@@ -59,13 +60,21 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status),
         Err(error) => {
             eprintln!("tracer: {error:#}");
-            let usage = error.is::<config::ConfigError>() || error.is::<filter::FilterError>();
+            let usage = error.is::<config::ConfigError>()
+                || error.is::<filter::FilterError>()
+                || matches!(error.downcast_ref(), Some(generate::GenerateError::Unknown { .. }));
             ExitCode::from(if usage { EXIT_USAGE } else { 1 })
         }
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
+    if let Some(what) = &cli.generate {
+        return match generate::generate(what, &mut std::io::stdout().lock()) {
+            Err(generate::GenerateError::Write(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+            other => other.map(|()| 0).map_err(Into::into),
+        };
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match cli.command {
         None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?, None)),
