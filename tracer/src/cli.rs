@@ -128,7 +128,7 @@ pub struct JsonFileArgs {
     /// Rotate FILE before it grows past SIZE (e.g. 100M, 512KiB; K, M, G are powers of 1024).
     #[arg(long = "rotate-size", value_name = "SIZE", requires = "json_output")]
     pub rotate_size: Option<String>,
-    /// Rotate FILE once it is DURATION old (e.g. 1h, 1d, 30m, 90s).
+    /// Rotate FILE once its first line is DURATION old (e.g. 1h, 1d, 30m, 90s).
     #[arg(long = "rotate-age", value_name = "DURATION", requires = "json_output")]
     pub rotate_age: Option<String>,
     /// Keep N rotated files, FILE.1 (newest) to FILE.N; older ones are deleted [default: 5].

@@ -32,7 +32,8 @@ pub const DEFAULT_KEEP: u32 = 5;
 pub struct RotatePolicy {
     /// Rotate before a record would make the file larger than this many bytes.
     pub max_size: Option<u64>,
-    /// Rotate a non-empty file this long after it was created.
+    /// Rotate a file this long after its first byte was written (an empty file never ages, so
+    /// a quiet stream makes no empty files, and a burst after a pause is not split at once).
     pub max_age: Option<Duration>,
     /// Rotated files kept: `FILE.1` (newest) to `FILE.<keep>`; 0 deletes the file at rotation.
     pub keep: u32,
@@ -89,7 +90,8 @@ pub struct RotatingFile {
     /// Size at which the next rotation is due (moved on when a rotation fails, so a failing
     /// rotation is retried after another `max_size` bytes rather than before every record).
     size_limit: Option<u64>,
-    /// Time at which the next rotation is due (likewise).
+    /// Time at which the next rotation is due: `max_age` after the first byte written (moved on
+    /// likewise after a failed rotation).
     age_deadline: Option<Instant>,
 }
 
@@ -148,9 +150,9 @@ impl RotatingFile {
         used > 0 && self.size_limit.is_some_and(|limit| used + next > limit)
     }
 
-    /// Whether the file (not empty, counting `pending` buffered bytes) has reached its age.
-    pub fn age_due(&self, pending: u64) -> bool {
-        self.len + pending > 0 && self.age_deadline.is_some_and(|deadline| Instant::now() >= deadline)
+    /// Whether the file has reached its age.
+    pub fn age_due(&self) -> bool {
+        self.age_deadline.is_some_and(|deadline| Instant::now() >= deadline)
     }
 
     /// Renames `FILE` to `FILE.1` (shifting older ones, deleting the one past `keep`) and
@@ -193,13 +195,16 @@ impl RotatingFile {
 
     fn reset_limits(&mut self) {
         self.size_limit = self.policy.max_size;
-        self.age_deadline = self.policy.max_age.and_then(|age| Instant::now().checked_add(age));
+        self.age_deadline = None;
     }
 }
 
 impl Write for RotatingFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let written = self.file.write(bytes)?;
+        if self.len == 0 && written > 0 && self.age_deadline.is_none() {
+            self.age_deadline = self.policy.max_age.and_then(|age| Instant::now().checked_add(age));
+        }
         self.len += written as u64;
         Ok(written)
     }

@@ -61,7 +61,7 @@ impl Printer for JsonFile {
     /// come after every batch and every 50 ms, so age is checked often enough).
     fn flush(&mut self) -> io::Result<()> {
         self.write_out()?;
-        if self.file.age_due(0) {
+        if self.file.age_due() {
             self.rotate()?;
         }
         Ok(())

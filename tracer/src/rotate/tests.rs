@@ -173,17 +173,21 @@ fn a_failed_rotation_is_retried_after_another_max_size() {
 }
 
 #[test]
-fn age_is_due_only_for_a_non_empty_file() {
+fn age_counts_from_the_first_byte_written() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.json");
-    let age = RotatePolicy { max_size: None, max_age: Some(Duration::from_millis(20)), keep: 2 };
+    let age = RotatePolicy { max_size: None, max_age: Some(Duration::from_millis(50)), keep: 2 };
     let mut file = RotatingFile::create(&path, age).unwrap();
-    std::thread::sleep(Duration::from_millis(30));
-    assert!(!file.age_due(0), "an empty file is not rotated");
-    assert!(file.age_due(1), "buffered bytes make it non-empty");
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(!file.age_due(), "an empty file does not age");
     file.write_all(b"x").unwrap();
-    assert!(file.age_due(0));
+    assert!(!file.age_due(), "its age starts with its first byte");
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(file.age_due());
     file.rotate().unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(!file.age_due(), "the new file is empty");
     file.write_all(b"y").unwrap();
-    assert!(!file.age_due(0), "the new file starts young");
+    assert!(!file.age_due());
+    assert_eq!((read(&path), read(&dir.path().join("e.json.1"))), ("y".into(), "x".into()));
 }
