@@ -3,6 +3,7 @@
 mod bench;
 mod build;
 mod command;
+mod install;
 mod run;
 mod test;
 mod toolchain;
@@ -23,6 +24,8 @@ struct Cli {
 enum Task {
     /// Set up the toolchain, then build the eBPF object and `target/release/tracer`.
     Build,
+    /// Build, then install tracer, its man pages, shell completions and systemd unit under a prefix
+    Install(install::Options),
     /// Build, then run `target/release/tracer ARGS` as root (through sudo when needed).
     Run {
         /// Arguments for tracer (after `--`).
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Build => build::build().map(|_| ()),
+        Task::Install(options) => install::install(&options),
         Task::Run { args } => run::run(&args),
         Task::Test => test::test(),
         Task::Bench(options) => bench::bench(&options),
