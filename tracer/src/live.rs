@@ -102,6 +102,10 @@ pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Resul
         describe_kinds(&config.filters.kinds),
         if running { "Stops when the command's process tree is gone." } else { "Ctrl-C to stop." }
     );
+    // Under systemd (Type=notify), `systemctl start` returns now: nothing started after it is missed.
+    if let Err(error) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+        log::warn!("cannot tell systemd that tracer is ready: {error}");
+    }
     let run = match command {
         Some(command) => Some(spawn_followed(&mut loaded, &command)?),
         None => None,
