@@ -28,6 +28,8 @@ pub enum ConfigError {
     RotateSize(String),
     #[error("--rotate-age {0:?}: expected a duration of at least 1 second, e.g. 1d, 12h, 30m or 90s")]
     RotateAge(String),
+    #[error("--json-output {}: the same file as --output", .0.display())]
+    SameFile(PathBuf),
 }
 
 #[derive(Debug)]
@@ -62,7 +64,7 @@ impl TraceConfig {
             duration,
             hooks: parse_hooks(&args.hooks)?,
             buffer_mib: args.buffer_mib,
-            json_output: json_output(&args.json_file)?,
+            json_output: json_output(&args.json_file, args.output.as_ref())?,
         })
     }
 
@@ -83,8 +85,15 @@ impl TraceConfig {
     }
 }
 
-fn json_output(args: &JsonFileArgs) -> Result<Option<(PathBuf, RotatePolicy)>, ConfigError> {
+fn json_output(
+    args: &JsonFileArgs,
+    recording: Option<&PathBuf>,
+) -> Result<Option<(PathBuf, RotatePolicy)>, ConfigError> {
     let Some(path) = &args.json_output else { return Ok(None) };
+    if recording == Some(path) {
+        // The JSON file would rotate the fresh recording away.
+        return Err(ConfigError::SameFile(path.clone()));
+    }
     let max_size = match &args.rotate_size {
         Some(given) => Some(rotate_size(given).ok_or_else(|| ConfigError::RotateSize(given.clone()))?),
         None => None,
@@ -182,6 +191,8 @@ mod tests {
             let error = with(JsonFileArgs { rotate_age: Some(bad.into()), ..file() }).unwrap_err();
             assert_eq!(error, ConfigError::RotateAge(bad.into()), "{bad}");
         }
+        let same = TraceConfig::from_args(&TraceArgs { output: Some("e.json".into()), json_file: file(), ..args() });
+        assert_eq!(same.unwrap_err().to_string(), "--json-output e.json: the same file as --output");
         assert_eq!(
             ConfigError::RotateAge("soon".into()).to_string(),
             "--rotate-age \"soon\": expected a duration of at least 1 second, e.g. 1d, 12h, 30m or 90s"
