@@ -112,6 +112,8 @@ fn traced_child(strace: u32) -> u32 {
 }
 
 fn signal(pid: u32, signal: i32) {
+    // kill(0, …) would signal this test's whole process group.
+    assert!(pid > 0, "no tracer pid to signal");
     // SAFETY: signals the tracer this test started.
     assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0, "signal {signal} to {pid}");
 }
