@@ -5,14 +5,30 @@
 //! no `bool` or enum, so any byte pattern is a valid value and userspace can decode it safely.
 #![no_std]
 
+#[cfg(test)]
+extern crate std;
+
 /// Bytes of a task's `comm`, NUL included (TASK_COMM_LEN).
 pub const COMM_LEN: usize = 16;
-/// Bytes of an exec'd file name kept in an [`ExecEvent`], NUL included.
-pub const FILENAME_LEN: usize = 256;
-/// Bytes of the NUL-separated argument list kept in an [`ExecEvent`].
-pub const ARGV_LEN: usize = 512;
+/// Bytes of an exec'd file name kept in an [`ExecEvent`] (PATH_MAX, NUL included).
+pub const FILENAME_LEN: usize = 4096;
+/// Most bytes of the argument list, and separately of the environment, an [`ExecEvent`] can
+/// carry; userspace picks how many up to this (`--arg-bytes`).
+pub const ARG_BYTES_MAX: usize = 256 * 1024;
+/// Bytes of the working directory's path kept in an [`ExecEvent`] (PATH_MAX).
+pub const CWD_LEN: usize = 4096;
+/// Directory levels of the working directory walked before the path is reported cut.
+pub const CWD_DEPTH: u32 = 64;
+/// Bytes after the fixed part of an [`ExecEvent`] record: the working directory, file name,
+/// argument list and environment, back to back.
+pub const EXEC_DATA_LEN: usize = FILENAME_LEN + 2 * ARG_BYTES_MAX + CWD_LEN;
+/// Longest name of one directory entry, NUL included (NAME_MAX + 1).
+pub const NAME_LEN: usize = 256;
 /// Bytes of a `/proc` entry name kept in a [`LookupEvent`], NUL included.
 pub const LOOKUP_NAME_LEN: usize = 64;
+
+pub mod container;
+pub mod namespace;
 
 /// Values of [`EventHeader::kind`].
 pub mod event_kind {
@@ -21,6 +37,8 @@ pub mod event_kind {
     pub const EXIT: u32 = 3;
     pub const RENAME: u32 = 4;
     pub const LOOKUP: u32 = 5;
+    /// A task entered or created namespaces ([`crate::NamespaceEvent`]).
+    pub const NAMESPACE: u32 = 6;
     /// Bit of `kind` in [`crate::TracerSettings::event_mask`].
     pub const fn bit(kind: u32) -> u32 {
         1 << kind
@@ -35,6 +53,8 @@ pub mod hook_source {
     pub const KPROBE: u32 = 4;
     /// Path arguments of `/proc` syscalls seen at syscall entry.
     pub const SYSCALL_ENTRY: u32 = 5;
+    /// A syscall's effect seen at its exit, against a snapshot taken at its entry.
+    pub const SYSCALL_EXIT: u32 = 6;
 }
 
 /// Bits of [`TracerSettings::filter_flags`].
@@ -47,6 +67,17 @@ pub mod filter_flags {
     pub const TID: u32 = 4;
     /// Tasks of processes in the `FOLLOWED` map pass too, and selected tasks' children are added.
     pub const FOLLOW: u32 = 8;
+    /// Only tasks whose real UID is in the `UID_FILTER` map.
+    pub const UID: u32 = 16;
+    /// Only tasks whose active PID namespace's inode is in the `PIDNS_FILTER` map.
+    pub const PIDNS: u32 = 32;
+    /// Only tasks in a container whose ID starts with one of [`crate::CgroupFilter::containers`]
+    /// (judged per cgroup: [`crate::cgroup_verdict`]).
+    pub const CONTAINER: u32 = 64;
+    /// Only tasks in one of the `--cgroup` cgroups or below (judged per cgroup).
+    pub const CGROUP: u32 = 128;
+    /// Every criterion that selects tasks (as opposed to following them).
+    pub const CRITERIA: u32 = COMM | PID | TID | UID | PIDNS | CONTAINER | CGROUP;
 }
 
 /// Names of the maps userspace opens.
@@ -56,13 +87,20 @@ pub mod map_name {
     pub const COMM_FILTER: &str = "COMM_FILTER";
     pub const PID_FILTER: &str = "PID_FILTER";
     pub const TID_FILTER: &str = "TID_FILTER";
+    pub const UID_FILTER: &str = "UID_FILTER";
+    pub const EXEC_SCRATCH: &str = "EXEC_SCRATCH";
     pub const FOLLOWED: &str = "FOLLOWED";
+    pub const PIDNS_FILTER: &str = "PIDNS_FILTER";
+    pub const CGROUP_VERDICTS: &str = "CGROUP_VERDICTS";
+    pub const NAMESPACE_SERVED: &str = "NAMESPACE_SERVED";
 }
 
 /// Names of the globals userspace sets before load.
 pub mod global_name {
     pub const OFFSETS: &str = "OFFSETS";
     pub const SETTINGS: &str = "SETTINGS";
+    pub const NS_OFFSETS: &str = "NS_OFFSETS";
+    pub const CGROUP_FILTER: &str = "CGROUP_FILTER";
 }
 
 /// Capacity of the filter maps.
@@ -90,6 +128,17 @@ pub struct EventHeader {
     pub cpu: u32,
     /// The task's comm, NUL-padded.
     pub comm: [u8; COMM_LEN],
+    /// The task's real UID (in the initial user namespace).
+    pub uid: u32,
+    // Where the task lives: its PID namespace and its cgroup.
+    /// TGID in the task's own (active) PID namespace; 0 when unreadable.
+    pub ns_tgid: u32,
+    /// TID in the task's own PID namespace; 0 when unreadable.
+    pub ns_tid: u32,
+    /// Inode number of the task's active PID namespace; 0 when unreadable.
+    pub pidns: u32,
+    /// ID of the task's cgroup in the unified (v2) hierarchy (its directory's inode number).
+    pub cgroup_id: u64,
 }
 
 /// Bits of [`ForkEvent::flags`].
@@ -109,29 +158,65 @@ pub struct ForkEvent {
     /// [`fork_flags`].
     pub flags: u32,
     pub _pad: u32,
+    /// The child's TGID and TID in its own PID namespace.
+    pub child_ns_tgid: u32,
+    pub child_ns_tid: u32,
+    /// Non-zero when the child's namespaces may differ from the creator's: then `parent_ns` and
+    /// `child_ns` hold both tasks' inodes by kind ([`namespace::kind`]); otherwise they are 0.
+    pub ns_compared: u32,
+    pub _pad2: u32,
+    pub parent_ns: [u32; namespace::KINDS],
+    pub child_ns: [u32; namespace::KINDS],
 }
 
 /// Bits of [`ExecEvent::flags`].
 pub mod exec_flags {
-    /// The argument list was longer than [`crate::ARGV_LEN`] and was cut.
+    /// The argument list was longer than the bytes kept.
     pub const ARGV_TRUNCATED: u32 = 1;
+    /// The environment was longer than the bytes kept.
+    pub const ENV_TRUNCATED: u32 = 2;
+    /// The environment was read (`--env`).
+    pub const ENV_READ: u32 = 4;
+    /// The working directory is deeper than [`crate::CWD_DEPTH`] levels or longer than
+    /// [`crate::CWD_LEN`] bytes: only its innermost part is kept.
+    pub const CWD_TRUNCATED: u32 = 8;
+    /// The working directory could not be read.
+    pub const CWD_UNKNOWN: u32 = 16;
+    /// `old_comm` holds the comm before exec (the exec's rename was seen).
+    pub const OLD_COMM_KNOWN: u32 = 32;
 }
 
 /// A task replaced its program (`sched_process_exec`). The header is the task after exec.
+///
+/// The record is this fixed part followed by `cwd_len + filename_len + argv_len + env_len` bytes:
+/// the working directory's components innermost first, each followed by a NUL (the root has
+/// none), the file name, the NUL-separated arguments, and the NUL-separated environment.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExecEvent {
     pub header: EventHeader,
     /// TID the task had before exec (differs from `tid` when a non-leader thread exec'd).
     pub old_tid: u32,
-    /// Bytes of `filename` before its NUL.
-    pub filename_len: u32,
-    /// Bytes of `argv` holding arguments (each NUL-terminated).
-    pub argv_len: u32,
     /// [`exec_flags`].
     pub flags: u32,
-    pub filename: [u8; FILENAME_LEN],
-    pub argv: [u8; ARGV_LEN],
+    pub filename_len: u32,
+    /// Bytes of arguments that follow.
+    pub argv_len: u32,
+    /// Bytes of the whole argument list in the new program's memory.
+    pub argv_total: u32,
+    /// Bytes of environment that follow.
+    pub env_len: u32,
+    /// Bytes of the whole environment in the new program's memory.
+    pub env_total: u32,
+    pub cwd_len: u32,
+    /// Credentials after exec (set-user-ID programs change the effective ones; the real UID is
+    /// the header's).
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub _pad: u32,
+    /// The comm before exec.
+    pub old_comm: [u8; COMM_LEN],
 }
 
 /// Bits of [`ExitEvent::flags`].
@@ -174,6 +259,30 @@ pub struct LookupEvent {
     pub name: [u8; LOOKUP_NAME_LEN],
 }
 
+/// Values of [`NamespaceEvent::how`].
+pub mod namespace_how {
+    pub const SETNS: u32 = 1;
+    pub const UNSHARE: u32 = 2;
+    /// A new task starts in namespaces other than its creator's.
+    pub const CLONE: u32 = 3;
+}
+
+/// A task's namespaces changed (setns, unshare) or a new task starts in namespaces other than
+/// its creator's (clone). The header is the task whose namespaces changed (for clone, the child).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NamespaceEvent {
+    pub header: EventHeader,
+    /// [`namespace_how`].
+    pub how: u32,
+    pub _pad: u32,
+    /// Inode per kind before and after, indexed by [`namespace::kind`]. The kernel side only
+    /// reports a change; which kinds changed is for the reader to compare (branching per kind
+    /// in the kernel multiplies the paths the verifier walks).
+    pub old: [u32; namespace::KINDS],
+    pub new: [u32; namespace::KINDS],
+}
+
 /// Offsets of the kernel struct fields the kernel programs read, found in the running kernel's
 /// BTF by userspace (Rust eBPF has no CO-RE relocations).
 #[repr(C)]
@@ -192,6 +301,25 @@ pub struct KernelOffsets {
     pub signal_live: u32,
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
+    pub mm_env_start: u32,
+    pub mm_env_end: u32,
+    pub task_cred: u32,
+    pub cred_uid: u32,
+    pub cred_euid: u32,
+    pub cred_gid: u32,
+    pub cred_egid: u32,
+    pub task_fs: u32,
+    /// `fs_struct.pwd.mnt` and `fs_struct.pwd.dentry`.
+    pub fs_pwd_mnt: u32,
+    pub fs_pwd_dentry: u32,
+    pub dentry_parent: u32,
+    pub vfsmount_mnt_root: u32,
+    /// Offset of `struct vfsmount mnt` inside `struct mount`.
+    pub mount_mnt: u32,
+    pub mount_parent: u32,
+    pub mount_mountpoint: u32,
+    /// Bit offset of the `in_execve` bit field in `task_struct`.
+    pub task_in_execve_bit: u32,
     pub dentry_name: u32,
     pub bprm_filename: u32,
     /// `pt_regs` offsets of the first two syscall arguments (x86-64: `di`, `si`).
@@ -215,7 +343,49 @@ pub struct TracerSettings {
     pub wakeup_bytes: u32,
     /// tracer's own TGID: its activity (reading `/proc`, writing output) is never reported.
     pub own_tgid: u32,
+    /// Bytes of the argument list an exec record carries (at most [`ARG_BYTES_MAX`]).
+    pub arg_bytes: u32,
+    /// Bytes of the environment an exec record carries (0: the environment is not read).
+    pub env_bytes: u32,
     pub _pad: u32,
+}
+
+/// Most `--container` and `--cgroup` values.
+pub const CGROUP_FILTER_VALUES: usize = 8;
+/// Cgroups (of the unified hierarchy) whose verdict the kernel side can keep.
+pub const CGROUP_VERDICT_ENTRIES: u32 = 16384;
+
+/// Bits of a cgroup's verdict in the `CGROUP_VERDICTS` map (by cgroup ID). Both filters depend
+/// on the task's cgroup only, so each cgroup is judged once: those that exist when tracer starts
+/// by userspace, those created later by the kernel side when they are created (before any task
+/// can enter them), from their name and their parent's verdict.
+pub mod cgroup_verdict {
+    /// The cgroup's container (its deepest container directory) matches a `--container` prefix.
+    pub const CONTAINER: u8 = 1;
+    /// The cgroup is a `--cgroup` or below one.
+    pub const CGROUP: u8 = 2;
+}
+
+/// `--container` prefixes, set by userspace before load, for judging new cgroups.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CgroupFilter {
+    /// Container ID prefixes, NUL-padded; `container_lens` bytes of each count.
+    pub containers: [[u8; container::ID_LEN]; CGROUP_FILTER_VALUES],
+    pub container_lens: [u32; CGROUP_FILTER_VALUES],
+    pub container_count: u32,
+    pub _pad: u32,
+}
+
+impl Default for CgroupFilter {
+    fn default() -> Self {
+        Self {
+            containers: [[0; container::ID_LEN]; CGROUP_FILTER_VALUES],
+            container_lens: [0; CGROUP_FILTER_VALUES],
+            container_count: 0,
+            _pad: 0,
+        }
+    }
 }
 
 #[cfg(feature = "user")]
@@ -223,6 +393,8 @@ mod pod {
     // SAFETY: all are repr(C) aggregates of integers and byte arrays with explicit padding.
     unsafe impl aya::Pod for super::KernelOffsets {}
     unsafe impl aya::Pod for super::TracerSettings {}
+    unsafe impl aya::Pod for super::namespace::NamespaceOffsets {}
+    unsafe impl aya::Pod for super::CgroupFilter {}
 }
 
 #[cfg(test)]
@@ -233,13 +405,17 @@ mod tests {
     /// The kernel side and userspace must agree on these sizes byte for byte.
     #[test]
     fn record_sizes_are_pinned() {
-        assert_eq!(size_of::<EventHeader>(), 48);
-        assert_eq!(size_of::<ForkEvent>(), 72);
-        assert_eq!(size_of::<ExecEvent>(), 48 + 16 + FILENAME_LEN + ARGV_LEN);
-        assert_eq!(size_of::<ExitEvent>(), 64);
-        assert_eq!(size_of::<RenameEvent>(), 80);
-        assert_eq!(size_of::<LookupEvent>(), 48 + 8 + LOOKUP_NAME_LEN);
-        assert_eq!(size_of::<KernelOffsets>(), 64);
-        assert_eq!(size_of::<TracerSettings>(), 24);
+        assert_eq!(size_of::<EventHeader>(), 72);
+        assert_eq!(size_of::<ForkEvent>(), 72 + 24 + 16 + 2 * 4 * namespace::KINDS);
+        assert_eq!(size_of::<ExecEvent>(), 72 + 48 + COMM_LEN);
+        assert_eq!(size_of::<ExecEvent>() % 8, 0, "records stay 8-byte aligned");
+        assert_eq!(size_of::<ExitEvent>(), 88);
+        assert_eq!(size_of::<RenameEvent>(), 104);
+        assert_eq!(size_of::<LookupEvent>(), 72 + 8 + LOOKUP_NAME_LEN);
+        assert_eq!(size_of::<NamespaceEvent>(), 72 + 8 + 2 * 4 * namespace::KINDS);
+        assert_eq!(size_of::<KernelOffsets>(), 128);
+        assert_eq!(size_of::<TracerSettings>(), 32);
+        assert_eq!(size_of::<namespace::NamespaceOffsets>(), 4 * (18 + 2 * namespace::KINDS));
+        assert_eq!(size_of::<CgroupFilter>(), 8 * container::ID_LEN + 4 * 8 + 8);
     }
 }

@@ -1,11 +1,35 @@
 //! Configuration userspace writes into the object's read-only globals before load.
-use tracer_common::{KernelOffsets, TracerSettings, event_kind};
+use tracer_common::{CgroupFilter, KernelOffsets, TracerSettings, event_kind, namespace::NamespaceOffsets};
 
 #[unsafe(no_mangle)]
 static OFFSETS: KernelOffsets = unsafe { core::mem::zeroed() };
 
 #[unsafe(no_mangle)]
 static SETTINGS: TracerSettings = unsafe { core::mem::zeroed() };
+
+#[unsafe(no_mangle)]
+static NS_OFFSETS: NamespaceOffsets = unsafe { core::mem::zeroed() };
+
+#[unsafe(no_mangle)]
+static CGROUP_FILTER: CgroupFilter = unsafe { core::mem::zeroed() };
+
+// These two are read through a reference rather than copied: they are too large for the BPF
+// stack. The volatile read of their address keeps the compiler from folding the zero
+// initialisers into the code.
+
+/// Offsets for namespaces, PID-namespace IDs and cgroups.
+#[inline(always)]
+pub fn ns_offsets() -> &'static NamespaceOffsets {
+    // SAFETY: a global of the object; userspace wrote it before load and it is read-only since.
+    unsafe { &*core::ptr::read_volatile(&&raw const NS_OFFSETS) }
+}
+
+/// `--container` and `--cgroup` values.
+#[inline(always)]
+pub fn cgroup_filter() -> &'static CgroupFilter {
+    // SAFETY: as above.
+    unsafe { &*core::ptr::read_volatile(&&raw const CGROUP_FILTER) }
+}
 
 /// Struct field offsets of the running kernel.
 #[inline(always)]

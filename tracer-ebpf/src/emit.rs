@@ -4,11 +4,13 @@ use aya_ebpf::{
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns},
     maps::ring_buf::RingBufEntry,
 };
-use tracer_common::{COMM_LEN, EventHeader};
+use tracer_common::EventHeader;
 
 use crate::{
     config::settings,
     maps::{EVENTS, LOST},
+    place,
+    task::Who,
 };
 
 /// Reserves a record, or counts it as lost when the ring buffer is full.
@@ -16,12 +18,17 @@ use crate::{
 pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
     let entry = EVENTS.reserve::<T>(0);
     if entry.is_none() {
-        if let Some(lost) = LOST.get_ptr_mut(0) {
-            // SAFETY: per-CPU slot, and programs do not nest on one CPU for these hooks.
-            unsafe { *lost += 1 };
-        }
+        count_lost();
     }
     entry
+}
+
+#[inline(always)]
+fn count_lost() {
+    if let Some(lost) = LOST.get_ptr_mut(0) {
+        // SAFETY: per-CPU slot, and programs do not nest on one CPU for these hooks.
+        unsafe { *lost += 1 };
+    }
 }
 
 /// Publishes a record. Waking the reader costs an interrupt and a cross-CPU wake-up, so under
@@ -29,28 +36,52 @@ pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
 /// drains the rest on its timer.
 #[inline(always)]
 pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
+    entry.submit(wakeup_flags());
+}
+
+/// Copies a record of variable length into the ring buffer, or counts it as lost.
+#[inline(always)]
+pub fn output(record: &[u8]) {
+    if EVENTS.output::<[u8]>(record, wakeup_flags()).is_err() {
+        count_lost();
+    }
+}
+
+#[inline(always)]
+fn wakeup_flags() -> u64 {
     let threshold = u64::from(settings().wakeup_bytes);
-    let flags = if threshold == 0 {
+    if threshold == 0 {
         0
     } else if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= threshold {
         BPF_RB_FORCE_WAKEUP as u64
     } else {
         BPF_RB_NO_WAKEUP as u64
-    };
-    entry.submit(flags);
+    }
 }
 
+/// The header of a record about `task` (whose global IDs are `tgid` and `tid`).
 #[inline(always)]
-pub fn header(kind: u32, source: u32, tgid: u32, tid: u32, ppid: u32, comm: [u8; COMM_LEN]) -> EventHeader {
+pub fn header(kind: u32, source: u32, who: &Who, ppid: u32) -> EventHeader {
+    header_at(kind, source, who, ppid, &place::of(who.task, who.tgid, who.tid))
+}
+
+/// [`header`] for a task whose place is known already.
+#[inline(always)]
+pub fn header_at(kind: u32, source: u32, who: &Who, ppid: u32, place: &place::Place) -> EventHeader {
     EventHeader {
         kind,
         source,
         // SAFETY: plain helper calls without arguments.
         timestamp_ns: unsafe { bpf_ktime_get_boot_ns() },
-        tgid,
-        tid,
+        tgid: who.tgid,
+        tid: who.tid,
         ppid,
         cpu: unsafe { bpf_get_smp_processor_id() },
-        comm,
+        comm: who.comm,
+        uid: who.uid,
+        ns_tgid: place.ns_tgid,
+        ns_tid: place.ns_tid,
+        pidns: place.pidns,
+        cgroup_id: place::cgroup_id(who.task),
     }
 }

@@ -1,24 +1,38 @@
 //! Program replacement: `sched_process_exec(struct task_struct *p, pid_t old_pid,
-//! struct linux_binprm *bprm)`, after the new program's memory (and its argv) is in place.
+//! struct linux_binprm *bprm)`, after the new program's memory (argv, environment) and
+//! credentials are in place.
+//!
+//! The record has a fixed part and variable data (file name, arguments, environment, working
+//! directory), assembled in a per-CPU scratch buffer and copied into the ring buffer at its
+//! actual length: a short command line costs a short record.
 use aya_ebpf::{
     EbpfContext,
     helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_buf,
+        bpf_get_smp_processor_id,
+        generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user},
     },
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
 };
-use tracer_common::{ARGV_LEN, ExecEvent, event_kind, exec_flags, hook_source};
+use tracer_common::{
+    ARG_BYTES_MAX, CWD_DEPTH, CWD_LEN, ExecEvent, FILENAME_LEN, NAME_LEN, event_kind, exec_flags, hook_source,
+};
 
-use crate::{config, emit, filter, task};
+use crate::{
+    config, emit, filter,
+    maps::{EXEC_OLD_COMM, EXEC_SCRATCH, ExecScratch},
+    task,
+};
 
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
+    floor_return!();
     on_exec(&ctx, hook_source::TP_BTF)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn sched_process_exec_raw(ctx: RawTracePointContext) -> i32 {
+    floor_return!();
     on_exec(&ctx, hook_source::RAW_TRACEPOINT)
 }
 
@@ -26,43 +40,199 @@ fn on_exec<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     if !config::emits(event_kind::EXEC) {
         return 0;
     }
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
-    let Ok(comm) = bpf_get_current_comm() else { return 0 };
-    if !filter::selects(tgid, tid, &comm) {
+    let Some(who) = task::current() else { return 0 };
+    if !filter::selects(&who) {
         return 0;
     }
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: all three arguments exist in this tracepoint's context on every kernel.
     let (task, old_tid, bprm) = unsafe { (*args as *const u8, *args.add(1) as u32, *args.add(2) as *const u8) };
     let offsets = config::offsets();
+    let settings = config::settings();
+    // SAFETY: plain helper call.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    let Some(scratch) = EXEC_SCRATCH.get_ptr_mut(cpu) else { return 0 };
     let ppid = task::parent_tgid(task, &offsets).unwrap_or(0);
-    let Some(mut entry) = emit::reserve::<ExecEvent>() else { return 0 };
-    let event = entry.as_mut_ptr();
-    // SAFETY: `event` points at the reserved record, written field by field below; the arrays
-    // are filled by helpers bounded by their lengths.
+    // SAFETY: the scratch entry is this CPU's, and these hooks do not nest on one CPU. Every
+    // write below is bounded: offsets and lengths are clamped so that the verifier can prove
+    // each copy stays inside `data`.
     unsafe {
-        (*event).header = emit::header(event_kind::EXEC, source, tgid, tid, ppid, comm);
+        let event = &raw mut (*scratch).event;
+        let data = (&raw mut (*scratch).data).cast::<u8>();
+        (*event).header = emit::header(event_kind::EXEC, source, &who, ppid);
         (*event).old_tid = old_tid;
-        (*event).flags = 0;
-        let filename: *const u8 = task::read(bprm, offsets.bprm_filename).unwrap_or(core::ptr::null());
-        (*event).filename_len = match bpf_probe_read_kernel_str_bytes(filename, &mut (*event).filename) {
-            Ok(name) => name.len() as u32,
-            Err(_) => 0,
+        let mut flags = 0;
+
+        let cred: *const u8 = task::read(task, offsets.task_cred).unwrap_or(core::ptr::null());
+        (*event)._pad = 0;
+        (*event).euid = task::read(cred, offsets.cred_euid).unwrap_or(u32::MAX);
+        (*event).gid = task::read(cred, offsets.cred_gid).unwrap_or(u32::MAX);
+        (*event).egid = task::read(cred, offsets.cred_egid).unwrap_or(u32::MAX);
+        (*event).old_comm = match EXEC_OLD_COMM.get(&who.tid) {
+            Some(old) => {
+                flags |= exec_flags::OLD_COMM_KNOWN;
+                let old = *old;
+                let _ = EXEC_OLD_COMM.remove(&who.tid);
+                old
+            }
+            None => [0; 16],
         };
-        (*event).argv_len = 0;
+
+        // The directory walk's loops come first, while no length is known yet: the verifier then
+        // walks them once, not once per combination of the lengths found before them.
+        let (cwd_len, cwd_flags) = working_directory(task, &offsets, scratch, data);
+        (*event).cwd_len = cwd_len as u32;
+        flags |= cwd_flags;
+        let mut at = cwd_len & (CWD_LEN - 1);
+
+        let filename: *const u8 = task::read(bprm, offsets.bprm_filename).unwrap_or(core::ptr::null());
+        let read = bpf_probe_read_kernel_str(data.add(at).cast(), FILENAME_LEN as u32, filename.cast());
+        let filename_len = if read > 0 { (read as usize - 1) & (FILENAME_LEN - 1) } else { 0 };
+        (*event).filename_len = filename_len as u32;
+        at += filename_len;
+
         let mm: *const u8 = task::read(task, offsets.task_mm).unwrap_or(core::ptr::null());
-        let arg_start: u64 = task::read(mm, offsets.mm_arg_start).unwrap_or(0);
-        let arg_end: u64 = task::read(mm, offsets.mm_arg_end).unwrap_or(0);
-        let mut len = arg_end.saturating_sub(arg_start) as usize;
-        if len > ARGV_LEN {
-            len = ARGV_LEN;
-            (*event).flags = exec_flags::ARGV_TRUNCATED;
+        let (argv_len, argv_total) =
+            copy_user_range(mm, offsets.mm_arg_start, offsets.mm_arg_end, settings.arg_bytes, data.add(at));
+        (*event).argv_len = argv_len as u32;
+        (*event).argv_total = argv_total as u32;
+        if argv_total > argv_len {
+            flags |= exec_flags::ARGV_TRUNCATED;
         }
-        if len > 0 && bpf_probe_read_user_buf(arg_start as *const u8, &mut (&mut (*event).argv)[..len]).is_ok() {
-            (*event).argv_len = len as u32;
+        at += argv_len;
+
+        (*event).env_len = 0;
+        (*event).env_total = 0;
+        if settings.env_bytes > 0 {
+            flags |= exec_flags::ENV_READ;
+            let (env_len, env_total) =
+                copy_user_range(mm, offsets.mm_env_start, offsets.mm_env_end, settings.env_bytes, data.add(at));
+            (*event).env_len = env_len as u32;
+            (*event).env_total = env_total as u32;
+            if env_total > env_len {
+                flags |= exec_flags::ENV_TRUNCATED;
+            }
+            at += env_len;
         }
+        (*event).flags = flags;
+
+        let len = size_of::<ExecEvent>() + at;
+        let record = core::slice::from_raw_parts(scratch.cast::<u8>(), len);
+        emit::output(record);
     }
-    emit::submit(entry);
     0
+}
+
+/// Copies the user memory between the addresses stored at `start_offset` and `end_offset` of
+/// `mm` (at most `limit` bytes, at most [`ARG_BYTES_MAX`]) to `dst`. Returns the bytes copied
+/// and the bytes there were.
+#[inline(always)]
+unsafe fn copy_user_range(
+    mm: *const u8,
+    start_offset: u32,
+    end_offset: u32,
+    limit: u32,
+    dst: *mut u8,
+) -> (usize, usize) {
+    let start: u64 = task::read(mm, start_offset).unwrap_or(0);
+    let end: u64 = task::read(mm, end_offset).unwrap_or(0);
+    let total = end.saturating_sub(start) as usize;
+    let mut len = total;
+    if len > limit as usize {
+        len = limit as usize;
+    }
+    if len > ARG_BYTES_MAX {
+        len = ARG_BYTES_MAX;
+    }
+    // SAFETY: `dst` has room for ARG_BYTES_MAX bytes; the helper faults safely on bad addresses.
+    if len == 0 || unsafe { bpf_probe_read_user(dst.cast(), len as u32, start as *const _) } != 0 {
+        return (0, total);
+    }
+    (len, total)
+}
+
+/// Writes the current working directory's components, innermost first, each followed by a NUL,
+/// to `dst` (room for [`CWD_LEN`] bytes). Crosses mount points like `d_path`. Returns the bytes
+/// written and [`exec_flags`] bits.
+///
+/// The walk puts level `i`'s name in slot `i` of the scratch entry (a crossed mount leaves its
+/// slot empty), so that each pass of the walk has the same shape and the verifier can prune its
+/// states; a second, branch-free pass packs the names.
+#[inline(always)]
+unsafe fn working_directory(
+    task: *const u8,
+    offsets: &tracer_common::KernelOffsets,
+    scratch: *mut ExecScratch,
+    dst: *mut u8,
+) -> (usize, u32) {
+    let fs: *const u8 = task::read(task, offsets.task_fs).unwrap_or(core::ptr::null());
+    let (Ok(mut vfsmount), Ok(mut dentry)) =
+        (task::read::<*const u8>(fs, offsets.fs_pwd_mnt), task::read::<*const u8>(fs, offsets.fs_pwd_dentry))
+    else {
+        return (0, exec_flags::CWD_UNKNOWN);
+    };
+    let mut mount = vfsmount.wrapping_sub(offsets.mount_mnt as usize);
+    // SAFETY: the caller's scratch entry; the slots and their lengths are inside it.
+    let (lens, names) =
+        unsafe { ((&raw mut (*scratch).cwd_lens).cast::<u32>(), (&raw mut (*scratch).cwd_names).cast::<u8>()) };
+    let mut levels = 0usize;
+    let mut flags = exec_flags::CWD_TRUNCATED;
+    for level in 0..CWD_DEPTH as usize {
+        let Ok(mount_root) = task::read::<*const u8>(vfsmount, offsets.vfsmount_mnt_root) else {
+            flags = exec_flags::CWD_UNKNOWN;
+            break;
+        };
+        let Ok(parent) = task::read::<*const u8>(dentry, offsets.dentry_parent) else {
+            flags = exec_flags::CWD_UNKNOWN;
+            break;
+        };
+        let mut len = 0;
+        if dentry == mount_root {
+            // At the root of a mount: continue from where it is mounted, unless it is the root.
+            let mount_parent: *const u8 = task::read(mount, offsets.mount_parent).unwrap_or(mount);
+            if mount_parent == mount {
+                flags = 0;
+                break;
+            }
+            dentry = task::read(mount, offsets.mount_mountpoint).unwrap_or(dentry);
+            mount = mount_parent;
+            vfsmount = mount.wrapping_add(offsets.mount_mnt as usize);
+        } else if parent == dentry {
+            // A filesystem root that is not a mount's root (a detached tree): the path ends here.
+            flags = 0;
+            break;
+        } else {
+            let name: *const u8 = task::read(dentry, offsets.dentry_name).unwrap_or(core::ptr::null());
+            // SAFETY: slot `level` of the scratch entry holds NAME_LEN bytes.
+            let read =
+                unsafe { bpf_probe_read_kernel_str(names.add(level * NAME_LEN).cast(), NAME_LEN as u32, name.cast()) };
+            len = if read > 0 { read as u32 } else { 0 };
+            dentry = parent;
+        }
+        // SAFETY: `level` < CWD_DEPTH.
+        unsafe { *lens.add(level) = len };
+        levels = level + 1;
+    }
+    let mut written = 0usize;
+    for level in 0..CWD_DEPTH as usize {
+        if level >= levels {
+            break;
+        }
+        // A mask, not a comparison: a branch here would double the paths the verifier walks
+        // at every level. Names are at most NAME_LEN bytes, so nothing is lost.
+        // SAFETY: `level` < CWD_DEPTH.
+        let len = (unsafe { *lens.add(level) } as usize) & (2 * NAME_LEN - 1);
+        if written > CWD_LEN - 2 * NAME_LEN {
+            return (written, exec_flags::CWD_TRUNCATED);
+        }
+        // SAFETY: `written + len` < CWD_LEN: inside `dst`; the source is slot `level`'s
+        // NAME_LEN bytes and the next slot's (cwd_names is followed by more of the entry).
+        if unsafe { bpf_probe_read_kernel(dst.add(written).cast(), len as u32, names.add(level * NAME_LEN).cast()) }
+            != 0
+        {
+            return (written, exec_flags::CWD_UNKNOWN);
+        }
+        written += len;
+    }
+    (written, flags)
 }

@@ -7,7 +7,7 @@
 use aya_ebpf::bindings::BPF_NOEXIST;
 use aya_ebpf::{
     EbpfContext,
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::bpf_ktime_get_ns,
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
 };
@@ -18,17 +18,20 @@ use crate::{config, emit, filter, maps::GROUP_DEATHS, task};
 /// For kernels whose tracepoint passes `(task, group_dead)`.
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
+    floor_return!();
     on_exit(&ctx, hook_source::TP_BTF, true)
 }
 
 /// For kernels whose tracepoint passes only `(task)`.
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit_task_only(ctx: BtfTracePointContext) -> i32 {
+    floor_return!();
     on_exit(&ctx, hook_source::TP_BTF, false)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn sched_process_exit_raw(ctx: RawTracePointContext) -> i32 {
+    floor_return!();
     on_exit(&ctx, hook_source::RAW_TRACEPOINT, config::settings().exit_has_group_dead != 0)
 }
 
@@ -43,12 +46,11 @@ fn claim_group_death(task: *const u8, offsets: &KernelOffsets, tgid: u32) -> boo
 fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
     let args = ctx.as_ptr() as *const u64;
     let offsets = config::offsets();
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
-    let Ok(comm) = bpf_get_current_comm() else { return 0 };
-    if !filter::selects(tgid, tid, &comm) {
+    let Some(who) = task::current() else { return 0 };
+    if !filter::selects(&who) {
         return 0;
     }
+    let tgid = who.tgid;
     // SAFETY: the task is the first argument; the second is only read where it exists.
     let task = unsafe { *args } as *const u8;
     let group_dead = if has_group_dead {
@@ -71,7 +73,7 @@ fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
     let ppid = task::parent_tgid(task, &offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<ExitEvent>() else { return 0 };
     entry.write(ExitEvent {
-        header: emit::header(event_kind::EXIT, source, tgid, tid, ppid, comm),
+        header: emit::header(event_kind::EXIT, source, &who, ppid),
         exit_code,
         flags: if group_dead { exit_flags::GROUP_DEAD } else { 0 },
         lifetime_ns: now.saturating_sub(start_time),

@@ -1,16 +1,21 @@
-//! The in-kernel task filter (`--comm`, `--pid`, `--tid`, `--follow`), evaluated before any
-//! ring-buffer reservation so filtered-out tasks cost a few map look-ups at most.
-use tracer_common::{COMM_LEN, filter_flags};
+//! The in-kernel task filter (`--comm`, `--pid`, `--tid`, `--uid`, `--pidns`, `--container`,
+//! `--cgroup`, `--follow`), evaluated before any ring-buffer reservation so filtered-out tasks
+//! cost a few map look-ups at most.
+use tracer_common::filter_flags;
 
 use crate::{
+    cgroup_filter,
     config::settings,
-    maps::{COMM_FILTER, FOLLOWED, PID_FILTER, TID_FILTER},
+    maps::{COMM_FILTER, FOLLOWED, PID_FILTER, PIDNS_FILTER, TID_FILTER, UID_FILTER},
+    place,
+    task::Who,
 };
 
-/// Whether a task is selected: it is not tracer itself, and it is in a followed process or
-/// passes every active criterion.
+/// Whether `task` (global IDs `tgid`, `tid`, comm `comm`) is selected: it is not tracer itself,
+/// and it is in a followed process or passes every active criterion.
 #[inline(always)]
-pub fn selects(tgid: u32, tid: u32, comm: &[u8; COMM_LEN]) -> bool {
+pub fn selects(who: &Who) -> bool {
+    let (tgid, tid) = (who.tgid, who.tid);
     let settings = settings();
     if tgid == settings.own_tgid {
         return false;
@@ -22,14 +27,16 @@ pub fn selects(tgid: u32, tid: u32, comm: &[u8; COMM_LEN]) -> bool {
     if flags & filter_flags::FOLLOW != 0 && FOLLOWED.get_ptr(tgid).is_some() {
         return true;
     }
-    let criteria = filter_flags::COMM | filter_flags::PID | filter_flags::TID;
-    if flags & criteria == 0 {
+    if flags & filter_flags::CRITERIA == 0 {
         // Follow-only mode (`tracer run`): only followed processes.
         return false;
     }
-    (flags & filter_flags::COMM == 0 || COMM_FILTER.get_ptr(comm).is_some())
+    (flags & filter_flags::COMM == 0 || COMM_FILTER.get_ptr(&who.comm).is_some())
         && (flags & filter_flags::PID == 0 || PID_FILTER.get_ptr(tgid).is_some())
         && (flags & filter_flags::TID == 0 || TID_FILTER.get_ptr(tid).is_some())
+        && (flags & filter_flags::UID == 0 || UID_FILTER.get_ptr(who.uid).is_some())
+        && (flags & filter_flags::PIDNS == 0 || PIDNS_FILTER.get_ptr(place::of(who.task, tgid, tid).pidns).is_some())
+        && (flags & (filter_flags::CONTAINER | filter_flags::CGROUP) == 0 || cgroup_filter::selects(who.task, flags))
 }
 
 /// Whether selected tasks' children are followed.

@@ -8,45 +8,44 @@
 //! and not paths reaching `/proc` through another mount or a symlink.
 use aya_ebpf::{
     EbpfContext,
-    helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_probe_read_kernel_str_bytes,
-        bpf_probe_read_user_str_bytes,
-    },
+    helpers::{bpf_get_current_task, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes},
     macros::{fentry, kprobe, raw_tracepoint},
     programs::{FEntryContext, ProbeContext, RawTracePointContext},
 };
-use tracer_common::{COMM_LEN, LOOKUP_NAME_LEN, LookupEvent, event_kind, hook_source};
+use tracer_common::{LOOKUP_NAME_LEN, LookupEvent, event_kind, hook_source};
 
-use crate::{config, emit, filter, task};
+use crate::{
+    config, emit, filter,
+    task::{self, Who},
+};
 
 #[fentry(function = "proc_root_lookup")]
 pub fn proc_root_lookup(ctx: FEntryContext) -> i32 {
+    floor_return!();
     let dentry: *const u8 = ctx.arg(1);
     on_dentry_lookup(dentry, hook_source::FENTRY)
 }
 
 #[kprobe]
 pub fn proc_root_lookup_kprobe(ctx: ProbeContext) -> u32 {
+    floor_return!();
     if let Some(dentry) = ctx.arg::<*const u8>(1) {
         on_dentry_lookup(dentry, hook_source::KPROBE);
     }
     0
 }
 
-/// The current task, if selected: its ids and comm.
+/// The current task, if selected.
 #[inline(always)]
-fn selected_current() -> Option<(u32, u32, [u8; COMM_LEN])> {
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let (tgid, tid) = ((pid_tgid >> 32) as u32, pid_tgid as u32);
-    let comm = bpf_get_current_comm().ok()?;
-    filter::selects(tgid, tid, &comm).then_some((tgid, tid, comm))
+fn selected_current() -> Option<Who> {
+    task::current().filter(filter::selects)
 }
 
 fn on_dentry_lookup(dentry: *const u8, source: u32) -> i32 {
     if !config::emits(event_kind::LOOKUP) {
         return 0;
     }
-    let Some((tgid, tid, comm)) = selected_current() else { return 0 };
+    let Some(who) = selected_current() else { return 0 };
     let offsets = config::offsets();
     let Ok(name) = task::read::<*const u8>(dentry, offsets.dentry_name) else { return 0 };
     let mut buffer = [0u8; LOOKUP_NAME_LEN];
@@ -55,7 +54,7 @@ fn on_dentry_lookup(dentry: *const u8, source: u32) -> i32 {
         return 0;
     };
     let name_len = name.len();
-    emit_lookup(source, tgid, tid, comm, &buffer, name_len)
+    emit_lookup(source, &who, &buffer, name_len)
 }
 
 /// x86-64 syscalls whose path argument can name `/proc/<n>`, and which argument holds it.
@@ -78,6 +77,7 @@ const PROC_PREFIX: &[u8; 6] = b"/proc/";
 /// `sys_enter(struct pt_regs *regs, long id)`: every syscall, so it returns as early as it can.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
+    floor_return!();
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: sys_enter passes two arguments.
     let syscall = unsafe { *args.add(1) } as i64;
@@ -85,7 +85,7 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
     if !config::emits(event_kind::LOOKUP) {
         return 0;
     }
-    let Some((tgid, tid, comm)) = selected_current() else { return 0 };
+    let Some(who) = selected_current() else { return 0 };
     let offsets = config::offsets();
     let regs = unsafe { *args } as *const u8;
     let register = if second { offsets.regs_arg1 } else { offsets.regs_arg0 };
@@ -112,23 +112,16 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
     if name_len == 0 {
         return 0;
     }
-    emit_lookup(hook_source::SYSCALL_ENTRY, tgid, tid, comm, &name, name_len)
+    emit_lookup(hook_source::SYSCALL_ENTRY, &who, &name, name_len)
 }
 
 #[inline(always)]
-fn emit_lookup(
-    source: u32,
-    tgid: u32,
-    tid: u32,
-    comm: [u8; COMM_LEN],
-    name: &[u8; LOOKUP_NAME_LEN],
-    name_len: usize,
-) -> i32 {
+fn emit_lookup(source: u32, who: &Who, name: &[u8; LOOKUP_NAME_LEN], name_len: usize) -> i32 {
     let task = unsafe { bpf_get_current_task() } as *const u8;
     let ppid = task::parent_tgid(task, &config::offsets()).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<LookupEvent>() else { return 0 };
     entry.write(LookupEvent {
-        header: emit::header(event_kind::LOOKUP, source, tgid, tid, ppid, comm),
+        header: emit::header(event_kind::LOOKUP, source, who, ppid),
         name_len: name_len as u32,
         _pad: 0,
         name: *name,

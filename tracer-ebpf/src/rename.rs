@@ -1,7 +1,8 @@
 //! Comm changes: `task_rename(struct task_struct *task, const char *comm)`, fired by
 //! `__set_task_comm` for prctl(PR_SET_NAME), writes to `/proc/<tid>/comm` (pthread_setname_np on
 //! another thread) and exec. The renamed task need not be the current one. A "rename" to the
-//! name a task already has is not reported.
+//! name a task already has is not reported, and neither is the one an exec makes: the exec event
+//! says what the name was (`in_execve` tells them apart).
 use aya_ebpf::{
     EbpfContext,
     helpers::bpf_probe_read_kernel_str_bytes,
@@ -10,30 +11,42 @@ use aya_ebpf::{
 };
 use tracer_common::{COMM_LEN, RenameEvent, event_kind, hook_source};
 
-use crate::{config, emit, filter, task};
+use crate::{config, emit, filter, maps::EXEC_OLD_COMM, task};
 
 #[btf_tracepoint(function = "task_rename")]
 pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
+    floor_return!();
     on_rename(&ctx, hook_source::TP_BTF)
 }
 
 #[raw_tracepoint(tracepoint = "task_rename")]
 pub fn task_rename_raw(ctx: RawTracePointContext) -> i32 {
+    floor_return!();
     on_rename(&ctx, hook_source::RAW_TRACEPOINT)
 }
 
 fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
-    if !config::emits(event_kind::RENAME) {
+    if !config::emits(event_kind::RENAME) && !config::emits(event_kind::EXEC) {
         return 0;
     }
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (renamed, new_name) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
     let offsets = config::offsets();
-    let (Ok(ids), Ok(old_comm)) = (task::ids(renamed, &offsets), task::comm(renamed, &offsets)) else {
+    let Ok(who) = task::who(renamed, &offsets) else { return 0 };
+    let old_comm = who.comm;
+    if task::in_execve(renamed, &offsets) {
+        // The exec event that follows carries the old name: one event per exec, not two. The
+        // exec hook applies the filter, to the task after exec.
+        if config::emits(event_kind::EXEC) {
+            let _ = EXEC_OLD_COMM.insert(who.tid, old_comm, 0);
+        }
         return 0;
-    };
-    if !filter::selects(ids.tgid, ids.tid, &old_comm) {
+    }
+    if !filter::selects(&who) {
+        return 0;
+    }
+    if !config::emits(event_kind::RENAME) {
         return 0;
     }
     let mut new_comm = [0u8; COMM_LEN];
@@ -41,16 +54,12 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     if unsafe { bpf_probe_read_kernel_str_bytes(new_name, &mut new_comm) }.is_err() {
         return 0;
     }
-    // exec renames to the program's name, which is often the name it already had.
     if new_comm == old_comm {
         return 0;
     }
+    let ppid = task::parent_tgid(renamed, &offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<RenameEvent>() else { return 0 };
-    entry.write(RenameEvent {
-        header: emit::header(event_kind::RENAME, source, ids.tgid, ids.tid, ids.ppid, old_comm),
-        old_comm,
-        new_comm,
-    });
+    entry.write(RenameEvent { header: emit::header(event_kind::RENAME, source, &who, ppid), old_comm, new_comm });
     emit::submit(entry);
     0
 }

@@ -1,5 +1,8 @@
 //! Reads of `task_struct` fields at offsets userspace found in the kernel's BTF.
-use aya_ebpf::helpers::bpf_probe_read_kernel;
+use aya_ebpf::helpers::{
+    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid,
+    bpf_probe_read_kernel,
+};
 use tracer_common::{COMM_LEN, KernelOffsets};
 
 /// Reads a `T` at `base + offset` of kernel memory.
@@ -9,20 +12,22 @@ pub fn read<T>(base: *const u8, offset: u32) -> Result<T, i32> {
     unsafe { bpf_probe_read_kernel(base.wrapping_add(offset as usize) as *const T) }
 }
 
-/// The identity of a task: who it is and who its parent process is.
-pub struct TaskIds {
-    pub tgid: u32,
-    pub tid: u32,
-    pub ppid: u32,
-}
-
+/// Reads a `T` at `base + offset`, or zeroes when that fails (the helper zeroes its destination
+/// on failure). Without a branch on the outcome: each such branch, with a known zero on one side,
+/// doubles the states older verifiers (Linux 6.1) walk for the rest of the program.
 #[inline(always)]
-pub fn ids(task: *const u8, offsets: &KernelOffsets) -> Result<TaskIds, i32> {
-    Ok(TaskIds {
-        tgid: read(task, offsets.task_tgid)?,
-        tid: read(task, offsets.task_pid)?,
-        ppid: parent_tgid(task, offsets)?,
-    })
+pub fn read_or_zero<T: Copy>(base: *const u8, offset: u32) -> T {
+    let mut value = core::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: the helper writes at most size_of::<T>() bytes into `value`, which is zeroed and
+    // stays valid whatever it writes (T is a plain integer or pointer here).
+    unsafe {
+        aya_ebpf::helpers::generated::bpf_probe_read_kernel(
+            value.as_mut_ptr().cast(),
+            size_of::<T>() as u32,
+            base.wrapping_add(offset as usize).cast(),
+        );
+        value.assume_init()
+    }
 }
 
 /// TGID of the task's parent process (`real_parent`, not a ptracer).
@@ -35,4 +40,45 @@ pub fn parent_tgid(task: *const u8, offsets: &KernelOffsets) -> Result<u32, i32>
 #[inline(always)]
 pub fn comm(task: *const u8, offsets: &KernelOffsets) -> Result<[u8; COMM_LEN], i32> {
     read(task, offsets.task_comm)
+}
+
+/// The task an event is about, as the filter and the record header need it.
+pub struct Who {
+    /// Its `task_struct`.
+    pub task: *const u8,
+    pub tgid: u32,
+    pub tid: u32,
+    /// Real UID, in the initial user namespace.
+    pub uid: u32,
+    pub comm: [u8; COMM_LEN],
+}
+
+/// The current task.
+#[inline(always)]
+pub fn current() -> Option<Who> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let comm = bpf_get_current_comm().ok()?;
+    // SAFETY: plain helper call.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    Some(Who { task, tgid: (pid_tgid >> 32) as u32, tid: pid_tgid as u32, uid: bpf_get_current_uid_gid() as u32, comm })
+}
+
+/// Any task, from its `task_struct`.
+#[inline(always)]
+pub fn who(task: *const u8, offsets: &KernelOffsets) -> Result<Who, i32> {
+    let cred: *const u8 = read(task, offsets.task_cred)?;
+    Ok(Who {
+        task,
+        tgid: read(task, offsets.task_tgid)?,
+        tid: read(task, offsets.task_pid)?,
+        uid: read(cred, offsets.cred_uid)?,
+        comm: comm(task, offsets)?,
+    })
+}
+
+/// Whether the task is between the start and the end of an `execve`.
+#[inline(always)]
+pub fn in_execve(task: *const u8, offsets: &KernelOffsets) -> bool {
+    let bit = offsets.task_in_execve_bit;
+    read::<u8>(task, bit / 8).is_ok_and(|byte| byte & (1 << (bit % 8)) != 0)
 }

@@ -2,21 +2,34 @@
 //! them under tracer and assert the exact events they cause; benchmarks use them as load.
 use std::process::ExitCode;
 
+mod container;
+mod hostile;
 mod lifecycle;
+mod namespaces;
 mod pair;
+mod signals;
 mod storm;
 mod thread_exec;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("hostile-names") => hostile::run(&args[1..]),
         Some("lifecycle") => lifecycle::run(&args[1..]),
         Some("pair") => pair::run(&args[1..]),
+        Some("signals") => signals::run(&args[1..]),
         Some("storm") => storm::run(&args[1..]),
         Some("thread-exec") => thread_exec::run(&args[1..]),
+        Some("ns-setns-thread") => namespaces::setns_thread(&args[1..]),
+        Some("ns-unshare-uts") => namespaces::unshare_uts(&args[1..]),
+        Some("ns-clone-user") => namespaces::clone_user(&args[1..]),
+        Some("ns-report") => namespaces::report(&args[1..]),
+        Some("container") => container::run(&args[1..]),
+        // What `hostile-names` execs under a hostile argv[0]: exits 0 whatever its arguments.
+        Some("true") => ExitCode::SUCCESS,
         _ => {
             eprintln!(
-                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]"
+                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload signals [--exit N]\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload hostile-names DIR\n       tracer-workload ns-setns-thread | ns-unshare-uts | ns-clone-user | ns-report\n       tracer-workload container"
             );
             ExitCode::from(2)
         }

@@ -1,13 +1,14 @@
 //! Decoding of raw ring-buffer records into [`Event`]s: length-checked, never trusting the
 //! bytes, never panicking.
 use tracer_common::{
-    COMM_LEN, EventHeader, ExecEvent, ExitEvent, ForkEvent, LookupEvent, RenameEvent, event_kind, exec_flags,
-    exit_flags, fork_flags, hook_source,
+    COMM_LEN, EventHeader, ExecEvent, ExitEvent, ForkEvent, LookupEvent, NamespaceEvent, RenameEvent, event_kind,
+    exec_flags, exit_flags, fork_flags, hook_source,
 };
 
 use crate::{
     clock::Clock,
-    event::{Detail, Event, Source},
+    event::{CloneFlags, Detail, Event, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
+    text::Text,
 };
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -18,6 +19,8 @@ pub enum DecodeError {
     UnknownKind(u32),
     #[error("record has unknown hook source {0}")]
     UnknownSource(u32),
+    #[error("namespace record has unknown kind of change {0}")]
+    UnknownHow(u32),
 }
 
 /// Records the kernel side writes: plain integers and byte arrays, valid for any bit pattern.
@@ -45,6 +48,9 @@ unsafe impl Record for RenameEvent {
 unsafe impl Record for LookupEvent {
     const NAME: &'static str = "lookup";
 }
+unsafe impl Record for NamespaceEvent {
+    const NAME: &'static str = "namespace";
+}
 
 fn read<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
     let need = size_of::<T>();
@@ -56,14 +62,8 @@ fn read<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
 }
 
-/// Text up to the first NUL (or all of it), lossily UTF-8.
-pub fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&byte| byte == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
-
-fn comm(bytes: &[u8; COMM_LEN]) -> String {
-    c_string(bytes)
+fn comm(bytes: &[u8; COMM_LEN]) -> Text {
+    Text::from_c(bytes)
 }
 
 fn source(value: u32) -> Result<Source, DecodeError> {
@@ -73,20 +73,86 @@ fn source(value: u32) -> Result<Source, DecodeError> {
         hook_source::FENTRY => Source::Fentry,
         hook_source::KPROBE => Source::Kprobe,
         hook_source::SYSCALL_ENTRY => Source::SyscallEntry,
+        hook_source::SYSCALL_EXIT => Source::SyscallExit,
         other => return Err(DecodeError::UnknownSource(other)),
     })
 }
 
 /// Splits the kernel's NUL-separated argument block into arguments.
-fn arguments(block: &[u8]) -> Vec<String> {
+fn arguments(block: &[u8]) -> Vec<Text> {
     let block = block.strip_suffix(&[0]).unwrap_or(block);
     if block.is_empty() {
         return Vec::new();
     }
-    block.split(|&byte| byte == 0).map(|argument| String::from_utf8_lossy(argument).into_owned()).collect()
+    block.split(|&byte| byte == 0).map(Text::from).collect()
 }
 
-/// Decodes one record. `target_tgid` of lookups is left for [`crate::tasks`] to fill in.
+/// The data after an exec record's fixed part, taken in order; lengths past the end are cut.
+struct Data<'a>(&'a [u8]);
+
+impl<'a> Data<'a> {
+    fn take(&mut self, len: u32) -> &'a [u8] {
+        let (taken, rest) = self.0.split_at((len as usize).min(self.0.len()));
+        self.0 = rest;
+        taken
+    }
+}
+
+fn exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
+    let record: ExecEvent = read(bytes)?;
+    let flags = record.flags;
+    let mut data = Data(&bytes[size_of::<ExecEvent>()..]);
+    let cwd = data.take(record.cwd_len);
+    let filename = Text::from_c(data.take(record.filename_len));
+    let argv = arguments(data.take(record.argv_len));
+    let env = arguments(data.take(record.env_len));
+    Ok(Detail::Exec {
+        filename,
+        argv,
+        argv_truncated: flags & exec_flags::ARGV_TRUNCATED != 0,
+        argv_bytes: u64::from(record.argv_total),
+        env: (flags & exec_flags::ENV_READ != 0).then_some(env),
+        env_truncated: flags & exec_flags::ENV_TRUNCATED != 0,
+        old_tid: record.old_tid,
+        old_comm: (flags & exec_flags::OLD_COMM_KNOWN != 0).then(|| comm(&record.old_comm)),
+        euid: record.euid,
+        gid: record.gid,
+        egid: record.egid,
+        cwd: (flags & exec_flags::CWD_UNKNOWN == 0).then(|| path_of(cwd, flags & exec_flags::CWD_TRUNCATED != 0)),
+        cwd_truncated: flags & exec_flags::CWD_TRUNCATED != 0,
+        ancestors: Vec::new(),
+    })
+}
+
+/// A path from its components innermost first, each NUL-terminated (how the kernel side walks
+/// it). A cut path keeps its innermost part and starts with `…/` instead of `/`.
+fn path_of(components: &[u8], truncated: bool) -> Text {
+    let mut path: Vec<u8> = if truncated { "…".as_bytes().to_vec() } else { Vec::new() };
+    let components = components.strip_suffix(&[0]).unwrap_or(components);
+    if !components.is_empty() {
+        for component in components.split(|&byte| byte == 0).rev() {
+            path.push(b'/');
+            path.extend_from_slice(component);
+        }
+    }
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    Text::new(path)
+}
+
+/// Keeps only the environment variables named in `names` (`--env-filter`).
+pub fn keep_env(event: &mut Event, names: &std::collections::BTreeSet<String>) {
+    if let Detail::Exec { env: Some(env), .. } = &mut event.detail {
+        env.retain(|variable| {
+            let name = variable.as_bytes().split(|&byte| byte == b'=').next().unwrap_or_default();
+            std::str::from_utf8(name).is_ok_and(|name| names.contains(name))
+        });
+    }
+}
+
+/// Decodes one record. `target_tgid` and `hidden_thread` of lookups are left for [`crate::tasks`]
+/// to fill in.
 pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
     let header: EventHeader = read(bytes)?;
     let detail = match header.kind {
@@ -95,27 +161,24 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
             Detail::Fork {
                 child_tgid: record.child_tgid,
                 child_tid: record.child_tid,
-                clone_flags: (record.flags & fork_flags::CLONE_FLAGS_KNOWN != 0).then_some(record.clone_flags),
+                thread: record.child_tgid == header.tgid,
+                clone_flags: (record.flags & fork_flags::CLONE_FLAGS_KNOWN != 0)
+                    .then_some(CloneFlags(record.clone_flags)),
+                child_ns_tgid: known(record.child_ns_tgid),
+                child_ns_tid: known(record.child_ns_tid),
+                child_namespaces: match record.ns_compared {
+                    0 => NamespaceInodes::default(),
+                    _ => NamespaceInodes::from_wire(
+                        NamespaceInodes::differing(&record.parent_ns, &record.child_ns),
+                        &record.child_ns,
+                    ),
+                },
             }
         }
-        event_kind::EXEC => {
-            let record: ExecEvent = read(bytes)?;
-            let filename_len = (record.filename_len as usize).min(record.filename.len());
-            let argv_len = (record.argv_len as usize).min(record.argv.len());
-            Detail::Exec {
-                filename: c_string(&record.filename[..filename_len]),
-                argv: arguments(&record.argv[..argv_len]),
-                argv_truncated: record.flags & exec_flags::ARGV_TRUNCATED != 0,
-                old_tid: record.old_tid,
-            }
-        }
+        event_kind::EXEC => exec(bytes)?,
         event_kind::EXIT => {
             let record: ExitEvent = read(bytes)?;
-            Detail::Exit {
-                status: record.exit_code,
-                group_dead: record.flags & exit_flags::GROUP_DEAD != 0,
-                lifetime_ns: record.lifetime_ns,
-            }
+            Detail::exit(record.exit_code, record.flags & exit_flags::GROUP_DEAD != 0, record.lifetime_ns)
         }
         event_kind::RENAME => {
             let record: RenameEvent = read(bytes)?;
@@ -124,7 +187,17 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         event_kind::LOOKUP => {
             let record: LookupEvent = read(bytes)?;
             let name_len = (record.name_len as usize).min(record.name.len());
-            Detail::Lookup { name: c_string(&record.name[..name_len]), target_tgid: None }
+            Detail::Lookup { name: Text::from_c(&record.name[..name_len]), target_tgid: None, hidden_thread: false }
+        }
+        event_kind::NAMESPACE => {
+            let record: NamespaceEvent = read(bytes)?;
+            let changed = NamespaceInodes::differing(&record.old, &record.new);
+            Detail::Namespace {
+                how: NamespaceHow::from_wire(record.how).ok_or(DecodeError::UnknownHow(record.how))?,
+                changed: NamespaceKind::from_mask(changed),
+                old: NamespaceInodes::from_wire(changed, &record.old),
+                new: NamespaceInodes::from_wire(changed, &record.new),
+            }
         }
         other => return Err(DecodeError::UnknownKind(other)),
     };
@@ -135,9 +208,22 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         tid: header.tid,
         ppid: header.ppid,
         comm: comm(&header.comm),
+        uid: header.uid,
         source: source(header.source)?,
         detail,
+        ns_tgid: known(header.ns_tgid),
+        ns_tid: known(header.ns_tid),
+        pidns: known(header.pidns),
+        cgroup_id: (header.cgroup_id != 0).then_some(header.cgroup_id),
+        // Filled in from the ID by [`crate::cgroup::CgroupNames`].
+        cgroup: None,
+        container: None,
     })
+}
+
+/// The kernel side writes 0 for an ID or inode it could not read; no task or namespace has 0.
+fn known(value: u32) -> Option<u32> {
+    (value != 0).then_some(value)
 }
 
 #[cfg(test)]
@@ -153,7 +239,21 @@ mod tests {
     fn header(kind: u32) -> EventHeader {
         let mut comm = [0u8; COMM_LEN];
         comm[..4].copy_from_slice(b"bash");
-        EventHeader { kind, source: hook_source::TP_BTF, timestamp_ns: 10, tgid: 812, tid: 815, ppid: 1, cpu: 1, comm }
+        EventHeader {
+            kind,
+            source: hook_source::TP_BTF,
+            timestamp_ns: 10,
+            tgid: 812,
+            tid: 815,
+            ppid: 1,
+            cpu: 1,
+            comm,
+            uid: 1000,
+            ns_tgid: 3,
+            ns_tid: 4,
+            pidns: 4026532500,
+            cgroup_id: 7150,
+        }
     }
 
     const CLOCK: Clock = Clock { boot_to_wall_ns: 1_000 };
@@ -167,43 +267,143 @@ mod tests {
             clone_flags: 0x0001_0900,
             flags: fork_flags::CLONE_FLAGS_KNOWN,
             _pad: 0,
+            child_ns_tgid: 3,
+            child_ns_tid: 5,
+            ns_compared: 0,
+            _pad2: 0,
+            parent_ns: [0; tracer_common::namespace::KINDS],
+            child_ns: [0; tracer_common::namespace::KINDS],
         };
         let event = decode(&bytes_of(&record), &CLOCK).unwrap();
         assert_eq!(event.timestamp_ns, 1_010);
         assert_eq!((event.tgid, event.tid, event.ppid, event.cpu), (812, 815, 1, 1));
         assert_eq!(event.comm, "bash");
-        assert_eq!(event.detail, Detail::Fork { child_tgid: 812, child_tid: 816, clone_flags: Some(0x0001_0900) });
+        assert_eq!((event.ns_tgid, event.ns_tid, event.pidns), (Some(3), Some(4), Some(4026532500)));
+        assert_eq!((event.cgroup_id, event.cgroup.clone(), event.container.clone()), (Some(7150), None, None));
+        assert_eq!(
+            event.detail,
+            Detail::Fork {
+                child_tgid: 812,
+                child_tid: 816,
+                thread: true,
+                clone_flags: Some(CloneFlags(0x0001_0900)),
+                child_ns_tgid: Some(3),
+                child_ns_tid: Some(5),
+                child_namespaces: NamespaceInodes::default(),
+            }
+        );
     }
 
     #[test]
-    fn decodes_exec_arguments_and_bounds_lengths() {
-        let mut record = ExecEvent {
-            header: header(event_kind::EXEC),
-            old_tid: 816,
-            filename_len: 8,
-            argv_len: 0,
-            flags: 0,
-            filename: [0; tracer_common::FILENAME_LEN],
-            argv: [0; tracer_common::ARGV_LEN],
-        };
-        record.filename[..8].copy_from_slice(b"/bin/cat");
-        let argv = b"cat\0/proc/815/comm\0";
-        record.argv[..argv.len()].copy_from_slice(argv);
-        record.argv_len = argv.len() as u32;
+    fn decodes_namespace_changes_and_a_clones_new_namespaces() {
+        use tracer_common::namespace::{KINDS, kind};
+        let mut old = [11; KINDS];
+        let mut new = old;
+        old[kind::NET] = 4026531840;
+        new[kind::NET] = 4026532451;
+        new[kind::UTS] = 4026532452;
+        let record = NamespaceEvent { header: header(event_kind::NAMESPACE), how: 1, _pad: 0, old, new };
         let event = decode(&bytes_of(&record), &CLOCK).unwrap();
+        let inodes = |pairs: &[(NamespaceKind, u32)]| NamespaceInodes(pairs.iter().copied().collect());
         assert_eq!(
             event.detail,
-            Detail::Exec {
-                filename: "/bin/cat".into(),
-                argv: vec!["cat".into(), "/proc/815/comm".into()],
-                argv_truncated: false,
-                old_tid: 816
+            Detail::Namespace {
+                how: NamespaceHow::Setns,
+                changed: vec![NamespaceKind::Net, NamespaceKind::Uts],
+                old: inodes(&[(NamespaceKind::Net, 4026531840), (NamespaceKind::Uts, 11)]),
+                new: inodes(&[(NamespaceKind::Net, 4026532451), (NamespaceKind::Uts, 4026532452)]),
             }
         );
-        // Lengths beyond the arrays are clamped, not trusted.
-        record.argv_len = u32::MAX;
-        record.filename_len = u32::MAX;
-        assert!(decode(&bytes_of(&record), &CLOCK).is_ok());
+        let bad = NamespaceEvent { how: 9, ..record };
+        assert_eq!(decode(&bytes_of(&bad), &CLOCK), Err(DecodeError::UnknownHow(9)));
+
+        let mut fork = ForkEvent {
+            header: header(event_kind::FORK),
+            child_tgid: 900,
+            child_tid: 900,
+            clone_flags: 0,
+            flags: 0,
+            _pad: 0,
+            child_ns_tgid: 1,
+            child_ns_tid: 1,
+            ns_compared: 1,
+            _pad2: 0,
+            parent_ns: [5; KINDS],
+            child_ns: [5; KINDS],
+        };
+        fork.child_ns[kind::PID] = 4026532600;
+        let Detail::Fork { child_namespaces, child_ns_tgid, .. } = decode(&bytes_of(&fork), &CLOCK).unwrap().detail
+        else {
+            panic!("a fork")
+        };
+        assert_eq!((child_namespaces, child_ns_tgid), (inodes(&[(NamespaceKind::Pid, 4026532600)]), Some(1)));
+    }
+
+    /// An exec record with `data`: file name, arguments, environment, working directory.
+    fn exec_record(flags: u32, data: &[&[u8]; 4]) -> Vec<u8> {
+        let record = ExecEvent {
+            header: header(event_kind::EXEC),
+            old_tid: 816,
+            flags,
+            filename_len: data[0].len() as u32,
+            argv_len: data[1].len() as u32,
+            argv_total: 99,
+            env_len: data[2].len() as u32,
+            env_total: data[2].len() as u32,
+            cwd_len: data[3].len() as u32,
+            euid: 0,
+            gid: 100,
+            egid: 100,
+            _pad: 0,
+            old_comm: *b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+        };
+        let mut bytes = bytes_of(&record);
+        for part in [data[3], data[0], data[1], data[2]] {
+            bytes.extend_from_slice(part);
+        }
+        bytes
+    }
+
+    #[test]
+    fn decodes_exec_data_and_bounds_lengths() {
+        let flags = exec_flags::ARGV_TRUNCATED | exec_flags::ENV_READ | exec_flags::OLD_COMM_KNOWN;
+        let bytes = exec_record(flags, &[b"/bin/cat", b"cat\0/proc/815/comm\0", b"A=1\0B=2\0", b"tmp\0home\0"]);
+        let event = decode(&bytes, &CLOCK).unwrap();
+        let uid = event.uid;
+        let Detail::Exec { filename, argv, argv_truncated, argv_bytes, env, old_comm, euid, cwd, .. } = event.detail
+        else {
+            panic!("not an exec")
+        };
+        assert_eq!(filename, "/bin/cat");
+        assert_eq!(argv, [Text::from("cat"), Text::from("/proc/815/comm")]);
+        assert_eq!((argv_truncated, argv_bytes), (true, 99));
+        assert_eq!(env, Some(vec![Text::from("A=1"), Text::from("B=2")]));
+        assert_eq!(old_comm, Some(Text::from("sh")));
+        assert_eq!((uid, euid), (1000, 0));
+        assert_eq!(cwd, Some(Text::from("/home/tmp")));
+        // Lengths beyond the record are clamped, not trusted.
+        let mut cut = bytes.clone();
+        cut.truncate(bytes.len() - 12);
+        assert!(decode(&cut, &CLOCK).is_ok());
+    }
+
+    #[test]
+    fn working_directories_from_innermost_components() {
+        assert_eq!(path_of(b"", false), "/");
+        assert_eq!(path_of(b"c\0b\0a\0", false), "/a/b/c");
+        assert_eq!(path_of(b"c\0b\0", true), "…/b/c");
+        let unknown = exec_record(exec_flags::CWD_UNKNOWN, &[b"/x", b"", b"", b""]);
+        let Detail::Exec { cwd, env, old_comm, .. } = decode(&unknown, &CLOCK).unwrap().detail else { panic!() };
+        assert_eq!((cwd, env, old_comm), (None, None, None));
+    }
+
+    #[test]
+    fn env_filter_keeps_named_variables() {
+        let bytes = exec_record(exec_flags::ENV_READ, &[b"/x", b"", b"HOME=/root\0PATH=/bin\0HOMEX=1\0", b""]);
+        let mut event = decode(&bytes, &CLOCK).unwrap();
+        keep_env(&mut event, &["HOME".to_owned()].into());
+        let Detail::Exec { env, .. } = event.detail else { panic!() };
+        assert_eq!(env, Some(vec![Text::from("HOME=/root")]));
     }
 
     #[test]
@@ -218,18 +418,15 @@ mod tests {
         for len in 0..bytes.len() {
             assert!(decode(&bytes[..len], &CLOCK).is_err(), "{len} bytes decoded");
         }
-        assert_eq!(
-            decode(&bytes, &CLOCK).unwrap().detail,
-            Detail::Exit { status: 768, group_dead: true, lifetime_ns: 5 }
-        );
+        assert_eq!(decode(&bytes, &CLOCK).unwrap().detail, Detail::exit(768, true, 5));
         let unknown = bytes_of(&header(99));
         assert_eq!(decode(&unknown, &CLOCK), Err(DecodeError::UnknownKind(99)));
     }
 
     #[test]
     fn splits_arguments() {
-        assert_eq!(arguments(b""), Vec::<String>::new());
-        assert_eq!(arguments(b"a\0\0b\0"), ["a", "", "b"]);
-        assert_eq!(arguments(b"cut"), ["cut"]);
+        assert_eq!(arguments(b""), Vec::<Text>::new());
+        assert_eq!(arguments(b"a\0\0b\0"), [Text::from("a"), Text::from(""), Text::from("b")]);
+        assert_eq!(arguments(b"cut\xff"), [Text::new(b"cut\xff".to_vec())]);
     }
 }

@@ -1,8 +1,24 @@
 //! The decoded event model: what tracer knows about one thing that happened to a task, after the
 //! kernel record is decoded and enriched. Printers, filters and recordings all work on this.
+//!
+//! This is the one definition of the schema. [`Detail`]'s variants are the event kinds: [`Kind`]
+//! and its names are derived from them, the JSON lines are serde's rendering of [`Event`] (with
+//! the detail's fields inlined, see [`crate::output::json`]), and a recording's payload is the
+//! postcard encoding of the same value (see [`crate::recording`]). Adding a field therefore
+//! touches the kernel record, its decoding into this model, and the table printer only.
+//!
+//! Recordings store enum variants by position: new variants and fields go at the end.
+use serde::{Deserialize, Serialize};
+use strum::{EnumCount, EnumDiscriminants, EnumIter, EnumString, IntoStaticStr, VariantArray};
+
+pub use crate::names::{CloneFlags, Signal};
+pub use crate::namespaces::{NamespaceHow, NamespaceInodes, NamespaceKind};
+use crate::text::Text;
 
 /// Which hook observed an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumString, VariantArray)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Source {
     TpBtf,
     RawTracepoint,
@@ -11,63 +27,41 @@ pub enum Source {
     SyscallEntry,
     /// Produced by tracer itself (lost-event reports).
     Tracer,
+    /// A syscall's effect seen at its exit, against a snapshot taken at its entry.
+    SyscallExit,
 }
 
 impl Source {
-    pub const ALL: [Source; 6] =
-        [Source::TpBtf, Source::RawTracepoint, Source::Fentry, Source::Kprobe, Source::SyscallEntry, Source::Tracer];
-
     /// Name used in JSON and `tracer probes`.
     pub fn name(self) -> &'static str {
-        match self {
-            Source::TpBtf => "tp_btf",
-            Source::RawTracepoint => "raw_tracepoint",
-            Source::Fentry => "fentry",
-            Source::Kprobe => "kprobe",
-            Source::SyscallEntry => "syscall_entry",
-            Source::Tracer => "tracer",
-        }
+        self.into()
     }
 
     pub fn from_name(name: &str) -> Option<Source> {
-        Source::ALL.into_iter().find(|source| source.name() == name)
+        name.parse().ok()
     }
-}
-
-/// Kinds of events, as users name them in `--events`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Fork,
-    Exec,
-    Exit,
-    Rename,
-    Lookup,
-    Lost,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [Kind::Fork, Kind::Exec, Kind::Exit, Kind::Rename, Kind::Lookup, Kind::Lost];
+    /// Every kind a user can select (`lost` is always shown).
+    pub fn selectable() -> impl Iterator<Item = Kind> {
+        Kind::VARIANTS.iter().copied().filter(|kind| *kind != Kind::Lost)
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Kind::Fork => "fork",
-            Kind::Exec => "exec",
-            Kind::Exit => "exit",
-            Kind::Rename => "rename",
-            Kind::Lookup => "lookup",
-            Kind::Lost => "lost",
-        }
+        self.into()
     }
 
     pub fn from_name(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|kind| kind.name() == name)
+        name.parse().ok()
     }
 }
 
 /// One event.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
-    /// Wall-clock time, nanoseconds since the Unix epoch.
+    /// Wall-clock time, nanoseconds since the Unix epoch; RFC 3339 in JSON.
+    #[serde(rename = "ts", with = "wall_time")]
     pub timestamp_ns: u64,
     pub cpu: u32,
     /// The task the event is about (see each [`Detail`] for which task that is).
@@ -75,64 +69,158 @@ pub struct Event {
     pub tid: u32,
     /// TGID of the task's parent process.
     pub ppid: u32,
-    pub comm: String,
-    pub source: Source,
+    pub comm: Text,
+    /// The task's real UID (in the initial user namespace): who ran it.
+    pub uid: u32,
+    /// What happened; its fields are inlined into the JSON object.
     pub detail: Detail,
+    pub source: Source,
+    // Where the task lives; None where unknown (tracer's own events, older recordings).
+    /// The task's TGID and TID in its own PID namespace (what `getpid()`/`gettid()` return
+    /// there, `NSpid` in `/proc/<tid>/status`); the global IDs on the host.
+    pub ns_tgid: Option<u32>,
+    pub ns_tid: Option<u32>,
+    /// Inode number of the task's PID namespace (`readlink /proc/<tid>/ns/pid`).
+    pub pidns: Option<u32>,
+    /// ID of the task's cgroup in the unified (v2) hierarchy: its directory's inode number.
+    pub cgroup_id: Option<u64>,
+    /// That cgroup's path below the hierarchy's root, when tracer could resolve the ID.
+    pub cgroup: Option<Text>,
+    /// The container ID found in `cgroup` (see [`crate::container`]).
+    pub container: Option<Text>,
 }
 
-/// What happened.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What happened: one variant per event kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, EnumDiscriminants)]
+#[serde(rename_all = "snake_case")]
+#[strum_discriminants(
+    name(Kind),
+    doc = "Kinds of events, as users name them in `--events` and JSON names them in `event`.",
+    derive(Hash, PartialOrd, Ord, IntoStaticStr, EnumString, EnumIter, EnumCount, VariantArray),
+    strum(serialize_all = "snake_case")
+)]
 pub enum Detail {
     /// The task created `child_tid` in process `child_tgid`.
     Fork {
         child_tgid: u32,
         child_tid: u32,
+        /// The child is a thread of the creator's process (`child_tgid == tgid`).
+        thread: bool,
         /// `clone_flags`, when the `task_newtask` hook saw them.
-        clone_flags: Option<u64>,
+        clone_flags: Option<CloneFlags>,
+        /// The child's TGID and TID in its own PID namespace.
+        child_ns_tgid: Option<u32>,
+        child_ns_tid: Option<u32>,
+        /// The child's namespaces that differ from the creator's, by kind (inode numbers).
+        child_namespaces: NamespaceInodes,
     },
     /// The task replaced its program.
     Exec {
-        filename: String,
-        argv: Vec<String>,
-        /// The argument list was longer than what the kernel side keeps.
+        /// The file the kernel ran (for a `#!` script, the interpreter's).
+        filename: Text,
+        argv: Vec<Text>,
+        /// The argument list was longer than the bytes kept (`--arg-bytes`).
         argv_truncated: bool,
+        /// Bytes of the whole argument list, NULs included, as the kernel had it.
+        argv_bytes: u64,
+        /// The environment, when asked for (`--env`; only the `--env-filter` names if given).
+        env: Option<Vec<Text>>,
+        /// The environment was longer than the bytes kept.
+        env_truncated: bool,
         /// TID before exec; differs from `tid` when a non-leader thread exec'd.
         old_tid: u32,
+        /// The comm before exec (the event's `comm` is the new one).
+        old_comm: Option<Text>,
+        /// Credentials after exec (the real UID is the event's `uid`): a set-user-ID program
+        /// shows `euid` ≠ `uid`.
+        euid: u32,
+        gid: u32,
+        egid: u32,
+        /// The working directory, as an absolute path (from the task's root mount).
+        cwd: Option<Text>,
+        /// Only the innermost part of a very deep or long working directory was kept.
+        cwd_truncated: bool,
+        /// The parent process, its parent, and so on up to PID 1 (at most 32), nearest first.
+        ancestors: Vec<Ancestor>,
     },
     /// The task exited.
     Exit {
-        /// `task->exit_code` wait status.
-        status: u32,
+        /// The exit code, when it exited normally.
+        exit_code: Option<u32>,
+        /// The signal that killed it.
+        signal: Option<Signal>,
+        core_dumped: bool,
         /// The last task of its thread group: the process is gone.
         group_dead: bool,
         lifetime_ns: u64,
+        /// As for exec; filled in for every exit, a thread's too.
+        ancestors: Vec<Ancestor>,
     },
     /// The task's comm changed; `comm` of the event is the old one.
-    Rename { old_comm: String, new_comm: String },
+    Rename { old_comm: Text, new_comm: Text },
     /// The task looked up `name` in `/proc`.
     Lookup {
-        name: String,
+        name: Text,
         /// TGID of the live task `name` names, when tracer knows it.
         target_tgid: Option<u32>,
+        /// `name` is a thread that is not its process's leader: `ls /proc` does not list it.
+        hidden_thread: bool,
     },
-    /// `count` events were dropped in the kernel because the ring buffer was full.
-    Lost { count: u64 },
+    /// `count` events were not delivered.
+    Lost { count: u64, origin: LostOrigin },
+    /// The task's namespaces changed (setns, unshare), or the task is new and starts in
+    /// namespaces other than its creator's (clone).
+    Namespace {
+        how: NamespaceHow,
+        /// The kinds that changed.
+        changed: Vec<NamespaceKind>,
+        /// Inode number of each changed kind's namespace before and after.
+        old: NamespaceInodes,
+        new: NamespaceInodes,
+    },
+}
+
+/// A process in an event's chain of ancestors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ancestor {
+    pub tgid: u32,
+    pub comm: Text,
+    /// The program it runs, when tracer saw its exec or found it in `/proc`.
+    pub exe: Option<Text>,
+}
+
+/// Where events were lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum LostOrigin {
+    /// The kernel could not reserve a record: the ring buffer was full.
+    RingBuffer,
+    /// The printer could not keep up with the stream (the recording still holds them).
+    Output,
 }
 
 impl Event {
     pub fn kind(&self) -> Kind {
-        match self.detail {
-            Detail::Fork { .. } => Kind::Fork,
-            Detail::Exec { .. } => Kind::Exec,
-            Detail::Exit { .. } => Kind::Exit,
-            Detail::Rename { .. } => Kind::Rename,
-            Detail::Lookup { .. } => Kind::Lookup,
-            Detail::Lost { .. } => Kind::Lost,
+        Kind::from(&self.detail)
+    }
+}
+
+impl Detail {
+    /// An exit from its `task->exit_code` wait status.
+    pub fn exit(status: u32, group_dead: bool, lifetime_ns: u64) -> Detail {
+        Detail::Exit {
+            exit_code: exit_status::code(status),
+            signal: exit_status::signal(status).map(Signal),
+            core_dumped: exit_status::core_dumped(status),
+            group_dead,
+            lifetime_ns,
+            ancestors: Vec::new(),
         }
     }
 }
 
-/// An event for tests: task `tgid`/`tid` named `comm`, parent 1, at a fixed time.
+/// An event for tests: task `tgid`/`tid` named `comm`, parent 1, uid 0, at a fixed time.
 #[cfg(test)]
 pub fn test_event(tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
     Event {
@@ -142,8 +230,81 @@ pub fn test_event(tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
         tid,
         ppid: 1,
         comm: comm.into(),
+        uid: 0,
         source: Source::TpBtf,
         detail,
+        ns_tgid: Some(tgid),
+        ns_tid: Some(tid),
+        pidns: Some(crate::namespaces::INIT_PIDNS_INODE),
+        cgroup_id: Some(1),
+        cgroup: Some("/".into()),
+        container: None,
+    }
+}
+
+/// A fork event's detail for tests, with no namespace change.
+#[cfg(test)]
+pub fn test_fork(child_tgid: u32, child_tid: u32, thread: bool, clone_flags: Option<CloneFlags>) -> Detail {
+    Detail::Fork {
+        child_tgid,
+        child_tid,
+        thread,
+        clone_flags,
+        child_ns_tgid: Some(child_tgid),
+        child_ns_tid: Some(child_tid),
+        child_namespaces: NamespaceInodes::default(),
+    }
+}
+
+/// An exec for tests: `filename` with `argv`, by root in `/`, nothing truncated.
+#[cfg(test)]
+pub fn test_exec(filename: &str, argv: &[&str], old_tid: u32) -> Detail {
+    let argv: Vec<Text> = argv.iter().map(|argument| Text::from(*argument)).collect();
+    Detail::Exec {
+        filename: filename.into(),
+        argv_bytes: argv.iter().map(|argument| argument.as_bytes().len() as u64 + 1).sum(),
+        argv,
+        argv_truncated: false,
+        env: None,
+        env_truncated: false,
+        old_tid,
+        old_comm: None,
+        euid: 0,
+        gid: 0,
+        egid: 0,
+        cwd: Some("/".into()),
+        cwd_truncated: false,
+        ancestors: Vec::new(),
+    }
+}
+
+/// Timestamps: RFC 3339 with nanoseconds in JSON, nanoseconds since the epoch elsewhere.
+mod wall_time {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(timestamp_ns: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&super::rfc3339(*timestamp_ns))
+        } else {
+            serializer.serialize_u64(*timestamp_ns)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        if !deserializer.is_human_readable() {
+            return u64::deserialize(deserializer);
+        }
+        let text = String::deserialize(deserializer)?;
+        let time: jiff::Timestamp = text.parse().map_err(D::Error::custom)?;
+        u64::try_from(time.as_nanosecond()).map_err(D::Error::custom)
+    }
+}
+
+/// RFC 3339 UTC time with nanoseconds.
+pub fn rfc3339(timestamp_ns: u64) -> String {
+    match jiff::Timestamp::from_nanosecond(i128::from(timestamp_ns)) {
+        Ok(time) => format!("{time:.9}"),
+        Err(_) => timestamp_ns.to_string(),
     }
 }
 
@@ -163,6 +324,14 @@ pub mod exit_status {
     pub fn core_dumped(status: u32) -> bool {
         status & 0x80 != 0
     }
+
+    /// The wait status of an exit's parts (the inverse of the three functions above).
+    pub fn compose(code: Option<u32>, signal: Option<super::Signal>, core_dumped: bool) -> u32 {
+        match signal {
+            Some(signal) => (signal.0 & 0x7f) | if core_dumped { 0x80 } else { 0 },
+            None => (code.unwrap_or(0) & 0xff) << 8,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -178,15 +347,38 @@ mod tests {
         assert!(!exit_status::core_dumped(9));
         assert!(exit_status::core_dumped(0x80 | 11));
         assert_eq!(exit_status::signal(0x80 | 11), Some(11));
+        assert_eq!(
+            Detail::exit(0x80 | 11, true, 5),
+            Detail::Exit {
+                exit_code: None,
+                signal: Some(Signal(11)),
+                core_dumped: true,
+                group_dead: true,
+                lifetime_ns: 5,
+                ancestors: vec![]
+            }
+        );
     }
 
     #[test]
     fn names_round_trip() {
-        for kind in Kind::ALL {
-            assert_eq!(Kind::from_name(kind.name()), Some(kind));
+        for kind in Kind::VARIANTS {
+            assert_eq!(Kind::from_name(kind.name()), Some(*kind));
         }
-        for source in Source::ALL {
-            assert_eq!(Source::from_name(source.name()), Some(source));
+        for source in Source::VARIANTS {
+            assert_eq!(Source::from_name(source.name()), Some(*source));
         }
+        assert_eq!(
+            Kind::selectable().map(Kind::name).collect::<Vec<_>>(),
+            ["fork", "exec", "exit", "rename", "lookup", "namespace"]
+        );
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_in_json_and_round_trip() {
+        let event = test_event(1, 1, "x", Detail::Lost { count: 1, origin: LostOrigin::RingBuffer });
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["ts"], "1970-01-01T01:02:03.000456789Z");
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
     }
 }

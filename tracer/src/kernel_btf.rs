@@ -20,10 +20,18 @@ pub fn btf_path() -> PathBuf {
     std::env::var_os(BTF_PATH_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(VMLINUX_BTF))
 }
 
+/// Kernel BTF is a few MiB (5.5 MiB for a distribution's vmlinux); a file past this is not BTF,
+/// and reading it whole (`TRACER_BTF=/dev/zero`) would exhaust memory.
+pub const MAX_BTF_BYTES: u64 = 64 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
     #[error("cannot read kernel BTF from {path}: {error} (tracer needs a kernel built with CONFIG_DEBUG_INFO_BTF)")]
     Read { path: PathBuf, error: std::io::Error },
+    #[error("cannot read kernel BTF from {path}: not a regular file")]
+    NotAFile { path: PathBuf },
+    #[error("cannot read kernel BTF from {path}: larger than {} MiB, which no kernel's BTF is", MAX_BTF_BYTES >> 20)]
+    TooLarge { path: PathBuf },
     #[error("cannot parse kernel BTF from {path}: {message}")]
     Parse { path: PathBuf, message: &'static str },
     #[error("kernel BTF has no struct {0}")]
@@ -62,6 +70,24 @@ fn trailing_len(kind: u32, vlen: usize) -> Option<usize> {
     })
 }
 
+/// Reads a BTF file: a regular file (a device or a FIFO could block or never end), at most
+/// [`MAX_BTF_BYTES`] long whatever its size claims (sysfs files may claim none).
+fn read_capped(path: &Path) -> Result<Vec<u8>, BtfError> {
+    use std::io::Read;
+    let read_error = |error| BtfError::Read { path: path.into(), error };
+    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+        return Err(BtfError::NotAFile { path: path.into() });
+    }
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_BTF_BYTES + 1).read_to_end(&mut data))
+        .map_err(read_error)?;
+    if data.len() as u64 > MAX_BTF_BYTES {
+        return Err(BtfError::TooLarge { path: path.into() });
+    }
+    Ok(data)
+}
+
 /// One type's header fields.
 #[derive(Clone, Copy)]
 struct TypeHeader {
@@ -85,7 +111,7 @@ pub struct KernelBtf {
 
 impl KernelBtf {
     pub fn load(path: &Path) -> Result<Self, BtfError> {
-        let data = std::fs::read(path).map_err(|error| BtfError::Read { path: path.into(), error })?;
+        let data = read_capped(path)?;
         Self::parse(data).map_err(|message| BtfError::Parse { path: path.into(), message })
     }
 
@@ -199,6 +225,19 @@ impl KernelBtf {
 
     /// Byte offset of `field` (a dotted path through nested and anonymous members) in `structure`.
     pub fn field_offset(&self, structure: &'static str, field: &'static str) -> Result<u32, BtfError> {
+        let bits = self.field_bits(structure, field, false)?;
+        if bits % 8 != 0 {
+            return Err(BtfError::Bitfield { structure, field });
+        }
+        Ok(bits / 8)
+    }
+
+    /// Bit offset of `field`, which may be a bit field.
+    pub fn bit_offset(&self, structure: &'static str, field: &'static str) -> Result<u32, BtfError> {
+        self.field_bits(structure, field, true)
+    }
+
+    fn field_bits(&self, structure: &'static str, field: &'static str, bitfields: bool) -> Result<u32, BtfError> {
         let missing = || BtfError::MissingField { structure, field };
         let id = self.find(kind::STRUCT, structure).ok_or(BtfError::MissingStruct(structure))?;
         let mut current = self.resolve(id).ok_or(BtfError::MissingStruct(structure))?;
@@ -207,7 +246,7 @@ impl KernelBtf {
         while let Some(part) = parts.next() {
             let (member_bits, member_type, bitfield) =
                 self.member_bits(current, part.as_bytes()).ok_or_else(missing)?;
-            if bitfield {
+            if bitfield && !bitfields {
                 return Err(BtfError::Bitfield { structure, field });
             }
             bits += member_bits;
@@ -218,10 +257,13 @@ impl KernelBtf {
                     .ok_or_else(missing)?;
             }
         }
-        if bits % 8 != 0 {
-            return Err(BtfError::Bitfield { structure, field });
-        }
-        Ok(bits / 8)
+        Ok(bits)
+    }
+
+    /// Size in bytes of `structure`.
+    pub fn struct_size(&self, structure: &'static str) -> Result<u32, BtfError> {
+        let id = self.find(kind::STRUCT, structure).ok_or(BtfError::MissingStruct(structure))?;
+        Ok(self.resolve(id).ok_or(BtfError::MissingStruct(structure))?.size_or_type)
     }
 
     /// Every offset the kernel programs need.
@@ -239,6 +281,22 @@ impl KernelBtf {
             signal_live: self.field_offset("signal_struct", "live")?,
             mm_arg_start: self.field_offset("mm_struct", "arg_start")?,
             mm_arg_end: self.field_offset("mm_struct", "arg_end")?,
+            mm_env_start: self.field_offset("mm_struct", "env_start")?,
+            mm_env_end: self.field_offset("mm_struct", "env_end")?,
+            task_cred: self.field_offset("task_struct", "cred")?,
+            cred_uid: self.field_offset("cred", "uid")?,
+            cred_euid: self.field_offset("cred", "euid")?,
+            cred_gid: self.field_offset("cred", "gid")?,
+            cred_egid: self.field_offset("cred", "egid")?,
+            task_fs: self.field_offset("task_struct", "fs")?,
+            fs_pwd_mnt: self.field_offset("fs_struct", "pwd.mnt")?,
+            fs_pwd_dentry: self.field_offset("fs_struct", "pwd.dentry")?,
+            dentry_parent: self.field_offset("dentry", "d_parent")?,
+            vfsmount_mnt_root: self.field_offset("vfsmount", "mnt_root")?,
+            mount_mnt: self.field_offset("mount", "mnt")?,
+            mount_parent: self.field_offset("mount", "mnt_parent")?,
+            mount_mountpoint: self.field_offset("mount", "mnt_mountpoint")?,
+            task_in_execve_bit: self.bit_offset("task_struct", "in_execve")?,
             dentry_name: self.field_offset("dentry", "d_name.name")?,
             bprm_filename: self.field_offset("linux_binprm", "filename")?,
             regs_arg0: self.field_offset("pt_regs", "di")?,
@@ -341,7 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_bitfields_and_damaged_blobs() {
+    fn bit_fields_need_asking_for_and_damaged_blobs_are_rejected() {
         let strings = ["s", "flag"];
         let s = |n| string(&strings, n);
         let types = vec![
@@ -352,6 +410,7 @@ mod tests {
         let data = blob(&strings, &types);
         let btf = KernelBtf::parse(data.clone()).unwrap();
         assert!(matches!(btf.field_offset("s", "flag"), Err(BtfError::Bitfield { .. })));
+        assert_eq!(btf.bit_offset("s", "flag").unwrap(), 3);
         for len in 0..data.len() - 1 {
             let _ = KernelBtf::parse(data[..len].to_vec());
         }
@@ -362,10 +421,28 @@ mod tests {
     }
 
     #[test]
+    fn refuses_devices_and_oversized_files_before_reading_them_whole() {
+        let error = KernelBtf::load(Path::new("/dev/zero")).err().expect("/dev/zero is no BTF");
+        assert_eq!(error.to_string(), "cannot read kernel BTF from /dev/zero: not a regular file");
+        let dir = std::env::temp_dir().join(format!("tracer-btf-cap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let huge = dir.join("huge");
+        // Sparse: MAX_BTF_BYTES + 1 bytes of zeros that take no disk space.
+        std::fs::File::create(&huge).unwrap().set_len(MAX_BTF_BYTES + 1).unwrap();
+        let error = KernelBtf::load(&huge).err().expect("too large");
+        assert_eq!(
+            error.to_string(),
+            format!("cannot read kernel BTF from {}: larger than 64 MiB, which no kernel's BTF is", huge.display())
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn reads_this_kernels_btf() {
         let btf = KernelBtf::load(Path::new(VMLINUX_BTF)).expect("tracer's machines have kernel BTF");
         let offsets = btf.offsets().expect("every field tracer needs exists");
         assert_eq!(offsets.task_tgid, offsets.task_pid + 4, "pid and tgid are adjacent in task_struct");
+        assert_eq!(offsets.cred_euid, offsets.cred_uid + 16, "uid, gid, suid, sgid, euid in struct cred");
         assert!(btf.tracepoint_arguments("sched_process_fork") == Some(2));
     }
 }

@@ -1,30 +1,34 @@
-//! The commands that trace the live kernel: the default stream, `tracer run`, `tracer probes`.
+//! The commands that trace the live kernel: the default stream and `tracer probes`, and what
+//! `tracer run` shares with them (loading, the pipeline, the opening and closing lines).
 use std::{
+    cell::RefCell,
     collections::{BTreeSet, HashMap},
-    ffi::{CString, OsString},
-    io::{BufWriter, Write},
-    os::unix::{ffi::OsStrExt, process::ExitStatusExt},
+    io::Write,
     path::Path,
-    process::ExitStatus,
+    rc::Rc,
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::{
     clock::Clock,
-    config::TraceConfig,
+    config::{EnvSelection, TraceConfig},
     event::Kind,
     filter::Filters,
     loader::{self, LoadError, LoadOptions},
-    output::{self, JsonFile, NoPrinter, Printer},
+    output::{self, JsonFile, NoPrinter, Printer, QueuedPrinter},
     pipeline::Pipeline,
     recording::{RecordingHeader, RecordingWriter},
-    session::{self, Ended, RunTree},
-    tasks::TaskTable,
+    session::{self, Ended},
+    tasks::{Ancestry, Coverage, TaskModel, TaskTable},
+    tree,
 };
 
-/// Exit status when the kernel dropped events.
+/// Exit status when events were lost: dropped in the kernel, or not printed.
 pub const EXIT_LOST: u8 = 3;
+
+/// How long the summary may wait for stderr (which may be a stalled pipe too).
+const SUMMARY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 
 fn read_trimmed(path: &str) -> String {
     std::fs::read_to_string(path).map(|text| text.trim().to_owned()).unwrap_or_default()
@@ -44,193 +48,174 @@ fn recording_header(filters: &Filters) -> RecordingHeader {
     }
 }
 
-fn stdout_printer(config: &TraceConfig) -> Box<dyn Printer> {
-    if config.quiet {
+/// The printer for events written to `out` (nothing with `--quiet`), and to the JSON file if
+/// any: a thread of its own writes each, so a stalled reader never holds up the drain.
+fn printer(config: &TraceConfig, out: Box<dyn Write + Send>, json_file: Option<JsonFile>) -> Result<Box<dyn Printer>> {
+    let printer: Box<dyn Printer> = if config.quiet {
         Box::new(NoPrinter)
     } else {
-        output::printer(config.json, BufWriter::with_capacity(64 * 1024, std::io::stdout()))
-    }
-}
-
-/// Stdout's printer, and the `--json-output` file's (created now, before anything loads).
-fn printers(config: &TraceConfig) -> Result<Box<dyn Printer>> {
-    let stdout = stdout_printer(config);
-    Ok(match &config.json_output {
-        Some((path, policy)) => Box::new(output::Both(Box::new(JsonFile::create(path, policy.clone())?), stdout)),
-        None => stdout,
-    })
+        Box::new(QueuedPrinter::spawn(config.json, out, output::QUEUE_BYTES).context("cannot start the output thread")?)
+    };
+    let Some(json_file) = json_file else { return Ok(printer) };
+    let file = QueuedPrinter::spawn_sink(true, json_file, output::FILE_QUEUE_BYTES, true)
+        .context("cannot start the JSON file's thread")?;
+    Ok(Box::new(output::Both(Box::new(file), printer)))
 }
 
 fn describe_kinds(kinds: &BTreeSet<Kind>) -> String {
     kinds.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", ")
 }
 
-/// `tracer [OPTIONS]` and `tracer run [OPTIONS] -- COMMAND`. Returns the process exit status.
-pub async fn trace(config: TraceConfig, command: Option<Vec<OsString>>) -> Result<u8> {
-    let running = command.is_some();
+/// The kernel side loaded and attached, and the pipeline events go through.
+pub struct Prepared {
+    pub loaded: loader::Loaded,
+    pub pipeline: Pipeline,
+    /// Every event of the selected tasks, for the tree printed at the end (`--tree`).
+    pub model: Option<Rc<RefCell<TaskModel>>>,
+    /// Kinds the kernel side emits, which is what the tree can know about.
+    pub emitted: BTreeSet<Kind>,
+}
+
+/// Creates the recording (first, so an existing one is refused before anything loads), loads
+/// and attaches the kernel side, and builds the pipeline printing to `out`. `follow_only`: only
+/// processes put in the FOLLOWED map are traced (`tracer run` without task filters).
+pub fn prepare(config: &TraceConfig, running: bool, follow_only: bool, out: Box<dyn Write + Send>) -> Result<Prepared> {
     let (attach, emit) = config.kernel_kinds(running);
-    // Created first, so an existing recording is refused before anything loads.
+    config.check_hooks(&attach)?;
     let recorder = match &config.output {
+        Some(path) if config.rotate_recording => {
+            Some(RecordingWriter::create_rotating(path, &recording_header(&config.filters), config.rotate.clone())?)
+        }
         Some(path) => Some(RecordingWriter::create(path, &recording_header(&config.filters), config.force)?),
         None => None,
     };
-    let printers = printers(&config)?;
+    if let Some(replaced) = recorder.as_ref().and_then(RecordingWriter::replaced) {
+        eprintln!("tracer: {replaced}");
+    }
+    let json_file = match &config.json_output {
+        Some(path) => Some(JsonFile::create(path, config.rotate.clone())?),
+        None => None,
+    };
     let options = LoadOptions {
         attach: &attach,
         emit: &emit,
         filters: &config.filters,
-        follow_only: running && !config.filters.selects_tasks(),
+        follow_only,
         hooks: &config.hooks,
         buffer_mib: config.buffer_mib,
+        arg_bytes: config.arg_bytes,
+        env_bytes: config.env_bytes(),
     };
-    let mut loaded = match loader::load(&options) {
+    let loaded = match loader::load(&options) {
         Ok(loaded) => loaded,
         Err(error) => {
-            if let (Some(path), Some(recorder)) = (&config.output, recorder) {
+            if let Some(recorder) = recorder {
                 // Nothing was recorded: leave no empty file behind.
-                drop(recorder);
-                let _ = std::fs::remove_file(path);
+                recorder.discard();
             }
             return Err(error.into());
         }
     };
     let tasks = config.filters.kinds.contains(&Kind::Lookup).then(TaskTable::from_proc);
-    let pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, printers, recorder);
+    let mut pipeline =
+        Pipeline::new(config.filters.kinds.clone(), None, tasks, printer(config, out, json_file)?, recorder);
+    if let EnvSelection::Named(names) = &config.env {
+        pipeline = pipeline.keep_env(names.clone());
+    }
+    if config.filters.kinds.contains(&Kind::Exec) || config.filters.kinds.contains(&Kind::Exit) {
+        // Taken now that the hooks are attached: whatever changes from here on is an event.
+        pipeline = pipeline.tracing_ancestry(Ancestry::from_proc());
+    }
+    let model = config.tree.then(|| Rc::new(RefCell::new(TaskModel::new())));
+    if let Some(model) = &model {
+        pipeline = pipeline.feeding(model.clone());
+    }
+    Ok(Prepared { loaded, pipeline, model, emitted: emit })
+}
+
+/// The line that says tracing has begun, ending with `how_it_ends`; and the same to systemd.
+pub fn announce(prepared: &Prepared, config: &TraceConfig, how_it_ends: &str) {
     eprintln!(
-        "Attached {} programs: tracing {}. {}",
-        loaded.plan.attached_programs(),
-        describe_kinds(&config.filters.kinds),
-        if running { "Stops when the command's process tree is gone." } else { "Ctrl-C to stop." }
+        "Attached {} programs: tracing {}. {how_it_ends}",
+        prepared.loaded.plan.attached_programs(),
+        describe_kinds(
+            &config.filters.kinds.iter().copied().filter(|kind| !prepared.loaded.plan.skips(*kind)).collect()
+        )
     );
-    // Under systemd (Type=notify), `systemctl start` returns now: nothing started after it is missed.
+    // Under systemd (Type=notify), `systemctl start` returns now: nothing started after it is
+    // missed. Outside systemd (no NOTIFY_SOCKET) this does nothing.
     if let Err(error) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
         log::warn!("cannot tell systemd that tracer is ready: {error}");
     }
-    let run = match command {
-        Some(command) => Some(spawn_followed(&mut loaded, &command)?),
-        None => None,
-    };
-    let ended = session::stream(loaded, pipeline, config.duration, run).await?;
-    Ok(finish(&ended))
 }
 
-/// Prints the summary and picks the exit status.
-fn finish(ended: &Ended) -> u8 {
-    let Ended { counts, elapsed, command_status, output_closed } = ended;
+/// `tracer [OPTIONS]`: streams events to stdout until stopped. Returns the process exit status.
+pub async fn trace(config: TraceConfig) -> Result<u8> {
+    let stdout = std::io::stdout().lock();
+    let stdout = std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned().context("cannot use stdout")?;
+    let mut prepared = prepare(&config, false, false, Box::new(std::fs::File::from(stdout)))?;
+    announce(&prepared, &config, "Ctrl-C to stop.");
+    let model = prepared.model.take();
+    let emitted = std::mem::take(&mut prepared.emitted);
+    // SIGHUP reopens the recording and the JSON file, for logrotate.
+    let pipeline = prepared.pipeline.reopening_on_hangup();
+    let ended = session::stream(prepared.loaded, pipeline, config.duration, std::future::pending()).await?;
+    print_tree(model, emitted, &config, &ended)?;
+    Ok(if summarize(&ended, config.output.as_deref()) { EXIT_LOST } else { 0 })
+}
+
+/// The tree of what was traced, when asked for (`--tree`) and the output is still read.
+pub fn print_tree(
+    model: Option<Rc<RefCell<TaskModel>>>,
+    emitted: BTreeSet<Kind>,
+    config: &TraceConfig,
+    ended: &Ended,
+) -> Result<()> {
+    if let Some(model) = model
+        && !ended.output_closed
+    {
+        let mut filters = config.filters.clone();
+        filters.kinds = emitted;
+        tree::print(&model.borrow(), tree::Layout::default(), Coverage::of(&filters))?;
+    }
+    Ok(())
+}
+
+/// Prints the summary line (unless the reader of the events went away) and what was lost,
+/// without waiting long on a stalled stderr; returns whether events were lost (dropped in the
+/// kernel, or not printed).
+pub fn summarize(ended: &Ended, recording: Option<&Path>) -> bool {
+    let Ended { counts, elapsed, output_closed } = ended;
+    let mut text = String::new();
     if !output_closed {
-        eprintln!("{}", counts.summary(*elapsed));
+        text.push_str(&counts.summary(*elapsed));
+        text.push('\n');
     }
     if counts.lost > 0 {
-        eprintln!("tracer: the kernel dropped {} events (ring buffer full); try a larger --buffer-size", counts.lost);
+        text.push_str(&format!(
+            "tracer: the kernel dropped {} events (ring buffer full); try a larger --buffer-size\n",
+            counts.lost
+        ));
     }
-    match command_status {
-        Some(status) => command_exit_code(*status),
-        None if counts.lost > 0 => EXIT_LOST,
-        None => 0,
+    if counts.output_lost > 0 {
+        let kept = match recording {
+            Some(path) => format!("they are all in {}", output::escape::escape(&path.display().to_string())),
+            None => "record with -o FILE to keep every event".to_owned(),
+        };
+        text.push_str(&format!(
+            "tracer: {} events were not printed because the output did not keep up; {kept}\n",
+            counts.output_lost
+        ));
     }
-}
-
-/// A command's status as a shell reports it: its exit code, or 128 + the killing signal.
-fn command_exit_code(status: ExitStatus) -> u8 {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => code as u8,
-        (None, Some(signal)) => (128 + signal) as u8,
-        (None, None) => 1,
-    }
-}
-
-/// Starts COMMAND held before exec, marks its process as followed, then lets it exec: every
-/// event from its first instruction on is traced. (A plain spawn cannot be held: it returns only
-/// once the child has exec'd.)
-fn spawn_followed(loaded: &mut loader::Loaded, command: &[OsString]) -> Result<RunTree> {
-    let program = command.first().context("tracer run needs a command")?;
-    let arguments: Vec<CString> = command
-        .iter()
-        .map(|argument| CString::new(argument.as_bytes()))
-        .collect::<Result<_, _>>()
-        .context("a command argument contains a NUL byte")?;
-    let mut argv: Vec<*const libc::c_char> = arguments.iter().map(|argument| argument.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let gate = Pipe::new()?;
-    let exec_error = Pipe::new()?;
-    // SAFETY: the child only calls async-signal-safe functions (close, read, execvp, write,
-    // _exit) on memory prepared before the fork; tracer's runtime has a single thread.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        bail!("cannot fork: {}", std::io::Error::last_os_error());
-    }
-    if pid == 0 {
-        unsafe {
-            libc::close(gate.write);
-            libc::close(exec_error.read);
-            let mut byte = 0u8;
-            // Returns when the parent releases the gate (or dies).
-            libc::read(gate.read, (&raw mut byte).cast(), 1);
-            libc::execvp(argv[0], argv.as_ptr());
-            let errno = *libc::__errno_location();
-            libc::write(exec_error.write, (&raw const errno).cast(), size_of::<i32>());
-            libc::_exit(127);
-        }
-    }
-    // SAFETY (all below): closing and using our own descriptors.
-    unsafe {
-        libc::close(gate.read);
-        libc::close(exec_error.write);
-    }
-    let tgid = pid as u32;
-    let followed = loader::follow(&mut loaded.ebpf, tgid);
-    // Released either way: a command we cannot follow must not hang.
-    unsafe {
-        libc::write(gate.write, b"g".as_ptr().cast(), 1);
-        libc::close(gate.write);
-    }
-    let mut errno = 0i32;
-    let read = unsafe { libc::read(exec_error.read, (&raw mut errno).cast(), size_of::<i32>()) };
-    unsafe { libc::close(exec_error.read) };
-    let waiter = tokio::task::spawn_blocking(move || wait_for(pid));
-    if read == size_of::<i32>() as isize {
-        bail!("cannot run {}: {}", Path::new(program).display(), std::io::Error::from_raw_os_error(errno));
-    }
-    followed?;
-    Ok(RunTree::new(waiter, tgid))
-}
-
-/// A pipe whose ends close on exec.
-struct Pipe {
-    read: i32,
-    write: i32,
-}
-
-impl Pipe {
-    fn new() -> Result<Self> {
-        let mut ends = [0; 2];
-        // SAFETY: pipe2 fills the two descriptors.
-        if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            bail!("cannot create a pipe: {}", std::io::Error::last_os_error());
-        }
-        Ok(Self { read: ends[0], write: ends[1] })
-    }
-}
-
-/// Waits for our child `pid` (blocking) and returns its status.
-fn wait_for(pid: i32) -> ExitStatus {
-    let mut status = 0;
-    loop {
-        // SAFETY: waits for our own child.
-        let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if waited == pid {
-            return ExitStatus::from_raw(status);
-        }
-        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return ExitStatus::from_raw(1 << 8);
-        }
-    }
+    output::write_stderr_within(&text, SUMMARY_TIMEOUT);
+    counts.lost > 0 || counts.output_lost > 0
 }
 
 /// `tracer probes`: attach every hook and print the plan.
 pub fn probes(hooks: HashMap<Kind, crate::event::Source>) -> Result<u8> {
-    let kinds: BTreeSet<Kind> = [Kind::Fork, Kind::Exec, Kind::Exit, Kind::Rename, Kind::Lookup].into();
-    let filters = Filters { kinds: kinds.clone(), ..Filters::default() };
+    let kinds: BTreeSet<Kind> = Kind::selectable().collect();
+    // As if every kind were asked for by name: the plan shows costly hooks too, and says so.
+    let filters = Filters { kinds: kinds.clone(), kinds_by_name: true, ..Filters::default() };
     let options = LoadOptions {
         attach: &kinds,
         emit: &BTreeSet::new(),
@@ -238,14 +223,23 @@ pub fn probes(hooks: HashMap<Kind, crate::event::Source>) -> Result<u8> {
         follow_only: false,
         hooks: &hooks,
         buffer_mib: 1,
+        arg_bytes: 1,
+        env_bytes: 0,
     };
-    let (plan, status) = match loader::load(&options) {
-        Ok(loaded) => (loaded.plan, 0),
-        Err(LoadError::Unserved { plan, .. }) => (plan, 1),
+    let (plan, unserved) = match loader::load(&options) {
+        Ok(loaded) => (loaded.plan, None),
+        Err(LoadError::Unserved { kinds, reasons, plan }) => {
+            let error = LoadError::Unserved { kinds, reasons, plan: plan.clone() };
+            (plan, Some(error))
+        }
         Err(error) => return Err(error.into()),
     };
     let mut out = std::io::stdout().lock();
     write!(out, "{plan}")?;
     out.flush()?;
-    Ok(status)
+    match unserved {
+        // The plan says it on stdout; the exit status and stderr must say it too.
+        Some(error) => Err(error.into()),
+        None => Ok(0),
+    }
 }

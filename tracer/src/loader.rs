@@ -8,12 +8,18 @@ use aya::{
     maps::{HashMap as BpfHashMap, MapData},
 };
 use aya_log::EbpfLogger;
-use tracer_common::{COMM_LEN, TracerSettings, event_kind, filter_flags, global_name, map_name};
+use tracer_common::{
+    CGROUP_VERDICT_ENTRIES, COMM_LEN, CgroupFilter, TracerSettings, cgroup_verdict, container::ID_LEN, event_kind,
+    filter_flags, global_name, map_name,
+};
 
 use crate::{
+    cgroup::{self, CgroupError},
+    container,
     event::{Kind, Source},
     filter::Filters,
     kernel_btf::{BTF_PATH_ENV, BtfError, KernelBtf, btf_path},
+    namespaces,
     probes::{self, ProbePlan},
 };
 
@@ -38,10 +44,17 @@ pub enum LoadError {
     Object(String),
     #[error("cannot configure the {map} map: {message}")]
     Map { map: &'static str, message: String },
-    #[error("no hook for {kinds} could attach on this kernel:\n{plan}")]
-    Unserved { kinds: String, plan: ProbePlan },
+    /// One line: `tracer probes` prints the whole plan.
+    #[error("no hook for {kinds} could attach on this kernel: {reasons}")]
+    Unserved { kinds: String, reasons: String, plan: ProbePlan },
     #[error("--buffer-size {0}: the ring buffer size must be a power of two from 1 to 1024 MiB")]
     BufferSize(u32),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("--container and --cgroup need the cgroup_mkdir and cgroup_rmdir tracepoints: {0}")]
+    CgroupHooks(String),
+    #[error("--container and --cgroup: more than {CGROUP_VERDICT_ENTRIES} cgroups exist; tracer cannot judge them all")]
+    TooManyCgroups,
 }
 
 /// What to load.
@@ -55,6 +68,9 @@ pub struct LoadOptions<'a> {
     pub follow_only: bool,
     pub hooks: &'a HashMap<Kind, Source>,
     pub buffer_mib: u32,
+    /// Bytes of argument list, and of environment (0: none), each exec record carries.
+    pub arg_bytes: u32,
+    pub env_bytes: u32,
 }
 
 pub struct Loaded {
@@ -93,6 +109,7 @@ fn kind_bit(kind: Kind) -> u32 {
         Kind::Exit => event_kind::bit(event_kind::EXIT),
         Kind::Rename => event_kind::bit(event_kind::RENAME),
         Kind::Lookup => event_kind::bit(event_kind::LOOKUP),
+        Kind::Namespace => event_kind::bit(event_kind::NAMESPACE),
         Kind::Lost => 0,
     }
 }
@@ -112,6 +129,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     let btf_file = btf_path();
     let kernel = KernelBtf::load(&btf_file)?;
     let offsets = kernel.offsets()?;
+    let ns_offsets = namespaces::offsets(&kernel)?;
     let tracepoints = kernel.tracepoints(&probes::BTF_TRACEPOINTS);
     log::debug!("kernel layouts read from {} in {:?}: {offsets:?}", btf_file.display(), started.elapsed());
     let filters = options.filters;
@@ -125,8 +143,25 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     if !filters.tids.is_empty() {
         flags |= filter_flags::TID;
     }
+    if !filters.uids.is_empty() {
+        flags |= filter_flags::UID;
+    }
     if filters.follow || options.follow_only {
         flags |= filter_flags::FOLLOW;
+    }
+    if !filters.pidns.is_empty() {
+        flags |= filter_flags::PIDNS;
+    }
+    if !filters.containers.is_empty() {
+        flags |= filter_flags::CONTAINER;
+    }
+    if !filters.cgroups.is_empty() {
+        flags |= filter_flags::CGROUP;
+    }
+    let cgroup_filter = container_filter(filters);
+    for path in &filters.cgroups {
+        // A --cgroup that does not exist is an error here, before anything loads.
+        cgroup::id_of(path)?;
     }
     let settings = TracerSettings {
         event_mask: options.emit.iter().map(|kind| kind_bit(*kind)).fold(0, |mask, bit| mask | bit),
@@ -134,6 +169,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         exit_has_group_dead: u32::from(tracepoints.get("sched_process_exit").is_some_and(|n| n >= 2)),
         wakeup_bytes: buffer_mib * 1024 * 1024 / WAKEUP_FRACTION,
         own_tgid: std::process::id(),
+        arg_bytes: options.arg_bytes,
+        env_bytes: options.env_bytes,
         _pad: 0,
     };
     drop(kernel);
@@ -146,10 +183,16 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     if let Some(btf) = &custom_btf {
         loader.btf(Some(btf));
     }
+    // Verdicts are only kept for --container/--cgroup: otherwise the map need not take memory.
+    let verdicts = if filters.containers.is_empty() && filters.cgroups.is_empty() { 1 } else { CGROUP_VERDICT_ENTRIES };
     let mut ebpf = loader
+        .map_max_entries(map_name::CGROUP_VERDICTS, verdicts)
         .override_global(global_name::OFFSETS, &offsets, true)
         .override_global(global_name::SETTINGS, &settings, true)
+        .override_global(global_name::NS_OFFSETS, &ns_offsets, true)
+        .override_global(global_name::CGROUP_FILTER, &cgroup_filter, true)
         .map_max_entries(map_name::EVENTS, buffer_mib * 1024 * 1024)
+        .map_max_entries(map_name::EXEC_SCRATCH, exec_scratch_entries())
         .load(EBPF_OBJECT)
         .map_err(|error| LoadError::Object(error.to_string()))?;
     drop(loader);
@@ -160,6 +203,10 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     };
     log::debug!("object loaded and BTF parsed for attaching at {:?}", started.elapsed());
     fill_filter_maps(&mut ebpf, filters)?;
+    if !filters.containers.is_empty() || !filters.cgroups.is_empty() {
+        judge_cgroups(&mut ebpf, filters)?;
+        log::debug!("cgroups judged for --container/--cgroup at {:?}", started.elapsed());
+    }
     let logger = match EbpfLogger::init(&mut ebpf) {
         Ok(logger) => Some(logger),
         Err(error) => {
@@ -168,16 +215,35 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         }
     };
     let kinds: Vec<Kind> = options.attach.iter().copied().filter(|kind| *kind != Kind::Lost).collect();
-    let plan = probes::attach(&mut ebpf, &btf, &tracepoints, &kinds, options.hooks);
+    // Namespace changes are worth a costly hook only to someone who asked for them.
+    let optional: BTreeSet<Kind> =
+        if filters.kinds_by_name { BTreeSet::new() } else { BTreeSet::from([Kind::Namespace]) };
+    let plan = probes::attach(&mut ebpf, &btf, &tracepoints, &kinds, options.hooks, &optional);
+    if plan.serves(Kind::Namespace) {
+        let map = ebpf.map_mut(map_name::NAMESPACE_SERVED).ok_or_else(|| LoadError::Map {
+            map: map_name::NAMESPACE_SERVED,
+            message: "missing from the object".into(),
+        })?;
+        aya::maps::Array::<&mut MapData, u32>::try_from(map)
+            .and_then(|mut served| served.set(0, 1, 0))
+            .map_err(|error| LoadError::Map { map: map_name::NAMESPACE_SERVED, message: error.to_string() })?;
+    }
     log::debug!("programs attached at {:?}", started.elapsed());
     drop(btf);
     release_free_heap();
     let unserved = plan.unserved();
     if !unserved.is_empty() {
         let kinds = unserved.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", ");
-        return Err(LoadError::Unserved { kinds, plan });
+        let reasons = plan.refusals(&unserved, options.hooks);
+        return Err(LoadError::Unserved { kinds, reasons, plan });
     }
     Ok(Loaded { ebpf, plan, logger })
+}
+
+/// One exec scratch buffer per possible CPU: the kernel side indexes it by CPU number (possible
+/// CPUs are numbered from 0 without gaps, as the kernel's own per-CPU maps assume).
+fn exec_scratch_entries() -> u32 {
+    aya::util::nr_cpus().ok().and_then(|cpus| u32::try_from(cpus).ok()).unwrap_or(libc::CPU_SETSIZE as u32).max(1)
 }
 
 /// Hands freed heap (parsed BTF) back to the system, so it does not stay in tracer's RSS.
@@ -204,7 +270,12 @@ fn fill_filter_maps(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError>
             .insert(key, 1, 0)
             .map_err(|error| LoadError::Map { map: map_name::COMM_FILTER, message: error.to_string() })?;
     }
-    for (name, values) in [(map_name::PID_FILTER, &filters.pids), (map_name::TID_FILTER, &filters.tids)] {
+    for (name, values) in [
+        (map_name::PID_FILTER, &filters.pids),
+        (map_name::TID_FILTER, &filters.tids),
+        (map_name::UID_FILTER, &filters.uids),
+        (map_name::PIDNS_FILTER, &filters.pidns),
+    ] {
         let mut map = hash_map::<u32>(ebpf, name)?;
         for value in values {
             map.insert(value, 1, 0).map_err(|error| LoadError::Map { map: name, message: error.to_string() })?;
@@ -213,8 +284,56 @@ fn fill_filter_maps(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError>
     Ok(())
 }
 
-/// Starts following process `tgid` and its descendants (`tracer run`).
-pub fn follow(ebpf: &mut Ebpf, tgid: u32) -> Result<(), LoadError> {
-    let mut followed = hash_map::<u32>(ebpf, map_name::FOLLOWED)?;
-    followed.insert(tgid, 1, 0).map_err(|error| LoadError::Map { map: map_name::FOLLOWED, message: error.to_string() })
+/// `--container` prefixes for the kernel side (`Filters` holds at most CGROUP_FILTER_VALUES).
+fn container_filter(filters: &Filters) -> CgroupFilter {
+    let mut filter = CgroupFilter::default();
+    for (index, prefix) in filters.containers.iter().enumerate() {
+        let bytes = &prefix.as_bytes()[..prefix.len().min(ID_LEN)];
+        filter.containers[index][..bytes.len()].copy_from_slice(bytes);
+        filter.container_lens[index] = bytes.len() as u32;
+        filter.container_count += 1;
+    }
+    filter
+}
+
+/// Which of `--container` and `--cgroup` the tasks of cgroup `path` pass.
+fn cgroup_verdict(filters: &Filters, path: &[u8]) -> u8 {
+    let mut verdict = 0;
+    if container::container_of(path)
+        .is_some_and(|id| filters.containers.iter().any(|p| container::id_starts_with(&id, p)))
+    {
+        verdict |= cgroup_verdict::CONTAINER;
+    }
+    if filters.cgroups.iter().any(|filter| container::in_cgroup(path, filter.as_bytes())) {
+        verdict |= cgroup_verdict::CGROUP;
+    }
+    verdict
+}
+
+/// Judges every cgroup for `--container`/`--cgroup`: first the kernel side starts judging those
+/// created from now on, then every existing one is judged here, parents first.
+fn judge_cgroups(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError> {
+    let started = std::time::Instant::now();
+    for name in ["cgroup_mkdir", "cgroup_rmdir"] {
+        let program: &mut aya::programs::RawTracePoint = ebpf
+            .program_mut(name)
+            .ok_or_else(|| LoadError::CgroupHooks(format!("the object has no program {name}")))?
+            .try_into()
+            .map_err(|error: aya::programs::ProgramError| LoadError::CgroupHooks(error.to_string()))?;
+        program.load().map_err(|error| LoadError::CgroupHooks(format!("{name}: {error}")))?;
+        program.attach(name).map_err(|error| LoadError::CgroupHooks(format!("{name}: {error}")))?;
+        log::debug!("{name} attached at {:?}", started.elapsed());
+    }
+    let map = ebpf
+        .map_mut(map_name::CGROUP_VERDICTS)
+        .ok_or_else(|| LoadError::Map { map: map_name::CGROUP_VERDICTS, message: "missing from the object".into() })?;
+    let mut verdicts: BpfHashMap<&mut MapData, u64, u8> = BpfHashMap::try_from(map)
+        .map_err(|error| LoadError::Map { map: map_name::CGROUP_VERDICTS, message: error.to_string() })?;
+    let mut result = Ok(());
+    cgroup::walk(|id, path| {
+        if result.is_ok() && verdicts.insert(id, cgroup_verdict(filters, path), 0).is_err() {
+            result = Err(LoadError::TooManyCgroups);
+        }
+    })?;
+    result
 }

@@ -1,24 +1,33 @@
-//! tracer: watch tasks being born, exec'ing, renaming and dying, and every `/proc/<n>` lookup,
-//! live, through eBPF programs on the scheduler's tracepoints and on `proc_root_lookup`.
+//! tracer: watch tasks being born, exec'ing, renaming and dying, every `/proc/<n>` lookup and
+//! every namespace change, live, through eBPF programs on the scheduler's tracepoints, on
+//! `proc_root_lookup` and on the kernel's namespace switches.
+mod cgroup;
 mod cli;
 mod clock;
 mod config;
+mod container;
 mod decode;
 mod event;
+mod export;
 mod filter;
 mod generate;
 mod kernel_btf;
 mod live;
 mod loader;
 mod names;
+mod namespaces;
 mod output;
 mod pipeline;
 mod probes;
 mod recording;
+mod recording_set;
 mod replay;
 mod rotate;
+mod run;
 mod session;
 mod tasks;
+mod text;
+mod tree;
 
 use std::process::ExitCode;
 
@@ -42,16 +51,15 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             let rendered = error.render().to_string();
-            let mut lines = rendered.lines();
-            let mut first = lines.next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_owned();
-            // "the following required arguments were not provided:" names them on the next lines.
-            if first.ends_with(':') {
-                for line in lines.take_while(|line| line.starts_with("  ")) {
-                    first.push(' ');
-                    first.push_str(line.trim());
-                }
+            let mut lines = rendered.lines().map(str::trim).filter(|line| !line.is_empty());
+            let mut message = lines.next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_owned();
+            // "the following required arguments were not provided:" names them on the next line.
+            if message.ends_with(':')
+                && let Some(next) = lines.next()
+            {
+                message = format!("{message} {next}");
             }
-            eprintln!("tracer: {first}");
+            eprintln!("tracer: {message}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -62,6 +70,7 @@ fn main() -> ExitCode {
             eprintln!("tracer: {error:#}");
             let usage = error.is::<config::ConfigError>()
                 || error.is::<filter::FilterError>()
+                || matches!(error.downcast_ref::<loader::LoadError>(), Some(loader::LoadError::Cgroup(_)))
                 || matches!(error.downcast_ref(), Some(generate::GenerateError::Unknown { .. }));
             ExitCode::from(if usage { EXIT_USAGE } else { 1 })
         }
@@ -76,12 +85,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         };
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    match cli.command {
-        None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?, None)),
-        Some(Command::Run { trace, command }) => {
-            runtime.block_on(live::trace(TraceConfig::from_args(&trace)?, Some(command)))
+    let status = match cli.command {
+        None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?)),
+        Some(Command::Run { trace, events_to, command }) => {
+            runtime.block_on(run::run(TraceConfig::from_args(&trace)?, events_to, command))
         }
-        Some(Command::Replay { file, filters, json }) => replay::replay(&file, &filters, json),
+        Some(Command::Replay { files, filters, json }) => replay::replay(&files, &filters, json),
+        Some(Command::Tree { file, filters, layout }) => tree::tree(
+            &file,
+            &filters,
+            tree::Layout { depth: layout.depth.map(|depth| depth as usize), threads: layout.threads, all: layout.all },
+        ),
+        Some(Command::Export { file, perfetto, force }) => export::perfetto(&file, &perfetto, force),
         Some(Command::Probes { hooks }) => live::probes(config::parse_hooks(&hooks)?),
-    }
+    };
+    // Dropping the runtime would wait for blocking tasks, such as the wait for `tracer run`'s
+    // command after a SIGTERM: a stop must not.
+    runtime.shutdown_background();
+    status
 }

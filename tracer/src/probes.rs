@@ -1,8 +1,11 @@
 //! The probe plan: which hook serves each event kind on the running kernel. Strategies are
 //! tried best first (tp_btf, then raw tracepoints; for `/proc` lookups fentry, kprobe, then
-//! syscall entry); each refusal is recorded with the kernel's reason, so `tracer probes` and
+//! syscall entry; for namespace changes fentry, kprobe, then syscall exit); each refusal is recorded with the kernel's reason, so `tracer probes` and
 //! the logs say exactly what is attached and why.
-use std::{collections::HashMap, fmt};
+use std::{
+    collections::{BTreeSet, HashMap},
+    fmt,
+};
 
 use aya::{
     Btf, Ebpf,
@@ -29,6 +32,8 @@ struct Strategy {
     programs: Vec<(&'static str, Attach)>,
     /// Why this strategy cannot even be tried on this kernel.
     unavailable: Option<String>,
+    /// What it costs every task, when that is too much to pay for a kind nobody asked for.
+    costly: Option<&'static str>,
 }
 
 /// What happened when a strategy was tried.
@@ -44,6 +49,10 @@ pub struct Attempt {
 pub struct Choice {
     pub kind: Kind,
     pub attempts: Vec<Attempt>,
+    /// The kind was not asked for by name and only a costly strategy was left: left out.
+    pub skipped: bool,
+    /// The chosen strategy's cost, when it has one worth saying.
+    pub cost: Option<&'static str>,
 }
 
 impl Choice {
@@ -69,9 +78,47 @@ impl ProbePlan {
             .sum()
     }
 
-    /// Kinds nothing could serve.
+    /// Kinds nothing could serve (kinds left out for their cost are not missing).
     pub fn unserved(&self) -> Vec<Kind> {
-        self.choices.iter().filter(|choice| choice.chosen().is_none()).map(|choice| choice.kind).collect()
+        self.choices
+            .iter()
+            .filter(|choice| choice.chosen().is_none() && !choice.skipped)
+            .map(|choice| choice.kind)
+            .collect()
+    }
+
+    /// Whether `kind` was left out for its cost.
+    pub fn skips(&self, kind: Kind) -> bool {
+        self.choices.iter().any(|choice| choice.kind == kind && choice.skipped)
+    }
+
+    /// Whether `kind` is served.
+    pub fn serves(&self, kind: Kind) -> bool {
+        self.choices.iter().any(|choice| choice.kind == kind && choice.chosen().is_some())
+    }
+
+    /// Why `kinds` are not served, on one line, naming the hooks forced with `--hook`.
+    pub fn refusals(&self, kinds: &[Kind], forced: &HashMap<Kind, Source>) -> String {
+        let mut parts = Vec::new();
+        for choice in self.choices.iter().filter(|choice| kinds.contains(&choice.kind)) {
+            let kind = choice.kind.name();
+            let refused: Vec<String> = choice
+                .attempts
+                .iter()
+                .filter_map(|attempt| attempt.outcome.as_ref().err().map(|reason| (attempt.source, reason)))
+                .map(|(source, reason)| format!("{} refused: {reason}", source.name()))
+                .collect();
+            let refused = if refused.is_empty() { "no hook to try".to_owned() } else { refused.join("; ") };
+            match forced.get(&choice.kind) {
+                Some(source) => parts.push(format!(
+                    "{refused} (forced with --hook {kind}={}; `tracer probes` shows which hooks attach here)",
+                    source.name()
+                )),
+                None if kinds.len() > 1 => parts.push(format!("{kind}: {refused}")),
+                None => parts.push(refused),
+            }
+        }
+        parts.join("; ")
     }
 }
 
@@ -86,6 +133,9 @@ impl fmt::Display for ProbePlan {
                     Ok(programs) => details.push(format!("attached {}", programs.join(", "))),
                     Err(reason) => details.push(format!("{} refused: {reason}", attempt.source.name())),
                 }
+            }
+            if let Some(cost) = choice.cost {
+                details.push(format!("attached only when asked for by name (-e {}): {cost}", choice.kind.name()));
             }
             writeln!(f, "{:<8} {:<16} {}", choice.kind.name(), chosen, details.join("; "))?;
         }
@@ -111,10 +161,15 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
             source: Source::TpBtf,
             programs,
             unavailable: (!missing.is_empty()).then(|| format!("kernel BTF has no tracepoint {}", missing.join(", "))),
+            costly: None,
         }
     };
-    let raw =
-        |programs: Vec<(&'static str, Attach)>| Strategy { source: Source::RawTracepoint, programs, unavailable: None };
+    let raw = |programs: Vec<(&'static str, Attach)>| Strategy {
+        source: Source::RawTracepoint,
+        programs,
+        unavailable: None,
+        costly: None,
+    };
     match kind {
         Kind::Fork => vec![
             tp_btf(vec![
@@ -150,19 +205,55 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
                 source: Source::Fentry,
                 programs: vec![("proc_root_lookup", Attach::Fentry("proc_root_lookup"))],
                 unavailable: None,
+                costly: None,
             },
             Strategy {
                 source: Source::Kprobe,
                 programs: vec![("proc_root_lookup_kprobe", Attach::Kprobe("proc_root_lookup"))],
                 unavailable: None,
+                costly: None,
             },
             Strategy {
                 source: Source::SyscallEntry,
                 programs: vec![("proc_path_syscalls", Attach::RawTracepoint("sys_enter"))],
                 unavailable: (!cfg!(target_arch = "x86_64"))
                     .then(|| "the syscall fallback knows x86-64 syscall numbers only".to_owned()),
+                costly: None,
             },
         ],
+        Kind::Namespace => {
+            let x86_only =
+                (!cfg!(target_arch = "x86_64")).then(|| "namespace hooks know x86-64 syscall numbers only".to_owned());
+            vec![
+                Strategy {
+                    source: Source::Fentry,
+                    programs: vec![
+                        ("switch_task_namespaces", Attach::Fentry("switch_task_namespaces")),
+                        ("commit_creds", Attach::Fentry("commit_creds")),
+                    ],
+                    unavailable: x86_only.clone(),
+                    costly: None,
+                },
+                Strategy {
+                    source: Source::Kprobe,
+                    programs: vec![
+                        ("switch_task_namespaces_kprobe", Attach::Kprobe("switch_task_namespaces")),
+                        ("commit_creds_kprobe", Attach::Kprobe("commit_creds")),
+                    ],
+                    unavailable: x86_only.clone(),
+                    costly: None,
+                },
+                Strategy {
+                    source: Source::SyscallExit,
+                    programs: vec![
+                        ("namespace_syscalls_enter", Attach::RawTracepoint("sys_enter")),
+                        ("namespace_syscalls_exit", Attach::RawTracepoint("sys_exit")),
+                    ],
+                    unavailable: x86_only,
+                    costly: Some("two programs run at every syscall's entry and exit, on every task"),
+                },
+            ]
+        }
         Kind::Lost => Vec::new(),
     }
 }
@@ -172,25 +263,38 @@ pub fn strategy_names(kind: Kind) -> &'static [Source] {
     match kind {
         Kind::Fork | Kind::Exec | Kind::Exit | Kind::Rename => &[Source::TpBtf, Source::RawTracepoint],
         Kind::Lookup => &[Source::Fentry, Source::Kprobe, Source::SyscallEntry],
+        Kind::Namespace => &[Source::Fentry, Source::Kprobe, Source::SyscallExit],
         Kind::Lost => &[],
     }
 }
 
 /// Loads and attaches, for each kind, the first strategy the kernel accepts (or only the forced
 /// one). Kinds no strategy serves are left in the plan with their reasons; the caller decides.
+/// For `optional` kinds (not asked for by name), costly strategies are not tried.
 pub fn attach(
     ebpf: &mut Ebpf,
     btf: &Btf,
     tracepoints: &TracepointArguments,
     kinds: &[Kind],
     forced: &HashMap<Kind, Source>,
+    optional: &BTreeSet<Kind>,
 ) -> ProbePlan {
     let mut plan = ProbePlan::default();
     for &kind in kinds {
-        let mut choice = Choice { kind, attempts: Vec::new() };
+        let mut choice = Choice { kind, attempts: Vec::new(), skipped: false, cost: None };
         for strategy in strategies(kind, tracepoints) {
             if forced.get(&kind).is_some_and(|source| *source != strategy.source) {
                 continue;
+            }
+            if let Some(cost) = strategy.costly
+                && optional.contains(&kind)
+                && !forced.contains_key(&kind)
+            {
+                let reason = format!("not attached unless asked for by name (-e {}): {cost}", kind.name());
+                log::info!("{}: {} {reason}", kind.name(), strategy.source.name());
+                choice.attempts.push(Attempt { source: strategy.source, outcome: Err(reason) });
+                choice.skipped = true;
+                break;
             }
             let outcome = match &strategy.unavailable {
                 Some(reason) => Err(reason.clone()),
@@ -203,6 +307,7 @@ pub fn attach(
             let attached = outcome.is_ok();
             choice.attempts.push(Attempt { source: strategy.source, outcome });
             if attached {
+                choice.cost = strategy.costly;
                 break;
             }
         }

@@ -4,14 +4,18 @@
 //!
 //! tracer runs as root, often in directories other users can write to. So a [`RotatingFile`]
 //! only ever writes into files it created itself: `O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600.
-//! Everything happens relative to the directory opened once at start (`openat`, `renameat`,
-//! `unlinkat`), so swapping a directory on the path later changes nothing. An existing `FILE`
-//! at start is rotated away like at any rotation (or removed when empty), never appended to.
+//! Everything happens relative to the directory opened once at start (as `-o` opens it, see
+//! [`crate::recording::open_dir`]) with `openat`, `renameat` and `unlinkat`, so swapping a
+//! directory on the path later changes nothing. An existing `FILE` at start is rotated away
+//! like at any rotation (or removed when empty), never appended to.
 //!
-//! The writer decides where a rotation may happen (between two JSON lines, or two recording
-//! frames after a new header): it asks [`RotatingFile::size_due`] before each record and
+//! The writer decides where a rotation may happen (between two JSON lines, or between two
+//! recording frames): it asks [`RotatingFile::size_due`] before each record and
 //! [`RotatingFile::age_due`] now and then, writes what it buffered, then calls
-//! [`RotatingFile::rotate`]. Bytes go through `Write`, which counts them.
+//! [`RotatingFile::rotate_with`], which renames the file and hands it to the writer to close
+//! (a recording's trailer) before a new `FILE` is created. A file may begin with a preamble
+//! (a recording's header, [`RotatingFile::write_preamble`]) that neither counts as content
+//! for rotation nor starts its age. Bytes go through `Write`, which counts them.
 use std::{
     ffi::{CString, OsStr, OsString},
     fs::File,
@@ -59,6 +63,8 @@ pub enum RotateError {
     Create { path: PathBuf, error: io::Error },
     #[error("cannot rotate {}: {error}", path.display())]
     Rename { path: PathBuf, error: io::Error },
+    #[error("cannot close {} after renaming it: {error}", path.display())]
+    Close { path: PathBuf, error: io::Error },
     #[error(
         "{} was replaced by a file tracer did not create; still writing to the renamed file \
          (rotate with logrotate's `nocreate`)",
@@ -87,6 +93,9 @@ pub struct RotatingFile {
     policy: RotatePolicy,
     /// Bytes written to the current file.
     len: u64,
+    /// Bytes of the current file's preamble (a recording's header): a file holding no more is
+    /// empty as far as rotation goes.
+    preamble: u64,
     /// Size at which the next rotation is due (moved on when a rotation fails, so a failing
     /// rotation is retried after another `max_size` bytes rather than before every record).
     size_limit: Option<u64>,
@@ -104,7 +113,9 @@ impl RotatingFile {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
-        let dir = open_dir(parent).map_err(|error| RotateError::Directory { path: path.to_owned(), error })?;
+        let dir = crate::recording::open_dir::open_dir(parent)
+            .map(OwnedFd::from)
+            .map_err(|error| RotateError::Directory { path: path.to_owned(), error })?;
         match lstat_at(&dir, &name) {
             // An empty file holds nothing to keep: rotating it would only push older files out
             // (a service restarting in a loop would otherwise rotate its history away).
@@ -132,11 +143,47 @@ impl RotatingFile {
             identity,
             policy,
             len: 0,
+            preamble: 0,
             size_limit: None,
             age_deadline: None,
         };
         rotating.reset_limits();
         Ok(rotating)
+    }
+
+    /// Takes over `file`, just created at `path` in directory `dir` (how `-o` creates a
+    /// recording without rotation flags), so that it can be reopened on SIGHUP and rotated.
+    pub fn adopt(path: &Path, dir: File, file: File, policy: RotatePolicy) -> Result<Self, RotateError> {
+        let name = path.file_name().ok_or_else(|| RotateError::NoFileName { path: path.to_owned() })?.to_owned();
+        let stat = fstat(&file).map_err(|error| RotateError::Create { path: path.to_owned(), error })?;
+        let len = stat.st_size as u64;
+        let mut rotating = Self {
+            dir: OwnedFd::from(dir),
+            name,
+            path: path.to_owned(),
+            file,
+            identity: (stat.st_dev, stat.st_ino),
+            policy,
+            len,
+            preamble: len,
+            size_limit: None,
+            age_deadline: None,
+        };
+        rotating.reset_limits();
+        Ok(rotating)
+    }
+
+    /// Writes the start of a new file (a recording's header), which does not count as content.
+    pub fn write_preamble(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        self.preamble = self.len;
+        Ok(())
+    }
+
+    /// The file being written.
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     pub fn path(&self) -> &Path {
@@ -147,7 +194,7 @@ impl RotatingFile {
     /// `pending` bytes still buffered for it. A record larger than the limit gets a file alone.
     pub fn size_due(&self, pending: u64, next: u64) -> bool {
         let used = self.len + pending;
-        used > 0 && self.size_limit.is_some_and(|limit| used + next > limit)
+        used > self.preamble && self.size_limit.is_some_and(|limit| used + next > limit)
     }
 
     /// Whether the file has reached its age.
@@ -160,8 +207,17 @@ impl RotatingFile {
     /// On failure writing goes on into the current file, and the next attempt waits for another
     /// `max_size` bytes or `max_age`.
     pub fn rotate(&mut self) -> Result<(), RotateError> {
+        self.rotate_with(|_| Ok(()))
+    }
+
+    /// [`rotate`](Self::rotate), handing the renamed file to `close` before the new `FILE` is
+    /// created: whatever `close` writes ends the old file. If the rename fails, `close` is not
+    /// called and writing goes on into the current file; if `close` or the creation fails, the
+    /// error says so and the old file stays the one written.
+    pub fn rotate_with(&mut self, close: impl FnOnce(&mut File) -> io::Result<()>) -> Result<(), RotateError> {
         let result = shift(&self.dir, &self.name, self.policy.keep)
             .map_err(|error| RotateError::Rename { path: self.path.clone(), error })
+            .and_then(|()| close(&mut self.file).map_err(|error| RotateError::Close { path: self.path.clone(), error }))
             .and_then(|()| self.replace());
         if result.is_err() {
             self.size_limit = self.policy.max_size.map(|max| self.len.saturating_add(max));
@@ -174,8 +230,17 @@ impl RotatingFile {
     /// the path no longer names the file being written. A file someone else put there is never
     /// written into.
     pub fn reopen(&mut self) -> Result<Reopened, RotateError> {
+        self.reopen_with(|_| Ok(()))
+    }
+
+    /// [`reopen`](Self::reopen), handing the renamed file to `close` before a new `FILE` is
+    /// created.
+    pub fn reopen_with(&mut self, close: impl FnOnce(&mut File) -> io::Result<()>) -> Result<Reopened, RotateError> {
         match lstat_at(&self.dir, &self.name) {
-            Err(error) if error.kind() == io::ErrorKind::NotFound => self.replace().map(|()| Reopened::New),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                close(&mut self.file).map_err(|error| RotateError::Close { path: self.path.clone(), error })?;
+                self.replace().map(|()| Reopened::New)
+            }
             Ok(stat) if (stat.st_dev, stat.st_ino) == self.identity => Ok(Reopened::Unchanged),
             Ok(_) => Err(RotateError::Occupied { path: self.path.clone() }),
             Err(error) => Err(RotateError::Create { path: self.path.clone(), error }),
@@ -189,6 +254,7 @@ impl RotatingFile {
         self.file = file;
         self.identity = identity;
         self.len = 0;
+        self.preamble = 0;
         self.reset_limits();
         Ok(())
     }
@@ -202,7 +268,7 @@ impl RotatingFile {
 impl Write for RotatingFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let written = self.file.write(bytes)?;
-        if self.len == 0 && written > 0 && self.age_deadline.is_none() {
+        if self.len == self.preamble && written > 0 && self.age_deadline.is_none() {
             self.age_deadline = self.policy.max_age.and_then(|age| Instant::now().checked_add(age));
         }
         self.len += written as u64;
@@ -251,17 +317,6 @@ fn not_found_ok(result: io::Result<()>) -> io::Result<()> {
 
 fn c_name(name: &OsStr) -> io::Result<CString> {
     CString::new(name.as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in a file name"))
-}
-
-fn open_dir(path: &Path) -> io::Result<OwnedFd> {
-    let path = c_name(path.as_os_str())?;
-    // SAFETY: a valid C string; the returned descriptor is checked and then owned.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a descriptor we just opened and nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// A new file `name` in `dir`, mode 0600, failing if anything (a link included) is there.

@@ -1,8 +1,14 @@
 //! A live tracing session: drains the ring buffer when the kernel wakes it for a batch of
-//! records (epoll through tokio) and every 50 ms, reports lost records as they are noticed, forwards kernel-side logs, and
-//! stops on Ctrl-C, SIGTERM, `--duration`, a closed output, or the end of `tracer run`'s tree.
+//! records (epoll through tokio) and every 50 ms, reports lost records as they are noticed
+//! (in the kernel's ring or in the printed output), forwards kernel-side logs, and stops on
+//! Ctrl-C, SIGTERM, `--duration`, a closed output, or when the caller's `until` future
+//! resolves (`tracer run`: the command's tree is gone).
+//!
+//! Nothing here waits on stdout: printing goes through a queue to a writer thread
+//! ([`crate::output::QueuedPrinter`]), so a stalled reader can neither hold up the drain (and
+//! with it the recording and the loss accounting) nor delay a stop beyond [`STOP_GRACE`].
 use std::{
-    collections::HashSet,
+    future::Future,
     time::{Duration, Instant},
 };
 
@@ -16,9 +22,9 @@ use tracer_common::map_name;
 use crate::{
     clock::Clock,
     decode::decode,
-    event::{Detail, Event, Source},
+    event::LostOrigin,
     loader::Loaded,
-    pipeline::{Counts, Pipeline, PipelineError},
+    pipeline::{Counts, Pipeline, PipelineError, lost_event},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -36,45 +42,20 @@ pub enum SessionError {
 /// How often the ring buffer is drained (and lost records counted) without a wake-up.
 const DRAIN_INTERVAL: Duration = Duration::from_millis(50);
 
+/// After a stop signal, how long the writer may still take to print what it holds; what it
+/// has not printed by then is counted as lost (origin output). Keeps Ctrl-C and SIGTERM under a
+/// second whatever the reader of stdout does.
+pub const STOP_GRACE: Duration = Duration::from_millis(300);
+
+/// How often the end of the output is checked for while waiting for it.
+const OUTPUT_POLL: Duration = Duration::from_millis(10);
+
 /// How a session ended.
 pub struct Ended {
     pub counts: Counts,
     pub elapsed: Duration,
-    /// For `tracer run`: the command's exit status.
-    pub command_status: Option<std::process::ExitStatus>,
     /// The reader of our output went away (`tracer | head`).
     pub output_closed: bool,
-}
-
-/// Process trees `tracer run` waits for: the command's process and every process it (or they)
-/// created, known from the fork and exit events of followed processes.
-pub struct RunTree {
-    /// Resolves to the command's exit status.
-    waiter: tokio::task::JoinHandle<std::process::ExitStatus>,
-    live: HashSet<u32>,
-    status: Option<std::process::ExitStatus>,
-}
-
-impl RunTree {
-    pub fn new(waiter: tokio::task::JoinHandle<std::process::ExitStatus>, tgid: u32) -> Self {
-        Self { waiter, live: HashSet::from([tgid]), status: None }
-    }
-
-    fn observe(&mut self, event: &Event) {
-        match event.detail {
-            Detail::Fork { child_tgid, .. } if child_tgid != event.tgid && self.live.contains(&event.tgid) => {
-                self.live.insert(child_tgid);
-            }
-            Detail::Exit { group_dead: true, .. } => {
-                self.live.remove(&event.tgid);
-            }
-            _ => {}
-        }
-    }
-
-    fn finished(&self) -> bool {
-        self.status.is_some() && self.live.is_empty()
-    }
 }
 
 struct Sources {
@@ -95,45 +76,48 @@ const DRAIN_BATCH: usize = 16 * 1024;
 
 /// Decodes and handles records waiting in the ring buffer, at most [`DRAIN_BATCH`]; returns
 /// whether more may be waiting.
-fn drain(
-    ring: &mut RingBuf<MapData>,
-    clock: &Clock,
-    pipeline: &mut Pipeline,
-    run: &mut Option<RunTree>,
-) -> Result<bool, PipelineError> {
+fn drain(ring: &mut RingBuf<MapData>, clock: &Clock, pipeline: &mut Pipeline) -> Result<bool, PipelineError> {
     for _ in 0..DRAIN_BATCH {
         let Some(record) = ring.next() else { return Ok(false) };
         match decode(&record, clock) {
-            Ok(event) => {
-                if let Some(run) = run {
-                    run.observe(&event);
-                }
-                pipeline.handle(event)?;
-            }
+            Ok(event) => pipeline.handle(event)?,
             Err(error) => log::warn!("skipping a kernel record: {error}"),
         }
     }
     Ok(true)
 }
 
-/// Emits a `lost` event when the kernel's count of dropped records grew.
+/// Emits a `lost` event when the kernel's count of dropped records grew, and one when the
+/// printer dropped events.
 fn report_lost(sources: &mut Sources, pipeline: &mut Pipeline) -> Result<(), PipelineError> {
     let total = sources.lost_total();
     if total > sources.lost_seen {
         let count = total - sources.lost_seen;
         sources.lost_seen = total;
-        pipeline.handle(Event {
-            timestamp_ns: Clock::wall_now_ns(),
-            cpu: 0,
-            tgid: std::process::id(),
-            tid: std::process::id(),
-            ppid: 0,
-            comm: "tracer".into(),
-            source: Source::Tracer,
-            detail: Detail::Lost { count },
-        })?;
+        pipeline.handle(lost_event(count, LostOrigin::RingBuffer))?;
     }
-    Ok(())
+    pipeline.report_unprinted()
+}
+
+/// Waits for the writer to print what it holds. After a natural end (`--duration`, the end of
+/// `tracer run`) that is as long as it takes, like any program writing to a pipe; a stop signal,
+/// before or during the wait, cuts it to [`STOP_GRACE`].
+async fn wait_for_output(
+    pipeline: &mut Pipeline,
+    mut stop_at: Option<Instant>,
+    interrupt: &mut tokio::signal::unix::Signal,
+    terminate: &mut tokio::signal::unix::Signal,
+) {
+    while !pipeline.wait_output(Duration::ZERO) {
+        if stop_at.is_some_and(|at| Instant::now() >= at) {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(OUTPUT_POLL) => {}
+            _ = interrupt.recv() => { stop_at.get_or_insert_with(|| Instant::now() + STOP_GRACE); }
+            _ = terminate.recv() => { stop_at.get_or_insert_with(|| Instant::now() + STOP_GRACE); }
+        }
+    }
 }
 
 /// Takes map `name` out of the object as a typed map.
@@ -145,12 +129,12 @@ where
     T::try_from(map).map_err(|error| SessionError::Map(name, error.to_string()))
 }
 
-/// Streams events until a stop condition holds.
+/// Streams events until a stop condition holds or `until` resolves.
 pub async fn stream(
     mut loaded: Loaded,
     mut pipeline: Pipeline,
     duration: Option<Duration>,
-    mut run: Option<RunTree>,
+    until: impl Future<Output = ()>,
 ) -> Result<Ended, SessionError> {
     let start = Instant::now();
     let clock = Clock::sample();
@@ -175,19 +159,23 @@ pub async fn stream(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let deadline = tokio::time::sleep(duration.unwrap_or(Duration::MAX / 4));
     tokio::pin!(deadline);
+    tokio::pin!(until);
 
-    let result: Result<(), PipelineError> = async {
+    // Ok(when a stop signal came, if one did).
+    let result: Result<Option<Instant>, PipelineError> = async {
         let mut more = false;
-        loop {
+        let stop_signal = loop {
             tokio::select! {
                 // Stop requests first: a busy ring must not starve them.
                 biased;
-                _ = interrupt.recv(), if run.is_none() => break,
-                _ = terminate.recv() => break,
-                _ = &mut deadline => break,
+                _ = interrupt.recv() => break Some(Instant::now()),
+                _ = terminate.recv() => break Some(Instant::now()),
+                _ = &mut deadline => break None,
+                _ = &mut until => break None,
                 _ = async { hangup.as_mut()?.recv().await }, if hangup.is_some() => pipeline.reopen_outputs()?,
                 _ = std::future::ready(()), if more => {
-                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline)?;
+                    pipeline.flush_recording()?;
                     pipeline.flush_output()?;
                 }
                 guard = sources.ring.readable_mut() => {
@@ -195,8 +183,9 @@ pub async fn stream(
                         Ok(guard) => guard,
                         Err(error) => return Err(PipelineError::Output(error)),
                     };
-                    more = drain(guard.get_inner_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(guard.get_inner_mut(), &clock, &mut pipeline)?;
                     guard.clear_ready();
+                    pipeline.flush_recording()?;
                     pipeline.flush_output()?;
                 }
                 guard = async { logger.as_mut()?.readable_mut().await.ok() }, if logger.is_some() => {
@@ -206,31 +195,34 @@ pub async fn stream(
                     }
                 }
                 _ = ticker.tick() => {
-                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run)?;
+                    more = drain(sources.ring.get_mut(), &clock, &mut pipeline)?;
                     report_lost(&mut sources, &mut pipeline)?;
-                    pipeline.tick()?;
+                    pipeline.flush_recording()?;
                     pipeline.flush_output()?;
                 }
-                status = async { (&mut run.as_mut()?.waiter).await.ok() }, if run.as_ref().is_some_and(|run| run.status.is_none()) => {
-                    if let Some(run) = &mut run {
-                        // A failed wait still ends the command's own part of the tree.
-                        run.status = status.or(Some(std::os::unix::process::ExitStatusExt::from_raw(1 << 8)));
-                    }
-                }
             }
-            if run.as_ref().is_some_and(RunTree::finished) {
-                break;
-            }
-        }
-        Ok(())
+        };
+        Ok(stop_signal)
     }
     .await;
     // What the kernel wrote before the stop is still delivered (one batch: a storm that goes
     // on must not keep tracer from stopping).
-    let outcome = result
-        .and_then(|()| drain(sources.ring.get_mut(), &clock, &mut pipeline, &mut run).map(drop))
-        .and_then(|()| report_lost(&mut sources, &mut pipeline));
+    let outcome = result.and_then(|stop_signal| {
+        drain(sources.ring.get_mut(), &clock, &mut pipeline)?;
+        report_lost(&mut sources, &mut pipeline)?;
+        pipeline.close_output()?;
+        Ok(stop_signal)
+    });
     let output_closed = matches!(outcome, Err(PipelineError::OutputClosed));
+    let outcome = match outcome {
+        Ok(stop_signal) => {
+            let stop_at = stop_signal.map(|at| at + STOP_GRACE);
+            wait_for_output(&mut pipeline, stop_at, &mut interrupt, &mut terminate).await;
+            // What the writer has not printed by now is reported (and recorded) as lost.
+            pipeline.report_unprinted()
+        }
+        Err(error) => Err(error),
+    };
     let counts = pipeline.counts;
     // The recording is closed properly whatever happened to the printed output.
     let finished = pipeline.finish();
@@ -238,5 +230,5 @@ pub async fn stream(
         (Err(PipelineError::OutputClosed) | Ok(()), Ok(_) | Err(PipelineError::OutputClosed)) => {}
         (Err(error), _) | (_, Err(error)) => return Err(error.into()),
     }
-    Ok(Ended { counts, elapsed: start.elapsed(), command_status: run.and_then(|run| run.status), output_closed })
+    Ok(Ended { counts, elapsed: start.elapsed(), output_closed })
 }

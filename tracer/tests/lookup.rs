@@ -1,22 +1,48 @@
-//! `/proc/<tid>` lookups of a non-leader thread, through each lookup hook in turn. This kernel
-//! refuses fentry and has no kprobes: here the test checks that tracer says so and fails
-//! cleanly; in the Debian 6.1 VM (`cargo xtask vm-test`, TRACER_EXPECT_KERNEL_HOOKS=1) both must
-//! attach and deliver the event.
+//! `/proc/<tid>` lookups of a non-leader thread, through each lookup hook in turn, and the probe
+//! plan. What to expect comes from the kernel itself, asked without tracer (`common::kernel`): a
+//! hook the kernel offers must attach and deliver the exact event; a hook it refuses (fentry and
+//! kprobes on the development kernel) must make a forced `--hook` fail with the kernel's reason.
+//! The Debian 6.1 VM requires fentry and kprobes to be offered, so their events are always
+//! checked somewhere.
 mod common;
 
-use common::{Tracer, expect_kernel_hooks, field, machine, one, report, run_tracer, run_workload};
+use common::{
+    Tracer, field,
+    kernel::{self, Offer},
+    machine, one, report, require_root, run_tracer, run_workload,
+};
+
+/// The kernel function behind every `/proc/<name>` lookup.
+const LOOKUP_FUNCTION: &str = "proc_root_lookup";
+
+/// Lookup hooks, best first, as tracer tries them.
+const LOOKUP_HOOKS: [&str; 3] = ["fentry", "kprobe", "syscall_entry"];
+
+/// What this kernel offers `hook` for lookups.
+fn offer(hook: &str) -> Offer {
+    match hook {
+        "fentry" => kernel::fentry(LOOKUP_FUNCTION),
+        "kprobe" => kernel::kprobe(LOOKUP_FUNCTION),
+        // The syscall fallback is a raw tracepoint on every syscall's entry.
+        "syscall_entry" => kernel::raw_tracepoint("sys_enter"),
+        _ => panic!("unknown lookup hook {hook}"),
+    }
+}
 
 fn check_lookup(hook: &str) {
-    let kernel_hook = hook != "syscall_entry";
-    if kernel_hook && !expect_kernel_hooks() {
+    require_root();
+    let context = format!("[{} {hook}]", machine());
+    if let Offer::Refused { reason, evidence } = offer(hook) {
         let output = run_tracer(&["--json", "-e", "lookup", "--hook", &format!("lookup={hook}"), "-d", "1"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "[{}] {hook} must be refused here: {stderr}", machine());
+        assert_eq!(output.status.code(), Some(1), "{context} the kernel refuses {hook} ({reason}): {stderr}");
         assert!(
-            stderr.contains("no hook for lookup could attach") && stderr.contains(&format!("{hook} refused")),
-            "{stderr}"
+            stderr.starts_with("tracer: no hook for lookup could attach")
+                && stderr.contains(&format!("{hook} refused: "))
+                && stderr.contains(&evidence),
+            "{context} tracer's refusal must quote the kernel's reason ({reason}):\n{stderr}"
         );
-        eprintln!("[{}] lookup={hook} is refused by this kernel, as expected; the VM leg exercises it", machine());
+        eprintln!("{context} refused by this kernel ({reason}), and tracer says so; its events are checked in the VM");
         return;
     }
     let tracer = Tracer::start(&["--json", "-e", "lookup", "-c", "cat", "--hook", &format!("lookup={hook}")]);
@@ -31,7 +57,6 @@ fn check_lookup(hook: &str) {
     let lookup = one(&events, &format!("lookup of /proc/{pthread} via {hook}"), |e| {
         e["tgid"] == cat && e["name"] == name.as_str()
     });
-    let context = format!("[{} {hook}]", machine());
     assert_eq!((field(lookup, "tid"), field(lookup, "ppid")), (cat, tgid), "{context} {lookup}");
     assert_eq!(lookup["comm"], "cat", "{context} {lookup}");
     assert_eq!(field(lookup, "target_tgid"), tgid, "{context} the thread belongs to the workload: {lookup}");
@@ -57,28 +82,53 @@ fn lookup_via_syscall_entry() {
     check_lookup("syscall_entry");
 }
 
+/// `tracer probes` picks, for each event kind, the best hook this kernel offers, and says why
+/// each better one was refused.
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn probes_reports_the_plan_for_this_kernel() {
+    require_root();
     let output = run_tracer(&["probes"]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
     let row = |kind: &str| {
-        text.lines()
-            .find(|line| line.starts_with(kind))
-            .unwrap_or_else(|| panic!("no {kind} row in:\n{text}"))
-            .to_owned()
+        let line = text
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(kind))
+            .unwrap_or_else(|| panic!("no {kind} row in:\n{text}"));
+        (line.split_whitespace().nth(1).unwrap_or_default().to_owned(), line.to_owned())
     };
-    for kind in ["fork", "exec", "exit", "rename"] {
+    let tracepoints: [(&str, &[&str]); 4] = [
+        ("fork", &["task_newtask", "sched_process_fork"]),
+        ("exec", &["sched_process_exec"]),
+        ("exit", &["sched_process_exit"]),
+        ("rename", &["task_rename"]),
+    ];
+    for (kind, needed) in tracepoints {
+        let refused: Vec<String> = needed
+            .iter()
+            .filter_map(|tracepoint| match kernel::tp_btf(tracepoint) {
+                Offer::Offered => None,
+                Offer::Refused { reason, .. } => Some(reason),
+            })
+            .collect();
+        let expected = if refused.is_empty() { "tp_btf" } else { "raw_tracepoint" };
+        let (hook, line) = row(kind);
+        assert_eq!(hook, expected, "[{}] {kind} (tp_btf refusals: {refused:?}):\n{text}", machine());
+        assert!(line.contains("attached "), "[{}] {line}", machine());
+    }
+    let offers: Vec<(&str, Offer)> = LOOKUP_HOOKS.iter().map(|hook| (*hook, offer(hook))).collect();
+    let expected = offers.iter().find(|(_, offer)| offer.is_offered()).map_or("none", |(hook, _)| hook);
+    let (hook, line) = row("lookup");
+    assert_eq!(hook, expected, "[{}] the best lookup hook this kernel offers ({offers:?}):\n{text}", machine());
+    for (better, offer) in offers.iter().take_while(|(hook, _)| *hook != expected) {
+        let Offer::Refused { evidence, .. } = offer else { unreachable!("{better} is refused: it comes first") };
         assert!(
-            row(kind).split_whitespace().nth(1) == Some("tp_btf"),
-            "[{}] {kind} should use tp_btf:\n{text}",
+            line.contains(&format!("{better} refused: ")) && line.contains(evidence.as_str()),
+            "[{}] the plan says why {better} was refused ({offer:?}):\n{line}",
             machine()
         );
     }
-    let lookup = row("lookup");
-    let expected = if expect_kernel_hooks() { "fentry" } else { "syscall_entry" };
-    assert_eq!(lookup.split_whitespace().nth(1), Some(expected), "[{}]\n{text}", machine());
 }
 
 /// Resolving a lookup of an unknown TID reads `/proc/<tid>/status`, itself a `/proc` lookup:

@@ -1,46 +1,68 @@
 //! `cargo xtask bench`: tracer's overhead, losses and costs, measured against the untraced
-//! workload and against bpftrace.
+//! workload, against the bare hooks (the floor), and against peers (bpftrace, forkstat).
 //!
 //! Storms of `tracer-workload storm` (thread, fork and exec shapes, on one core and on all) run
-//! in rounds; each round runs every configuration of every storm once, in an order rotated each
+//! in rounds; each round runs every configuration of a storm once, in an order rotated each
 //! round, so slow drifts of the machine hit every configuration alike. Configurations:
-//! `untraced`, `tracer-record` (recording every event to a file), `tracer-comm-miss` (recording
-//! with a `--comm` filter nothing matches) and `bpftrace` (a script on the sched tracepoints
-//! printing the same facts to a file; left out, and said so, when bpftrace cannot be had).
-//! Each round also measures start-to-first-event for tracer and bpftrace.
+//! `untraced`, `floor` (tracer's hooks with programs that return at once), `tracer-record`
+//! (recording every event to a file), `tracer-comm-miss` (recording with a `--comm` filter
+//! nothing matches), `bpftrace` (a script on the sched tracepoints printing the same facts to a
+//! file) and `forkstat` (the proc connector tool); a peer that cannot be had is reported as not
+//! run, with the reason. Storms whose figures are still noisy after the first rounds get more,
+//! up to a cap. Then, with the kernel's BPF run-time statistics on, one run per storm of the floor
+//! and of tracer measures each hook's cost. Each of the first rounds also measures
+//! start-to-first-event for tracer and bpftrace. At the end, replay speed is measured on a
+//! recording and on a hostile file.
 //!
-//! Results: a table on stdout, `target/bench/results.json` and `target/bench/README-figures.md`.
+//! Results: the tables on stdout, `target/bench/results.json` and `target/bench/README-figures.md`.
 mod count;
+mod floor;
+mod forkstat;
+mod hooks;
+mod json;
+mod machine;
+mod peers;
 mod process;
+mod recorded;
+mod replay;
 mod report;
 mod runs;
+mod startup;
+mod stats;
+mod summary;
+mod tables;
 
-use std::{
-    env, fs,
-    path::{Path, PathBuf},
-    process::Command,
-    time::Instant,
-};
+use std::{fs, time::Instant};
 
 use anyhow::{Context, Result, bail};
+use serde_json::json;
 
 use crate::{
     build,
-    command::{is_root, run, step, target_dir},
+    command::{is_root, step, target_dir},
 };
+use report::{Results, Rounds};
 use runs::{Config, RunResult, Storm, Tools};
+use stats::Summary;
 
 /// Tasks per storm, by shape: each storm takes about 1.3 s untraced on the 2-core VM this was
-/// tuned on (one core: thread ≈ 45,000 tasks/s, fork ≈ 7,000/s, exec ≈ 1,300/s), and the whole
-/// bench (5 rounds, bpftrace included) about 5 minutes.
+/// tuned on (one core: thread ≈ 45,000 tasks/s, fork ≈ 7,000/s, exec ≈ 1,300/s).
 const TASKS: [(&str, u64); 3] = [("thread", 60_000), ("fork", 9_000), ("exec", 1_800)];
 const CORES: [&str; 2] = ["one", "all"];
 
 #[derive(clap::Args)]
 pub struct Options {
-    /// Rounds; each runs every configuration of every storm once, in a rotating order.
+    /// Rounds every storm gets; each runs every configuration of the storm once, in a rotating
+    /// order.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
+    /// Rounds a noisy storm may get in all (see --noise).
+    #[arg(long, default_value_t = 10)]
+    max_rounds: usize,
+    /// A storm gets another round while the 95 % interval of a median ratio or difference of the
+    /// floor or of tracer (to untraced) is wider than ± this.
+    #[arg(long, default_value_t = 0.03)]
+    noise: f64,
     /// Multiply every storm's task count by this (e.g. 0.1 for a quick smoke run).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
@@ -50,6 +72,12 @@ pub struct Options {
     /// Leave bpftrace out even when it is installed.
     #[arg(long)]
     no_bpftrace: bool,
+    /// Leave forkstat out even when it is installed.
+    #[arg(long)]
+    no_forkstat: bool,
+    /// Skip the per-hook cost runs.
+    #[arg(long)]
+    no_hook_costs: bool,
 }
 
 /// One run, placed in the schedule.
@@ -72,8 +100,12 @@ pub fn bench(options: &Options) -> Result<()> {
     if !is_root() {
         bail!("the bench loads BPF programs and runs bpftrace: run it as root (e.g. `sudo -E cargo xtask bench`)");
     }
-    if options.rounds == 0 || options.scale.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-        bail!("--rounds and --scale must be positive");
+    let positive = |value: f64| value.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater);
+    if options.rounds == 0 || !positive(options.scale) || !positive(options.noise) {
+        bail!("--rounds, --scale and --noise must be positive");
+    }
+    if options.max_rounds < options.rounds {
+        bail!("--max-rounds ({}) is below --rounds ({})", options.max_rounds, options.rounds);
     }
     let mut storms = Vec::new();
     for shape in &options.shapes {
@@ -85,28 +117,43 @@ pub fn bench(options: &Options) -> Result<()> {
     }
 
     let artifacts = build::build()?;
+    let tracer_floor = floor::build()?;
     let out_dir = target_dir().join("bench");
     let scratch = out_dir.join("scratch");
     fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
-    let (bpftrace, bpftrace_status) =
-        if options.no_bpftrace { (None, "left out (--no-bpftrace)".to_owned()) } else { find_bpftrace() };
-    step(format!("bpftrace: {bpftrace_status}"));
-    let tools = Tools { tracer: artifacts.tracer, workload: artifacts.workload, bpftrace, scratch };
+    let tracefs = peers::mount_tracefs();
+    let bpftrace = if options.no_bpftrace { peers::Peer::left_out("--no-bpftrace") } else { peers::bpftrace(&tracefs) };
+    let forkstat = if options.no_forkstat { peers::Peer::left_out("--no-forkstat") } else { peers::forkstat() };
+    step(format!("bpftrace: {}", bpftrace.status));
+    step(format!("forkstat: {}", forkstat.status));
+    let mut configs = vec![Config::Untraced, Config::Floor, Config::TracerRecord, Config::TracerCommMiss];
+    let mut not_run = Vec::new();
+    for (config, peer) in [(Config::Bpftrace, &bpftrace), (Config::Forkstat, &forkstat)] {
+        match peer.path {
+            Some(_) => configs.push(config),
+            None => not_run.push((config, peer.status.clone())),
+        }
+    }
+    let peer_statuses = vec![("bpftrace", bpftrace.status.clone()), ("forkstat", forkstat.status.clone())];
+    let tools = Tools {
+        tracer: artifacts.tracer,
+        tracer_floor,
+        workload: artifacts.workload,
+        bpftrace: bpftrace.path,
+        forkstat: forkstat.path,
+        scratch,
+    };
     tools.write_script()?;
-    let machine = report::machine(&bpftrace_status);
+    let machine = machine::machine(json!({"bpftrace": bpftrace.status, "forkstat": forkstat.status}));
     step(format!("machine: {}", machine.line));
 
-    let mut configs = vec![Config::Untraced, Config::TracerRecord, Config::TracerCommMiss];
-    if tools.bpftrace.is_some() {
-        configs.push(Config::Bpftrace);
-    }
     // Warm-up, not recorded: page cache, CPU frequency, the first exec of every binary.
     step("warming up");
     for storm in &storms {
-        let _ = runs::run(&tools, Config::Untraced, *storm);
+        let _ = runs::run(&tools, Config::Untraced, *storm, false);
     }
 
-    let load_before = report::load_average();
+    let load_before = machine::load_average();
     if load_before.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()).is_some_and(|l| l > 0.5) {
         step(format!("the machine is busy (load average {load_before}): figures will be noisy"));
     }
@@ -114,131 +161,158 @@ pub fn bench(options: &Options) -> Result<()> {
     let mut records = Vec::new();
     let mut disturbances = Vec::new();
     let mut startups = [Startup::default(), Startup::default()];
-    for round in 0..options.rounds {
-        step(format!("round {}/{}", round + 1, options.rounds));
-        let foreign = report::foreign_load();
+    let rounds = Rounds { base: options.rounds, max: options.max_rounds, noise: options.noise };
+    for round in 0..rounds.max {
+        let storms_now: Vec<Storm> = if round < rounds.base {
+            storms.clone()
+        } else {
+            storms.iter().copied().filter(|storm| noisy(&records, storm, &configs, rounds.noise)).collect()
+        };
+        if storms_now.is_empty() {
+            break;
+        }
+        let names: Vec<String> = storms_now.iter().map(|s| format!("{}/{}", s.shape, s.cores)).collect();
+        step(format!("round {} (at least {}, at most {}): {}", round + 1, rounds.base, rounds.max, names.join(", ")));
+        let foreign = machine::foreign_load();
         if !foreign.is_empty() {
             step(format!("other load on the machine: {foreign}"));
         }
         disturbances.push(format!(
             "round {}: load average {}{}{foreign}",
             round + 1,
-            report::load_average(),
+            machine::load_average(),
             if foreign.is_empty() { "" } else { "; " }
         ));
-        for (index, bpftrace) in [false, true].into_iter().enumerate() {
-            if bpftrace && tools.bpftrace.is_none() {
-                continue;
-            }
-            let name = if bpftrace { "bpftrace" } else { "tracer" };
-            match runs::startup(&tools, bpftrace) {
-                Ok(sample) => {
-                    let ready = sample.ready_ns.unwrap_or(0);
-                    let first = sample.first_event_ns;
-                    eprintln!(
-                        "    {name:<8} start-to-first-event {:.0} ms (ready after {:.0} ms)",
-                        first as f64 / 1e6,
-                        ready as f64 / 1e6
-                    );
-                    startups[index].samples.push((ready, first));
-                    if let Some(problem) = sample.problem {
-                        eprintln!("    {name:<8} PROBLEM: {problem}");
-                        startups[index].errors.push(problem);
-                    }
-                }
-                Err(error) => {
-                    eprintln!("    {name:<8} start-to-first-event: FAILED: {error:#}");
-                    startups[index].errors.push(format!("{error:#}"));
-                }
-            }
+        if round < rounds.base {
+            measure_startups(&tools, &mut startups);
         }
-        for storm in &storms {
+        for storm in &storms_now {
             let mut order = configs.clone();
             order.rotate_left(round % configs.len());
             for config in order {
-                let result = runs::run(&tools, config, *storm);
+                let result = runs::run(&tools, config, *storm, false);
                 eprintln!("    {}", report::progress_line(storm, config, &result, &records, round));
                 records.push(Record { round, storm: *storm, config, result });
             }
         }
     }
+    let (hook_records, hooks_status) = if options.no_hook_costs {
+        (Vec::new(), "left out (--no-hook-costs)".to_owned())
+    } else {
+        hook_costs(&tools, &storms)
+    };
     let elapsed = began.elapsed();
+    step("replay speed");
+    let replay_speed = replay::measure(&tools);
     let _ = fs::remove_dir_all(&tools.scratch);
 
-    let results = report::Results {
+    let results = Results {
         machine,
-        bpftrace_status,
-        rounds: options.rounds,
+        peers: peer_statuses,
+        tracefs: match tracefs {
+            Ok(done) => done,
+            Err(problem) => problem,
+        },
+        rounds,
         storms,
         configs,
+        not_run,
         records,
+        hook_records,
+        hooks_status,
         startups,
         elapsed,
-        load: (load_before, report::load_average()),
+        load: (load_before, machine::load_average()),
         disturbances,
     };
-    let table = results.tables();
-    println!("{table}");
+    println!("{}", results.tables());
     let json_path = out_dir.join("results.json");
-    fs::write(&json_path, serde_json::to_string_pretty(&results.to_json())? + "\n")
+    fs::write(&json_path, serde_json::to_string_pretty(&json::to_json(&results))? + "\n")
         .with_context(|| format!("cannot write {}", json_path.display()))?;
+    let replay_section = match &replay_speed {
+        Ok(samples) => replay::markdown(samples),
+        Err(error) => format!("Replay speed: FAILED: {error:#}\n"),
+    };
+    println!("{replay_section}");
     let readme_path = out_dir.join("README-figures.md");
-    fs::write(&readme_path, results.markdown()).with_context(|| format!("cannot write {}", readme_path.display()))?;
+    fs::write(&readme_path, format!("{}\n{replay_section}", results.markdown()))
+        .with_context(|| format!("cannot write {}", readme_path.display()))?;
     println!("results: {}", json_path.display());
     println!("figures for README.md: {}", readme_path.display());
-    let failed = results.records.iter().filter(|record| record.result.error.is_some()).count();
+    let failed = results.records.iter().chain(&results.hook_records).filter(|r| r.result.error.is_some()).count();
     let startup_problems: usize = results.startups.iter().map(|startup| startup.errors.len()).sum();
+    replay_speed?;
     if failed + startup_problems > 0 {
         bail!(
             "{failed} of {} runs failed and {startup_problems} start-to-first-event measurements had problems; see `errors` in {}",
-            results.records.len(),
+            results.records.len() + results.hook_records.len(),
             json_path.display()
         );
     }
     Ok(())
 }
 
-/// bpftrace on PATH, or installed with apt-get; with the tracefs its tracepoints need.
-fn find_bpftrace() -> (Option<PathBuf>, String) {
-    let mut path = on_path("bpftrace");
-    if path.is_none() && on_path("apt-get").is_some() {
-        step("bpftrace is not installed: trying `apt-get install -y bpftrace`");
-        let install = || {
-            Command::new("apt-get")
-                .args(["install", "-y", "bpftrace"])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .is_ok_and(|status| status.success())
-        };
-        if !install() {
-            let _ = Command::new("apt-get").arg("update").status();
-            install();
-        }
-        path = on_path("bpftrace");
+/// Whether `storm`'s figures are still too noisy: the 95 % interval of the median ratio of the
+/// floor or of tracer to untraced, or of tracer's own cost over the floor, is wider than
+/// ± `noise`.
+fn noisy(records: &[Record], storm: &Storm, configs: &[Config], noise: f64) -> bool {
+    let mut samples: Vec<Vec<f64>> = [Config::Floor, Config::TracerRecord, Config::TracerCommMiss]
+        .into_iter()
+        .filter(|config| configs.contains(config))
+        .map(|config| summary::paired_ratios(records, storm, config))
+        .collect();
+    for config in [Config::TracerRecord, Config::TracerCommMiss] {
+        samples.push(summary::paired_differences(records, storm, config, Config::Floor));
     }
-    let Some(path) = path else {
-        return (None, "not installed, and `apt-get install -y bpftrace` did not install it".to_owned());
-    };
-    let version = Command::new(&path)
-        .arg("--version")
-        .output()
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        .unwrap_or_default();
-    // Its tracepoints need tracefs, which this machine does not mount at boot.
-    let tracefs = Path::new("/sys/kernel/tracing");
-    if !tracefs.join("events/sched").is_dir() {
-        step("mounting tracefs on /sys/kernel/tracing (bpftrace's tracepoints need it)");
-        if let Err(error) = run(Command::new("mount").args(["-t", "tracefs", "nodev"]).arg(tracefs)) {
-            return (None, format!("{version} installed, but tracefs cannot be mounted: {error:#}"));
-        }
-    }
-    let status = format!("{version} ({})", path.display());
-    (Some(path), status)
+    samples.iter().filter_map(|values| Summary::of(values)).any(|summary| summary.half_width > noise)
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
-    env::split_paths(&env::var_os("PATH").unwrap_or_default())
-        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(program))
-        .find(|path| path.is_file())
+/// One start-to-first-event sample of tracer and, when it is there, of bpftrace.
+fn measure_startups(tools: &Tools, startups: &mut [Startup; 2]) {
+    for (index, bpftrace) in [false, true].into_iter().enumerate() {
+        if bpftrace && tools.bpftrace.is_none() {
+            continue;
+        }
+        let name = if bpftrace { "bpftrace" } else { "tracer" };
+        match startup::measure(tools, bpftrace) {
+            Ok(sample) => {
+                let ready = sample.ready_ns.unwrap_or(0);
+                let first = sample.first_event_ns;
+                eprintln!(
+                    "    {name:<8} start-to-first-event {:.0} ms (ready after {:.0} ms)",
+                    first as f64 / 1e6,
+                    ready as f64 / 1e6
+                );
+                startups[index].samples.push((ready, first));
+                if let Some(problem) = sample.problem {
+                    eprintln!("    {name:<8} PROBLEM: {problem}");
+                    startups[index].errors.push(problem);
+                }
+            }
+            Err(error) => {
+                eprintln!("    {name:<8} start-to-first-event: FAILED: {error:#}");
+                startups[index].errors.push(format!("{error:#}"));
+            }
+        }
+    }
+}
+
+/// One run per storm of each configuration in [`summary::HOOK_CONFIGS`] with the kernel's BPF
+/// run-time statistics on; returns the runs and how they were measured (or why not).
+fn hook_costs(tools: &Tools, storms: &[Storm]) -> (Vec<Record>, String) {
+    step("per-hook costs: BPF run-time statistics on, one run per storm of floor, tracer-comm-miss, tracer-record");
+    let switch = match hooks::enable_stats() {
+        Ok(switch) => switch,
+        Err(error) => return (Vec::new(), format!("not measured: {error:#}")),
+    };
+    let mut records = Vec::new();
+    for storm in storms {
+        for config in summary::HOOK_CONFIGS {
+            let result = runs::run(tools, config, *storm, true);
+            eprintln!("    {}", report::progress_line(storm, config, &result, &[], 0));
+            records.push(Record { round: 0, storm: *storm, config, result });
+        }
+    }
+    drop(switch);
+    (records, "one run per storm and configuration, after the timed rounds".to_owned())
 }

@@ -1,9 +1,12 @@
-//! `cargo xtask`: the project's commands. Each sets up what it needs (nightly `rust-src`, a
-//! `bpf-linker` matching the nightly's LLVM) before building, so a fresh clone needs nothing else.
+//! `cargo xtask`: the project's commands. Each sets up what it needs (the pinned nightly with
+//! `rust-src`, a `bpf-linker` matching its LLVM, Debian packages) before building, so a fresh
+//! clone needs nothing else.
 mod bench;
 mod build;
 mod command;
+mod fuzz;
 mod install;
+mod packages;
 mod run;
 mod test;
 mod toolchain;
@@ -32,10 +35,13 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Build, then run every test: unit tests and the privileged integration tests.
+    /// Build, then run every test: unit tests, the privileged integration tests, and the same in
+    /// a VM booting Debian's 6.1 kernel (skipped, and said so, where that VM cannot run).
     Test,
     /// Measure tracer's overhead, losses and costs against the untraced workload and bpftrace
     Bench(bench::Options),
+    /// Fuzz the recording reader (nightly, libFuzzer) for a while
+    Fuzz(fuzz::Options),
     /// Run the integration tests inside a VM booting Debian's stock 6.1 kernel
     VmTest {
         /// Extra arguments for every test executable (after `--`), e.g. a test name filter.
@@ -52,6 +58,7 @@ fn main() -> ExitCode {
         Task::Run { args } => run::run(&args),
         Task::Test => test::test(),
         Task::Bench(options) => bench::bench(&options),
+        Task::Fuzz(options) => fuzz::fuzz(&options),
         Task::VmTest { args } => vm::vm_test(&args),
     };
     match result {

@@ -26,28 +26,50 @@ use anyhow::{Context, Result, bail};
 use crate::{
     build::{self, Artifacts},
     command::{step, target_dir, workspace_root},
+    packages,
 };
 
-/// `cargo xtask vm-test [-- TEST-ARGS]`: build, then run the integration tests in the VM.
+/// `cargo xtask vm-test [-- TEST-ARGS]`: build, then run the integration tests in the VM. Asked
+/// for by name, a VM that cannot run here is an error.
 pub fn vm_test(test_args: &[String]) -> Result<()> {
     let artifacts = build::build()?;
-    run(&artifacts, test_args)
+    match run(&artifacts, test_args)? {
+        Outcome::Passed { .. } => Ok(()),
+        Outcome::Unavailable { reason } => bail!("the VM cannot run on this machine: {reason}"),
+    }
+}
+
+/// How the VM leg ended, when it did not fail.
+pub enum Outcome {
+    /// Every integration test passed in the guest.
+    Passed { kernel: String },
+    /// The VM cannot run on this machine (not x86-64, no Debian packages, no qemu): nothing was
+    /// tested.
+    Unavailable { reason: String },
+}
+
+/// What the VM needs from the host and from Debian's archive, obtained.
+struct Prerequisites {
+    tools: debian::HostTools,
+    kernel: debian::Kernel,
+    busybox: PathBuf,
 }
 
 /// The VM leg on already built artifacts; `test_args` go to every test executable (a name
-/// filter, say) after `--include-ignored --test-threads=1`.
-pub fn run(artifacts: &Artifacts, test_args: &[String]) -> Result<()> {
-    let tests = build_test_executables(&artifacts.ebpf_object)?;
+/// filter, say) after `--include-ignored --test-threads=1`. Missing prerequisites give
+/// [`Outcome::Unavailable`]; a guest that boots and fails its tests is an error.
+pub fn run(artifacts: &Artifacts, test_args: &[String]) -> Result<Outcome> {
     let dir = target_dir().join("vm");
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // Several people (and `cargo xtask test`) share this target directory.
     let _lock = lock(&dir)?;
-
-    let tools = debian::host_tools()?;
-    let kernel = debian::kernel(&dir)?;
+    let prerequisites = match prerequisites(&dir) {
+        Ok(prerequisites) => prerequisites,
+        Err(reason) => return Ok(Outcome::Unavailable { reason }),
+    };
+    let Prerequisites { tools, kernel, busybox } = prerequisites;
     step(format!("guest kernel: {}", kernel.describe()));
-    let busybox = debian::busybox(&dir)?;
-
+    let tests = build_test_executables(&artifacts.ebpf_object)?;
     let initrd = initramfs::build(
         &dir,
         &initramfs::Contents {
@@ -59,7 +81,26 @@ pub fn run(artifacts: &Artifacts, test_args: &[String]) -> Result<()> {
             test_args,
         },
     )?;
-    qemu::boot(&tools.qemu, &kernel, &initrd, &dir.join("serial.log"))
+    qemu::boot(&tools.qemu, &kernel, &initrd, &dir.join("serial.log"))?;
+    Ok(Outcome::Passed { kernel: kernel.describe() })
+}
+
+/// The host tools, guest kernel and busybox, or why this machine cannot have them.
+fn prerequisites(dir: &Path) -> Result<Prerequisites, String> {
+    let arch = std::env::consts::ARCH;
+    if arch != "x86_64" {
+        return Err(format!(
+            "the host is {arch}, and the VM boots an x86-64 kernel on the host's own tracer and test binaries"
+        ));
+    }
+    if packages::find_program("apt-get").is_none() || packages::find_program("dpkg").is_none() {
+        return Err("no apt-get or dpkg: qemu, busybox and the guest kernel come from Debian's packages".to_owned());
+    }
+    let from_debian = |what: &str, error: anyhow::Error| format!("cannot get {what} from Debian's packages: {error:#}");
+    let tools = debian::host_tools().map_err(|error| from_debian("qemu", error))?;
+    let kernel = debian::kernel(dir).map_err(|error| from_debian("the guest kernel", error))?;
+    let busybox = debian::busybox(dir).map_err(|error| from_debian("busybox-static", error))?;
+    Ok(Prerequisites { tools, kernel, busybox })
 }
 
 /// Builds the integration tests (`tracer/tests/*.rs`) without running them; returns each test

@@ -1,11 +1,14 @@
-//! JSON lines: one object per event, keys in a fixed order (the schema is in the README).
+//! JSON lines: one object per event, serde's rendering of [`Event`] with the kind first
+//! (`"event": "fork"`) and the detail's fields inlined beside the task's, so that `jq
+//! .child_tid` works. No field is written by hand here: the schema is the event model's.
 use std::io::{self, Write};
 
-use crate::{
-    event::{Detail, Event, exit_status},
-    names::{clone_flag_names, signal_name},
-    output::Printer,
+use serde::{
+    Serialize, Serializer,
+    ser::{Error, Impossible, SerializeMap, SerializeStruct, SerializeStructVariant},
 };
+
+use crate::{event::Event, output::Printer};
 
 pub struct JsonPrinter<W: Write> {
     out: W,
@@ -15,99 +18,17 @@ impl<W: Write> JsonPrinter<W> {
     pub fn new(out: W) -> Self {
         Self { out }
     }
-}
 
-/// A JSON string (escaped by serde_json).
-fn string(out: &mut impl Write, value: &str) -> io::Result<()> {
-    serde_json::to_writer(out, value).map_err(io::Error::from)
-}
-
-fn optional(out: &mut impl Write, value: Option<impl std::fmt::Display>) -> io::Result<()> {
-    match value {
-        Some(value) => write!(out, "{value}"),
-        None => out.write_all(b"null"),
-    }
-}
-
-/// RFC 3339 UTC time with nanoseconds.
-pub fn rfc3339(timestamp_ns: u64) -> String {
-    match jiff::Timestamp::from_nanosecond(i128::from(timestamp_ns)) {
-        Ok(time) => format!("{time:.9}"),
-        Err(_) => timestamp_ns.to_string(),
+    #[cfg(test)]
+    pub fn into_inner(self) -> W {
+        self.out
     }
 }
 
 impl<W: Write> Printer for JsonPrinter<W> {
     fn print(&mut self, event: &Event) -> io::Result<()> {
-        let out = &mut self.out;
-        write!(
-            out,
-            "{{\"event\":\"{}\",\"ts\":\"{}\",\"cpu\":{},\"tgid\":{},\"tid\":{},\"ppid\":{},\"comm\":",
-            event.kind().name(),
-            rfc3339(event.timestamp_ns),
-            event.cpu,
-            event.tgid,
-            event.tid,
-            event.ppid
-        )?;
-        string(out, &event.comm)?;
-        match &event.detail {
-            Detail::Fork { child_tgid, child_tid, clone_flags } => {
-                write!(
-                    out,
-                    ",\"child_tgid\":{child_tgid},\"child_tid\":{child_tid},\"thread\":{},\"clone_flags\":",
-                    *child_tgid == event.tgid
-                )?;
-                optional(out, *clone_flags)?;
-                out.write_all(b",\"clone_flag_names\":[")?;
-                for (index, name) in clone_flag_names(clone_flags.unwrap_or(0)).enumerate() {
-                    write!(out, "{}\"{name}\"", if index > 0 { "," } else { "" })?;
-                }
-                out.write_all(b"]")?;
-            }
-            Detail::Exec { filename, argv, argv_truncated, old_tid } => {
-                out.write_all(b",\"filename\":")?;
-                string(out, filename)?;
-                out.write_all(b",\"argv\":[")?;
-                for (index, argument) in argv.iter().enumerate() {
-                    if index > 0 {
-                        out.write_all(b",")?;
-                    }
-                    string(out, argument)?;
-                }
-                write!(out, "],\"argv_truncated\":{argv_truncated},\"old_tid\":{old_tid}")?;
-            }
-            Detail::Exit { status, group_dead, lifetime_ns } => {
-                out.write_all(b",\"exit_code\":")?;
-                optional(out, exit_status::code(*status))?;
-                out.write_all(b",\"signal\":")?;
-                match exit_status::signal(*status) {
-                    Some(signal) => write!(out, "\"{}\"", signal_name(signal))?,
-                    None => out.write_all(b"null")?,
-                }
-                write!(
-                    out,
-                    ",\"core_dumped\":{},\"group_dead\":{group_dead},\"lifetime_ns\":{lifetime_ns}",
-                    exit_status::core_dumped(*status)
-                )?;
-            }
-            Detail::Rename { old_comm, new_comm } => {
-                out.write_all(b",\"old_comm\":")?;
-                string(out, old_comm)?;
-                out.write_all(b",\"new_comm\":")?;
-                string(out, new_comm)?;
-            }
-            Detail::Lookup { name, target_tgid } => {
-                out.write_all(b",\"name\":")?;
-                string(out, name)?;
-                out.write_all(b",\"target_tgid\":")?;
-                optional(out, *target_tgid)?;
-                let hidden = matches!((target_tgid, name.parse::<u32>()), (Some(tgid), Ok(tid)) if *tgid != tid);
-                write!(out, ",\"hidden_thread\":{hidden}")?;
-            }
-            Detail::Lost { count } => write!(out, ",\"count\":{count}")?,
-        }
-        writeln!(out, ",\"source\":\"{}\"}}", event.source.name())
+        serde_json::to_writer(&mut self.out, &JsonLine(event)).map_err(io::Error::from)?;
+        self.out.write_all(b"\n")
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -115,10 +36,178 @@ impl<W: Write> Printer for JsonPrinter<W> {
     }
 }
 
+/// The field of [`Event`] whose value (a struct variant) is inlined rather than nested.
+const INLINED_FIELD: &str = "detail";
+
+/// One event as a flat JSON object.
+pub struct JsonLine<'a>(pub &'a Event);
+
+impl Serialize for JsonLine<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("event", self.0.kind().name())?;
+        self.0.serialize(Inline(&mut map))?;
+        map.end()
+    }
+}
+
+/// A serializer that writes the fields of a struct, or of a struct variant, as entries of an
+/// enclosing map; the variant's name is not written (the enclosing map carries it as `event`).
+struct Inline<'m, M>(&'m mut M);
+
+impl<'m, M: SerializeMap> SerializeStruct for Inline<'m, M> {
+    type Ok = ();
+    type Error = M::Error;
+
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), M::Error> {
+        if key == INLINED_FIELD { value.serialize(Inline(&mut *self.0)) } else { self.0.serialize_entry(key, value) }
+    }
+
+    fn end(self) -> Result<(), M::Error> {
+        Ok(())
+    }
+}
+
+impl<'m, M: SerializeMap> SerializeStructVariant for Inline<'m, M> {
+    type Ok = ();
+    type Error = M::Error;
+
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), M::Error> {
+        self.0.serialize_entry(key, value)
+    }
+
+    fn end(self) -> Result<(), M::Error> {
+        Ok(())
+    }
+}
+
+fn not_inlinable<E: Error>() -> E {
+    E::custom("only structs and struct variants can be inlined into a JSON line")
+}
+
+impl<'m, M: SerializeMap> Serializer for Inline<'m, M> {
+    type Ok = ();
+    type Error = M::Error;
+    type SerializeSeq = Impossible<(), M::Error>;
+    type SerializeTuple = Impossible<(), M::Error>;
+    type SerializeTupleStruct = Impossible<(), M::Error>;
+    type SerializeTupleVariant = Impossible<(), M::Error>;
+    type SerializeMap = Impossible<(), M::Error>;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    fn is_human_readable(&self) -> bool {
+        true
+    }
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, M::Error> {
+        Ok(self)
+    }
+
+    fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self, M::Error> {
+        Ok(self)
+    }
+
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), M::Error> {
+        Ok(())
+    }
+
+    fn serialize_bool(self, _: bool) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_i8(self, _: i8) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_i16(self, _: i16) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_i32(self, _: i32) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_i64(self, _: i64) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_u8(self, _: u8) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_u16(self, _: u16) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_u32(self, _: u32) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_u64(self, _: u64) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_f32(self, _: f32) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_f64(self, _: f64) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_char(self, _: char) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_str(self, _: &str) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_none(self) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_unit(self) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, _: &T) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, M::Error> {
+        Err(not_inlinable())
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, M::Error> {
+        Err(not_inlinable())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Source;
+    use crate::{
+        event::{CloneFlags, Detail, LostOrigin, Source},
+        text::Text,
+    };
 
     fn line(detail: Detail, tgid: u32, tid: u32) -> serde_json::Value {
         let mut printer = JsonPrinter::new(Vec::new());
@@ -129,8 +218,15 @@ mod tests {
             tid,
             ppid: 1,
             comm: "a \"q\"".into(),
+            uid: 1000,
             source: Source::TpBtf,
             detail,
+            ns_tgid: Some(1),
+            ns_tid: Some(1),
+            pidns: Some(4026532500),
+            cgroup_id: Some(7150),
+            cgroup: Some("/libpod_parent/libpod-3f2a".into()),
+            container: Some("3f2a".into()),
         };
         printer.print(&event).unwrap();
         let text = String::from_utf8(printer.out).unwrap();
@@ -139,35 +235,59 @@ mod tests {
     }
 
     #[test]
+    fn lines_are_flat_with_the_kind_first() {
+        let mut printer = JsonPrinter::new(Vec::new());
+        let event = crate::event::test_event(9, 9, "sh", Detail::Lost { count: 3, origin: LostOrigin::Output });
+        printer.print(&event).unwrap();
+        assert_eq!(
+            String::from_utf8(printer.out).unwrap(),
+            "{\"event\":\"lost\",\"ts\":\"1970-01-01T01:02:03.000456789Z\",\"cpu\":0,\"tgid\":9,\"tid\":9,\"ppid\":1,\
+             \"comm\":\"sh\",\"uid\":0,\"count\":3,\"origin\":\"output\",\"source\":\"tp_btf\",\"ns_tgid\":9,\"ns_tid\":9,\
+             \"pidns\":4026531836,\"cgroup_id\":1,\"cgroup\":\"/\",\"container\":null}\n"
+        );
+    }
+
+    #[test]
     fn fork_lines_carry_thread_and_flag_names() {
-        let value = line(Detail::Fork { child_tgid: 812, child_tid: 815, clone_flags: Some(0x0001_0900) }, 812, 812);
+        let detail = crate::event::test_fork(812, 815, true, Some(CloneFlags(0x0001_0900 | 17)));
+        let value = line(detail, 812, 812);
         assert_eq!(value["event"], "fork");
         assert_eq!(value["ts"], "2023-11-14T22:13:20.123456789Z");
         assert_eq!(value["comm"], "a \"q\"");
         assert_eq!(value["thread"], true);
-        assert_eq!(value["clone_flags"], 0x0001_0900);
-        assert_eq!(value["clone_flag_names"], serde_json::json!(["CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD"]));
+        assert_eq!(value["clone_flags"], serde_json::json!(["CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD", "SIGCHLD"]));
     }
 
     #[test]
     fn exit_lines_decode_codes_and_signals() {
-        let exited = line(Detail::Exit { status: 3 << 8, group_dead: true, lifetime_ns: 5 }, 9, 9);
+        let exited = line(Detail::exit(3 << 8, true, 5), 9, 9);
         assert_eq!((exited["exit_code"].clone(), exited["signal"].clone()), (3.into(), serde_json::Value::Null));
         assert_eq!(exited["group_dead"], true);
-        let killed = line(Detail::Exit { status: 9, group_dead: true, lifetime_ns: 5 }, 9, 9);
+        let killed = line(Detail::exit(9, true, 5), 9, 9);
         assert_eq!(
             (killed["exit_code"].clone(), killed["signal"].clone()),
             (serde_json::Value::Null, "SIGKILL".into())
         );
         assert_eq!(killed["core_dumped"], false);
+        assert_eq!(line(Detail::exit(0x80 | 11, true, 5), 9, 9)["signal"], "SIGSEGV");
+    }
+
+    #[test]
+    fn non_utf8_bytes_are_lossless() {
+        let mut detail = crate::event::test_exec("", &[], 9);
+        if let Detail::Exec { filename, argv, .. } = &mut detail {
+            *filename = Text::new(b"/tmp/\xff".to_vec());
+            *argv = vec![Text::from("x"), Text::new(b"\x80".to_vec()), Text::default()];
+        }
+        let value = line(detail.clone(), 9, 9);
+        assert_eq!(value["filename"], serde_json::json!({"base64": "L3RtcC//"}));
+        assert_eq!(value["argv"], serde_json::json!(["x", {"base64": "gA=="}, ""]));
     }
 
     #[test]
     fn lookup_lines_flag_hidden_threads() {
-        let value = line(Detail::Lookup { name: "815".into(), target_tgid: Some(812) }, 900, 900);
+        let value = line(Detail::Lookup { name: "815".into(), target_tgid: Some(812), hidden_thread: true }, 900, 900);
         assert_eq!((value["target_tgid"].clone(), value["hidden_thread"].clone()), (812.into(), true.into()));
-        let value = line(Detail::Lookup { name: "self".into(), target_tgid: None }, 900, 900);
-        assert_eq!(value["hidden_thread"], false);
         assert_eq!(value["source"], "tp_btf");
     }
 }

@@ -1,10 +1,10 @@
-//! The human-readable table: local time, event, TGID, TID, PPID, comm and what happened.
+//! The human-readable table: local time, event, TGID, TID, PPID, comm and what happened (and,
+//! where it is not the host's, where the task lives).
 use std::io::{self, Write};
 
 use crate::{
-    event::{Detail, Event, exit_status},
-    names::signal_name,
-    output::Printer,
+    event::{Detail, Event, LostOrigin},
+    output::{Printer, escape::escape, place},
 };
 
 pub struct TablePrinter<W: Write> {
@@ -43,28 +43,39 @@ fn duration(ns: u64) -> String {
     }
 }
 
-/// An argument as a shell would need it written.
+/// An argument as a shell would need it written (after escaping, so it stays on its line).
 fn shell_word(argument: &str) -> String {
+    let argument = escape(argument);
     let plain = !argument.is_empty()
         && argument.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&byte));
-    if plain { argument.to_owned() } else { format!("'{}'", argument.replace('\'', r"'\''")) }
+    if plain { argument.into_owned() } else { format!("'{}'", argument.replace('\'', r"'\''")) }
 }
 
-/// What happened, in words.
+/// `text` escaped, in double quotes (a quote inside is escaped too).
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", escape(text).replace('"', "\\\""))
+}
+
+/// What happened, in words. Every string from the kernel is escaped: one event, one line.
 pub fn describe(event: &Event) -> String {
     match &event.detail {
-        Detail::Fork { child_tgid, child_tid, .. } => {
-            if *child_tgid == event.tgid {
-                format!("thread {child_tgid}/{child_tid} created")
+        Detail::Fork { child_tgid, child_tid, thread, child_ns_tgid, child_ns_tid, child_namespaces, .. } => {
+            let own = place::child_ids(*thread, (*child_tgid, *child_tid), (*child_ns_tgid, *child_ns_tid));
+            let elsewhere = place::child_namespaces(child_namespaces);
+            if *thread {
+                format!("thread {child_tgid}/{child_tid}{own} created{elsewhere}")
             } else {
-                format!("process {child_tgid} created")
+                format!("process {child_tgid}{own} created{elsewhere}")
             }
         }
-        Detail::Exec { filename, argv, argv_truncated, old_tid } => {
-            let mut text = filename.clone();
+        Detail::Namespace { how, changed, old, new } => place::namespace_change(*how, changed, old, new),
+        Detail::Exec { filename, argv, argv_truncated, old_tid, euid, ancestors, .. } => {
+            let mut text = escape(&filename.to_str_lossy()).into_owned();
             if !argv.is_empty() {
                 text.push_str(" [");
-                text.push_str(&argv.iter().map(|argument| shell_word(argument)).collect::<Vec<_>>().join(" "));
+                text.push_str(
+                    &argv.iter().map(|argument| shell_word(&argument.to_str_lossy())).collect::<Vec<_>>().join(" "),
+                );
                 if *argv_truncated {
                     text.push_str(" …");
                 }
@@ -73,28 +84,42 @@ pub fn describe(event: &Event) -> String {
             if *old_tid != event.tid {
                 text.push_str(&format!(" (by thread {old_tid}, which took over TID {})", event.tid));
             }
+            if event.uid != *euid {
+                text.push_str(&format!(" (uid {}, euid {euid})", event.uid));
+            }
+            // The nearest two ancestors say where a command came from; JSON has the whole chain.
+            for ancestor in ancestors.iter().take(2) {
+                text.push_str(&format!(" ← {} {}", escape(&ancestor.comm.to_str_lossy()), ancestor.tgid));
+            }
             text
         }
-        Detail::Exit { status, group_dead, lifetime_ns } => {
-            let how = match (exit_status::code(*status), exit_status::signal(*status)) {
+        Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, .. } => {
+            let how = match (exit_code, signal) {
                 (Some(code), _) => format!("exit {code}"),
-                (None, Some(signal)) => format!("killed by {}", signal_name(signal)),
-                (None, None) => format!("status {status}"),
+                (None, Some(signal)) => format!("killed by {signal}"),
+                (None, None) => "exit status unknown".to_owned(),
             };
-            let core = if exit_status::core_dumped(*status) { " (core dumped)" } else { "" };
+            let core = if *core_dumped { " (core dumped)" } else { "" };
             let what = if *group_dead { "process gone" } else { "thread gone" };
             format!("{how}{core}, {what}, lived {}", duration(*lifetime_ns))
         }
-        Detail::Rename { old_comm, new_comm } => format!("comm {old_comm:?} -> {new_comm:?}"),
-        Detail::Lookup { name, target_tgid } => match (name.parse::<u32>(), target_tgid) {
-            (Ok(tid), Some(tgid)) if tid != *tgid => {
-                format!("/proc/{name} (thread of {tgid}, hidden from ls /proc)")
+        Detail::Rename { old_comm, new_comm } => {
+            format!("comm {} -> {}", quoted(&old_comm.to_str_lossy()), quoted(&new_comm.to_str_lossy()))
+        }
+        Detail::Lookup { name, target_tgid, hidden_thread } => {
+            match (name.as_str().and_then(|name| name.parse::<u32>().ok()), target_tgid) {
+                (Some(tid), Some(tgid)) if *hidden_thread => {
+                    format!("/proc/{tid} (thread of {tgid}, hidden from ls /proc)")
+                }
+                (Some(tid), Some(_)) => format!("/proc/{tid} (process)"),
+                (Some(tid), None) => format!("/proc/{tid} (no such task)"),
+                (None, _) => format!("/proc/{}", escape(&name.to_str_lossy())),
             }
-            (Ok(_), Some(_)) => format!("/proc/{name} (process)"),
-            (Ok(_), None) => format!("/proc/{name} (no such task)"),
-            (Err(_), _) => format!("/proc/{name}"),
-        },
-        Detail::Lost { count } => format!("{count} events lost (ring buffer full)"),
+        }
+        Detail::Lost { count, origin: LostOrigin::RingBuffer } => format!("{count} events lost (ring buffer full)"),
+        Detail::Lost { count, origin: LostOrigin::Output } => {
+            format!("{count} events not printed (the output did not keep up)")
+        }
     }
 }
 
@@ -103,21 +128,22 @@ impl<W: Write> Printer for TablePrinter<W> {
         if !self.header_printed {
             writeln!(
                 self.out,
-                "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} DETAILS",
+                "{:<15} {:<9} {:>7} {:>7} {:>7} {:<16} DETAILS",
                 "TIME", "EVENT", "TGID", "TID", "PPID", "COMM"
             )?;
             self.header_printed = true;
         }
         writeln!(
             self.out,
-            "{:<15} {:<6} {:>7} {:>7} {:>7} {:<16} {}",
+            "{:<15} {:<9} {:>7} {:>7} {:>7} {:<16} {}{}",
             self.time_of_day(event.timestamp_ns),
             event.kind().name(),
             event.tgid,
             event.tid,
             event.ppid,
-            event.comm,
-            describe(event)
+            escape(&event.comm.to_str_lossy()),
+            describe(event),
+            place::suffix(event)
         )
     }
 
@@ -129,7 +155,7 @@ impl<W: Write> Printer for TablePrinter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::test_event;
+    use crate::event::{test_event, test_exec};
 
     fn event(tgid: u32, tid: u32, detail: Detail) -> Event {
         test_event(tgid, tid, "bash", detail)
@@ -138,35 +164,77 @@ mod tests {
     #[test]
     fn prints_a_header_then_rows() {
         let mut printer = TablePrinter::with_zone(Vec::new(), jiff::tz::TimeZone::UTC);
-        printer.print(&event(812, 812, Detail::Fork { child_tgid: 812, child_tid: 815, clone_flags: None })).unwrap();
+        printer.print(&event(812, 812, crate::event::test_fork(812, 815, true, None))).unwrap();
         let text = String::from_utf8(printer.out).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert!(lines[0].starts_with("TIME"));
-        assert_eq!(lines[1], "01:02:03.000456 fork       812     812       1 bash             thread 812/815 created");
+        assert_eq!(
+            lines[1],
+            "01:02:03.000456 fork          812     812       1 bash             thread 812/815 created"
+        );
     }
 
     #[test]
     fn describes_each_kind() {
-        let fork = event(812, 812, Detail::Fork { child_tgid: 900, child_tid: 900, clone_flags: None });
+        let fork = event(812, 812, crate::event::test_fork(900, 900, false, None));
         assert_eq!(describe(&fork), "process 900 created");
-        let exited = event(9, 9, Detail::Exit { status: 3 << 8, group_dead: true, lifetime_ns: 1_500_000 });
+        let exited = event(9, 9, Detail::exit(3 << 8, true, 1_500_000));
         assert_eq!(describe(&exited), "exit 3, process gone, lived 1.5ms");
-        let killed = event(9, 10, Detail::Exit { status: 0x80 | 9, group_dead: false, lifetime_ns: 2_000_000_000 });
+        let killed = event(9, 10, Detail::exit(0x80 | 9, false, 2_000_000_000));
         assert_eq!(describe(&killed), "killed by SIGKILL (core dumped), thread gone, lived 2.00s");
-        let lookup = event(900, 900, Detail::Lookup { name: "815".into(), target_tgid: Some(812) });
+        let lookup =
+            event(900, 900, Detail::Lookup { name: "815".into(), target_tgid: Some(812), hidden_thread: true });
         assert_eq!(describe(&lookup), "/proc/815 (thread of 812, hidden from ls /proc)");
-        let exec = event(
-            812,
-            812,
-            Detail::Exec {
-                filename: "/bin/cat".into(),
-                argv: vec!["cat".into(), "a b".into()],
-                argv_truncated: false,
-                old_tid: 815,
-            },
-        );
+        let exec = event(812, 812, crate::event::test_exec("/bin/cat", &["cat", "a b"], 815));
         assert_eq!(describe(&exec), "/bin/cat [cat 'a b'] (by thread 815, which took over TID 812)");
+        let setuid = crate::event::test_exec("/usr/bin/passwd", &["passwd"], 812);
+        let mut setuid = event(812, 812, setuid);
+        setuid.uid = 1000;
+        assert_eq!(describe(&setuid), "/usr/bin/passwd [passwd] (uid 1000, euid 0)");
         let rename = event(812, 815, Detail::Rename { old_comm: "bash".into(), new_comm: "worker".into() });
         assert_eq!(describe(&rename), "comm \"bash\" -> \"worker\"");
+    }
+
+    #[test]
+    fn hostile_names_stay_on_one_visible_line() {
+        let hostile = "\x1b]0;owned\x07\nX";
+        let mut printer = TablePrinter::with_zone(Vec::new(), jiff::tz::TimeZone::UTC);
+        let filename = format!("/tmp/{hostile}");
+        let exec =
+            test_event(7, 7, hostile, test_exec(&filename, &["\x1b[2J", "a\nb", "it's \u{202e}", r"back\slash"], 7));
+        let rename = test_event(7, 7, "sh", Detail::Rename { old_comm: "sh".into(), new_comm: "\"q\"\r\u{9b}".into() });
+        let lookup = test_event(
+            7,
+            7,
+            "sh",
+            Detail::Lookup { name: "\x1b[31m\u{2028}".into(), target_tgid: None, hidden_thread: false },
+        );
+        for event in [&exec, &rename, &lookup] {
+            printer.print(event).unwrap();
+        }
+        let text = String::from_utf8(printer.out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(
+            lines[1],
+            r"01:02:03.000456 exec            7       7       1 \x1b]0;owned\x07\nX /tmp/\x1b]0;owned\x07\nX ['\x1b[2J' 'a\nb' 'it'\''s \u{202e}' 'back\\slash']"
+        );
+        assert_eq!(
+            lines[2],
+            r#"01:02:03.000456 rename          7       7       1 sh               comm "sh" -> "\"q\"\r\u{9b}""#
+        );
+        assert_eq!(
+            lines[3],
+            r"01:02:03.000456 lookup          7       7       1 sh               /proc/\x1b[31m\u{2028}"
+        );
+        assert!(text.chars().all(|c| c == '\n' || !(c.is_control() || ('\u{2028}'..='\u{202e}').contains(&c))));
+    }
+
+    #[test]
+    fn lost_events_say_where_they_were_lost() {
+        let ring = event(1, 1, Detail::Lost { count: 5, origin: LostOrigin::RingBuffer });
+        assert_eq!(describe(&ring), "5 events lost (ring buffer full)");
+        let output = event(1, 1, Detail::Lost { count: 7, origin: LostOrigin::Output });
+        assert_eq!(describe(&output), "7 events not printed (the output did not keep up)");
     }
 }

@@ -1,14 +1,16 @@
 //! The binary encoding of one [`Event`] (a record's payload) and of the header body.
 //!
-//! The layout is specified in the module documentation of [`crate::recording`]. Decoding is
-//! strict: every byte must be used, tags and booleans must be known values, strings must be UTF-8,
-//! and integers must fit their type. It never panics and never allocates more than the input
-//! could describe.
+//! The layout is specified in the module documentation of [`crate::recording`]. Since format
+//! version 2 a payload is the postcard encoding of [`Event`], so the event model is the one
+//! definition of what a record holds; older payloads are read by the frozen decoders
+//! [`super::v1`] and [`super::v2`]. Decoding is
+//! strict: every byte must be used, tags and booleans must be known values, and integers must fit
+//! their type. It never panics and never allocates more than the input could describe.
 
 use bytes::{BufMut, BytesMut};
 
 use super::RecordingHeader;
-use crate::event::{Detail, Event, Source};
+use crate::event::Event;
 
 /// Why a payload could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -25,157 +27,30 @@ pub enum CodecError {
     BadUtf8(&'static str),
     #[error("{0} unexpected bytes after the end of the payload")]
     TrailingBytes(usize),
+    #[error("not a valid event ({0})")]
+    Postcard(String),
 }
 
-// Detail tags (first payload byte).
-const TAG_FORK: u8 = 0;
-const TAG_EXEC: u8 = 1;
-const TAG_EXIT: u8 = 2;
-const TAG_RENAME: u8 = 3;
-const TAG_LOOKUP: u8 = 4;
-const TAG_LOST: u8 = 5;
-
-fn source_tag(source: Source) -> u8 {
-    match source {
-        Source::TpBtf => 0,
-        Source::RawTracepoint => 1,
-        Source::Fentry => 2,
-        Source::Kprobe => 3,
-        Source::SyscallEntry => 4,
-        Source::Tracer => 5,
-    }
-}
-
-fn source_from_tag(tag: u8) -> Result<Source, CodecError> {
-    Ok(match tag {
-        0 => Source::TpBtf,
-        1 => Source::RawTracepoint,
-        2 => Source::Fentry,
-        3 => Source::Kprobe,
-        4 => Source::SyscallEntry,
-        5 => Source::Tracer,
-        _ => return Err(CodecError::UnknownTag { what: "source", tag }),
-    })
-}
-
-/// Appends the payload encoding of `event` to `out`.
+/// Appends the payload encoding of `event` (postcard, [`super::FORMAT_VERSION`]) to `out`.
 pub fn encode(event: &Event, out: &mut BytesMut) {
-    let tag = match event.detail {
-        Detail::Fork { .. } => TAG_FORK,
-        Detail::Exec { .. } => TAG_EXEC,
-        Detail::Exit { .. } => TAG_EXIT,
-        Detail::Rename { .. } => TAG_RENAME,
-        Detail::Lookup { .. } => TAG_LOOKUP,
-        Detail::Lost { .. } => TAG_LOST,
-    };
-    out.put_u8(tag);
-    out.put_u8(source_tag(event.source));
-    out.put_u64_le(event.timestamp_ns);
-    put_varint(out, u64::from(event.cpu));
-    put_varint(out, u64::from(event.tgid));
-    put_varint(out, u64::from(event.tid));
-    put_varint(out, u64::from(event.ppid));
-    put_str(out, &event.comm);
-    match &event.detail {
-        Detail::Fork { child_tgid, child_tid, clone_flags } => {
-            put_varint(out, u64::from(*child_tgid));
-            put_varint(out, u64::from(*child_tid));
-            match clone_flags {
-                None => out.put_u8(0),
-                Some(flags) => {
-                    out.put_u8(1);
-                    put_varint(out, *flags);
-                }
-            }
-        }
-        Detail::Exec { filename, argv, argv_truncated, old_tid } => {
-            put_str(out, filename);
-            put_varint(out, argv.len() as u64);
-            for arg in argv {
-                put_str(out, arg);
-            }
-            out.put_u8(u8::from(*argv_truncated));
-            put_varint(out, u64::from(*old_tid));
-        }
-        Detail::Exit { status, group_dead, lifetime_ns } => {
-            put_varint(out, u64::from(*status));
-            out.put_u8(u8::from(*group_dead));
-            put_varint(out, *lifetime_ns);
-        }
-        Detail::Rename { old_comm, new_comm } => {
-            put_str(out, old_comm);
-            put_str(out, new_comm);
-        }
-        Detail::Lookup { name, target_tgid } => {
-            put_str(out, name);
-            match target_tgid {
-                None => out.put_u8(0),
-                Some(tgid) => {
-                    out.put_u8(1);
-                    put_varint(out, u64::from(*tgid));
-                }
-            }
-        }
-        Detail::Lost { count } => put_varint(out, *count),
-    }
+    let buf = std::mem::take(out);
+    // Serialising into memory fails only for types postcard cannot express; Event is not one.
+    *out = postcard::to_extend(event, buf).expect("an Event always serialises");
 }
 
-/// Decodes one payload; it must be exactly one encoded event.
-pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
-    let mut input = Input(payload);
-    let tag = input.u8("the event kind")?;
-    let source = source_from_tag(input.u8("the source")?)?;
-    let timestamp_ns = input.u64_le("the timestamp")?;
-    let cpu = input.var_u32("the cpu")?;
-    let tgid = input.var_u32("the tgid")?;
-    let tid = input.var_u32("the tid")?;
-    let ppid = input.var_u32("the ppid")?;
-    let comm = input.string("the comm")?;
-    let detail = match tag {
-        TAG_FORK => Detail::Fork {
-            child_tgid: input.var_u32("the child tgid")?,
-            child_tid: input.var_u32("the child tid")?,
-            clone_flags: match input.option("the clone flags")? {
-                false => None,
-                true => Some(input.varint("the clone flags")?),
-            },
-        },
-        TAG_EXEC => {
-            let filename = input.string("the filename")?;
-            let count = input.varint("the argument count")?;
-            // Every argument takes at least one byte, so this bounds the allocation.
-            let capacity = usize::try_from(count).unwrap_or(usize::MAX).min(input.0.len());
-            let mut argv = Vec::with_capacity(capacity);
-            for _ in 0..count {
-                argv.push(input.string("an argument")?);
-            }
-            Detail::Exec {
-                filename,
-                argv,
-                argv_truncated: input.bool("argv_truncated")?,
-                old_tid: input.var_u32("the old tid")?,
-            }
-        }
-        TAG_EXIT => Detail::Exit {
-            status: input.var_u32("the exit status")?,
-            group_dead: input.bool("group_dead")?,
-            lifetime_ns: input.varint("the lifetime")?,
-        },
-        TAG_RENAME => {
-            Detail::Rename { old_comm: input.string("the old comm")?, new_comm: input.string("the new comm")? }
-        }
-        TAG_LOOKUP => Detail::Lookup {
-            name: input.string("the looked-up name")?,
-            target_tgid: match input.option("the target tgid")? {
-                false => None,
-                true => Some(input.var_u32("the target tgid")?),
-            },
-        },
-        TAG_LOST => Detail::Lost { count: input.varint("the lost count")? },
-        _ => return Err(CodecError::UnknownTag { what: "event kind", tag }),
-    };
-    input.finish()?;
-    Ok(Event { timestamp_ns, cpu, tgid, tid, ppid, comm, source, detail })
+/// Decodes one payload of a file in format `version`; it must be exactly one encoded event.
+pub fn decode(payload: &[u8], version: u16) -> Result<Event, CodecError> {
+    match version {
+        1 => return super::v1::decode(payload),
+        2 => return super::v2::decode(payload),
+        _ => {}
+    }
+    let (event, rest) =
+        postcard::take_from_bytes::<Event>(payload).map_err(|error| CodecError::Postcard(error.to_string()))?;
+    match rest.len() {
+        0 => Ok(event),
+        extra => Err(CodecError::TrailingBytes(extra)),
+    }
 }
 
 /// Appends the header body (everything after the fixed header prefix).
@@ -219,7 +94,7 @@ pub(super) fn decode_header_body(body: &[u8], format_version: u16) -> Result<Rec
 }
 
 /// LEB128: 7 bits per byte, least significant group first, high bit set on all but the last byte.
-fn put_varint(out: &mut BytesMut, mut value: u64) {
+pub(super) fn put_varint(out: &mut BytesMut, mut value: u64) {
     while value >= 0x80 {
         out.put_u8((value as u8) | 0x80);
         value >>= 7;
@@ -233,16 +108,16 @@ fn put_str(out: &mut BytesMut, s: &str) {
 }
 
 /// The unread rest of a payload.
-struct Input<'a>(&'a [u8]);
+pub(super) struct Input<'a>(pub(super) &'a [u8]);
 
 impl<'a> Input<'a> {
-    fn u8(&mut self, what: &'static str) -> Result<u8, CodecError> {
+    pub(super) fn u8(&mut self, what: &'static str) -> Result<u8, CodecError> {
         let (&byte, rest) = self.0.split_first().ok_or(CodecError::UnexpectedEnd(what))?;
         self.0 = rest;
         Ok(byte)
     }
 
-    fn bytes(&mut self, len: u64, what: &'static str) -> Result<&'a [u8], CodecError> {
+    pub(super) fn bytes(&mut self, len: u64, what: &'static str) -> Result<&'a [u8], CodecError> {
         let len = usize::try_from(len).map_err(|_| CodecError::UnexpectedEnd(what))?;
         if len > self.0.len() {
             return Err(CodecError::UnexpectedEnd(what));
@@ -252,13 +127,13 @@ impl<'a> Input<'a> {
         Ok(bytes)
     }
 
-    fn u64_le(&mut self, what: &'static str) -> Result<u64, CodecError> {
+    pub(super) fn u64_le(&mut self, what: &'static str) -> Result<u64, CodecError> {
         let bytes = self.bytes(8, what)?;
         let array: [u8; 8] = bytes.try_into().map_err(|_| CodecError::UnexpectedEnd(what))?;
         Ok(u64::from_le_bytes(array))
     }
 
-    fn varint(&mut self, what: &'static str) -> Result<u64, CodecError> {
+    pub(super) fn varint(&mut self, what: &'static str) -> Result<u64, CodecError> {
         let mut value = 0u64;
         for group in 0..10u32 {
             let byte = self.u8(what)?;
@@ -274,11 +149,11 @@ impl<'a> Input<'a> {
         Err(CodecError::Overflow(what))
     }
 
-    fn var_u32(&mut self, what: &'static str) -> Result<u32, CodecError> {
+    pub(super) fn var_u32(&mut self, what: &'static str) -> Result<u32, CodecError> {
         u32::try_from(self.varint(what)?).map_err(|_| CodecError::Overflow(what))
     }
 
-    fn bool(&mut self, what: &'static str) -> Result<bool, CodecError> {
+    pub(super) fn bool(&mut self, what: &'static str) -> Result<bool, CodecError> {
         match self.u8(what)? {
             0 => Ok(false),
             1 => Ok(true),
@@ -287,17 +162,17 @@ impl<'a> Input<'a> {
     }
 
     /// The presence byte of an `Option`.
-    fn option(&mut self, what: &'static str) -> Result<bool, CodecError> {
+    pub(super) fn option(&mut self, what: &'static str) -> Result<bool, CodecError> {
         self.bool(what)
     }
 
-    fn string(&mut self, what: &'static str) -> Result<String, CodecError> {
+    pub(super) fn string(&mut self, what: &'static str) -> Result<String, CodecError> {
         let len = self.varint(what)?;
         let bytes = self.bytes(len, what)?;
         std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| CodecError::BadUtf8(what))
     }
 
-    fn finish(self) -> Result<(), CodecError> {
+    pub(super) fn finish(self) -> Result<(), CodecError> {
         match self.0.len() {
             0 => Ok(()),
             extra => Err(CodecError::TrailingBytes(extra)),
@@ -308,10 +183,15 @@ impl<'a> Input<'a> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::{
+        event::{CloneFlags, Detail, LostOrigin, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
+        text::Text,
+    };
     use proptest::prelude::*;
+    use strum::VariantArray;
 
-    /// One event of every kind, with `None` and `Some` options, empty and non-ASCII strings and
-    /// extreme integers.
+    /// One event of every kind, with `None` and `Some` options, empty, non-ASCII and non-UTF-8
+    /// strings and extreme integers.
     pub(crate) fn sample_events() -> Vec<Event> {
         let base = |detail: Detail| Event {
             timestamp_ns: 1_700_000_000_123_456_789,
@@ -319,34 +199,75 @@ pub(super) mod tests {
             tgid: 4242,
             tid: 4243,
             ppid: 1,
-            comm: "bash".to_owned(),
+            comm: "bash".into(),
+            uid: 1000,
             source: Source::TpBtf,
             detail,
+            ns_tgid: None,
+            ns_tid: None,
+            pidns: None,
+            cgroup_id: None,
+            cgroup: None,
+            container: None,
+        };
+        // A task in a container, in its own PID namespace.
+        let placed = |detail: Detail| Event {
+            ns_tgid: Some(1),
+            ns_tid: Some(u32::MAX),
+            pidns: Some(4026532500),
+            cgroup_id: Some(u64::MAX),
+            cgroup: Some("/libpod_parent/libpod-3f2a".into()),
+            container: Some(Text::new(b"3f2a\xff".to_vec())),
+            ..base(detail)
+        };
+        let inodes = |pairs: &[(NamespaceKind, u32)]| NamespaceInodes(pairs.iter().copied().collect());
+        let plain_fork = |child_tgid, child_tid, thread, clone_flags| Detail::Fork {
+            child_tgid,
+            child_tid,
+            thread,
+            clone_flags,
+            child_ns_tgid: None,
+            child_ns_tid: None,
+            child_namespaces: NamespaceInodes::default(),
         };
         vec![
-            base(Detail::Fork { child_tgid: 5000, child_tid: 5000, clone_flags: Some(0x0120_0011) }),
-            base(Detail::Fork { child_tgid: 4242, child_tid: 5001, clone_flags: None }),
+            base(plain_fork(5000, 5000, false, Some(CloneFlags(0x0120_0011)))),
+            base(plain_fork(4242, 5001, true, None)),
             base(Detail::Exec {
-                filename: "/usr/bin/ls".to_owned(),
-                argv: vec!["ls".to_owned(), "-l".to_owned(), String::new(), "dé jà".to_owned()],
+                filename: "/usr/bin/ls".into(),
+                argv: vec!["ls".into(), "-l".into(), Text::default(), "dé jà".into(), Text::new(b"\xff\x1b".to_vec())],
                 argv_truncated: true,
+                argv_bytes: 300_000,
+                env: Some(vec!["HOME=/root".into(), Text::new(b"X=\xfe".to_vec())]),
+                env_truncated: true,
                 old_tid: 4244,
+                old_comm: Some("bash".into()),
+                euid: 0,
+                gid: 1000,
+                egid: 1000,
+                cwd: Some("/home/u/dé".into()),
+                cwd_truncated: false,
+                ancestors: vec![
+                    crate::event::Ancestor { tgid: 812, comm: "bash".into(), exe: Some("/usr/bin/bash".into()) },
+                    crate::event::Ancestor { tgid: 1, comm: "init".into(), exe: None },
+                ],
             }),
-            base(Detail::Exec { filename: String::new(), argv: vec![], argv_truncated: false, old_tid: 0 }),
-            base(Detail::Exit { status: 9 | 0x80, group_dead: true, lifetime_ns: u64::MAX }),
-            base(Detail::Exit { status: 3 << 8, group_dead: false, lifetime_ns: 0 }),
-            base(Detail::Rename { old_comm: "bash".to_owned(), new_comm: "kworker/0:1".to_owned() }),
-            base(Detail::Lookup { name: "1234".to_owned(), target_tgid: Some(1234) }),
-            base(Detail::Lookup { name: "self".to_owned(), target_tgid: None }),
+            base(crate::event::test_exec("", &[], 0)),
+            base(Detail::exit(9 | 0x80, true, u64::MAX)),
+            base(Detail::exit(3 << 8, false, 0)),
+            base(Detail::Rename { old_comm: "bash".into(), new_comm: "kworker/0:1".into() }),
+            base(Detail::Lookup { name: "1234".into(), target_tgid: Some(1234), hidden_thread: false }),
+            base(Detail::Lookup { name: "self".into(), target_tgid: None, hidden_thread: false }),
             Event {
                 timestamp_ns: u64::MAX,
                 cpu: u32::MAX,
                 tgid: 0,
                 tid: u32::MAX,
                 ppid: 0,
-                comm: String::new(),
+                comm: Text::default(),
+                uid: u32::MAX,
                 source: Source::Tracer,
-                detail: Detail::Lost { count: 17 },
+                ..base(Detail::Lost { count: 17, origin: LostOrigin::RingBuffer })
             },
             Event {
                 timestamp_ns: 0,
@@ -354,57 +275,164 @@ pub(super) mod tests {
                 tgid: u32::MAX,
                 tid: 0,
                 ppid: u32::MAX,
-                comm: "日本語".to_owned(),
+                comm: "日本語".into(),
+                uid: 0,
                 source: Source::Kprobe,
-                detail: Detail::Lost { count: u64::MAX },
+                ..base(Detail::Lost { count: u64::MAX, origin: LostOrigin::Output })
+            },
+            placed(Detail::Fork {
+                child_tgid: 5000,
+                child_tid: 5000,
+                thread: false,
+                clone_flags: Some(CloneFlags(0x1000_0011)),
+                child_ns_tgid: Some(1),
+                child_ns_tid: None,
+                child_namespaces: inodes(&[(NamespaceKind::Pid, 4026532501), (NamespaceKind::User, u32::MAX)]),
+            }),
+            placed(Detail::Namespace {
+                how: NamespaceHow::Setns,
+                changed: vec![NamespaceKind::Net, NamespaceKind::TimeForChildren],
+                old: inodes(&[(NamespaceKind::Net, 1), (NamespaceKind::TimeForChildren, 0)]),
+                new: inodes(&[(NamespaceKind::Net, u32::MAX), (NamespaceKind::TimeForChildren, 2)]),
+            }),
+            Event {
+                source: Source::SyscallExit,
+                cgroup: Some(Text::default()),
+                container: None,
+                ..placed(Detail::Namespace {
+                    how: NamespaceHow::Clone,
+                    changed: vec![],
+                    old: NamespaceInodes::default(),
+                    new: NamespaceInodes::default(),
+                })
             },
         ]
     }
 
     pub(crate) fn arb_source() -> impl Strategy<Value = Source> {
-        proptest::sample::select(Source::ALL.to_vec())
+        proptest::sample::select(Source::VARIANTS.to_vec())
+    }
+
+    fn arb_text() -> impl Strategy<Value = Text> {
+        proptest::collection::vec(any::<u8>(), 0..24).prop_map(Text::new)
     }
 
     pub(crate) fn arb_detail() -> impl Strategy<Value = Detail> {
         prop_oneof![
-            (any::<u32>(), any::<u32>(), any::<Option<u64>>())
-                .prop_map(|(child_tgid, child_tid, clone_flags)| Detail::Fork { child_tgid, child_tid, clone_flags }),
-            (any::<String>(), proptest::collection::vec(any::<String>(), 0..6), any::<bool>(), any::<u32>()).prop_map(
-                |(filename, argv, argv_truncated, old_tid)| Detail::Exec { filename, argv, argv_truncated, old_tid }
-            ),
-            (any::<u32>(), any::<bool>(), any::<u64>()).prop_map(|(status, group_dead, lifetime_ns)| Detail::Exit {
+            (
+                any::<u32>(),
+                any::<u32>(),
+                any::<bool>(),
+                any::<Option<u64>>(),
+                any::<(Option<u32>, Option<u32>)>(),
+                arb_inodes()
+            )
+                .prop_map(
+                    |(child_tgid, child_tid, thread, clone_flags, (child_ns_tgid, child_ns_tid), child_namespaces)| {
+                        Detail::Fork {
+                            child_tgid,
+                            child_tid,
+                            thread,
+                            clone_flags: clone_flags.map(CloneFlags),
+                            child_ns_tgid,
+                            child_ns_tid,
+                            child_namespaces,
+                        }
+                    }
+                ),
+            (
+                (arb_text(), proptest::collection::vec(arb_text(), 0..6), any::<bool>(), any::<u64>()),
+                (proptest::option::of(proptest::collection::vec(arb_text(), 0..4)), any::<bool>(), any::<u32>()),
+                (proptest::option::of(arb_text()), any::<[u32; 3]>(), proptest::option::of(arb_text()), any::<bool>()),
+            )
+                .prop_map(
+                    |(
+                        (filename, argv, argv_truncated, argv_bytes),
+                        (env, env_truncated, old_tid),
+                        (old_comm, [euid, gid, egid], cwd, cwd_truncated),
+                    )| Detail::Exec {
+                        filename,
+                        argv,
+                        argv_truncated,
+                        argv_bytes,
+                        env,
+                        env_truncated,
+                        old_tid,
+                        old_comm,
+                        euid,
+                        gid,
+                        egid,
+                        cwd,
+                        cwd_truncated,
+                        ancestors: Vec::new(),
+                    }
+                ),
+            (any::<u32>(), any::<bool>(), any::<u64>()).prop_map(|(status, group_dead, lifetime_ns)| Detail::exit(
                 status,
                 group_dead,
                 lifetime_ns
+            )),
+            (arb_text(), arb_text()).prop_map(|(old_comm, new_comm)| Detail::Rename { old_comm, new_comm }),
+            (arb_text(), any::<Option<u32>>(), any::<bool>())
+                .prop_map(|(name, target_tgid, hidden_thread)| { Detail::Lookup { name, target_tgid, hidden_thread } }),
+            (any::<u64>(), any::<bool>()).prop_map(|(count, output)| Detail::Lost {
+                count,
+                origin: if output { LostOrigin::Output } else { LostOrigin::RingBuffer }
             }),
-            (any::<String>(), any::<String>()).prop_map(|(old_comm, new_comm)| Detail::Rename { old_comm, new_comm }),
-            (any::<String>(), any::<Option<u32>>())
-                .prop_map(|(name, target_tgid)| Detail::Lookup { name, target_tgid }),
-            any::<u64>().prop_map(|count| Detail::Lost { count }),
+            (
+                proptest::sample::select(vec![NamespaceHow::Setns, NamespaceHow::Unshare, NamespaceHow::Clone]),
+                proptest::collection::vec(arb_namespace_kind(), 0..4),
+                arb_inodes(),
+                arb_inodes()
+            )
+                .prop_map(|(how, changed, old, new)| Detail::Namespace { how, changed, old, new }),
         ]
     }
 
+    fn arb_namespace_kind() -> impl Strategy<Value = NamespaceKind> {
+        proptest::sample::select(<NamespaceKind as strum::IntoEnumIterator>::iter().collect::<Vec<_>>())
+    }
+
+    fn arb_inodes() -> impl Strategy<Value = NamespaceInodes> {
+        proptest::collection::btree_map(arb_namespace_kind(), any::<u32>(), 0..4).prop_map(NamespaceInodes)
+    }
+
     pub(crate) fn arb_event() -> impl Strategy<Value = Event> {
-        (
-            any::<u64>(),
-            any::<u32>(),
-            any::<u32>(),
-            any::<u32>(),
-            any::<u32>(),
-            any::<String>(),
-            arb_source(),
-            arb_detail(),
-        )
-            .prop_map(|(timestamp_ns, cpu, tgid, tid, ppid, comm, source, detail)| Event {
-                timestamp_ns,
-                cpu,
-                tgid,
-                tid,
-                ppid,
-                comm,
-                source,
-                detail,
-            })
+        let place = (
+            any::<(Option<u32>, Option<u32>, Option<u32>)>(),
+            any::<Option<u64>>(),
+            proptest::option::of(arb_text()),
+            proptest::option::of(arb_text()),
+        );
+        (any::<u64>(), any::<u32>(), any::<[u32; 3]>(), arb_text(), any::<u32>(), arb_source(), arb_detail(), place)
+            .prop_map(
+                |(
+                    timestamp_ns,
+                    cpu,
+                    [tgid, tid, ppid],
+                    comm,
+                    uid,
+                    source,
+                    detail,
+                    ((ns_tgid, ns_tid, pidns), cgroup_id, cgroup, container),
+                )| Event {
+                    timestamp_ns,
+                    cpu,
+                    tgid,
+                    tid,
+                    ppid,
+                    comm,
+                    uid,
+                    source,
+                    detail,
+                    ns_tgid,
+                    ns_tid,
+                    pidns,
+                    cgroup_id,
+                    cgroup,
+                    container,
+                },
+            )
     }
 
     fn encoded(event: &Event) -> BytesMut {
@@ -416,15 +444,16 @@ pub(super) mod tests {
     #[test]
     fn every_variant_round_trips() {
         for event in sample_events() {
-            assert_eq!(decode(&encoded(&event)), Ok(event));
+            assert_eq!(decode(&encoded(&event), super::super::FORMAT_VERSION), Ok(event));
         }
     }
 
     #[test]
     fn encoding_is_compact() {
         let event = &sample_events()[0];
-        // 2 tags + 8 timestamp + 1+2+2+1 ids + 5 comm + 2+2 child ids + 1+4 flags
-        assert_eq!(encoded(event).len(), 30);
+        // 9 timestamp + 1+2+2+1 ids + 5 comm + 2 uid + 1 kind + 2+2 child ids + 1 thread + 1+4 flags
+        // + 1+1+1 no child ns ids, no child namespaces + 1 source + 6 unknown place fields
+        assert_eq!(encoded(event).len(), 43);
     }
 
     #[test]
@@ -432,7 +461,7 @@ pub(super) mod tests {
         for event in sample_events() {
             let bytes = encoded(&event);
             for len in 0..bytes.len() {
-                assert!(decode(&bytes[..len]).is_err(), "prefix of {len} bytes decoded");
+                assert!(decode(&bytes[..len], super::super::FORMAT_VERSION).is_err(), "prefix of {len} bytes decoded");
             }
         }
     }
@@ -442,58 +471,38 @@ pub(super) mod tests {
         let lost = &sample_events()[9];
         let mut bytes = encoded(lost);
         bytes.put_u8(0);
-        assert_eq!(decode(&bytes), Err(CodecError::TrailingBytes(1)));
+        assert_eq!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::TrailingBytes(1)));
 
+        // The source comes before the six absent place fields; 7 names no source.
         let mut bytes = encoded(lost);
-        bytes[0] = 6;
-        assert_eq!(decode(&bytes), Err(CodecError::UnknownTag { what: "event kind", tag: 6 }));
+        let source = bytes.len() - 7;
+        bytes[source] = 7;
+        assert!(matches!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::Postcard(_))));
 
-        let mut bytes = encoded(lost);
-        bytes[1] = 9;
-        assert_eq!(decode(&bytes), Err(CodecError::UnknownTag { what: "source", tag: 9 }));
-
-        // cpu = 2^32 does not fit a u32.
-        let mut bytes = BytesMut::new();
-        bytes.put_u8(TAG_LOST);
-        bytes.put_u8(0);
-        bytes.put_u64_le(0);
-        put_varint(&mut bytes, 1 << 32);
-        assert_eq!(decode(&bytes), Err(CodecError::Overflow("the cpu")));
-
-        // An eleven-byte varint.
-        let mut bytes = BytesMut::new();
-        bytes.put_u8(TAG_LOST);
-        bytes.put_u8(0);
-        bytes.put_u64_le(0);
-        bytes.put_slice(&[0xff; 11]);
-        assert_eq!(decode(&bytes), Err(CodecError::Overflow("the cpu")));
-
-        // Invalid UTF-8 in comm.
-        let mut bytes = BytesMut::new();
-        bytes.put_u8(TAG_LOST);
-        bytes.put_u8(0);
-        bytes.put_u64_le(0);
-        bytes.put_slice(&[0, 0, 0, 0, 1, 0xc0, 0]);
-        assert_eq!(decode(&bytes), Err(CodecError::BadUtf8("the comm")));
-
-        // A boolean that is not 0 or 1.
-        let exit = sample_events().swap_remove(4);
-        let mut bytes = encoded(&exit);
-        let position = bytes.len() - 11; // group_dead precedes the 10-byte lifetime (u64::MAX)
-        assert_eq!(bytes[position], 1);
-        bytes[position] = 2;
-        assert_eq!(decode(&bytes), Err(CodecError::BadBool { what: "group_dead", value: 2 }));
+        // A boolean that is not 0 or 1 (`thread` of a fork).
+        let fork = &sample_events()[1];
+        let mut bytes = encoded(fork);
+        // Then the clone flags' absence byte, two absent child ns ids, no child namespaces, the
+        // source and six absent place fields.
+        let thread = bytes.len() - 12;
+        assert_eq!(bytes[thread], 1);
+        bytes[thread] = 2;
+        assert!(matches!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::Postcard(_))));
     }
 
     #[test]
     fn huge_argument_count_does_not_allocate() {
-        let mut bytes = BytesMut::new();
-        bytes.put_u8(TAG_EXEC);
-        bytes.put_u8(0);
-        bytes.put_u64_le(0);
-        bytes.put_slice(&[0, 0, 0, 0, 0, 0]); // ids, empty comm, empty filename
-        put_varint(&mut bytes, u64::MAX);
-        assert!(matches!(decode(&bytes), Err(CodecError::UnexpectedEnd(_))));
+        let exec = &sample_events()[3];
+        let mut bytes = encoded(exec);
+        // timestamp (9), cpu, tgid (2), tid (2), ppid, comm (5), uid (2), kind, filename (1): then
+        // argv's count.
+        let count = 9 + 1 + 2 + 2 + 1 + 5 + 2 + 1 + 1;
+        assert_eq!(bytes[count], 0);
+        let tail = bytes.split_off(count + 1);
+        bytes.truncate(count);
+        bytes.put_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        bytes.put_slice(&tail);
+        assert!(decode(&bytes, super::super::FORMAT_VERSION).is_err());
     }
 
     #[test]
@@ -519,12 +528,13 @@ pub(super) mod tests {
     proptest! {
         #[test]
         fn arbitrary_events_round_trip(event in arb_event()) {
-            prop_assert_eq!(decode(&encoded(&event)), Ok(event));
+            prop_assert_eq!(decode(&encoded(&event), super::super::FORMAT_VERSION), Ok(event));
         }
 
         #[test]
         fn arbitrary_payloads_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = decode(&bytes);
+            let _ = decode(&bytes, 1);
+            let _ = decode(&bytes, super::super::FORMAT_VERSION);
         }
 
         #[test]
@@ -532,7 +542,7 @@ pub(super) mod tests {
             let mut bytes = encoded(&event);
             let position = position % bytes.len();
             bytes[position] = value;
-            let _ = decode(&bytes);
+            let _ = decode(&bytes, super::super::FORMAT_VERSION);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Recordings: the file `tracer -o FILE` writes and `tracer replay FILE` reads.
 //!
-//! # File format, version 1
+//! # File format, version 3
 //!
 //! All integers are little-endian. A *varint* is unsigned LEB128: 7 bits per byte, least
 //! significant group first, the high bit set on every byte but the last; at most 10 bytes for a
@@ -14,7 +14,7 @@
 //! | offset | size | field                                                     |
 //! |-------:|-----:|-----------------------------------------------------------|
 //! | 0      | 8    | magic `89 54 52 41 43 45 52 0A` (`\x89TRACER\n`)          |
-//! | 8      | 2    | format version, u16 (this document: 1)                    |
+//! | 8      | 2    | format version, u16 (this document: 3; 1 and 2 are still read) |
 //! | 10     | 4    | header body length `H`, u32 (at most 1 MiB)               |
 //! | 14     | 4    | CRC-32 (IEEE, as zlib/`crc32fast`) of the header body     |
 //! | 18     | `H`  | header body                                               |
@@ -23,78 +23,137 @@
 //! boot id; u64 start wall time (ns since the Unix epoch); u64 boot-time→wall-clock base (ns; an
 //! event's `timestamp_ns` = its `CLOCK_BOOTTIME` ns + this base); varint filter count, then that
 //! many strings (the user's filter arguments, e.g. `--comm`, `bash`). A reader ignores bytes after
-//! these fields, so version 1 can grow new trailing header fields.
+//! these fields, so a version can grow new trailing header fields.
 //!
 //! A file whose first 8 bytes are not the magic is not a recording. A different version is
 //! refused. A header body that is too long, runs past the end of the file, fails its CRC, or does
 //! not decode makes the whole file unreadable.
 //!
-//! ## Records
+//! ## Frames
 //!
-//! From offset `18 + H` to the end of the file, records follow back to back:
+//! From offset `18 + H` to the end of the file, frames follow back to back: one per event (a
+//! *record*), and, when the recording was closed cleanly, one *trailer* last. Both have the same
+//! 12-byte frame header:
 //!
 //! | offset | size | field                                                   |
 //! |-------:|-----:|---------------------------------------------------------|
-//! | 0      | 4    | sync marker `F5 1E C0 8D`                               |
-//! | 4      | 4    | payload length `L`, u32, `1 ..= 1 MiB` (1 048 576)      |
+//! | 0      | 4    | frame marker: `F5 1E C0 8D` record, `F5 1E C0 ED` trailer |
+//! | 4      | 4    | payload length `L`, u32: `1 ..= 1 MiB` (1 048 576) for a record, `1 ..= 64 KiB` for a trailer |
 //! | 8      | 4    | CRC-32 (IEEE) of the payload                            |
-//! | 12     | `L`  | payload: one encoded event                              |
+//! | 12     | `L`  | payload                                                 |
 //!
-//! The marker bytes `F5` and `C0` never occur in UTF-8, so a marker cannot appear inside string
-//! data. Payload (see [`codec`]), in order:
+//! The marker bytes `F5` and `C0` never occur in UTF-8, so a marker cannot appear inside text.
+//! The trailer has its own marker, so no record payload, damaged or not, can be taken for a
+//! trailer, nor a trailer for an event.
 //!
-//! - u8 kind tag: 0 fork, 1 exec, 2 exit, 3 rename, 4 lookup, 5 lost;
-//! - u8 source tag: 0 tp_btf, 1 raw_tracepoint, 2 fentry, 3 kprobe, 4 syscall_entry, 5 tracer;
-//! - u64 `timestamp_ns` (fixed 8 bytes);
-//! - varint `cpu`, varint `tgid`, varint `tid`, varint `ppid` (u32 each);
-//! - string `comm`;
-//! - the detail fields of the kind:
-//!   - fork: varint `child_tgid`, varint `child_tid`, option varint (u64) `clone_flags`;
-//!   - exec: string `filename`, varint argument count then that many strings (`argv`),
-//!     bool `argv_truncated`, varint `old_tid`;
-//!   - exit: varint `status`, bool `group_dead`, varint (u64) `lifetime_ns`;
-//!   - rename: string `old_comm`, string `new_comm`;
-//!   - lookup: string `name`, option varint `target_tgid`;
-//!   - lost: varint (u64) `count`.
+//! The payload is one event: since version 2, the [postcard](https://docs.rs/postcard/1) encoding
+//! of [`crate::event::Event`] (varint integers, length-prefixed byte strings, enum variants by
+//! their position in the declaration). The event model is thus the single definition of a record:
+//! fields and variants are only ever appended, and an appended field makes a new format version.
+//! Strings are byte strings (Linux names need not be UTF-8). Version 3 appended where tasks live
+//! (namespace IDs, cgroup, container) and the namespace event. Version 2 payloads are still read
+//! by a frozen copy of that release's model ([`v2`]); version 1 payloads, a hand-written layout,
+//! too ([`v1`] documents them).
 //!
 //! The payload must be consumed exactly; trailing bytes make it undecodable.
 //!
+//! ## Trailer
+//!
+//! A clean stop writes one trailer frame, which must end the file. Its payload (see
+//! [`Trailer`]), little-endian, in order:
+//!
+//! | size | field                                                                 |
+//! |-----:|-----------------------------------------------------------------------|
+//! | 8    | u64 end wall time, ns since the Unix epoch                            |
+//! | 8    | u64 events the kernel dropped (its ring buffer was full)              |
+//! | 8    | u64 events recorded but not printed (the output could not keep up)    |
+//! | 2    | u16 kind count `K` (at most 256)                                      |
+//! |      | `K` times: u8 name length `n` (1 ..= 32), `n` bytes of kind name (`a-z`, `0-9`, `_`), u64 number of records of that kind in the file |
+//!
+//! Kinds are listed by name in strictly increasing byte order; a kind without records is left
+//! out. Kinds are named as in `--events` (`fork`, `exec`, `exit`, `rename`, `lookup`) plus `lost`
+//! (the number of `lost` records, not the events they count). A reader ignores bytes after these
+//! fields, so the trailer can grow new trailing fields.
+//!
+//! A file that ends without a trailer was not closed cleanly (tracer was killed, or crashed, or
+//! the disk filled): events after its last record may be missing. `tracer replay` says so and
+//! exits 1; with a trailer, it checks the records it read against the trailer's counts.
+//!
 //! ## Reading damaged files
 //!
-//! The reader never fails after the header. At each record position:
+//! The reader never fails after the header. A *good frame* is a frame whose length is within its
+//! limit, that lies wholly in the file, and whose CRC is right. At each frame position:
 //!
 //! - end of file: done;
-//! - the bytes are not a marker: the run of bytes up to the next good record is reported
+//! - the bytes are not a frame marker: the run of bytes up to the next good frame is reported
 //!   [`ReadItem::Skipped`] at its start offset;
-//! - length 0 or above the limit, CRC mismatch, or undecodable payload: the record is reported
-//!   `Skipped` at the offset of its marker, and reading resumes at the next marker (searched from
-//!   the marker's offset + 1) that begins a record whose CRC is right or that runs to the end of
-//!   the file;
-//! - the file ends inside the record (inside its 12-byte frame header, only if the bytes present
-//!   are a prefix of the marker; or inside its payload): if no complete valid record follows
-//!   within the remaining bytes, this is reported once as [`ReadItem::Truncated`] at the record's
-//!   offset and reading ends; otherwise the length was damaged and the record is `Skipped`.
+//! - length 0 or above the limit, or CRC mismatch: the frame is reported `Skipped` at the offset
+//!   of its marker, and reading resumes at the next marker (searched from the marker's offset + 1)
+//!   that begins a good frame or a frame that runs to the end of the file;
+//! - a good record whose payload does not decode (a newer kind, say): it is reported `Skipped`
+//!   and reading resumes right after it (its CRC says the frame is as written);
+//! - a good trailer that ends the file: [`ReadItem::Trailer`], the last item; one that does not
+//!   end the file is reported `Skipped` and reading resumes right after it; one whose payload
+//!   does not decode is reported `Skipped` (and the file then has no trailer);
+//! - the file ends inside the frame (inside its 12-byte frame header, only if the bytes present
+//!   are a prefix of a marker; or inside its payload): if no good frame follows within the
+//!   remaining bytes, this is reported once as [`ReadItem::Truncated`] at the frame's offset and
+//!   reading ends; otherwise the length was damaged and the frame is `Skipped`.
 //!
-//! A read error after the header also ends reading with a `Truncated` item whose reason names it.
+//! A read error after the header ends reading with a [`ReadItem::ReadFailed`] item naming it.
+//!
+//! Reading takes time linear in the file's size, whatever the bytes: the search for the next
+//! good frame checks each candidate's CRC through prefix CRCs of the bytes (see
+//! [`crc_index`]), so overlapping candidates do not hash the same bytes again; and payloads
+//! are decoded only in good frames, after which reading always moves past them.
 //!
 //! # Writing
 //!
-//! [`RecordingWriter`] creates the file with mode 0600 (refusing an existing file unless told to
-//! overwrite), writes the header at once, then assembles records in a memory buffer and writes the
-//! buffer when it holds 64 KiB or more, or when an event arrives at least one second (by the
-//! coarse monotonic clock) after the last write. [`RecordingWriter::flush_if_due`] lets a periodic
-//! timer apply the one-second rule while no events arrive. [`RecordingWriter::flush`] writes the
-//! buffer without syncing; [`RecordingWriter::finish`] writes it and then `fdatasync`s once.
+//! [`RecordingWriter`] assembles records in a memory buffer and writes the buffer to the file
+//! (the kernel's page cache, no fsync) when it holds 64 KiB or more, and whenever
+//! [`RecordingWriter::flush`] is called: the live session calls it after each batch it drains
+//! from the kernel's ring buffer, so a killed tracer loses at most the events still in that ring
+//! (and the batch being handled). [`RecordingWriter::finish`] writes the buffer and the trailer
+//! and then `fdatasync`s once.
+//!
+//! ## Creating the file
+//!
+//! tracer runs as root, and the path may lie in a directory other users can write to (`/tmp`).
+//! It never follows a symlink at the path and never writes into an inode it did not create:
+//!
+//! - by default the file is created exclusively (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600):
+//!   anything already at the path, a dangling symlink included, is refused;
+//! - with `--force`, a new file is created exclusively in the same directory under an
+//!   unpredictable name (`.tracer-<16 hex digits>.tmp`), the header is written to it, and it is
+//!   renamed over the path. Whatever was at the path (a file, or a symlink: never its target)
+//!   is replaced atomically and its inode never receives a byte. In a sticky directory such as
+//!   `/tmp`, replacing an entry another user owns needs `CAP_FOWNER` (root has it): without it
+//!   the rename fails, tracer says why, and removes its new file.
+//!
+//! A symlink among the path's directories is followed only as the kernel's
+//! `fs.protected_symlinks` would allow, whatever that setting is: not when it lies in a sticky
+//! world-writable directory and belongs to neither that directory's owner nor the user running
+//! tracer (a user's `/tmp/d -> /etc` cannot make `-o /tmp/d/passwd --force` replace
+//! `/etc/passwd`). The directories are opened one name at a time, each relative to the last.
 //!
 //! # Reading
 //!
-//! [`RecordingReader`] streams: it holds a read-ahead buffer of 64 KiB plus at most one record
-//! (1 MiB) and the file's unread tail when it checks a record that runs past the end.
+//! [`RecordingReader`] streams: it holds a read-ahead buffer of 64 KiB plus at most one frame
+//! (1 MiB) and, when it checks a frame that runs past the end, the file's unread tail.
 
 pub mod codec;
+mod crc_index;
+mod create;
+pub(crate) mod open_dir;
 mod reader;
+mod stream;
+mod trailer;
+mod v1;
+mod v2;
 mod writer;
 
+#[cfg(any(test, fuzzing))]
+pub mod invariants;
 #[cfg(test)]
 mod tests;
 
@@ -102,16 +161,23 @@ use std::io;
 use std::path::PathBuf;
 
 pub use reader::{ReadItem, RecordingReader};
+pub use trailer::{Losses, Trailer};
 pub use writer::RecordingWriter;
 
-/// The format version this code writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this code writes (and the newest it reads).
+pub const FORMAT_VERSION: u16 = 3;
+/// The oldest format version this code reads.
+pub const OLDEST_READABLE_VERSION: u16 = 1;
 
 /// First 8 bytes of every recording.
 pub const MAGIC: [u8; 8] = *b"\x89TRACER\n";
 
 /// First 4 bytes of every record.
 pub const RECORD_MARKER: [u8; 4] = [0xf5, 0x1e, 0xc0, 0x8d];
+/// First 4 bytes of the trailer.
+pub const TRAILER_MARKER: [u8; 4] = [0xf5, 0x1e, 0xc0, 0xed];
+/// What both markers start with.
+const MARKER_PREFIX: [u8; 3] = [0xf5, 0x1e, 0xc0];
 
 /// Size of the fixed header prefix: magic, version, body length, body CRC.
 const HEADER_PREFIX_LEN: usize = 18;
@@ -121,6 +187,8 @@ const MAX_HEADER_LEN: usize = 1 << 20;
 const RECORD_HEADER_LEN: usize = 12;
 /// Largest record payload accepted.
 const MAX_PAYLOAD_LEN: usize = 1 << 20;
+/// Largest trailer payload accepted.
+const MAX_TRAILER_LEN: usize = 64 << 10;
 
 /// What a recording says about how it was made.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -149,6 +217,8 @@ pub enum RecordingError {
     Exists { path: PathBuf },
     #[error("cannot create {}: {error}", path.display())]
     Create { path: PathBuf, error: io::Error },
+    #[error("cannot replace {}: {error}{why}", path.display())]
+    Replace { path: PathBuf, error: io::Error, why: String },
     #[error("cannot write {}: {error}", path.display())]
     Write { path: PathBuf, error: io::Error },
     #[error("cannot open {}: {error}", path.display())]
@@ -158,7 +228,7 @@ pub enum RecordingError {
     #[error("{} is not a tracer recording (no tracer header)", path.display())]
     NotARecording { path: PathBuf },
     #[error(
-        "{} is a tracer recording in format version {found}, but this tracer reads only version {supported}",
+        "{} is a tracer recording in format version {found}, but this tracer reads only versions 1 to {supported}",
         path.display()
     )]
     UnsupportedVersion { path: PathBuf, found: u16, supported: u16 },
@@ -168,4 +238,6 @@ pub enum RecordingError {
     HeaderTooLarge { path: PathBuf, size: usize, limit: usize },
     #[error("event too large to record in {} ({size} bytes encoded; the limit is {limit})", path.display())]
     EventTooLarge { path: PathBuf, size: usize, limit: usize },
+    #[error(transparent)]
+    Rotate(#[from] crate::rotate::RotateError),
 }

@@ -1,5 +1,11 @@
 //! Writer → reader tests on real temporary files, truncation and corruption handling.
 
+mod create;
+mod fuzz_inputs;
+mod linear;
+mod rotation;
+mod trailer;
+
 use std::io::{self, Cursor, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -10,7 +16,7 @@ use proptest::prelude::*;
 
 use super::codec::tests::{arb_event, sample_events};
 use super::*;
-use crate::event::{Detail, Event, Source};
+use crate::event::{Event, Source};
 
 /// A unique path in the temporary directory, removed on drop.
 struct TempPath(PathBuf);
@@ -44,17 +50,26 @@ fn header() -> RecordingHeader {
     }
 }
 
+/// Writes a cleanly closed recording of `events`.
 fn write_recording(path: &Path, events: &[Event]) {
     let mut writer = RecordingWriter::create(path, &header(), false).expect("create");
     for event in events {
         writer.append(event).expect("append");
     }
-    assert_eq!(writer.events_written(), events.len() as u64);
-    writer.finish().expect("finish");
+    assert_eq!(writer.records().values().sum::<u64>(), events.len() as u64);
+    writer.finish(Losses::default()).expect("finish");
 }
 
-/// The bytes of a recording of `events` (written without the final fdatasync, to keep the
-/// property tests fast).
+/// The items of a cleanly closed recording, the trailer apart.
+fn split_trailer(mut items: Vec<ReadItem>) -> (Vec<ReadItem>, Trailer) {
+    match items.pop() {
+        Some(ReadItem::Trailer(trailer)) => (items, trailer),
+        last => panic!("the last item is not a trailer: {last:?}"),
+    }
+}
+
+/// The bytes of a recording of `events`, not closed (no trailer, and no fdatasync, which keeps
+/// the property tests fast).
 fn recording_bytes(events: &[Event]) -> Vec<u8> {
     let path = TempPath::new("bytes");
     let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
@@ -121,8 +136,14 @@ fn every_variant_round_trips_through_a_file() {
     let mut expected = header();
     expected.format_version = FORMAT_VERSION;
     assert_eq!(reader.header(), &expected);
-    let items: Vec<ReadItem> = reader.collect();
-    assert_eq!(items, events.into_iter().map(ReadItem::Event).collect::<Vec<_>>());
+    let (items, trailer) = split_trailer(reader.collect());
+    assert_eq!(items, events.iter().cloned().map(ReadItem::Event).collect::<Vec<_>>());
+    let mut by_kind = std::collections::BTreeMap::new();
+    for event in &events {
+        *by_kind.entry(event.kind().name().to_owned()).or_insert(0u64) += 1;
+    }
+    assert_eq!(trailer.records, by_kind);
+    assert_eq!(trailer.losses, Losses::default());
 }
 
 #[test]
@@ -130,7 +151,7 @@ fn layout_matches_the_documented_format() {
     let events = sample_events();
     let bytes = recording_bytes(&events);
     assert_eq!(bytes.get(..8), Some(&b"\x89TRACER\n"[..]));
-    assert_eq!(bytes.get(8..10), Some(&[1, 0][..]));
+    assert_eq!(bytes.get(8..10), Some(&[3, 0][..]));
     let (offsets, end) = layout(&events);
     assert_eq!(bytes.len() as u64, end);
     for &offset in &offsets {
@@ -159,13 +180,20 @@ fn create_refuses_an_existing_file_unless_overwriting() {
     // The refused create left the file alone.
     assert_eq!(events_of(&RecordingReader::open(&path.0).expect("open").collect::<Vec<_>>()), sample_events());
 
-    // Overwriting truncates and restores mode 0600.
+    // Overwriting puts a new file, mode 0600, in place of the old one, which keeps its bytes.
     std::fs::set_permissions(&path.0, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let old = std::fs::File::open(&path.0).expect("open the old file");
+    let old_bytes = std::fs::read(&path.0).expect("read");
     let writer = RecordingWriter::create(&path.0, &header(), true).expect("overwrite");
-    writer.finish().expect("finish");
-    assert_eq!(RecordingReader::open(&path.0).expect("open").count(), 0);
+    assert_eq!(writer.replaced(), None, "replacing one's own file is not worth a note");
+    writer.finish(Losses::default()).expect("finish");
+    let (items, _) = split_trailer(RecordingReader::open(&path.0).expect("open").collect());
+    assert_eq!(items, vec![]);
     let mode = std::fs::metadata(&path.0).expect("metadata").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+    let mut kept = Vec::new();
+    (&old).read_to_end(&mut kept).expect("read the old inode");
+    assert_eq!(kept, old_bytes);
 }
 
 #[test]
@@ -177,7 +205,7 @@ fn create_names_the_path_on_failure() {
 }
 
 #[test]
-fn writer_buffers_until_size_time_or_flush() {
+fn writer_buffers_until_size_or_flush() {
     let path = TempPath::new("buffering");
     let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
     let file_len = || std::fs::metadata(&path.0).expect("metadata").len();
@@ -200,23 +228,13 @@ fn writer_buffers_until_size_time_or_flush() {
     }
     assert!(file_len() - after_flush >= 64 * 1024);
 
-    // An event arriving a second after the last write goes out at once.
-    let before = file_len();
+    // Dropping without finish still writes the buffer, but no trailer.
     writer.append(event).expect("append");
-    assert_eq!(file_len(), before);
-    writer.last_write_ns = 0;
-    writer.flush_if_due().expect("flush_if_due");
-    assert!(file_len() > before);
-    let before = file_len();
-    writer.last_write_ns = 0;
-    writer.append(event).expect("append");
-    assert!(file_len() > before);
-
-    // Dropping without finish still writes the buffer.
-    writer.append(event).expect("append");
-    let count = writer.events_written();
+    let count = writer.records().values().sum::<u64>();
     drop(writer);
-    assert_eq!(RecordingReader::open(&path.0).expect("open").count() as u64, count);
+    let items: Vec<ReadItem> = RecordingReader::open(&path.0).expect("open").collect();
+    assert_eq!(items.len() as u64, count);
+    assert!(items.iter().all(|item| matches!(item, ReadItem::Event(_))));
 }
 
 #[test]
@@ -226,8 +244,8 @@ fn truncation_inside_the_last_two_records() {
     write_recording(&path.0, &events);
     let full = std::fs::read(&path.0).expect("read");
     let (offsets, end) = layout(&events);
-    assert_eq!(full.len() as u64, end);
-
+    // The trailer follows `end`; cuts before it leave a file without one.
+    assert!(full.len() as u64 > end);
     let first_cut = offsets[events.len() - 2];
     let copy = TempPath::new("truncated");
     for cut in first_cut..end {
@@ -251,13 +269,11 @@ fn truncation_inside_the_last_two_records() {
                 let have = cut - offsets[index];
                 let expected = if have >= RECORD_HEADER_LEN as u64 {
                     format!(
-                        "recording ends inside a record at byte {offset} ({have} of {} bytes): the writer was interrupted",
+                        "the file ends inside a record at byte {offset}, {have} of {} bytes",
                         record_len(&offsets, end, *offset)
                     )
                 } else {
-                    format!(
-                        "recording ends inside a record header at byte {offset} ({have} of 12 bytes): the writer was interrupted"
-                    )
+                    format!("the file ends inside a record header at byte {offset}, {have} of 12 bytes")
                 };
                 assert_eq!(reason, &expected);
             }
@@ -314,9 +330,9 @@ fn an_undecodable_payload_with_a_good_checksum_is_skipped() {
     let mut bytes = recording_bytes(&events);
     let (offsets, _) = layout(&events);
     let at = offsets[1] as usize;
-    // Unknown kind tag, with the CRC recomputed.
-    bytes[at + RECORD_HEADER_LEN] = 42;
+    // An unknown source (before the six absent place fields), with the CRC recomputed.
     let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+    bytes[at + RECORD_HEADER_LEN + len - 7] = 42;
     let crc = crc32fast::hash(&bytes[at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len]);
     bytes[at + 8..at + 12].copy_from_slice(&crc.to_le_bytes());
     let items = read_items(&bytes);
@@ -326,7 +342,7 @@ fn an_undecodable_payload_with_a_good_checksum_is_skipped() {
             ReadItem::Event(events[0].clone()),
             ReadItem::Skipped {
                 offset: offsets[1],
-                reason: "undecodable record: unknown event kind tag 42".to_owned()
+                reason: "undecodable record: not a valid event (Serde Deserialization Error)".to_owned()
             },
             ReadItem::Event(events[2].clone()),
         ]
@@ -433,7 +449,7 @@ impl Read for Failing {
 }
 
 #[test]
-fn a_read_error_ends_with_one_truncated_item() {
+fn a_read_error_ends_with_one_read_failed_item() {
     let events = many_events(5);
     let bytes = recording_bytes(&events);
     let (offsets, _) = layout(&events);
@@ -443,7 +459,7 @@ fn a_read_error_ends_with_one_truncated_item() {
     assert_eq!(events_of(&items), events[..3]);
     assert_eq!(
         items.last(),
-        Some(&ReadItem::Truncated {
+        Some(&ReadItem::ReadFailed {
             offset: offsets[3],
             reason: format!("cannot read rec.bin at byte {}: disk on fire", offsets[3] + 5),
         })
@@ -472,10 +488,10 @@ fn header_problems_are_clear_errors() {
     assert!(open_bytes(&good).is_ok());
 
     let mut future = good.clone();
-    future[8] = 2;
+    future[8] = 4;
     assert_eq!(
         message(&future),
-        "some.file is a tracer recording in format version 2, but this tracer reads only version 1"
+        "some.file is a tracer recording in format version 4, but this tracer reads only versions 1 to 3"
     );
 
     assert_eq!(
@@ -516,38 +532,29 @@ fn events_too_large_are_refused_without_damage() {
         tgid: 1,
         tid: 1,
         ppid: 0,
-        comm: "x".to_owned(),
+        comm: "x".into(),
+        uid: 0,
         source: Source::Tracer,
-        detail: Detail::Exec { filename: "y".repeat(MAX_PAYLOAD_LEN), argv: vec![], argv_truncated: false, old_tid: 1 },
+        detail: crate::event::test_exec(&"y".repeat(MAX_PAYLOAD_LEN), &[], 1),
+        ns_tgid: None,
+        ns_tid: None,
+        pidns: None,
+        cgroup_id: None,
+        cgroup: None,
+        container: None,
     };
     assert!(matches!(writer.append(&huge), Err(RecordingError::EventTooLarge { .. })));
     writer.append(&small).expect("append");
-    assert_eq!(writer.events_written(), 2);
-    writer.finish().expect("finish");
-    let items: Vec<ReadItem> = RecordingReader::open(&path.0).expect("open").collect();
+    assert_eq!(writer.records().values().sum::<u64>(), 2);
+    writer.finish(Losses::default()).expect("finish");
+    let (items, trailer) = split_trailer(RecordingReader::open(&path.0).expect("open").collect());
     assert_eq!(items, vec![ReadItem::Event(small.clone()), ReadItem::Event(small)]);
+    assert_eq!(trailer.records.values().sum::<u64>(), 2);
 }
 
-/// Checks the reader's promises on any input: no panic, termination, monotonic offsets, at most
-/// one `Truncated` and only last.
+/// Checks the reader's promises on any input (see [`invariants`](super::invariants)).
 fn check_reader_invariants(bytes: &[u8]) {
-    let Ok(reader) = open_bytes(bytes) else { return };
-    let items: Vec<ReadItem> = reader.take(bytes.len() + 2).collect();
-    assert!(items.len() <= bytes.len());
-    let mut last_offset = 0;
-    for (index, item) in items.iter().enumerate() {
-        match item {
-            ReadItem::Event(_) => {}
-            ReadItem::Skipped { offset, .. } => {
-                assert!(*offset >= last_offset && *offset < bytes.len() as u64);
-                last_offset = *offset;
-            }
-            ReadItem::Truncated { offset, .. } => {
-                assert_eq!(index, items.len() - 1);
-                assert!(*offset >= last_offset && *offset < bytes.len() as u64);
-            }
-        }
-    }
+    super::invariants::check(bytes);
 }
 
 proptest! {
@@ -557,7 +564,7 @@ proptest! {
     fn arbitrary_events_round_trip_through_a_file(events in proptest::collection::vec(arb_event(), 0..20)) {
         let path = TempPath::new("prop");
         write_recording(&path.0, &events);
-        let items: Vec<ReadItem> = RecordingReader::open(&path.0).expect("open").collect();
+        let (items, _) = split_trailer(RecordingReader::open(&path.0).expect("open").collect());
         prop_assert_eq!(items, events.into_iter().map(ReadItem::Event).collect::<Vec<_>>());
     }
 }

@@ -3,6 +3,8 @@
 //! and collect its JSON events.
 #![allow(dead_code)]
 
+pub mod kernel;
+
 use std::{
     io::{BufRead, BufReader, Read},
     path::PathBuf,
@@ -28,11 +30,6 @@ pub fn workload_bin() -> PathBuf {
 /// Where the tests run: "host", or the VM's kernel name.
 pub fn machine() -> String {
     std::env::var("TRACER_VM").unwrap_or_else(|_| "host".into())
-}
-
-/// Whether this kernel must accept fentry and kprobes (true in the stock-kernel VM).
-pub fn expect_kernel_hooks() -> bool {
-    std::env::var("TRACER_EXPECT_KERNEL_HOOKS").is_ok_and(|value| value == "1")
 }
 
 pub fn require_root() {
@@ -192,4 +189,12 @@ pub fn one<'a>(events: &'a [Value], what: &str, predicate: impl Fn(&Value) -> bo
         panic!("[{}] expected exactly one {what}, found {}; events:\n{}", machine(), found.len(), seen.join("\n"));
     }
     found[0]
+}
+
+/// A fresh scratch directory for one test, `/tmp/tracer-test-NAME-PID` (root's tests own it).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tracer-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
 }

@@ -1,4 +1,5 @@
-//! One measured run of each configuration, and the start-to-first-event measurement.
+//! One measured run of a storm under one configuration: the workload's wall time, and the
+//! tool's CPU, memory, readiness and what it reported.
 use std::{
     fs::{self, File},
     io::{BufRead, BufReader, Read},
@@ -12,15 +13,18 @@ use serde_json::{Value, json};
 
 use super::{
     count::{Counts, Tally},
+    forkstat,
+    hooks::{self, HookStat},
     process::{self, Lines},
+    recorded,
 };
 
 /// A comm no task has: `tracer-comm-miss` filters on it.
 pub const MISSING_COMM: &str = "no-such-comm-x";
 /// How long a tool may take to attach.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a tool may take to drain and exit once signalled.
-const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The bpftrace script: the same facts tracer reports, one line per event.
 pub const BPFTRACE_SCRIPT: &str = r#"BEGIN { printf("READY\n"); }
@@ -32,21 +36,37 @@ tracepoint:sched:sched_process_exit { printf("exit %d %d %d %d %s\n", pid, tid, 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Config {
     Untraced,
+    /// tracer's hooks with programs that return at once (`target/bench/tracer-floor`).
+    Floor,
     TracerRecord,
     TracerCommMiss,
     Bpftrace,
+    Forkstat,
 }
 
 impl Config {
+    /// Every configuration, in the report's order.
+    pub const ALL: [Config; 6] = [
+        Config::Untraced,
+        Config::Floor,
+        Config::TracerRecord,
+        Config::TracerCommMiss,
+        Config::Bpftrace,
+        Config::Forkstat,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Config::Untraced => "untraced",
+            Config::Floor => "floor",
             Config::TracerRecord => "tracer-record",
             Config::TracerCommMiss => "tracer-comm-miss",
             Config::Bpftrace => "bpftrace",
+            Config::Forkstat => "forkstat",
         }
     }
 
+    /// tracer itself, reporting events (not the floor).
     pub fn is_tracer(self) -> bool {
         matches!(self, Config::TracerRecord | Config::TracerCommMiss)
     }
@@ -55,14 +75,17 @@ impl Config {
 /// What the bench drives.
 pub struct Tools {
     pub tracer: PathBuf,
+    /// tracer embedding the floor object.
+    pub tracer_floor: PathBuf,
     pub workload: PathBuf,
     pub bpftrace: Option<PathBuf>,
-    /// Where recordings and the bpftrace script go.
+    pub forkstat: Option<PathBuf>,
+    /// Where recordings and peer outputs go.
     pub scratch: PathBuf,
 }
 
 impl Tools {
-    fn script(&self) -> PathBuf {
+    pub fn script(&self) -> PathBuf {
         self.scratch.join("bench.bt")
     }
 
@@ -105,6 +128,10 @@ pub struct RunResult {
     pub ready_ns: Option<u64>,
     pub tool_exit: Option<String>,
     pub summary_line: Option<String>,
+    /// forkstat's `nobufs` reports: times the kernel dropped messages for it.
+    pub overruns: Option<u64>,
+    /// Run-time statistics of the tool's BPF programs, when measured.
+    pub hooks: Vec<HookStat>,
     pub error: Option<String>,
 }
 
@@ -125,6 +152,8 @@ impl RunResult {
             "tool_ready_ns": self.ready_ns,
             "tool_exit": self.tool_exit,
             "tool_summary": self.summary_line,
+            "overruns": self.overruns,
+            "hooks": self.hooks.iter().map(HookStat::to_json).collect::<Vec<_>>(),
             "error": self.error,
         })
     }
@@ -156,8 +185,9 @@ fn run_workload(tools: &Tools, storm: Storm) -> Result<(u32, u64, u64)> {
     Ok((pid, field("wall_ns").context("the workload's report has no wall_ns")?, field("workers").unwrap_or(0)))
 }
 
-/// Runs `storm` under `config` once.
-pub fn run(tools: &Tools, config: Config, storm: Storm) -> RunResult {
+/// Runs `storm` under `config` once; with `hooks`, also reads the run-time statistics of the
+/// tool's BPF programs just before stopping it (they must be switched on).
+pub fn run(tools: &Tools, config: Config, storm: Storm, hooks: bool) -> RunResult {
     let mut result = RunResult { expected: Counts::expected(storm.shape, storm.tasks, 0), ..RunResult::default() };
     let outcome = match config {
         Config::Untraced => run_workload(tools, storm).map(|(pid, wall, workers)| {
@@ -165,11 +195,12 @@ pub fn run(tools: &Tools, config: Config, storm: Storm) -> RunResult {
             result.wall_ns = Some(wall);
             result.workers = workers;
         }),
-        _ => run_traced(tools, config, storm, &mut result),
+        _ => run_traced(tools, config, storm, hooks, &mut result),
     };
     result.expected = match config {
-        // Neither the workload's comm nor `true` matches the filter: nothing of it passes.
-        Config::TracerCommMiss => Counts::default(),
+        // Neither the workload's comm nor `true` matches the filter: nothing of it passes. The
+        // floor's programs report nothing at all.
+        Config::TracerCommMiss | Config::Floor => Counts::default(),
         _ => Counts::expected(storm.shape, storm.tasks, result.workers),
     };
     if let Err(error) = outcome {
@@ -182,25 +213,33 @@ fn recording_path(tools: &Tools) -> PathBuf {
     tools.scratch.join("recording.trc")
 }
 
-fn bpftrace_output_path(tools: &Tools) -> PathBuf {
-    tools.scratch.join("bpftrace.out")
+/// Where a peer's stdout goes.
+fn peer_output_path(tools: &Tools) -> PathBuf {
+    tools.scratch.join("peer.out")
 }
 
-fn run_traced(tools: &Tools, config: Config, storm: Storm, result: &mut RunResult) -> Result<()> {
+fn run_traced(tools: &Tools, config: Config, storm: Storm, hooks: bool, result: &mut RunResult) -> Result<()> {
     let recording = recording_path(tools);
-    let bpftrace_out = bpftrace_output_path(tools);
+    let peer_out = peer_output_path(tools);
     let _ = fs::remove_file(&recording);
-    let _ = fs::remove_file(&bpftrace_out);
+    let _ = fs::remove_file(&peer_out);
 
     let mut command = match config {
         Config::Bpftrace => {
             let bpftrace = tools.bpftrace.as_ref().context("bpftrace is not available")?;
             let mut command = Command::new(bpftrace);
-            command.arg(tools.script()).stdout(File::create(&bpftrace_out)?);
+            command.arg(tools.script()).stdout(File::create(&peer_out)?);
+            command
+        }
+        Config::Forkstat => {
+            let forkstat = tools.forkstat.as_ref().context("forkstat is not available")?;
+            let mut command = Command::new(forkstat);
+            command.args(forkstat::ARGS).stdout(File::create(&peer_out)?);
             command
         }
         _ => {
-            let mut command = Command::new(&tools.tracer);
+            let binary = if config == Config::Floor { &tools.tracer_floor } else { &tools.tracer };
+            let mut command = Command::new(binary);
             command.arg("-o").arg(&recording).args(["--force", "-q"]).stdout(Stdio::null());
             if config == Config::TracerCommMiss {
                 command.args(["--comm", MISSING_COMM]);
@@ -215,7 +254,8 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, result: &mut RunResul
     let mut stderr = Lines::new(child.stderr.take().expect("stderr is piped"));
 
     let ready = match config {
-        Config::Bpftrace => wait_file_line(&bpftrace_out, "READY", &mut stderr),
+        Config::Bpftrace => wait_file_line(&peer_out, "READY", &mut stderr),
+        Config::Forkstat => wait_forkstat(pid, &mut stderr),
         _ => stderr.wait_for(READY_TIMEOUT, |line| line.contains("Attached "), || {}),
     };
     let Some(ready) = ready else {
@@ -232,6 +272,7 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, result: &mut RunResul
     // Let the tool drain what the storm left in its buffers, then stop it.
     process::wait_idle(pid, Duration::from_secs(20));
     let hwm = process::peak_rss_kib(pid);
+    let hook_stats = hooks.then(|| hooks::read(pid));
     process::signal(pid, libc::SIGINT);
     let reaped = process::reap(&child, STOP_TIMEOUT)?;
     let lines = stderr.finish();
@@ -252,11 +293,14 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, result: &mut RunResul
     result.peak_rss_kib = hwm;
     result.ru_maxrss_kib = Some(reaped.max_rss_kib);
     result.tool_exit = Some(reaped.status.to_string());
+    if let Some(stats) = hook_stats {
+        result.hooks = stats.context("cannot read the run-time statistics of the tool's BPF programs")?;
+    }
 
     let w = u64::from(workload_pid);
     let mut tally = Tally::default();
     if config == Config::Bpftrace {
-        let file = File::open(&bpftrace_out)?;
+        let file = File::open(&peer_out)?;
         for line in BufReader::new(file).lines() {
             tally.add_bpftrace(w, &line?);
         }
@@ -267,21 +311,33 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, result: &mut RunResul
         result.events_all = Some(tally.all);
         result.lost = Some(tally.lost);
         result.captured = Some(tally.workload);
-        let _ = fs::remove_file(&bpftrace_out);
+        let _ = fs::remove_file(&peer_out);
         if !reaped.status.success() {
             bail!("bpftrace exited with {}: {}", reaped.status, tail(&lines));
+        }
+        return Ok(());
+    }
+    if config == Config::Forkstat {
+        let text = fs::read(&peer_out).context("cannot read forkstat's output")?;
+        let output = forkstat::read(w, &String::from_utf8_lossy(&text));
+        result.events_all = Some(output.tally.all);
+        result.captured = Some(output.tally.workload);
+        result.overruns = Some(output.overruns);
+        let _ = fs::remove_file(&peer_out);
+        if !reaped.status.success() {
+            bail!("forkstat exited with {}: {}", reaped.status, tail(&lines));
         }
         return Ok(());
     }
 
     // tracer: exit 0, or 3 when events were lost; then exactly one summary line.
     let summary = lines.iter().rev().find(|line| line.trim_start().starts_with("tracer: ")).cloned();
-    if let Some((events, lost)) = summary.as_deref().and_then(parse_summary) {
+    if let Some((events, lost)) = summary.as_deref().and_then(recorded::parse_summary) {
         result.events_all = Some(events);
         result.lost = Some(lost);
     }
     result.summary_line = summary;
-    let replayed = replay(tools, &recording, w, &mut tally);
+    let replayed = recorded::replay(tools, &recording, w, &mut tally);
     let _ = fs::remove_file(&recording);
     match replayed {
         Ok(()) => {
@@ -297,39 +353,26 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, result: &mut RunResul
     if result.summary_line.is_none() {
         bail!("tracer printed no `tracer: N events …` summary line; its stderr ends with: {}", tail(&lines));
     }
-    Ok(())
-}
-
-/// Tallies `tracer replay FILE --json`.
-fn replay(tools: &Tools, recording: &Path, w: u64, tally: &mut Tally) -> Result<()> {
-    let mut child = Command::new(&tools.tracer)
-        .arg("replay")
-        .arg(recording)
-        .arg("--json")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot start tracer replay")?;
-    let stderr = Lines::new(child.stderr.take().expect("stderr is piped"));
-    for line in BufReader::new(child.stdout.take().expect("stdout is piped")).lines() {
-        tally.add_tracer_json(w, &line?);
-    }
-    let status = child.wait()?;
-    let lines = stderr.finish();
-    if !status.success() {
-        bail!("tracer replay {} failed ({status}): {}", recording.display(), tail(&lines));
+    if config == Config::Floor && result.events_all.is_some_and(|events| events > 0) {
+        bail!("the floor reported events: one of its programs does more than return");
     }
     Ok(())
 }
 
-/// Reads `tracer: <N> events (fork a, exec b, exit c, rename d, lookup e), <L> lost, <S> s`.
-pub fn parse_summary(line: &str) -> Option<(u64, u64)> {
-    let rest = line.trim().strip_prefix("tracer: ")?;
-    let events = rest.split_whitespace().next()?.parse().ok()?;
-    let after = &rest[rest.find("), ")? + 3..];
-    let lost = after.split_whitespace().next()?.parse().ok()?;
-    Some((events, lost))
+/// Waits until forkstat listens on its netlink socket, while it lives.
+fn wait_forkstat(pid: u32, stderr: &mut Lines) -> Option<Instant> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while Instant::now() < deadline {
+        if forkstat::listening(pid) {
+            return Some(Instant::now());
+        }
+        // Polls stderr too, which notices the tool's exit.
+        stderr.wait_for(Duration::from_millis(1), |_| false, || {});
+        if stderr.closed {
+            return None;
+        }
+    }
+    None
 }
 
 /// Waits for a line equal to `wanted` in the file a tool writes, while the tool lives.
@@ -356,90 +399,9 @@ fn wait_file_line(path: &Path, wanted: &str, stderr: &mut Lines) -> Option<Insta
     None
 }
 
-/// Start-to-first-event: spawns the tool streaming live to a pipe, then `/bin/true` every couple
-/// of milliseconds until the first event line arrives, then stops the tool with SIGINT.
-pub fn startup(tools: &Tools, bpftrace: bool) -> Result<StartupSample> {
-    let mut command = match bpftrace {
-        true => {
-            let mut command = Command::new(tools.bpftrace.as_ref().context("bpftrace is not available")?);
-            command.arg(tools.script());
-            command
-        }
-        false => {
-            let mut command = Command::new(&tools.tracer);
-            command.arg("--json");
-            command
-        }
-    };
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let started = Instant::now();
-    let mut child = command.spawn().with_context(|| format!("cannot start {command:?}"))?;
-    let pid = child.id();
-    let mut stdout = Lines::new(child.stdout.take().expect("stdout is piped"));
-    let mut stderr = Lines::new(child.stderr.take().expect("stderr is piped"));
-    let is_event = |line: &str| match bpftrace {
-        true => matches!(line.split_whitespace().next(), Some("fork" | "exec" | "exit")),
-        false => serde_json::from_str::<Value>(line).is_ok_and(|value| value.get("event").is_some()),
-    };
-    let first = stdout.wait_for(READY_TIMEOUT, is_event, || {
-        let _ = Command::new("/bin/true").status();
-    });
-    process::signal(pid, libc::SIGINT);
-    let reaped = process::reap(&child, STOP_TIMEOUT)?;
-    let out_lines = stdout.finish_timed();
-    let err_lines = stderr.finish_timed();
-    let name = if bpftrace { "bpftrace" } else { "tracer" };
-    let problem = reaped.killed.then(|| {
-        format!(
-            "{name} did not exit within {} s of SIGINT and was killed; it had written {} lines on stdout",
-            STOP_TIMEOUT.as_secs(),
-            stdout.total
-        )
-    });
-    let Some(first) = first else {
-        bail!(
-            "{name} delivered no event (exit {}); stderr ends with: {}",
-            reaped.status,
-            tail(&err_lines.into_iter().map(|(_, line)| line).collect::<Vec<_>>())
-        );
-    };
-    // Readiness: tracer's `Attached` line on stderr, bpftrace's READY line on stdout, stamped by
-    // the reader threads as they arrived.
-    let ready_line = match bpftrace {
-        true => out_lines.iter().find(|(_, line)| line == "READY"),
-        false => err_lines.iter().find(|(_, line)| line.contains("Attached ")),
-    };
-    let since = |at: Instant| at.duration_since(started).as_nanos() as u64;
-    Ok(StartupSample { ready_ns: ready_line.map(|(at, _)| since(*at)), first_event_ns: since(first), problem })
-}
-
-/// One start-to-first-event measurement.
-pub struct StartupSample {
-    /// Spawn to the readiness line, when the tool printed one.
-    pub ready_ns: Option<u64>,
-    /// Spawn to the first event line.
-    pub first_event_ns: u64,
-    /// Something that went wrong after the first event (e.g. the tool would not stop).
-    pub problem: Option<String>,
-}
-
 /// The last few lines of a tool's stderr, for error messages.
-fn tail(lines: &[String]) -> String {
+pub fn tail(lines: &[String]) -> String {
     let start = lines.len().saturating_sub(5);
     let tail = lines[start..].join(" | ");
     if tail.is_empty() { "(nothing)".to_owned() } else { tail }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_summary_line() {
-        assert_eq!(
-            parse_summary("tracer: 1234 events (fork 600, exec 0, exit 634, rename 0, lookup 0), 5 lost, 1.2 s"),
-            Some((1234, 5))
-        );
-        assert_eq!(parse_summary("Attached 7 programs"), None);
-    }
 }

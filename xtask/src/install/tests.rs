@@ -61,7 +61,7 @@ fn installs_a_tree_that_systemd_man_and_the_shells_accept() {
     let version = output(Command::new(&binary).arg("--version"));
     assert_eq!(String::from_utf8_lossy(&version.stdout), format!("tracer {}\n", env!("CARGO_PKG_VERSION")));
 
-    for page in ["tracer", "tracer-run", "tracer-replay", "tracer-probes"] {
+    for page in ["tracer", "tracer-run", "tracer-replay", "tracer-tree", "tracer-export", "tracer-probes"] {
         let (path, mode) = installed(&format!("share/man/man1/{page}.1"));
         assert_eq!(mode, 0o644);
         let checked = output(Command::new("groff").args(["-man", "-Tutf8", "-ww", "-z"]).arg(&path));

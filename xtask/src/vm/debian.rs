@@ -3,15 +3,17 @@
 //! `target/vm/` (`apt-get download` + `dpkg -x`, never installed), each extraction reused until
 //! Debian publishes a newer version.
 use std::{
-    env, fs,
-    os::unix::fs::PermissionsExt,
+    fs,
     path::{Path, PathBuf},
     process::Command,
 };
 
 use anyhow::{Context, Result, bail};
 
-use crate::command::{is_root, run, step};
+use crate::{
+    command::{is_root, run, step},
+    packages::{self, apt_update},
+};
 
 /// The kernel series and flavour booted: Debian's stock 6.1, the cloud build (LZ4, boots under
 /// TCG in about 3 s; it has kprobes, fentry, BTF and BPF events like the generic one).
@@ -30,19 +32,8 @@ pub struct HostTools {
 /// `qemu-system-x86_64`, `cpio` and `dash` on the host, installed from Debian's packages when
 /// missing.
 pub fn host_tools() -> Result<HostTools> {
-    let needed = [("qemu-system-x86_64", "qemu-system-x86"), ("cpio", "cpio"), ("dash", "dash")];
-    let missing: Vec<&str> =
-        needed.iter().filter(|(program, _)| find_program(program).is_none()).map(|(_, package)| *package).collect();
-    if !missing.is_empty() {
-        apt_install(&missing)?;
-    }
-    let found = |(program, package): (&str, &str)| {
-        find_program(program).with_context(|| format!("{program} is not on PATH even after installing {package}"))
-    };
-    let qemu = found(needed[0])?;
-    found(needed[1])?;
-    let dash = found(needed[2])?;
-    Ok(HostTools { qemu, dash })
+    let found = packages::ensure(&[("qemu-system-x86_64", "qemu-system-x86"), ("cpio", "cpio"), ("dash", "dash")])?;
+    Ok(HostTools { qemu: found[0].clone(), dash: found[2].clone() })
 }
 
 /// An extracted Debian kernel package.
@@ -263,47 +254,4 @@ fn download_and_extract(package: &Package, into: &Path, keep: &[&str]) -> Result
     fs::rename(&staging, into).with_context(|| format!("cannot move {} to {}", staging.display(), into.display()))?;
     let _ = fs::remove_dir_all(&work);
     Ok(())
-}
-
-/// `apt-get` as root: directly when we are root, else through sudo.
-fn apt_get() -> Command {
-    let mut command = if is_root() {
-        Command::new("apt-get")
-    } else {
-        let mut sudo = Command::new("sudo");
-        sudo.arg("apt-get");
-        sudo
-    };
-    command.env("DEBIAN_FRONTEND", "noninteractive");
-    command
-}
-
-fn apt_update() -> Result<()> {
-    run(apt_get().arg("update")).context("apt-get update failed")
-}
-
-/// `apt-get install --no-install-recommends`; when that fails (stale or missing package lists,
-/// typically), `apt-get update` and once more.
-fn apt_install(packages: &[&str]) -> Result<()> {
-    let list = packages.join(" ");
-    step(format!("installing {list} from Debian's packages{}", if is_root() { "" } else { " (through sudo)" }));
-    let install = || run(apt_get().args(["install", "-y", "--no-install-recommends"]).args(packages));
-    if let Err(error) = install() {
-        eprintln!("    {error:#}");
-        step("apt-get install failed: updating the package lists (apt-get update) and retrying");
-        apt_update()?;
-        install().with_context(|| format!("cannot install {list}"))?;
-    }
-    Ok(())
-}
-
-/// `name` on PATH (or in the sbin folders sudo-less shells leave out), if executable.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = env::var_os("PATH").unwrap_or_default();
-    env::split_paths(&path)
-        .chain(["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|candidate| {
-            fs::metadata(candidate).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        })
 }

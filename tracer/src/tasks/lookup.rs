@@ -49,10 +49,11 @@ impl TaskTable {
 
     /// Fills in the thread group a looked-up `/proc/<n>` names, when `<n>` is a live task.
     pub fn resolve_lookup(&mut self, event: &mut Event) {
-        if let Detail::Lookup { name, target_tgid } = &mut event.detail
-            && let Ok(tid) = name.parse::<u32>()
+        if let Detail::Lookup { name, target_tgid, hidden_thread } = &mut event.detail
+            && let Some(tid) = name.as_str().and_then(|name| name.parse::<u32>().ok())
         {
             *target_tgid = self.groups.get(&tid).copied().or_else(|| group_from_proc(tid));
+            *hidden_thread = target_tgid.is_some_and(|tgid| tgid != tid);
         }
     }
 }
@@ -75,16 +76,21 @@ mod tests {
     #[test]
     fn resolves_threads_seen_being_created_and_forgets_dead_ones() {
         let mut table = TaskTable::default();
-        table.observe(&event(812, 812, Detail::Fork { child_tgid: 812, child_tid: 4_000_001, clone_flags: None }));
-        let mut lookup = event(900, 900, Detail::Lookup { name: "4000001".into(), target_tgid: None });
+        table.observe(&event(812, 812, crate::event::test_fork(812, 4_000_001, true, None)));
+        let mut lookup =
+            event(900, 900, Detail::Lookup { name: "4000001".into(), target_tgid: None, hidden_thread: false });
         table.resolve_lookup(&mut lookup);
-        assert_eq!(lookup.detail, Detail::Lookup { name: "4000001".into(), target_tgid: Some(812) });
+        assert_eq!(
+            lookup.detail,
+            Detail::Lookup { name: "4000001".into(), target_tgid: Some(812), hidden_thread: true }
+        );
 
-        table.observe(&event(812, 4_000_001, Detail::Exit { status: 0, group_dead: false, lifetime_ns: 1 }));
-        let mut lookup = event(900, 900, Detail::Lookup { name: "4000001".into(), target_tgid: None });
+        table.observe(&event(812, 4_000_001, Detail::exit(0, false, 1)));
+        let mut lookup =
+            event(900, 900, Detail::Lookup { name: "4000001".into(), target_tgid: None, hidden_thread: false });
         table.resolve_lookup(&mut lookup);
         // PIDs above pid_max's ceiling never exist in /proc either.
-        assert_eq!(lookup.detail, Detail::Lookup { name: "4000001".into(), target_tgid: None });
+        assert_eq!(lookup.detail, Detail::Lookup { name: "4000001".into(), target_tgid: None, hidden_thread: false });
     }
 
     #[test]

@@ -1,0 +1,80 @@
+//! `tracer export FILE --perfetto OUT`: a recording converted for another tool. Perfetto's
+//! trace format is written with prost from the message subset in [`proto`].
+mod packets;
+mod perfetto;
+mod proto;
+
+#[cfg(test)]
+mod tests;
+
+use std::{
+    fs::OpenOptions,
+    io::{BufWriter, ErrorKind},
+    os::unix::fs::OpenOptionsExt,
+    path::Path,
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    filter::Filters,
+    recording::{ReadItem, RecordingReader},
+    tasks::Coverage,
+};
+
+/// Exit status when records had to be skipped (as `tracer replay`).
+const EXIT_DAMAGED: u8 = 1;
+
+/// `tracer export FILE --perfetto OUT [--force]`.
+pub fn perfetto(path: &Path, out: &Path, force: bool) -> Result<u8> {
+    let reader = RecordingReader::open(path)?;
+    let header = reader.header().clone();
+    let mut export = perfetto::Export::new(header.boot_to_wall_ns);
+    let mut skipped = 0u64;
+    for item in reader {
+        match item {
+            ReadItem::Event(event) => export.observe(&event),
+            ReadItem::Skipped { offset, reason } => {
+                skipped += 1;
+                eprintln!("tracer: {}: skipped a damaged record at byte {offset}: {reason}", path.display());
+            }
+            ReadItem::Truncated { offset: _, reason } => eprintln!("tracer: {}: {reason}", path.display()),
+            ReadItem::ReadFailed { reason, .. } => {
+                skipped += 1;
+                eprintln!("tracer: {}: {reason}", path.display());
+            }
+            // Its counts are checked by `tracer replay`; the picture is the same either way.
+            ReadItem::Trailer(_) => {}
+        }
+    }
+    let everything = Filters::from_args(&Default::default())?;
+    let coverage = Coverage::of_recording(&header, &everything);
+
+    // Created only now, so a recording that cannot be read leaves no file behind. Never through
+    // a symlink or an existing file unless asked: tracer runs as root.
+    let mut options = OpenOptions::new();
+    options.write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let file = match options.open(out) {
+        Ok(file) => file,
+        Err(error) if error.kind() == ErrorKind::AlreadyExists => {
+            bail!("{} already exists (use --force to overwrite it)", out.display())
+        }
+        Err(error) => return Err(error).with_context(|| format!("cannot create {}", out.display())),
+    };
+    let packets = export
+        .write(coverage, &mut BufWriter::with_capacity(64 * 1024, file))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    let model = export.model();
+    eprintln!(
+        "tracer: wrote {} ({} processes, {} threads, {packets} packets); open it at https://ui.perfetto.dev",
+        out.display(),
+        model.processes().count(),
+        model.threads().count(),
+    );
+    Ok(if skipped > 0 { EXIT_DAMAGED } else { 0 })
+}

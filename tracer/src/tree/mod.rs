@@ -1,0 +1,97 @@
+//! The process tree: `tracer tree FILE` draws the tree of a recording, `tracer run --tree` the
+//! tree of the command it ran. Both build a [`TaskModel`] from the events and draw it with
+//! [`render`]: colours only on a terminal without `NO_COLOR`, plain and stable text otherwise.
+mod render;
+mod text;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub use tests::LIFECYCLE_V1;
+
+use std::{
+    io::{BufWriter, IsTerminal, Write},
+    path::Path,
+};
+
+use anyhow::Result;
+
+pub use render::Options;
+
+use crate::{
+    cli::FilterArgs,
+    filter::{EventFilter, Filters},
+    recording::{ReadItem, RecordingReader},
+    tasks::{Coverage, TaskModel},
+};
+
+/// Exit status when records had to be skipped (as `tracer replay`).
+const EXIT_DAMAGED: u8 = 1;
+
+/// How the tree is drawn, from the command line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Layout {
+    pub depth: Option<usize>,
+    pub threads: bool,
+    /// Show every process: no folding of identical siblings.
+    pub all: bool,
+}
+
+/// Whether stdout gets colours: a terminal, and `NO_COLOR` unset or empty.
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+/// Prints the tree of `model` to stdout.
+pub fn print(model: &TaskModel, layout: Layout, coverage: Coverage) -> std::io::Result<()> {
+    let options =
+        Options { depth: layout.depth, threads: layout.threads, collapse: !layout.all, colour: colour(), coverage };
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    render::render(model, options, &mut out)?;
+    out.flush()
+}
+
+/// `tracer tree FILE [FILTERS]`.
+pub fn tree(path: &Path, filter_args: &FilterArgs, layout: Layout) -> Result<u8> {
+    let filters = Filters::from_args(filter_args)?;
+    let reader = RecordingReader::open(path)?;
+    let coverage = Coverage::of_recording(reader.header(), &filters);
+    let (model, skipped) = read_model(path, reader, filters);
+    if model.processes().next().is_none() {
+        eprintln!("tracer: {}: no task events to draw", path.display());
+    }
+    match print(&model, layout, coverage) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+        result => result?,
+    }
+    Ok(if skipped > 0 { EXIT_DAMAGED } else { 0 })
+}
+
+/// Files every event of `reader` that `filters` admit into a new model; reports damage on
+/// stderr. Returns the model and the number of damaged records skipped.
+pub fn read_model(path: &Path, reader: RecordingReader, filters: Filters) -> (TaskModel, u64) {
+    let mut filter = EventFilter::new(filters);
+    let mut model = TaskModel::new();
+    let mut skipped = 0;
+    for item in reader {
+        match item {
+            ReadItem::Event(event) => {
+                if filter.admits(&event) {
+                    model.observe(&event);
+                }
+            }
+            ReadItem::Skipped { offset, reason } => {
+                skipped += 1;
+                eprintln!("tracer: {}: skipped a damaged record at byte {offset}: {reason}", path.display());
+            }
+            ReadItem::Truncated { offset: _, reason } => eprintln!("tracer: {}: {reason}", path.display()),
+            ReadItem::ReadFailed { reason, .. } => {
+                skipped += 1;
+                eprintln!("tracer: {}: {reason}", path.display());
+            }
+            // Its counts are checked by `tracer replay`; the picture is the same either way.
+            ReadItem::Trailer(_) => {}
+        }
+    }
+    (model, skipped)
+}

@@ -1,0 +1,92 @@
+//! Bad input gets one clear line on stderr and the right exit status: a hook the kernel
+//! refuses, a hook forced for an event kind that is not traced, a BTF file that is a device or
+//! too large. Real binary, real kernel, as root.
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{kernel, machine, require_root, scratch_dir, tracer_bin};
+
+fn tracer(args: &[&str], env: &[(&str, &str)]) -> Output {
+    require_root();
+    Command::new(tracer_bin()).args(args).envs(env.iter().copied()).output().expect("run tracer")
+}
+
+/// The exit code and the single line on stderr.
+fn one_line(output: &Output) -> (Option<i32>, String) {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "[{}] one line on stderr, got:\n{stderr}", machine());
+    (output.status.code(), stderr.trim_end().to_owned())
+}
+
+/// What this kernel answers when a kprobe is asked for, as tracer reports it.
+const NO_KPROBES: &str =
+    "kprobe refused: `/sys/bus/event_source/devices/kprobe/type`: No such file or directory (os error 2)";
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_refused_forced_hook_is_one_line_and_probes_says_why() {
+    let run = tracer(&["--hook", "lookup=kprobe", "-d", "0.2", "-c", "no-such-comm"], &[]);
+    let probes = tracer(&["probes", "--hook", "lookup=kprobe"], &[]);
+    let probes_stdout = String::from_utf8_lossy(&probes.stdout).into_owned();
+    if kernel::kprobe("proc_root_lookup").is_offered() {
+        // This kernel has kprobes: the forced hook attaches and serves.
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        assert!(probes.status.success(), "{}", String::from_utf8_lossy(&probes.stderr));
+        assert!(probes_stdout.lines().any(|line| line.starts_with("lookup   kprobe")), "{probes_stdout}");
+        return;
+    }
+    let expected = format!(
+        "tracer: no hook for lookup could attach on this kernel: {NO_KPROBES} (forced with --hook lookup=kprobe; \
+         `tracer probes` shows which hooks attach here)"
+    );
+    assert_eq!(one_line(&run), (Some(1), expected.clone()));
+    // `tracer probes` prints the plan on stdout, and says on stderr why it exits 1.
+    assert_eq!(one_line(&probes), (Some(1), expected));
+    let lookup = probes_stdout.lines().find(|line| line.starts_with("lookup ")).unwrap_or_default();
+    assert_eq!(lookup, format!("lookup   none             {NO_KPROBES}"), "{probes_stdout}");
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_hook_forced_for_a_kind_that_is_not_traced_is_a_usage_error() {
+    let output = tracer(&["-e", "fork,exit", "--hook", "lookup=syscall_entry", "-d", "0.2"], &[]);
+    assert_eq!(
+        one_line(&output),
+        (
+            Some(2),
+            "tracer: --hook lookup=syscall_entry: lookup events are not traced (--events fork,exit); \
+             add lookup to --events or drop the --hook"
+                .to_owned()
+        )
+    );
+    // A kind attached for tracer's own needs is traced: lookups need fork and exit events.
+    let output = tracer(&["-e", "lookup", "--hook", "fork=raw_tracepoint", "-d", "0.2", "-c", "no-such-comm"], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_btf_file_that_is_a_device_or_too_large_is_refused_before_it_is_read() {
+    let output = tracer(&["-d", "0.2"], &[("TRACER_BTF", "/dev/zero")]);
+    assert_eq!(
+        one_line(&output),
+        (Some(1), "tracer: cannot read kernel BTF from /dev/zero: not a regular file".into())
+    );
+    let dir = scratch_dir("btf-cap");
+    let huge = dir.join("vmlinux");
+    // Sparse: 64 MiB and one byte of zeros that take no disk space.
+    std::fs::File::create(&huge).unwrap().set_len((64 << 20) + 1).unwrap();
+    let output = tracer(&["-d", "0.2"], &[("TRACER_BTF", huge.to_str().unwrap())]);
+    assert_eq!(
+        one_line(&output),
+        (
+            Some(1),
+            format!(
+                "tracer: cannot read kernel BTF from {}: larger than 64 MiB, which no kernel's BTF is",
+                huge.display()
+            )
+        )
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

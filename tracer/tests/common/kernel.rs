@@ -1,0 +1,209 @@
+//! What the running kernel offers each hook, asked without tracer: a trivial program of the same
+//! type loaded and attached at the same place (fentry on a function, tp_btf on a tracepoint), or
+//! a kprobe opened on the function through `perf_event_open`. The tests hold tracer's plan
+//! against these answers: a hook the kernel offers must attach and deliver events, a hook it
+//! refuses must be refused by tracer with the kernel's reason. `TRACER_REQUIRE_HOOKS` (set in the
+//! Debian VM) names hooks a kernel is known to offer, so a probe that wrongly says "refused"
+//! fails there instead of turning the event checks into refusal checks.
+use std::{
+    ffi::{CStr, CString},
+    io,
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    sync::OnceLock,
+};
+
+use aya_obj::{
+    btf::{Btf, BtfKind},
+    generated::{PERF_FLAG_FD_CLOEXEC, bpf_attach_type, bpf_attr, bpf_cmd, bpf_prog_type, perf_event_attr},
+};
+
+/// The kernel's answer for one hook.
+#[derive(Debug)]
+pub enum Offer {
+    Offered,
+    Refused {
+        /// Why, for people.
+        reason: String,
+        /// A piece of the kernel's answer that tracer's refusal must quote.
+        evidence: String,
+    },
+}
+
+impl Offer {
+    pub fn is_offered(&self) -> bool {
+        matches!(self, Offer::Offered)
+    }
+}
+
+/// Where the kprobe PMU says its type; absent on kernels built without CONFIG_KPROBES.
+const KPROBE_TYPE: &str = "/sys/bus/event_source/devices/kprobe/type";
+
+/// Whether a `hook` (`fentry`, `kprobe`, `tp_btf`…) must be offered on this kernel, per
+/// `TRACER_REQUIRE_HOOKS`.
+pub fn required(hook: &str) -> bool {
+    std::env::var("TRACER_REQUIRE_HOOKS").is_ok_and(|hooks| hooks.split(',').any(|name| name.trim() == hook))
+}
+
+/// `offer`, after checking it against `TRACER_REQUIRE_HOOKS`.
+pub fn checked(hook: &str, what: &str, offer: Offer) -> Offer {
+    if let Offer::Refused { reason, .. } = &offer {
+        assert!(
+            !required(hook),
+            "[{}] this kernel is known to offer {hook} (TRACER_REQUIRE_HOOKS), yet {what} was refused: {reason}",
+            super::machine()
+        );
+    }
+    offer
+}
+
+/// fentry on kernel function `function`.
+pub fn fentry(function: &str) -> Offer {
+    let offer = match btf_id(function, BtfKind::Func) {
+        Err(reason) => Offer::Refused { reason, evidence: function.to_owned() },
+        Ok(id) => match tracing_program(bpf_attach_type::BPF_TRACE_FENTRY, id) {
+            Ok(()) => Offer::Offered,
+            Err((call, error)) => Offer::Refused {
+                reason: format!("a trivial fentry program on {function}: {call} failed: {error}"),
+                evidence: error.to_string(),
+            },
+        },
+    };
+    checked("fentry", &format!("fentry on {function}"), offer)
+}
+
+/// tp_btf on the tracepoint `tracepoint` (e.g. `sched_process_exec`).
+pub fn tp_btf(tracepoint: &str) -> Offer {
+    let offer = match btf_id(&format!("btf_trace_{tracepoint}"), BtfKind::Typedef) {
+        Err(reason) => Offer::Refused { reason, evidence: tracepoint.to_owned() },
+        Ok(id) => match tracing_program(bpf_attach_type::BPF_TRACE_RAW_TP, id) {
+            Ok(()) => Offer::Offered,
+            Err((call, error)) => Offer::Refused {
+                reason: format!("a trivial tp_btf program on {tracepoint}: {call} failed: {error}"),
+                evidence: error.to_string(),
+            },
+        },
+    };
+    checked("tp_btf", &format!("tp_btf on {tracepoint}"), offer)
+}
+
+/// A kprobe on kernel function `function`.
+pub fn kprobe(function: &str) -> Offer {
+    let offer = match std::fs::read_to_string(KPROBE_TYPE) {
+        Err(error) => Offer::Refused {
+            reason: format!("{KPROBE_TYPE}: {error} (a kernel built without CONFIG_KPROBES)"),
+            evidence: KPROBE_TYPE.to_owned(),
+        },
+        Ok(text) => {
+            let pmu: u32 = text.trim().parse().unwrap_or_else(|_| panic!("{KPROBE_TYPE} holds {text:?}"));
+            match open_kprobe(pmu, function) {
+                Ok(_) => Offer::Offered,
+                Err(error) => Offer::Refused {
+                    reason: format!("perf_event_open of a kprobe on {function}: {error}"),
+                    evidence: error.to_string(),
+                },
+            }
+        }
+    };
+    checked("kprobe", &format!("a kprobe on {function}"), offer)
+}
+
+/// A raw tracepoint on `tracepoint` (e.g. `sys_enter`).
+pub fn raw_tracepoint(tracepoint: &str) -> Offer {
+    let name = CString::new(tracepoint).expect("a tracepoint name has no NUL");
+    let offer = match trivial_program(bpf_prog_type::BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, Some(&name)) {
+        Ok(()) => Offer::Offered,
+        Err((call, error)) => Offer::Refused {
+            reason: format!("a trivial raw tracepoint program on {tracepoint}: {call} failed: {error}"),
+            evidence: error.to_string(),
+        },
+    };
+    checked("raw_tracepoint", &format!("a raw tracepoint on {tracepoint}"), offer)
+}
+
+/// The running kernel's BTF, parsed once per test executable.
+fn kernel_btf() -> &'static Result<Btf, String> {
+    static BTF: OnceLock<Result<Btf, String>> = OnceLock::new();
+    BTF.get_or_init(|| Btf::from_sys_fs().map_err(|error| format!("cannot read the kernel's BTF: {error}")))
+}
+
+fn btf_id(name: &str, kind: BtfKind) -> Result<u32, String> {
+    let btf = kernel_btf().as_ref().map_err(Clone::clone)?;
+    btf.id_by_type_name_kind(name, kind).map_err(|_| format!("the kernel's BTF has no {kind:?} named {name}"))
+}
+
+/// Loads `r0 = 0; exit` as a BPF_PROG_TYPE_TRACING program of `attach_type` on BTF type
+/// `btf_id`, attaches it, and lets both go; the failing call and its error otherwise.
+fn tracing_program(attach_type: bpf_attach_type, btf_id: u32) -> Result<(), (&'static str, io::Error)> {
+    trivial_program(bpf_prog_type::BPF_PROG_TYPE_TRACING, attach_type as u32, btf_id, None)
+}
+
+/// Loads `r0 = 0; exit` as `program_type`, attaches it with BPF_RAW_TRACEPOINT_OPEN (to
+/// `tracepoint`, or where a tracing program was loaded for), and lets both go.
+fn trivial_program(
+    program_type: bpf_prog_type,
+    attach_type: u32,
+    btf_id: u32,
+    tracepoint: Option<&CStr>,
+) -> Result<(), (&'static str, io::Error)> {
+    // BPF_ALU64 | BPF_MOV | BPF_K with dst r0 and imm 0, then BPF_JMP | BPF_EXIT.
+    let instructions: [u64; 2] = [0xb7, 0x95];
+    let license = c"GPL";
+    // SAFETY: bpf_attr is plain data; all-zero is its documented initial state.
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: the BPF_PROG_LOAD member of a zeroed union.
+    let load = unsafe { &mut attr.__bindgen_anon_3 };
+    load.prog_type = program_type as u32;
+    load.expected_attach_type = attach_type;
+    load.attach_btf_id = btf_id;
+    load.insns = instructions.as_ptr() as u64;
+    load.insn_cnt = instructions.len() as u32;
+    load.license = license.as_ptr() as u64;
+    let program = bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr).map_err(|error| ("BPF_PROG_LOAD", error))?;
+    // SAFETY: as above.
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    attr.raw_tracepoint.name = tracepoint.map_or(0, |name| name.as_ptr() as u64);
+    attr.raw_tracepoint.prog_fd = program.as_raw_fd() as u32;
+    let link = bpf(bpf_cmd::BPF_RAW_TRACEPOINT_OPEN, &mut attr).map_err(|error| ("BPF_RAW_TRACEPOINT_OPEN", error))?;
+    drop(link);
+    drop(program);
+    Ok(())
+}
+
+fn bpf(command: bpf_cmd, attr: &mut bpf_attr) -> io::Result<OwnedFd> {
+    // SAFETY: `attr` is a valid bpf_attr of the size passed, and its pointers outlive the call.
+    let fd =
+        unsafe { libc::syscall(libc::SYS_bpf, command as libc::c_long, attr as *mut bpf_attr, size_of::<bpf_attr>()) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// A disabled kprobe perf event on `function`, on CPU 0 for every task.
+fn open_kprobe(pmu: u32, function: &str) -> io::Result<OwnedFd> {
+    let name = CString::new(function).expect("a function name has no NUL");
+    // SAFETY: perf_event_attr is plain data; all-zero is its documented initial state.
+    let mut attr: perf_event_attr = unsafe { std::mem::zeroed() };
+    attr.type_ = pmu;
+    attr.size = size_of::<perf_event_attr>() as u32;
+    attr.__bindgen_anon_3.kprobe_func = name.as_ptr() as u64;
+    attr.__bindgen_anon_4.probe_offset = 0;
+    attr.set_disabled(1);
+    // SAFETY: `attr` and the name it points to are valid for the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &attr as *const perf_event_attr,
+            -1 as libc::pid_t,
+            0 as libc::c_int,
+            -1 as libc::c_int,
+            PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as in `bpf`.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}

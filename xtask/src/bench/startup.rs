@@ -1,0 +1,81 @@
+//! Start-to-first-event of tracer and bpftrace: the tool is spawned streaming live to a pipe,
+//! then `/bin/true` runs every couple of milliseconds until the first event line arrives.
+use std::{
+    process::{Command, Stdio},
+    time::Instant,
+};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use super::{
+    process::{self, Lines},
+    runs::{READY_TIMEOUT, STOP_TIMEOUT, Tools, tail},
+};
+
+/// Start-to-first-event: spawns the tool streaming live to a pipe, then `/bin/true` every couple
+/// of milliseconds until the first event line arrives, then stops the tool with SIGINT.
+pub fn measure(tools: &Tools, bpftrace: bool) -> Result<StartupSample> {
+    let mut command = match bpftrace {
+        true => {
+            let mut command = Command::new(tools.bpftrace.as_ref().context("bpftrace is not available")?);
+            command.arg(tools.script());
+            command
+        }
+        false => {
+            let mut command = Command::new(&tools.tracer);
+            command.arg("--json");
+            command
+        }
+    };
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = command.spawn().with_context(|| format!("cannot start {command:?}"))?;
+    let pid = child.id();
+    let mut stdout = Lines::new(child.stdout.take().expect("stdout is piped"));
+    let mut stderr = Lines::new(child.stderr.take().expect("stderr is piped"));
+    let is_event = |line: &str| match bpftrace {
+        true => matches!(line.split_whitespace().next(), Some("fork" | "exec" | "exit")),
+        false => serde_json::from_str::<Value>(line).is_ok_and(|value| value.get("event").is_some()),
+    };
+    let first = stdout.wait_for(READY_TIMEOUT, is_event, || {
+        let _ = Command::new("/bin/true").status();
+    });
+    process::signal(pid, libc::SIGINT);
+    let reaped = process::reap(&child, STOP_TIMEOUT)?;
+    let out_lines = stdout.finish_timed();
+    let err_lines = stderr.finish_timed();
+    let name = if bpftrace { "bpftrace" } else { "tracer" };
+    let problem = reaped.killed.then(|| {
+        format!(
+            "{name} did not exit within {} s of SIGINT and was killed; it had written {} lines on stdout",
+            STOP_TIMEOUT.as_secs(),
+            stdout.total
+        )
+    });
+    let Some(first) = first else {
+        bail!(
+            "{name} delivered no event (exit {}); stderr ends with: {}",
+            reaped.status,
+            tail(&err_lines.into_iter().map(|(_, line)| line).collect::<Vec<_>>())
+        );
+    };
+    // Readiness: tracer's `Attached` line on stderr, bpftrace's READY line on stdout, stamped by
+    // the reader threads as they arrived.
+    let ready_line = match bpftrace {
+        true => out_lines.iter().find(|(_, line)| line == "READY"),
+        false => err_lines.iter().find(|(_, line)| line.contains("Attached ")),
+    };
+    let since = |at: Instant| at.duration_since(started).as_nanos() as u64;
+    Ok(StartupSample { ready_ns: ready_line.map(|(at, _)| since(*at)), first_event_ns: since(first), problem })
+}
+
+/// One start-to-first-event measurement.
+pub struct StartupSample {
+    /// Spawn to the readiness line, when the tool printed one.
+    pub ready_ns: Option<u64>,
+    /// Spawn to the first event line.
+    pub first_event_ns: u64,
+    /// Something that went wrong after the first event (e.g. the tool would not stop).
+    pub problem: Option<String>,
+}
