@@ -1,7 +1,7 @@
 //! `--json-output` with rotation, against the real binary and kernel (as root): under a task
-//! storm the rotated files hold every event exactly once, in order, exactly as a simultaneous
-//! recording does; rotation by age; and reopening on SIGHUP after the real logrotate renamed
-//! the file.
+//! storm the rotated files hold every event exactly once, in order, exactly as the recording
+//! rotated alongside does (replayed from all its files at once); rotation by age; and reopening
+//! on SIGHUP after the real logrotate renamed the file.
 mod common;
 
 use std::{
@@ -32,7 +32,7 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
-/// `tracer replay FILE --json`'s stdout.
+/// `tracer replay FILE --json`'s stdout (FILE may be a glob pattern, which tracer expands).
 fn replayed(recording: &Path) -> String {
     let output = run_tracer(&["replay", recording.to_str().unwrap(), "--json"]);
     assert!(output.status.success(), "replay: {}", String::from_utf8_lossy(&output.stderr));
@@ -88,8 +88,11 @@ fn rotated_files_hold_every_event_of_a_storm_exactly_once() {
         }
         union.push_str(&text);
     }
-    // The same events, in the same order, as the recording written alongside.
-    let recorded = replayed(&recording);
+    // The same events, in the same order, as the recording rotated alongside (each of its files
+    // a whole recording, see recording_rotation.rs), replayed from a glob.
+    let recordings = chain(&recording);
+    assert!(recordings.len() >= 10, "[{}] the recording rotated too: {recordings:?}", machine());
+    let recorded = replayed(&dir.path().join("all.rec*"));
     assert!(union == recorded, "[{}] the rotated files differ from the recording", machine());
 
     // And exactly what the storm did: each of its forks and each exit of its children and itself.
@@ -148,7 +151,10 @@ fn rotation_by_age_starts_a_file_per_burst() {
         assert!(file.contains(run), "[{}] {tgids:?} {runs:?}", machine());
     }
     let union: String = files.iter().map(|file| read(file)).collect();
-    assert!(union == replayed(&recording), "[{}] the rotated files differ from the recording", machine());
+    // The recording rotated by age as well: a file per burst.
+    assert_eq!(chain(&recording).len(), 3, "[{}] {:?}", machine(), chain(&recording));
+    let recorded = replayed(&dir.path().join("all.rec*"));
+    assert!(union == recorded, "[{}] the rotated files differ from the recording", machine());
 }
 
 /// Runs logrotate once (forced) on `json` with `directives`, signalling tracer as its
