@@ -100,19 +100,23 @@ fn rsyslog_ships_every_line_across_rotations() {
         "--rotate-keep",
         "1000",
     ]);
-    // A burst (about 75 KiB of lines) is smaller than a file, so rotations are at least a
-    // second apart: the shipper notices each new file before it is renamed again. (Files that
+    // A burst (about 75 KiB of lines) is smaller than a file, so rotations are at least two
+    // seconds apart: the shipper notices each new file before it is renamed again (one second
+    // was not always enough for rsyslog on a loaded machine). (Files that
     // live only milliseconds can be renamed away before a shipper that follows the name sees
     // them at all; see the README.)
     for _ in 0..10 {
         run_workload(&["storm", "--shape", "fork", "--tasks", "150", "--cores", "one"]);
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_secs(2));
     }
     let stopped = tracer.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
     let written = union(&json);
     assert!(json.with_file_name("events.json.4").exists(), "rotated at least 4 times");
-    let replayed = run_tracer(&["replay", recording.to_str().unwrap(), "--json"]);
+    // The recording rotated alongside, replayed from all its files.
+    let pattern = format!("{}*", recording.display());
+    let replayed = run_tracer(&["replay", &pattern, "--json"]);
+    assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
     assert!(written == String::from_utf8_lossy(&replayed.stdout), "the files hold what was recorded");
 
     let deadline = Instant::now() + Duration::from_secs(30);
