@@ -14,6 +14,9 @@ mod names;
 #[path = "../../tracer/src/recording/mod.rs"]
 mod recording;
 #[allow(dead_code, unused_imports)]
+#[path = "../../tracer/src/rotate.rs"]
+mod rotate;
+#[allow(dead_code, unused_imports)]
 #[path = "../../tracer/src/text.rs"]
 mod text;
 
