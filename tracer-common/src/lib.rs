@@ -90,6 +90,9 @@ pub mod map_name {
     pub const UID_FILTER: &str = "UID_FILTER";
     pub const EXEC_SCRATCH: &str = "EXEC_SCRATCH";
     pub const FOLLOWED: &str = "FOLLOWED";
+    /// tracer's own global TGID (entry 0): its activity (reading `/proc`, writing output) is
+    /// never reported. Set after load by the `ignore_self` program, before any hook attaches.
+    pub const OWN_TGID: &str = "OWN_TGID";
     pub const PIDNS_FILTER: &str = "PIDNS_FILTER";
     pub const CGROUP_VERDICTS: &str = "CGROUP_VERDICTS";
     pub const NAMESPACE_SERVED: &str = "NAMESPACE_SERVED";
@@ -341,8 +344,6 @@ pub struct TracerSettings {
     /// do not wake it (it drains on a timer too). 0: wake on every submit that finds the reader
     /// caught up (the kernel's default).
     pub wakeup_bytes: u32,
-    /// tracer's own TGID: its activity (reading `/proc`, writing output) is never reported.
-    pub own_tgid: u32,
     /// Bytes of the argument list an exec record carries (at most [`ARG_BYTES_MAX`]).
     pub arg_bytes: u32,
     /// Bytes of the environment an exec record carries (0: the environment is not read).
@@ -414,7 +415,7 @@ mod tests {
         assert_eq!(size_of::<LookupEvent>(), 72 + 8 + LOOKUP_NAME_LEN);
         assert_eq!(size_of::<NamespaceEvent>(), 72 + 8 + 2 * 4 * namespace::KINDS);
         assert_eq!(size_of::<KernelOffsets>(), 128);
-        assert_eq!(size_of::<TracerSettings>(), 32);
+        assert_eq!(size_of::<TracerSettings>(), 28);
         assert_eq!(size_of::<namespace::NamespaceOffsets>(), 4 * (18 + 2 * namespace::KINDS));
         assert_eq!(size_of::<CgroupFilter>(), 8 * container::ID_LEN + 4 * 8 + 8);
     }

@@ -6,7 +6,7 @@ use tracer_common::filter_flags;
 use crate::{
     cgroup_filter,
     config::settings,
-    maps::{COMM_FILTER, FOLLOWED, PID_FILTER, PIDNS_FILTER, TID_FILTER, UID_FILTER},
+    maps::{COMM_FILTER, FOLLOWED, OWN_TGID, PID_FILTER, PIDNS_FILTER, TID_FILTER, UID_FILTER},
     place,
     task::Who,
 };
@@ -16,10 +16,10 @@ use crate::{
 #[inline(always)]
 pub fn selects(who: &Who) -> bool {
     let (tgid, tid) = (who.tgid, who.tid);
-    let settings = settings();
-    if tgid == settings.own_tgid {
+    if OWN_TGID.get(0).is_some_and(|own| *own == tgid) {
         return false;
     }
+    let settings = settings();
     let flags = settings.filter_flags;
     if flags == 0 {
         return true;

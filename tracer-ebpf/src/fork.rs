@@ -15,7 +15,7 @@ use tracer_common::{
 
 use crate::{
     config, emit, filter,
-    maps::{CLONE_FLAGS, NAMESPACE_SERVED},
+    maps::{CLONE_FLAGS, CLONE_SLOTS, NAMESPACE_SERVED},
     namespace, place,
     task::{self, Who},
 };
@@ -58,10 +58,36 @@ fn on_newtask<C: EbpfContext>(ctx: &C) -> i32 {
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (child, clone_flags) = unsafe { (*args as *const u8, *args.add(1)) };
     let offsets = config::offsets();
-    if let Ok(child_tid) = task::read::<u32>(child, offsets.task_pid) {
-        let _ = CLONE_FLAGS.insert(child_tid, clone_flags, 0);
+    let (Ok(child_tid), Some(slot)) =
+        (task::read::<u32>(child, offsets.task_pid), CLONE_FLAGS.get_ptr_mut(who.tid & (CLONE_SLOTS - 1)))
+    else {
+        return 0;
+    };
+    // The tag first, then the flags: a reader that sees its tag before and after reading the
+    // flags has read this clone's flags (stores and loads keep their order on x86-64).
+    // SAFETY: `slot` points into the array; volatile keeps the order of the two stores.
+    unsafe {
+        core::ptr::write_volatile(&raw mut (*slot).child_tid, child_tid);
+        core::ptr::write_volatile(&raw mut (*slot).flags, clone_flags);
     }
     0
+}
+
+/// The flags `task_newtask` stored for `child_tid`, created by `creator_tid`; the slot is freed.
+#[inline(always)]
+fn take_clone_flags(creator_tid: u32, child_tid: u32) -> Option<u64> {
+    let slot = CLONE_FLAGS.get_ptr_mut(creator_tid & (CLONE_SLOTS - 1))?;
+    // SAFETY: `slot` points into the array; volatile keeps the order of the reads.
+    unsafe {
+        let before = core::ptr::read_volatile(&raw const (*slot).child_tid);
+        let flags = core::ptr::read_volatile(&raw const (*slot).flags);
+        let after = core::ptr::read_volatile(&raw const (*slot).child_tid);
+        if before != child_tid || after != child_tid {
+            return None;
+        }
+        core::ptr::write_volatile(&raw mut (*slot).child_tid, 0);
+        Some(flags)
+    }
 }
 
 /// `sched_process_fork(struct task_struct *parent, struct task_struct *child)`.
@@ -89,10 +115,7 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
         return 0;
     }
     // `task_newtask` stored them under the same conditions, just before.
-    let clone_flags = if forks { CLONE_FLAGS.get_ptr(child_tid).map(|flags| unsafe { *flags }) } else { None };
-    if clone_flags.is_some() {
-        let _ = CLONE_FLAGS.remove(child_tid);
-    }
+    let clone_flags = if forks { take_clone_flags(who.tid, child_tid) } else { None };
     let parent_place = place::of(parent, who.tgid, who.tid);
     let child_place = place::of(child, child_tgid, child_tid);
     // Namespaces are compared by inode only where the task structs point at different ones:

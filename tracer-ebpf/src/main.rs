@@ -27,6 +27,7 @@ mod exit;
 mod filter;
 mod follow_self;
 mod fork;
+mod ignore_self;
 mod lookup;
 mod maps;
 mod namespace;

@@ -36,16 +36,34 @@ pub static UID_FILTER: HashMap<u32, u8> = HashMap::with_max_entries(FILTER_MAP_E
 #[map]
 pub static FOLLOWED: HashMap<u32, u8> = HashMap::with_max_entries(FOLLOWED_MAP_ENTRIES, 0);
 
+/// tracer's own global TGID, in entry 0 (see `ignore_self`). An array: its look-up is inlined.
+#[map]
+pub static OWN_TGID: Array<u32> = Array::with_max_entries(1, 0);
+
 /// Processes whose death an exit hook already reported, keyed by (TGID, the leader's start
 /// time), on kernels whose exit tracepoint does not say which task is the group's last.
 #[map]
 pub static GROUP_DEATHS: LruHashMap<[u64; 2], u8> = LruHashMap::with_max_entries(1024, 0);
 
-/// `clone_flags` seen by `task_newtask`, keyed by the new task's TID, until its fork event
-/// (which follows in the same `clone`). Stored only for forks that will be reported, so it only
-/// holds forks in flight; a plain preallocated hash is cheaper than an LRU one.
+/// Slots of [`CLONE_FLAGS`] (a power of two).
+pub const CLONE_SLOTS: u32 = 16384;
+
+/// `clone_flags` seen by `task_newtask`, handed to the fork event that follows in the same
+/// `clone`. Both hooks run in the creating task, so the slot is the creator's TID modulo
+/// [`CLONE_SLOTS`], tagged with the new task's TID. An array, not a hash: its look-up is inlined
+/// and an update takes no lock and no allocation (this hand-off was the costliest part of a
+/// fork). Two creators sharing a slot and cloning at the same instant make the tag disagree: the
+/// flags are then unknown, never wrong.
 #[map]
-pub static CLONE_FLAGS: HashMap<u32, u64> = HashMap::with_max_entries(8192, 0);
+pub static CLONE_FLAGS: Array<CloneSlot> = Array::with_max_entries(CLONE_SLOTS, 0);
+
+#[repr(C)]
+pub struct CloneSlot {
+    /// TID of the task being created; 0 once taken.
+    pub child_tid: u32,
+    pub _pad: u32,
+    pub flags: u64,
+}
 
 /// Where an exec record is assembled before it is copied into `EVENTS` at its actual length: one
 /// per CPU (userspace sets the entry count), since a ring-buffer reservation has a fixed size.

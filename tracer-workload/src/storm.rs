@@ -1,9 +1,10 @@
-//! `tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]`: creates N tasks
-//! of one shape as fast as it can, as load for `cargo xtask bench`.
+//! `tracer-workload storm --shape thread|fork|exec|exec-8k --tasks N [--cores one|all]`: creates
+//! N tasks of one shape as fast as it can, as load for `cargo xtask bench`.
 //!
 //! - `thread`: `pthread_create` + `pthread_join` of a thread that returns at once;
 //! - `fork`: `fork()`, the child calls `_exit(0)`, the parent `waitpid`s it;
-//! - `exec`: `fork()`, the child `execv`s `/bin/true`, the parent `waitpid`s it.
+//! - `exec`: `fork()`, the child `execv`s `/bin/true`, the parent `waitpid`s it;
+//! - `exec-8k`: the same with 8 KiB of arguments (32 of 255 bytes), a build's long command line.
 //!
 //! `--cores one` pins the process to CPU 0 and creates every task from the main thread.
 //! `--cores all` starts one worker thread per CPU this process may run on, pins each to its CPU
@@ -23,7 +24,9 @@ use std::{
     time::Instant,
 };
 
-const USAGE: &str = "usage: tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]";
+const USAGE: &str = "usage: tracer-workload storm --shape thread|fork|exec|exec-8k --tasks N [--cores one|all]";
+/// Arguments after the program name in the `exec-8k` shape, and the bytes of each.
+const LONG_ARGS: (usize, usize) = (32, 255);
 /// The tiny program the `exec` shape runs.
 const EXEC_PROGRAM: &str = "/bin/true";
 
@@ -32,6 +35,8 @@ enum Shape {
     Thread,
     Fork,
     Exec,
+    /// An exec with 8 KiB of arguments.
+    ExecLong,
 }
 
 impl Shape {
@@ -40,6 +45,7 @@ impl Shape {
             Shape::Thread => "thread",
             Shape::Fork => "fork",
             Shape::Exec => "exec",
+            Shape::ExecLong => "exec-8k",
         }
     }
 }
@@ -89,7 +95,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     "thread" => Shape::Thread,
                     "fork" => Shape::Fork,
                     "exec" => Shape::Exec,
-                    _ => return Err(format!("--shape must be thread, fork or exec, not `{value}`")),
+                    "exec-8k" => Shape::ExecLong,
+                    _ => return Err(format!("--shape must be thread, fork, exec or exec-8k, not `{value}`")),
                 })
             }
             "--tasks" => {
@@ -184,6 +191,14 @@ fn create_tasks(shape: Shape, count: u64, program: &CString) -> Result<(), Strin
             let argv = [program.as_ptr(), ptr::null()];
             (0..count).try_for_each(|_| fork_task(Some(&argv)))
         }
+        Shape::ExecLong => {
+            let (number, bytes) = LONG_ARGS;
+            let argument = CString::new(vec![b'x'; bytes]).expect("no NUL");
+            let mut argv = vec![program.as_ptr()];
+            argv.extend(std::iter::repeat_n(argument.as_ptr(), number));
+            argv.push(ptr::null());
+            (0..count).try_for_each(|_| fork_task(Some(&argv)))
+        }
     }
 }
 
@@ -209,7 +224,7 @@ fn thread_task() -> Result<(), String> {
 }
 
 /// Forks a child that exits 0 at once, or execs `argv[0]` when given, and reaps it.
-fn fork_task(argv: Option<&[*const libc::c_char; 2]>) -> Result<(), String> {
+fn fork_task(argv: Option<&[*const libc::c_char]>) -> Result<(), String> {
     // SAFETY: the child only calls async-signal-safe functions (execv, _exit) on memory prepared
     // before the fork.
     let pid = unsafe { libc::fork() };
@@ -310,7 +325,7 @@ mod tests {
     #[test]
     fn creates_tasks_of_every_shape() {
         let program = CString::new(EXEC_PROGRAM).unwrap();
-        for shape in [Shape::Thread, Shape::Fork, Shape::Exec] {
+        for shape in [Shape::Thread, Shape::Fork, Shape::Exec, Shape::ExecLong] {
             create_tasks(shape, 3, &program).unwrap();
         }
     }

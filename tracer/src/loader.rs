@@ -168,7 +168,6 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         filter_flags: flags,
         exit_has_group_dead: u32::from(tracepoints.get("sched_process_exit").is_some_and(|n| n >= 2)),
         wakeup_bytes: buffer_mib * 1024 * 1024 / WAKEUP_FRACTION,
-        own_tgid: std::process::id(),
         arg_bytes: options.arg_bytes,
         env_bytes: options.env_bytes,
         _pad: 0,
@@ -203,6 +202,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     };
     log::debug!("object loaded and BTF parsed for attaching at {:?}", started.elapsed());
     fill_filter_maps(&mut ebpf, filters)?;
+    let own_tgid = crate::self_id::ignore_self(&mut ebpf)?;
+    log::debug!("tracer is TGID {own_tgid} to the kernel, at {:?}", started.elapsed());
     if !filters.containers.is_empty() || !filters.cgroups.is_empty() {
         judge_cgroups(&mut ebpf, filters)?;
         log::debug!("cgroups judged for --container/--cgroup at {:?}", started.elapsed());

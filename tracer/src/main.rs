@@ -24,6 +24,7 @@ mod recording_set;
 mod replay;
 mod rotate;
 mod run;
+mod self_id;
 mod session;
 mod tasks;
 mod text;

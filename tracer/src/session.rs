@@ -177,6 +177,10 @@ pub async fn stream(
                     more = drain(sources.ring.get_mut(), &clock, &mut pipeline)?;
                     pipeline.flush_recording()?;
                     pipeline.flush_output()?;
+                    // Without a yield this arm is ready again at once, the runtime never polls
+                    // its drivers, and a stream that never lets up would leave signals and the
+                    // timer unheard.
+                    tokio::task::yield_now().await;
                 }
                 guard = sources.ring.readable_mut() => {
                     let mut guard = match guard {

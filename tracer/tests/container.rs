@@ -135,6 +135,9 @@ fn untimed(event: &Value) -> String {
     let fields = event.as_object_mut().expect("an object");
     fields.remove("ts");
     fields.remove("lifetime_ns");
+    // Ancestors outside the selection are not in a filtered stream: tracer reads them from
+    // /proc when needed, and a short-lived parent (runc) may be gone by then.
+    fields.remove("ancestors");
     event.to_string()
 }
 

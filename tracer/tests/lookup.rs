@@ -148,3 +148,46 @@ fn tracer_does_not_report_itself() {
     assert!(events.iter().all(|e| field(e, "tgid") != own), "[{}] tracer reported itself", machine());
     assert!(events.len() < 10_000, "[{}] {} events: tracer fed on its own lookups", machine(), events.len());
 }
+
+/// tracer inside a PID namespace, as in a container: its own reads of `/proc` (at start, and
+/// to resolve each lookup's target) must not be reported, or each would cause the next. The
+/// kernel side knows tracer by its global TGID, which `getpid()` inside the namespace is not.
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn tracer_in_a_pid_namespace_never_reports_itself() {
+    require_root();
+    let context = format!("[{}]", machine());
+    let dir = common::scratch_dir("lookup-pidns");
+    let events_file = dir.join("events.jsonl");
+    // PID 1 of the namespace is sh; tracer runs beside a `cat` that reads a new process's
+    // `/proc` entry (new, so that its dentry is not cached: fentry and kprobe hooks only see
+    // lookups that miss the dcache). Should tracer feed on itself, it must still stop at its
+    // --duration: SIGKILL after 20 s bounds the damage (and fails the test) otherwise.
+    let script = r#"timeout -s KILL 20 "$0" --json -e lookup -d 3 > "$1" 2>/dev/null & t=$!
+sleep 1.5; sleep 5 & s=$!; cat /proc/$s/comm > /dev/null; echo $s; kill $s; wait $t"#;
+    let output = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", script])
+        .arg(common::tracer_bin())
+        .arg(&events_file)
+        .output()
+        .unwrap_or_else(|error| panic!("{context} cannot run unshare (util-linux or busybox): {error}"));
+    assert!(
+        output.status.success(),
+        "{context} tracer did not end by itself at its --duration ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sleeper = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let text = std::fs::read_to_string(&events_file).expect("tracer's output");
+    let events: Vec<serde_json::Value> =
+        text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("{line}"))).collect();
+    assert!(
+        events.iter().all(|event| event["comm"] != "tracer"),
+        "{context} tracer reported its own lookups ({} events): {}",
+        events.len(),
+        text.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
+    // The name as looked up: the sleeper's ID in the namespace.
+    one(&events, &format!("cat's lookup of /proc/{sleeper}"), |e| e["comm"] == "cat" && e["name"] == sleeper.as_str());
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -17,8 +17,13 @@ use std::{borrow::Cow, fmt::Write};
 
 /// Whether `c` is shown as an escape.
 fn needs_escape(c: char) -> bool {
-    c == '\\'
-        || c.is_control()
+    c == '\\' || acts_on_display(c)
+}
+
+/// Whether `c` changes how a terminal or viewer displays the text around it (a control, a line
+/// separator, a bidirectional control).
+pub fn acts_on_display(c: char) -> bool {
+    c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}')
         || ('\u{202a}'..='\u{202e}').contains(&c)
         || ('\u{2066}'..='\u{2069}').contains(&c)

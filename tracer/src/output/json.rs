@@ -27,12 +27,33 @@ impl<W: Write> JsonPrinter<W> {
 
 impl<W: Write> Printer for JsonPrinter<W> {
     fn print(&mut self, event: &Event) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &JsonLine(event)).map_err(io::Error::from)?;
+        let mut serializer = serde_json::Serializer::with_formatter(&mut self.out, TerminalSafe);
+        JsonLine(event).serialize(&mut serializer).map_err(io::Error::from)?;
         self.out.write_all(b"\n")
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// serde_json's compact format, with every character that acts on a display written as a
+/// `\uXXXX` escape too: C1 controls and DEL, the line and paragraph separators, bidirectional
+/// controls (serde_json escapes only C0 controls). A parser reads the same string; a terminal
+/// showing `tracer --json` shows them as text (see [`crate::output::escape`]).
+struct TerminalSafe;
+
+impl serde_json::ser::Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+        let mut start = 0;
+        for (at, c) in fragment.char_indices() {
+            if crate::output::escape::acts_on_display(c) {
+                writer.write_all(&fragment.as_bytes()[start..at])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = at + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
     }
 }
 
@@ -289,5 +310,18 @@ mod tests {
         let value = line(Detail::Lookup { name: "815".into(), target_tgid: Some(812), hidden_thread: true }, 900, 900);
         assert_eq!((value["target_tgid"].clone(), value["hidden_thread"].clone()), (812.into(), true.into()));
         assert_eq!(value["source"], "tp_btf");
+    }
+
+    #[test]
+    fn characters_that_act_on_a_display_are_escaped_and_read_back_the_same() {
+        let comm = "a\u{9b}b\u{202e}c\u{2028}d\u{7f}\x1b";
+        let event = crate::event::test_event(1, 1, comm, Detail::Lost { count: 1, origin: LostOrigin::Output });
+        let mut printer = JsonPrinter::new(Vec::new());
+        printer.print(&event).unwrap();
+        let line = String::from_utf8(printer.out).unwrap();
+        assert!(line.contains(r#""comm":"a\u009bb\u202ec\u2028d\u007f\u001b""#), "{line}");
+        assert!(line.trim_end().chars().all(|c| !crate::output::escape::acts_on_display(c)), "{line}");
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["comm"], comm);
     }
 }

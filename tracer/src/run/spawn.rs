@@ -213,30 +213,6 @@ fn status_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) })
 }
 
-/// `union bpf_attr`'s member for `BPF_PROG_TEST_RUN`.
-#[repr(C)]
-#[derive(Default)]
-struct TestRunAttr {
-    prog_fd: u32,
-    retval: u32,
-    data_size_in: u32,
-    data_size_out: u32,
-    data_in: u64,
-    data_out: u64,
-    repeat: u32,
-    duration: u32,
-    ctx_size_in: u32,
-    ctx_size_out: u32,
-    ctx_in: u64,
-    ctx_out: u64,
-    flags: u32,
-    cpu: u32,
-    batch_size: u32,
-    _pad: u32,
-}
-
-const BPF_PROG_TEST_RUN: libc::c_long = 10;
-
 /// The forked child: name, follow, restore, exec. Only system calls from here on (tracer may
 /// have other threads, whose locks a fork does not copy released).
 unsafe fn child(plan: &Plan, status: RawFd) -> ! {
@@ -254,18 +230,10 @@ unsafe fn child(plan: &Plan, status: RawFd) -> ! {
     unsafe {
         libc::prctl(libc::PR_SET_NAME, plan.comm.as_ptr());
         if let Some(program) = plan.follow_program {
-            let mut attr = TestRunAttr { prog_fd: program as u32, ..TestRunAttr::default() };
-            let result = libc::syscall(
-                libc::SYS_bpf,
-                BPF_PROG_TEST_RUN,
-                &raw mut attr,
-                size_of::<TestRunAttr>() as libc::c_uint,
-            );
-            if result != 0 {
-                report(STAGE_FOLLOW, *libc::__errno_location());
-            }
-            if attr.retval != 0 {
-                report(STAGE_FOLLOW_FULL, 0);
+            match crate::self_id::run_once(program) {
+                Ok(0) => {}
+                Ok(_) => report(STAGE_FOLLOW_FULL, 0),
+                Err(errno) => report(STAGE_FOLLOW, errno),
             }
         }
         plan.startup.restore_in_child();
