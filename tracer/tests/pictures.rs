@@ -436,5 +436,16 @@ fn tree_and_export_errors_get_one_clear_line() {
         assert_eq!(text(&output.stderr).trim_end(), message, "{args:?}");
     }
     assert_eq!(std::fs::read_to_string(dir.join("existing.pftrace")).unwrap(), "keep me");
+
+    // --force replaces a symlink planted at the path with a new file; its target is untouched.
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "victim").unwrap();
+    let planted = dir.join("planted.pftrace");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let output = run_tracer(&["export", fixture, "--perfetto", planted.to_str().unwrap(), "--force"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim", "--force wrote through the symlink");
+    let replaced = std::fs::symlink_metadata(&planted).unwrap();
+    assert!(replaced.file_type().is_file() && replaced.len() > 0, "{replaced:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

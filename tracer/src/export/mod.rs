@@ -7,14 +7,9 @@ mod proto;
 #[cfg(test)]
 mod tests;
 
-use std::{
-    fs::OpenOptions,
-    io::{BufWriter, ErrorKind},
-    os::unix::fs::OpenOptionsExt,
-    path::Path,
-};
+use std::{io::BufWriter, path::Path};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::{
     filter::Filters,
@@ -51,21 +46,11 @@ pub fn perfetto(path: &Path, out: &Path, force: bool) -> Result<u8> {
     let coverage = Coverage::of_recording(&header, &everything);
 
     // Created only now, so a recording that cannot be read leaves no file behind. Never through
-    // a symlink or an existing file unless asked: tracer runs as root.
-    let mut options = OpenOptions::new();
-    options.write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    if force {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+    // a symlink, and replaced only by a new file: tracer runs as root.
+    let (file, replaced) = crate::recording::create_private(out, force)?;
+    if let Some(replaced) = replaced {
+        eprintln!("tracer: {replaced}");
     }
-    let file = match options.open(out) {
-        Ok(file) => file,
-        Err(error) if error.kind() == ErrorKind::AlreadyExists => {
-            bail!("{} already exists (use --force to overwrite it)", out.display())
-        }
-        Err(error) => return Err(error).with_context(|| format!("cannot create {}", out.display())),
-    };
     let packets = export
         .write(coverage, &mut BufWriter::with_capacity(64 * 1024, file))
         .with_context(|| format!("cannot write {}", out.display()))?;

@@ -164,6 +164,17 @@ pub use reader::{ReadItem, RecordingReader};
 pub use trailer::{Losses, Trailer};
 pub use writer::RecordingWriter;
 
+/// A new file at `path` (mode 0600) for other outputs than recordings (`tracer export`), made
+/// the way `-o` makes its file: never through a symlink, and with `overwrite` a new inode
+/// renamed over what is there, never a truncated one. Returns it and what it replaced, when
+/// that is worth telling.
+pub fn create_private(
+    path: &std::path::Path,
+    overwrite: bool,
+) -> Result<(std::fs::File, Option<String>), RecordingError> {
+    create::create(path, overwrite, &[]).map(|created| (created.file, created.replaced))
+}
+
 /// The format version this code writes (and the newest it reads).
 pub const FORMAT_VERSION: u16 = 3;
 /// The oldest format version this code reads.
