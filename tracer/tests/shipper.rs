@@ -100,14 +100,14 @@ fn rsyslog_ships_every_line_across_rotations() {
         "--rotate-keep",
         "1000",
     ]);
-    // A burst (about 75 KiB of lines) is smaller than a file, so rotations are at least two
-    // seconds apart: the shipper notices each new file before it is renamed again (one second
-    // was not always enough for rsyslog on a loaded machine). (Files that
-    // live only milliseconds can be renamed away before a shipper that follows the name sees
-    // them at all; see the README.)
-    for _ in 0..10 {
-        run_workload(&["storm", "--shape", "fork", "--tasks", "150", "--cores", "one"]);
-        std::thread::sleep(Duration::from_secs(2));
+    // A burst (121 lines of about 700 bytes: exits carry their ancestors, about 85 KiB) is
+    // smaller than a file, so rotations are at least a second apart: the shipper notices each
+    // new file before it is renamed again. (A file that lives only milliseconds, as one filled
+    // within a burst would, can be renamed away before a shipper that follows the name sees it
+    // at all; see the README.)
+    for _ in 0..14 {
+        run_workload(&["storm", "--shape", "fork", "--tasks", "60", "--cores", "one"]);
+        std::thread::sleep(Duration::from_millis(1500));
     }
     let stopped = tracer.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
@@ -129,5 +129,24 @@ fn rsyslog_ships_every_line_across_rotations() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let (got_lines, written_lines) = (got.lines().count(), written.lines().count());
-    assert!(got == written, "rsyslog shipped {got_lines} lines; tracer wrote {written_lines}");
+    if got != written {
+        // Which files the shipper missed lines of, oldest first: (lines, shipped).
+        let shipped: std::collections::HashSet<&str> = got.lines().collect();
+        let mut files: Vec<PathBuf> = (1..)
+            .map(|index| json.with_file_name(format!("events.json.{index}")))
+            .take_while(|rotated| rotated.exists())
+            .collect();
+        files.reverse();
+        files.push(json.clone());
+        let per_file: Vec<(usize, usize)> = files
+            .iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(file).unwrap();
+                (text.lines().count(), text.lines().filter(|line| shipped.contains(line)).count())
+            })
+            .collect();
+        panic!(
+            "rsyslog shipped {got_lines} lines; tracer wrote {written_lines}; per file (lines, shipped): {per_file:?}"
+        );
+    }
 }
