@@ -17,6 +17,9 @@ mod namespaces;
 #[path = "../../tracer/src/recording/mod.rs"]
 mod recording;
 #[allow(dead_code, unused_imports)]
+#[path = "../../tracer/src/rotate.rs"]
+mod rotate;
+#[allow(dead_code, unused_imports)]
 #[path = "../../tracer/src/text.rs"]
 mod text;
 

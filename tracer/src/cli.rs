@@ -12,6 +12,7 @@ Examples:
   sudo tracer --container 3f2a9c1b     everything happening in that container
   sudo tracer -e namespace             every setns, unshare and clone into new namespaces
   sudo tracer -o trace.rec -q -d 60    record one minute without printing
+  sudo tracer -q --json-output e.json  JSON lines to e.json only (see --rotate-size)
   tracer replay trace.rec -c bash      print the recorded events of bash
   sudo tracer run -- make -j2          trace a build and its whole process tree
   sudo tracer run -q --tree -- make    draw the build's process tree when it ends
@@ -55,6 +56,9 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub trace: TraceArgs,
+    /// Print a man page or shell completion script (`list` names them all): for packaging.
+    #[arg(long, hide = true, exclusive = true, value_name = "WHAT")]
+    pub generate: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,10 +76,13 @@ pub enum Command {
         #[arg(trailing_var_arg = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
-    /// Print a recording exactly as the live stream printed it.
+    /// Print recordings exactly as the live stream printed them.
     Replay {
-        /// A file written by `tracer -o FILE`.
-        file: PathBuf,
+        /// Files written by `tracer -o FILE`, or glob patterns (`'trace.rec*'`): rotated
+        /// recordings are replayed one after the other, oldest first (by the start time in each
+        /// file's header).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
         #[command(flatten)]
         filters: FilterArgs,
         /// One JSON object per line instead of a table.
@@ -162,8 +169,9 @@ pub struct HookArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-// "kept": what keeps the events when --quiet prints none.
+// "kept": what keeps the events when --quiet prints none. "rotated": the files --rotate-* rotate.
 #[command(group(clap::ArgGroup::new("kept").multiple(true)))]
+#[command(group(clap::ArgGroup::new("rotated").multiple(true).args(["output", "json_output"])))]
 pub struct TraceArgs {
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -179,7 +187,7 @@ pub struct TraceArgs {
     /// Overwrite FILE when it exists (otherwise tracer refuses to touch it).
     #[arg(long, requires = "files")]
     pub force: bool,
-    /// Print no events (with --output or --tree).
+    /// Print no events (with --output, --json-output or --tree).
     #[arg(short = 'q', long, requires = "kept")]
     pub quiet: bool,
     /// Stop after SECS seconds.
@@ -199,4 +207,33 @@ pub struct TraceArgs {
     pub env_filter: Vec<String>,
     #[command(flatten)]
     pub hooks: HookArgs,
+    #[command(flatten)]
+    pub json_file: JsonFileArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct JsonFileArgs {
+    /// Also write the events as JSON lines to FILE, a new file (mode 0600) tracer creates; an
+    /// existing FILE is rotated to FILE.1 first. SIGHUP reopens FILE (and the recording) after
+    /// logrotate renamed it.
+    #[arg(long = "json-output", value_name = "FILE", group = "kept")]
+    pub json_output: Option<PathBuf>,
+    /// Rotate the JSON file and the recording before one grows past SIZE (e.g. 100M, 512KiB; K,
+    /// M, G are powers of 1024). Each rotated recording is a complete file of its own.
+    #[arg(long = "rotate-size", value_name = "SIZE", requires = "rotated")]
+    pub rotate_size: Option<String>,
+    /// Rotate a file once its first event is DURATION old (e.g. 1h, 1d, 30m, 90s).
+    #[arg(long = "rotate-age", value_name = "DURATION", requires = "rotated")]
+    pub rotate_age: Option<String>,
+    /// Keep N rotated files, FILE.1 (newest) to FILE.N; older ones are deleted [default: 5].
+    /// With any --rotate-* flag, an existing recording is rotated away like the JSON file.
+    #[arg(long = "rotate-keep", value_name = "N", requires = "rotated")]
+    pub rotate_keep: Option<u32>,
+}
+
+impl JsonFileArgs {
+    /// Whether a rotation flag was given (the recording then rotates too).
+    pub fn rotates(&self) -> bool {
+        self.rotate_size.is_some() || self.rotate_age.is_some() || self.rotate_keep.is_some()
+    }
 }

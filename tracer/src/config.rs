@@ -9,10 +9,11 @@ use std::{
 use tracer_common::ARG_BYTES_MAX;
 
 use crate::{
-    cli::{HookArgs, TraceArgs},
+    cli::{HookArgs, JsonFileArgs, TraceArgs},
     event::{Kind, Source},
     filter::{FilterError, Filters},
     probes,
+    rotate::RotatePolicy,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -25,6 +26,12 @@ pub enum ConfigError {
     HookSyntax(String),
     #[error("--hook {given:?}: {kind} can be served by {choices}")]
     HookChoice { given: String, kind: &'static str, choices: String },
+    #[error("--rotate-size {0:?}: expected a size of at least 1 byte, e.g. 100M or 512KiB")]
+    RotateSize(String),
+    #[error("--rotate-age {0:?}: expected a duration of at least 1 second, e.g. 1d, 12h, 30m or 90s")]
+    RotateAge(String),
+    #[error("--json-output {}: the same file as --output", .0.display())]
+    SameFile(PathBuf),
     #[error("--arg-bytes {0}: expected 1 to {max} bytes", max = ARG_BYTES_MAX)]
     ArgBytes(u32),
     #[error("--env-filter {0:?}: expected an environment variable name (no '=' or NUL)")]
@@ -57,6 +64,13 @@ pub struct TraceConfig {
     pub buffer_mib: u32,
     pub arg_bytes: u32,
     pub env: EnvSelection,
+    /// `--json-output FILE`.
+    pub json_output: Option<PathBuf>,
+    /// How the JSON file and the recording rotate.
+    pub rotate: RotatePolicy,
+    /// Whether the recording rotates (a `--rotate-*` flag was given); otherwise it is created
+    /// as `--force` says, and only reopened on SIGHUP.
+    pub rotate_recording: bool,
 }
 
 impl TraceConfig {
@@ -83,6 +97,9 @@ impl TraceConfig {
                 bytes => return Err(ConfigError::ArgBytes(bytes)),
             },
             env: env_selection(args)?,
+            json_output: json_output(&args.json_file, args.output.as_ref())?,
+            rotate: rotate_policy(&args.json_file)?,
+            rotate_recording: args.json_file.rotates(),
         })
     }
 
@@ -144,6 +161,41 @@ impl TraceConfig {
             None => Ok(()),
         }
     }
+}
+
+fn json_output(args: &JsonFileArgs, recording: Option<&PathBuf>) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(path) = &args.json_output else { return Ok(None) };
+    if recording == Some(path) {
+        // The JSON file would rotate the fresh recording away.
+        return Err(ConfigError::SameFile(path.clone()));
+    }
+    Ok(Some(path.clone()))
+}
+
+fn rotate_policy(args: &JsonFileArgs) -> Result<RotatePolicy, ConfigError> {
+    let max_size = match &args.rotate_size {
+        Some(given) => Some(rotate_size(given).ok_or_else(|| ConfigError::RotateSize(given.clone()))?),
+        None => None,
+    };
+    let max_age = match &args.rotate_age {
+        Some(given) => Some(rotate_age(given).ok_or_else(|| ConfigError::RotateAge(given.clone()))?),
+        None => None,
+    };
+    let keep = args.rotate_keep.unwrap_or(crate::rotate::DEFAULT_KEEP);
+    Ok(RotatePolicy { max_size, max_age, keep })
+}
+
+/// `100M`, `512KiB`, `1.5G`, `4096`: K, M, G… are powers of 1024, as logrotate's.
+fn rotate_size(given: &str) -> Option<u64> {
+    parse_size::Config::new().with_binary().parse_size(given).ok().filter(|size| *size > 0)
+}
+
+/// `1d`, `12h`, `30m`, `90s`, `1h30m`, ISO 8601 `PT1H`: days are 24 hours; months and years,
+/// whose length varies, are refused.
+fn rotate_age(given: &str) -> Option<Duration> {
+    let span: jiff::Span = given.trim().parse().ok()?;
+    let duration = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok()?;
+    Duration::try_from(duration).ok().filter(|age| *age >= Duration::from_secs(1))
 }
 
 pub fn parse_hooks(args: &HookArgs) -> Result<HashMap<Kind, Source>, ConfigError> {
@@ -222,6 +274,37 @@ mod tests {
             let config = TraceConfig::from_args(&TraceArgs { duration: Some(bad), ..args() });
             assert!(matches!(config, Err(ConfigError::Duration(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn parses_and_rejects_rotation_values() {
+        assert_eq!(rotate_size("100M"), Some(100 << 20));
+        assert_eq!(rotate_size("512KiB"), Some(512 << 10));
+        assert_eq!(rotate_size("4096"), Some(4096));
+        assert_eq!(rotate_age("1d"), Some(Duration::from_secs(86_400)));
+        assert_eq!(rotate_age("1h30m"), Some(Duration::from_secs(5_400)));
+        assert_eq!(rotate_age("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(rotate_age("PT2H"), Some(Duration::from_secs(7_200)));
+        let with = |json_file: JsonFileArgs| TraceConfig::from_args(&TraceArgs { json_file, ..args() });
+        let file = || JsonFileArgs { json_output: Some("e.json".into()), ..JsonFileArgs::default() };
+        let config = with(file()).unwrap();
+        assert_eq!((config.rotate, config.rotate_recording), (RotatePolicy::default(), false));
+        let keep = with(JsonFileArgs { rotate_keep: Some(3), ..file() }).unwrap();
+        assert_eq!((keep.rotate.keep, keep.rotate_recording), (3, true));
+        for bad in ["0", "-1M", "lots", "1X", ""] {
+            let error = with(JsonFileArgs { rotate_size: Some(bad.into()), ..file() }).unwrap_err();
+            assert_eq!(error, ConfigError::RotateSize(bad.into()), "{bad}");
+        }
+        for bad in ["0s", "500ms", "1 month", "1y", "soon", "-1h", ""] {
+            let error = with(JsonFileArgs { rotate_age: Some(bad.into()), ..file() }).unwrap_err();
+            assert_eq!(error, ConfigError::RotateAge(bad.into()), "{bad}");
+        }
+        let same = TraceConfig::from_args(&TraceArgs { output: Some("e.json".into()), json_file: file(), ..args() });
+        assert_eq!(same.unwrap_err().to_string(), "--json-output e.json: the same file as --output");
+        assert_eq!(
+            ConfigError::RotateAge("soon".into()).to_string(),
+            "--rotate-age \"soon\": expected a duration of at least 1 second, e.g. 1d, 12h, 30m or 90s"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::{
     event::Kind,
     filter::Filters,
     loader::{self, LoadError, LoadOptions},
-    output::{self, NoPrinter, Printer, QueuedPrinter},
+    output::{self, JsonFile, NoPrinter, Printer, QueuedPrinter},
     pipeline::Pipeline,
     recording::{RecordingHeader, RecordingWriter},
     session::{self, Ended},
@@ -48,15 +48,18 @@ fn recording_header(filters: &Filters) -> RecordingHeader {
     }
 }
 
-/// The printer for events written to `out` (nothing with `--quiet`): a thread of its own
-/// writes them, so a stalled reader never holds up the drain.
-fn printer(config: &TraceConfig, out: Box<dyn Write + Send>) -> Result<Box<dyn Printer>> {
-    if config.quiet {
-        return Ok(Box::new(NoPrinter));
-    }
-    let printer =
-        QueuedPrinter::spawn(config.json, out, output::QUEUE_BYTES).context("cannot start the output thread")?;
-    Ok(Box::new(printer))
+/// The printer for events written to `out` (nothing with `--quiet`), and to the JSON file if
+/// any: a thread of its own writes each, so a stalled reader never holds up the drain.
+fn printer(config: &TraceConfig, out: Box<dyn Write + Send>, json_file: Option<JsonFile>) -> Result<Box<dyn Printer>> {
+    let printer: Box<dyn Printer> = if config.quiet {
+        Box::new(NoPrinter)
+    } else {
+        Box::new(QueuedPrinter::spawn(config.json, out, output::QUEUE_BYTES).context("cannot start the output thread")?)
+    };
+    let Some(json_file) = json_file else { return Ok(printer) };
+    let file = QueuedPrinter::spawn_sink(true, json_file, output::FILE_QUEUE_BYTES, true)
+        .context("cannot start the JSON file's thread")?;
+    Ok(Box::new(output::Both(Box::new(file), printer)))
 }
 
 fn describe_kinds(kinds: &BTreeSet<Kind>) -> String {
@@ -80,12 +83,19 @@ pub fn prepare(config: &TraceConfig, running: bool, follow_only: bool, out: Box<
     let (attach, emit) = config.kernel_kinds(running);
     config.check_hooks(&attach)?;
     let recorder = match &config.output {
+        Some(path) if config.rotate_recording => {
+            Some(RecordingWriter::create_rotating(path, &recording_header(&config.filters), config.rotate.clone())?)
+        }
         Some(path) => Some(RecordingWriter::create(path, &recording_header(&config.filters), config.force)?),
         None => None,
     };
     if let Some(replaced) = recorder.as_ref().and_then(RecordingWriter::replaced) {
         eprintln!("tracer: {replaced}");
     }
+    let json_file = match &config.json_output {
+        Some(path) => Some(JsonFile::create(path, config.rotate.clone())?),
+        None => None,
+    };
     let options = LoadOptions {
         attach: &attach,
         emit: &emit,
@@ -107,7 +117,8 @@ pub fn prepare(config: &TraceConfig, running: bool, follow_only: bool, out: Box<
         }
     };
     let tasks = config.filters.kinds.contains(&Kind::Lookup).then(TaskTable::from_proc);
-    let mut pipeline = Pipeline::new(config.filters.kinds.clone(), None, tasks, printer(config, out)?, recorder);
+    let mut pipeline =
+        Pipeline::new(config.filters.kinds.clone(), None, tasks, printer(config, out, json_file)?, recorder);
     if let EnvSelection::Named(names) = &config.env {
         pipeline = pipeline.keep_env(names.clone());
     }
@@ -122,7 +133,7 @@ pub fn prepare(config: &TraceConfig, running: bool, follow_only: bool, out: Box<
     Ok(Prepared { loaded, pipeline, model, emitted: emit })
 }
 
-/// The line that says tracing has begun, ending with `how_it_ends`.
+/// The line that says tracing has begun, ending with `how_it_ends`; and the same to systemd.
 pub fn announce(prepared: &Prepared, config: &TraceConfig, how_it_ends: &str) {
     eprintln!(
         "Attached {} programs: tracing {}. {how_it_ends}",
@@ -131,6 +142,11 @@ pub fn announce(prepared: &Prepared, config: &TraceConfig, how_it_ends: &str) {
             &config.filters.kinds.iter().copied().filter(|kind| !prepared.loaded.plan.skips(*kind)).collect()
         )
     );
+    // Under systemd (Type=notify), `systemctl start` returns now: nothing started after it is
+    // missed. Outside systemd (no NOTIFY_SOCKET) this does nothing.
+    if let Err(error) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+        log::warn!("cannot tell systemd that tracer is ready: {error}");
+    }
 }
 
 /// `tracer [OPTIONS]`: streams events to stdout until stopped. Returns the process exit status.
@@ -141,7 +157,9 @@ pub async fn trace(config: TraceConfig) -> Result<u8> {
     announce(&prepared, &config, "Ctrl-C to stop.");
     let model = prepared.model.take();
     let emitted = std::mem::take(&mut prepared.emitted);
-    let ended = session::stream(prepared.loaded, prepared.pipeline, config.duration, std::future::pending()).await?;
+    // SIGHUP reopens the recording and the JSON file, for logrotate.
+    let pipeline = prepared.pipeline.reopening_on_hangup();
+    let ended = session::stream(prepared.loaded, pipeline, config.duration, std::future::pending()).await?;
     print_tree(model, emitted, &config, &ended)?;
     Ok(if summarize(&ended, config.output.as_deref()) { EXIT_LOST } else { 0 })
 }

@@ -10,6 +10,7 @@ mod decode;
 mod event;
 mod export;
 mod filter;
+mod generate;
 mod kernel_btf;
 mod live;
 mod loader;
@@ -20,7 +21,9 @@ mod output;
 mod pipeline;
 mod probes;
 mod recording;
+mod recording_set;
 mod replay;
+mod rotate;
 mod run;
 mod self_id;
 mod session;
@@ -69,20 +72,27 @@ fn main() -> ExitCode {
             eprintln!("tracer: {error:#}");
             let usage = error.is::<config::ConfigError>()
                 || error.is::<filter::FilterError>()
-                || matches!(error.downcast_ref::<loader::LoadError>(), Some(loader::LoadError::Cgroup(_)));
+                || matches!(error.downcast_ref::<loader::LoadError>(), Some(loader::LoadError::Cgroup(_)))
+                || matches!(error.downcast_ref(), Some(generate::GenerateError::Unknown { .. }));
             ExitCode::from(if usage { EXIT_USAGE } else { 1 })
         }
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
+    if let Some(what) = &cli.generate {
+        return match generate::generate(what, &mut std::io::stdout().lock()) {
+            Err(generate::GenerateError::Write(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+            other => other.map(|()| 0).map_err(Into::into),
+        };
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let status = match cli.command {
         None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?)),
         Some(Command::Run { trace, events_to, command }) => {
             runtime.block_on(run::run(TraceConfig::from_args(&trace)?, events_to, command))
         }
-        Some(Command::Replay { file, filters, json }) => replay::replay(&file, &filters, json),
+        Some(Command::Replay { files, filters, json }) => replay::replay(&files, &filters, json),
         Some(Command::Tree { file, filters, layout }) => tree::tree(
             &file,
             &filters,

@@ -115,6 +115,8 @@ pub struct Pipeline {
     pub counts: Counts,
     /// Events the printer did not print that a `lost` event already reported.
     unprinted_reported: u64,
+    /// Whether SIGHUP reopens output files.
+    hangup_reopens: bool,
 }
 
 impl Pipeline {
@@ -138,6 +140,7 @@ impl Pipeline {
             cgroups,
             counts: Counts::default(),
             unprinted_reported: 0,
+            hangup_reopens: false,
         }
     }
 
@@ -217,6 +220,26 @@ impl Pipeline {
     /// Waits up to `timeout` for the closed output to be written out; whether it was.
     pub fn wait_output(&mut self, timeout: Duration) -> bool {
         self.printer.wait_written(timeout)
+    }
+
+    /// Whether SIGHUP reopens output files (rather than ending tracer).
+    pub fn reopens(&self) -> bool {
+        self.hangup_reopens && (self.recorder.is_some() || self.printer.reopens())
+    }
+
+    /// SIGHUP reopens the recording and the JSON file (the plain stream: `tracer run` passes
+    /// SIGHUP on to its command).
+    pub fn reopening_on_hangup(mut self) -> Self {
+        self.hangup_reopens = true;
+        self
+    }
+
+    /// Reopens output files an outside tool renamed (logrotate, then SIGHUP).
+    pub fn reopen_outputs(&mut self) -> Result<(), PipelineError> {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.reopen()?;
+        }
+        self.printer.reopen().map_err(output_error)
     }
 
     /// Writes buffered records to the recording (after each drained batch, so a killed tracer

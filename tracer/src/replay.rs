@@ -1,8 +1,13 @@
-//! `tracer replay FILE`: prints a recording through the same pipeline and printers as the live
-//! stream, applying the same filters. Damage, a missing trailer (the recording was not closed
+//! `tracer replay FILE...`: prints recordings (rotated ones in time order, see
+//! [`crate::recording_set`]) through the same pipeline and printers as the live stream,
+//! applying the same filters. Damage, a missing trailer (the recording was not closed
 //! cleanly) and records missing against the trailer's counts are reported on stderr and in the
 //! exit status, never fatal.
-use std::{collections::BTreeMap, io::BufWriter, path::Path};
+use std::{
+    collections::BTreeMap,
+    io::BufWriter,
+    path::{Path, PathBuf},
+};
 
 use anyhow::Result;
 
@@ -13,57 +18,23 @@ use crate::{
     output::{self, escape::escape},
     pipeline::{Pipeline, PipelineError},
     recording::{ReadItem, RecordingHeader, RecordingReader, Trailer},
+    recording_set,
 };
 
 /// Exit status when the recording is damaged, incomplete, or was not closed cleanly.
 pub const EXIT_DAMAGED: u8 = 1;
 
-pub fn replay(path: &Path, filter_args: &FilterArgs, json: bool) -> Result<u8> {
+/// `tracer replay FILE...`: the files (and glob patterns) in time order, through one pipeline,
+/// so filters such as `--follow` carry over from one rotated file to the next.
+pub fn replay(arguments: &[PathBuf], filter_args: &FilterArgs, json: bool) -> Result<u8> {
     let filters = Filters::from_args(filter_args)?;
-    let reader = RecordingReader::open(path)?;
-    let header = reader.header().clone();
-    // Like `tcpdump -r`, say what is being read, on stderr so stdout matches the live run. The
-    // fields come from the file: escaped, so they cannot drive the terminal.
-    eprintln!(
-        "tracer: reading {}: recorded by tracer {} on {} (Linux {}) at {}, filters: {}",
-        path.display(),
-        escape(&header.tracer_version),
-        escape(&header.hostname),
-        escape(&header.kernel_release),
-        crate::event::rfc3339(header.start_wall_ns),
-        header.filters.iter().map(|filter| escape(filter)).collect::<Vec<_>>().join(" ")
-    );
+    let readers = recording_set::open_in_time_order(arguments)?;
     let printer = output::printer(json, BufWriter::with_capacity(64 * 1024, std::io::stdout()));
     let mut pipeline = Pipeline::new(filters.kinds.clone(), Some(EventFilter::new(filters)), None, printer, None);
-    let mut tally = Tally::default();
-    let mut skipped = 0u64;
-    let mut ending = Ending::NoTrailer;
-    for item in reader {
-        let handled = match item {
-            ReadItem::Event(event) => {
-                tally.add(&event);
-                pipeline.handle(event)
-            }
-            ReadItem::Skipped { offset, reason } => {
-                skipped += 1;
-                eprintln!("tracer: {}: skipped a damaged record at byte {offset}: {reason}", path.display());
-                Ok(())
-            }
-            ReadItem::Truncated { reason, .. } => {
-                ending = Ending::Cut(reason);
-                Ok(())
-            }
-            ReadItem::ReadFailed { reason, .. } => {
-                ending = Ending::ReadFailed(reason);
-                Ok(())
-            }
-            ReadItem::Trailer(trailer) => {
-                ending = Ending::Trailer(trailer);
-                Ok(())
-            }
-        };
-        match handled {
-            Ok(()) => {}
+    let mut damaged = false;
+    for (path, reader) in readers {
+        match replay_one(&path, reader, &mut pipeline) {
+            Ok(complete) => damaged |= !complete,
             Err(PipelineError::OutputClosed) => return Ok(0),
             Err(error) => return Err(error.into()),
         }
@@ -72,14 +43,52 @@ pub fn replay(path: &Path, filter_args: &FilterArgs, json: bool) -> Result<u8> {
         Ok(_) | Err(PipelineError::OutputClosed) => {}
         Err(error) => return Err(error.into()),
     }
+    Ok(if damaged { EXIT_DAMAGED } else { 0 })
+}
+
+/// Prints one recording; whether it was whole (no damaged record, closed cleanly, nothing
+/// missing against its trailer).
+fn replay_one(path: &Path, reader: RecordingReader, pipeline: &mut Pipeline) -> Result<bool, PipelineError> {
+    let header = reader.header().clone();
+    let shown = recording_set::shown(path);
+    // Like `tcpdump -r`, say what is being read, on stderr so stdout matches the live run. The
+    // fields come from the file: escaped, so they cannot drive the terminal.
+    eprintln!(
+        "tracer: reading {shown}: recorded by tracer {} on {} (Linux {}) at {}, filters: {}",
+        escape(&header.tracer_version),
+        escape(&header.hostname),
+        escape(&header.kernel_release),
+        crate::event::rfc3339(header.start_wall_ns),
+        header.filters.iter().map(|filter| escape(filter)).collect::<Vec<_>>().join(" ")
+    );
+    let mut tally = Tally::default();
+    let mut skipped = 0u64;
+    let mut ending = Ending::NoTrailer;
+    for item in reader {
+        match item {
+            ReadItem::Event(event) => {
+                tally.add(&event);
+                pipeline.handle(event)?;
+            }
+            ReadItem::Skipped { offset, reason } => {
+                skipped += 1;
+                eprintln!("tracer: {shown}: skipped a damaged record at byte {offset}: {reason}");
+            }
+            ReadItem::Truncated { reason, .. } => ending = Ending::Cut(reason),
+            ReadItem::ReadFailed { reason, .. } => ending = Ending::ReadFailed(reason),
+            ReadItem::Trailer(trailer) => ending = Ending::Trailer(trailer),
+        }
+    }
+    // Lines for this file are printed before the next file's "reading" line.
+    pipeline.flush_output()?;
     let complete = match ending_problem(&ending, &tally, &header) {
         Some(line) => {
-            eprintln!("tracer: {}: {line}", path.display());
+            eprintln!("tracer: {shown}: {line}");
             false
         }
         None => true,
     };
-    Ok(if skipped > 0 || !complete { EXIT_DAMAGED } else { 0 })
+    Ok(skipped == 0 && complete)
 }
 
 /// How the recording ended.

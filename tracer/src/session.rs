@@ -150,6 +150,9 @@ pub async fn stream(
     };
     let mut interrupt = signal(SignalKind::interrupt()).map_err(SessionError::Signals)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(SessionError::Signals)?;
+    // SIGHUP reopens output files (logrotate's way); without one it keeps its default: stop.
+    let mut hangup =
+        if pipeline.reopens() { Some(signal(SignalKind::hangup()).map_err(SessionError::Signals)?) } else { None };
     // The kernel side wakes tracer only per batch of records, so it also drains on this timer:
     // it bounds how late a record is printed on a quiet machine.
     let mut ticker = tokio::time::interval(DRAIN_INTERVAL);
@@ -169,6 +172,7 @@ pub async fn stream(
                 _ = terminate.recv() => break Some(Instant::now()),
                 _ = &mut deadline => break None,
                 _ = &mut until => break None,
+                _ = async { hangup.as_mut()?.recv().await }, if hangup.is_some() => pipeline.reopen_outputs()?,
                 _ = std::future::ready(()), if more => {
                     more = drain(sources.ring.get_mut(), &clock, &mut pipeline)?;
                     pipeline.flush_recording()?;

@@ -5,6 +5,7 @@ mod bench;
 mod build;
 mod command;
 mod fuzz;
+mod install;
 mod packages;
 mod run;
 mod test;
@@ -26,6 +27,8 @@ struct Cli {
 enum Task {
     /// Set up the toolchain, then build the eBPF object and `target/release/tracer`.
     Build,
+    /// Build, then install tracer, its man pages, shell completions and systemd unit under a prefix
+    Install(install::Options),
     /// Build, then run `target/release/tracer ARGS` as root (through sudo when needed).
     Run {
         /// Arguments for tracer (after `--`).
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Build => build::build().map(|_| ()),
+        Task::Install(options) => install::install(&options),
         Task::Run { args } => run::run(&args),
         Task::Test => test::test(),
         Task::Bench(options) => bench::bench(&options),

@@ -1,8 +1,9 @@
 //! Printers: the live stream, `tracer run` and `tracer replay` all print through these, so a
 //! replayed recording prints byte for byte what the live run printed. Live output goes through
-//! [`QueuedPrinter`], so a stalled reader never holds up the kernel drain.
+//! [`QueuedPrinter`], so a stalled reader never holds up the kernel drain; so does the JSON file.
 pub mod escape;
 pub mod json;
+mod json_file;
 mod place;
 mod queued;
 mod table;
@@ -14,7 +15,8 @@ use std::{
 };
 
 pub use json::JsonPrinter;
-pub use queued::{QUEUE_BYTES, QueuedPrinter};
+pub use json_file::JsonFile;
+pub use queued::{FILE_QUEUE_BYTES, QUEUE_BYTES, QueuedPrinter};
 pub use table::TablePrinter;
 
 use crate::event::Event;
@@ -38,6 +40,49 @@ pub trait Printer {
     /// Waits up to `timeout` for closed output to be written out; whether it was.
     fn wait_written(&mut self, _timeout: Duration) -> bool {
         true
+    }
+
+    /// Whether [`reopen`](Self::reopen) does anything (a file output: tracer then handles SIGHUP).
+    fn reopens(&self) -> bool {
+        false
+    }
+
+    /// Reopens output files an outside tool renamed (SIGHUP after logrotate).
+    fn reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Prints every event through two printers: the JSON file first, then stdout. Their losses add
+/// up: a `lost` event of origin output counts the events one of them did not get.
+pub struct Both(pub Box<dyn Printer>, pub Box<dyn Printer>);
+
+impl Printer for Both {
+    fn print(&mut self, event: &Event) -> io::Result<()> {
+        self.0.print(event)?;
+        self.1.print(event)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()?;
+        self.1.flush()
+    }
+    fn unprinted(&self) -> u64 {
+        self.0.unprinted() + self.1.unprinted()
+    }
+    fn close(&mut self) -> io::Result<()> {
+        let first = self.0.close();
+        first.and(self.1.close())
+    }
+    fn wait_written(&mut self, timeout: Duration) -> bool {
+        let start = std::time::Instant::now();
+        self.0.wait_written(timeout) && self.1.wait_written(timeout.saturating_sub(start.elapsed()))
+    }
+    fn reopens(&self) -> bool {
+        self.0.reopens() || self.1.reopens()
+    }
+    fn reopen(&mut self) -> io::Result<()> {
+        self.0.reopen()?;
+        self.1.reopen()
     }
 }
 

@@ -1,8 +1,15 @@
 //! Printing that never holds up the kernel drain: events are formatted into chunks that a thread
-//! of its own writes to stdout, through a queue bounded in bytes. A reader that stalls (a paused
-//! `less`, a slow consumer, a full terminal) blocks only that thread; once the queue is full,
-//! further events are not printed but counted, and the pipeline reports them as `lost` with
-//! origin output. The recording, written on the drain side, still gets every event.
+//! of its own writes to stdout (or to a [`Sink`] such as the rotating JSON file), through a queue
+//! bounded in bytes. A reader that stalls (a paused `less`, a slow consumer, a full terminal)
+//! blocks only that thread; once the queue is full, further events are not printed but counted,
+//! and the pipeline reports them as `lost` with origin output. The recording, written on the
+//! drain side, still gets every event.
+//!
+//! A file is no exception: its writes can stall too (a disk under pressure, a network file
+//! system, a frozen file system), and nothing bounds how long, so blocking the drain on it is
+//! never provably safe. Its queue is larger (a local disk drains it far faster than a storm
+//! fills it), and what it cannot take is counted and reported exactly like stdout's losses.
+//! Chunks carry where each event ends, so a sink that rotates does so between two events.
 //!
 //! The writer thread may stay blocked in write(2) forever: nobody joins it. At exit the session
 //! waits for it a bounded time, counts what it did not write, and the process ends without it.
@@ -29,14 +36,54 @@ use crate::{
 /// seconds of a terminal's scrolling under a task storm.
 pub const QUEUE_BYTES: usize = 4 << 20;
 
+/// Bytes of JSON lines that may wait for the JSON file's writer: a few seconds of a storm.
+pub const FILE_QUEUE_BYTES: usize = 16 << 20;
+
 /// A chunk is handed to the writer once it holds this much (or at the end of each drain).
 const CHUNK_BYTES: usize = 64 << 10;
+
+/// How long the writer waits for a chunk before giving its sink a turn ([`Sink::idle`]).
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Where a writer thread puts formatted events.
+pub trait Sink: Send + 'static {
+    /// Writes `bytes`, whole events; event `i` ends at `ends[i]`.
+    fn write_events(&mut self, bytes: &[u8], ends: &[u32]) -> io::Result<()>;
+
+    /// Nothing came for a while (a file may have reached its age).
+    fn idle(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Goes on in a new file if an outside tool renamed the current one (SIGHUP).
+    fn reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// stdout, a pipe, a FIFO, a file given whole: written as it comes.
+struct Stream<W>(W);
+
+impl<W: Write + Send + 'static> Sink for Stream<W> {
+    fn write_events(&mut self, bytes: &[u8], _: &[u32]) -> io::Result<()> {
+        self.0.write_all(bytes)?;
+        self.0.flush()
+    }
+}
 
 /// Formatted events on their way to the writer.
 struct Chunk {
     bytes: Vec<u8>,
+    /// Where each event in `bytes` ends.
+    ends: Vec<u32>,
     /// Events in `bytes` (reports of output losses excepted).
     events: u64,
+}
+
+/// What the drain side hands the writer, in order.
+enum Message {
+    Chunk(Chunk),
+    Reopen,
 }
 
 /// What the writer thread tells the drain side.
@@ -68,9 +115,12 @@ pub struct QueuedPrinter {
     /// Table or JSON, writing into `chunk`.
     format: Box<dyn Printer>,
     chunk: Rc<RefCell<Vec<u8>>>,
+    chunk_ends: Vec<u32>,
     chunk_events: u64,
     /// `None` once closed.
-    sender: Option<mpsc::Sender<Chunk>>,
+    sender: Option<mpsc::Sender<Message>>,
+    /// Whether the sink reopens files (SIGHUP).
+    reopens: bool,
     shared: Arc<Shared>,
     /// Disconnected when the writer thread has ended.
     done: mpsc::Receiver<()>,
@@ -83,6 +133,11 @@ pub struct QueuedPrinter {
 impl QueuedPrinter {
     /// Starts the writer thread on `out`; events are formatted as JSON lines or as the table.
     pub fn spawn(json: bool, out: impl Write + Send + 'static, capacity: usize) -> io::Result<Self> {
+        Self::spawn_sink(json, Stream(out), capacity, false)
+    }
+
+    /// Starts the writer thread on `sink`; `reopens`: whether the sink reopens files.
+    pub fn spawn_sink(json: bool, sink: impl Sink, capacity: usize, reopens: bool) -> io::Result<Self> {
         let chunk = Rc::new(RefCell::new(Vec::with_capacity(CHUNK_BYTES + 4096)));
         let format = super::printer(json, ChunkBuffer(Rc::clone(&chunk)));
         let (sender, receiver) = mpsc::channel();
@@ -91,13 +146,15 @@ impl QueuedPrinter {
         let writer_shared = Arc::clone(&shared);
         std::thread::Builder::new().name("tracer-output".into()).spawn(move || {
             let _done = done_sender;
-            write_chunks(out, &receiver, &writer_shared);
+            write_chunks(sink, &receiver, &writer_shared);
         })?;
         Ok(Self {
             format,
             chunk,
+            chunk_ends: Vec::new(),
             chunk_events: 0,
             sender: Some(sender),
+            reopens,
             shared,
             done,
             capacity,
@@ -114,6 +171,7 @@ impl QueuedPrinter {
     fn submit(&mut self) {
         let bytes = std::mem::replace(&mut *self.chunk.borrow_mut(), Vec::with_capacity(CHUNK_BYTES + 4096));
         let events = std::mem::take(&mut self.chunk_events);
+        let ends = std::mem::take(&mut self.chunk_ends);
         let Some(sender) = &self.sender else { return };
         if bytes.is_empty() {
             return;
@@ -124,7 +182,7 @@ impl QueuedPrinter {
         }
         self.shared.queued_bytes.fetch_add(bytes.len(), Ordering::AcqRel);
         // A send fails only when the writer has stopped, and then `failure` says why.
-        match sender.send(Chunk { bytes, events }) {
+        match sender.send(Message::Chunk(Chunk { bytes, ends, events })) {
             Ok(()) => self.submitted += events,
             Err(_) => self.dropped += events,
         }
@@ -139,15 +197,25 @@ impl QueuedPrinter {
 }
 
 /// The writer thread: writes chunks until the queue is closed or a write fails.
-fn write_chunks(mut out: impl Write, chunks: &mpsc::Receiver<Chunk>, shared: &Shared) {
-    for chunk in chunks {
-        let written = out.write_all(&chunk.bytes).and_then(|()| out.flush());
-        shared.queued_bytes.fetch_sub(chunk.bytes.len(), Ordering::AcqRel);
-        if let Err(error) = written {
-            *shared.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
-            return;
-        }
-        shared.written_events.fetch_add(chunk.events, Ordering::AcqRel);
+fn write_chunks(mut sink: impl Sink, messages: &mpsc::Receiver<Message>, shared: &Shared) {
+    loop {
+        let done = match messages.recv_timeout(IDLE) {
+            Ok(Message::Chunk(chunk)) => {
+                let written = sink.write_events(&chunk.bytes, &chunk.ends);
+                shared.queued_bytes.fetch_sub(chunk.bytes.len(), Ordering::AcqRel);
+                written.map(|()| chunk.events)
+            }
+            Ok(Message::Reopen) => sink.reopen().map(|()| 0),
+            Err(mpsc::RecvTimeoutError::Timeout) => sink.idle().map(|()| 0),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        match done {
+            Ok(events) => shared.written_events.fetch_add(events, Ordering::AcqRel),
+            Err(error) => {
+                *shared.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
+                return;
+            }
+        };
     }
 }
 
@@ -168,6 +236,7 @@ impl Printer for QueuedPrinter {
             return Ok(());
         }
         self.format.print(event)?;
+        self.chunk_ends.push(self.chunk.borrow().len() as u32);
         self.chunk_events += counted;
         if self.chunk.borrow().len() >= CHUNK_BYTES {
             self.submit();
@@ -198,6 +267,19 @@ impl Printer for QueuedPrinter {
 
     fn wait_written(&mut self, timeout: Duration) -> bool {
         matches!(self.done.recv_timeout(timeout), Err(mpsc::RecvTimeoutError::Disconnected) | Ok(()))
+    }
+
+    fn reopens(&self) -> bool {
+        self.reopens
+    }
+
+    /// Events handed over so far go to the file as it was; the writer reopens after them.
+    fn reopen(&mut self) -> io::Result<()> {
+        self.submit();
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(Message::Reopen);
+        }
+        self.failure()
     }
 }
 

@@ -21,6 +21,8 @@ const TEMP_TRIES: usize = 8;
 /// A new recording file, its first bytes written.
 pub(super) struct Created {
     pub file: File,
+    /// The directory it is in, opened once for good (rotation and reopening work in it).
+    pub dir: File,
     /// What `--force` replaced, when it was not the user's own file: worth telling.
     pub replaced: Option<String>,
 }
@@ -42,7 +44,7 @@ pub(super) fn create(path: &Path, overwrite: bool, first_bytes: &[u8]) -> Result
             _ => create_error(error),
         })?;
         file.write_all(first_bytes).map_err(write_error)?;
-        return Ok(Created { file, replaced: None });
+        return Ok(Created { file, dir, replaced: None });
     }
 
     let (mut file, temp) = create_temp(&dir).map_err(create_error)?;
@@ -71,7 +73,8 @@ pub(super) fn create(path: &Path, overwrite: bool, first_bytes: &[u8]) -> Result
             )));
         }
     }
-    Ok(Created { file, replaced: before.and_then(|before| describe_replaced(path, &before)) })
+    let replaced = before.and_then(|before| describe_replaced(path, &before));
+    Ok(Created { file, dir, replaced })
 }
 
 /// Removes `path` if it is still `file` (used when nothing was recorded after all).

@@ -144,7 +144,7 @@
 pub mod codec;
 mod crc_index;
 mod create;
-mod open_dir;
+pub(crate) mod open_dir;
 mod reader;
 mod stream;
 mod trailer;
@@ -249,4 +249,6 @@ pub enum RecordingError {
     HeaderTooLarge { path: PathBuf, size: usize, limit: usize },
     #[error("event too large to record in {} ({size} bytes encoded; the limit is {limit})", path.display())]
     EventTooLarge { path: PathBuf, size: usize, limit: usize },
+    #[error(transparent)]
+    Rotate(#[from] crate::rotate::RotateError),
 }

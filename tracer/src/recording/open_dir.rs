@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 const MAX_SYMLINKS: usize = 40;
 
 /// Opens directory `dir` (an `O_PATH` descriptor, for `*at` calls).
-pub(super) fn open_dir(dir: &Path) -> io::Result<File> {
+pub(crate) fn open_dir(dir: &Path) -> io::Result<File> {
     let (mut current, mut shown) = start(dir.is_absolute())?;
     let mut pending: VecDeque<OsString> = components(dir).collect();
     let mut followed = 0;

@@ -3,6 +3,7 @@
 mod create;
 mod fuzz_inputs;
 mod linear;
+mod rotation;
 mod trailer;
 
 use std::io::{self, Cursor, Read};

@@ -1,5 +1,9 @@
 //! Writing recordings: the header at creation, records through a buffer written at every drain,
-//! and the trailer at a clean stop.
+//! and the trailer at a clean stop. A recording can rotate ([`crate::rotate`]): the file is then
+//! renamed and closed with its trailer, and a new file at the path starts with a header of its
+//! own, so every rotated file is a complete recording that replays alone. A rotation happens
+//! only between two records, after every earlier record reached the old file: the files
+//! together hold each event exactly once.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,7 +17,10 @@ use super::{
     RecordingError, RecordingHeader, TRAILER_MARKER, codec, create,
     trailer::{Losses, Trailer},
 };
-use crate::event::Event;
+use crate::{
+    event::{Detail, Event, LostOrigin},
+    rotate::{Reopened, RotatePolicy, RotatingFile},
+};
 
 /// The buffer is written out once it holds this many bytes, even within a drain.
 const FLUSH_BYTES: usize = 64 * 1024;
@@ -24,43 +31,93 @@ const FLUSH_BYTES: usize = 64 * 1024;
 /// Dropping the writer writes what is buffered, but no trailer (errors are ignored then): the
 /// file then reads as not closed cleanly. Call [`finish`](Self::finish) to close it.
 pub struct RecordingWriter {
-    file: File,
+    file: RotatingFile,
     path: PathBuf,
+    /// The header of the first file; later files get the same one but for their start time.
+    header: RecordingHeader,
     buf: BytesMut,
-    /// Records appended, by kind name.
+    /// Records appended to the current file, by kind name.
     records: BTreeMap<&'static str, u64>,
+    /// Losses reported by `lost` records in the current file, and in the files before it.
+    losses: Losses,
+    earlier_losses: Losses,
     replaced: Option<String>,
+}
+
+/// The header bytes of a recording.
+fn encode_header(path: &Path, header: &RecordingHeader) -> Result<BytesMut, RecordingError> {
+    let mut body = BytesMut::new();
+    codec::encode_header_body(header, &mut body);
+    if body.len() > MAX_HEADER_LEN {
+        return Err(RecordingError::HeaderTooLarge { path: path.to_owned(), size: body.len(), limit: MAX_HEADER_LEN });
+    }
+    let mut head = BytesMut::with_capacity(HEADER_PREFIX_LEN + body.len());
+    head.put_slice(&MAGIC);
+    head.put_u16_le(FORMAT_VERSION);
+    head.put_u32_le(body.len() as u32);
+    head.put_u32_le(crc32fast::hash(&body));
+    head.put_slice(&body);
+    debug_assert_eq!(head.len(), HEADER_PREFIX_LEN + body.len());
+    Ok(head)
+}
+
+/// The trailer frame of a file holding `records`, with `losses`.
+fn trailer_frame(records: &BTreeMap<&'static str, u64>, losses: Losses) -> Vec<u8> {
+    let trailer = Trailer {
+        end_wall_ns: wall_now_ns(),
+        records: records.iter().map(|(name, count)| ((*name).to_owned(), *count)).collect(),
+        losses,
+    };
+    let payload = trailer.encode();
+    let mut frame = Vec::with_capacity(12 + payload.len());
+    frame.extend_from_slice(&TRAILER_MARKER);
+    frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    frame.extend_from_slice(&payload);
+    frame
+}
+
+/// Ends a renamed recording: its trailer, then `fdatasync`.
+fn close_with(file: &mut File, trailer: &[u8]) -> io::Result<()> {
+    file.write_all(trailer)?;
+    file.sync_data()
 }
 
 impl RecordingWriter {
     /// Creates `path` with mode 0600 and writes the header. An existing path is an error unless
-    /// `overwrite`; then a new file replaces it atomically (never written through).
+    /// `overwrite`; then a new file replaces it atomically (never written through). The file
+    /// does not rotate, but can be reopened after an outside rename ([`reopen`](Self::reopen)).
     pub fn create(path: &Path, header: &RecordingHeader, overwrite: bool) -> Result<Self, RecordingError> {
-        let mut body = BytesMut::new();
-        codec::encode_header_body(header, &mut body);
-        if body.len() > MAX_HEADER_LEN {
-            return Err(RecordingError::HeaderTooLarge {
-                path: path.to_owned(),
-                size: body.len(),
-                limit: MAX_HEADER_LEN,
-            });
-        }
-        let mut head = BytesMut::with_capacity(HEADER_PREFIX_LEN + body.len());
-        head.put_slice(&MAGIC);
-        head.put_u16_le(FORMAT_VERSION);
-        head.put_u32_le(body.len() as u32);
-        head.put_u32_le(crc32fast::hash(&body));
-        head.put_slice(&body);
-        debug_assert_eq!(head.len(), HEADER_PREFIX_LEN + body.len());
-
+        let head = encode_header(path, header)?;
         let created = create::create(path, overwrite, &head)?;
-        Ok(RecordingWriter {
-            file: created.file,
+        let file = RotatingFile::adopt(path, created.dir, created.file, RotatePolicy::default())?;
+        Ok(Self::writing(file, path, header, created.replaced))
+    }
+
+    /// Creates `path` to rotate as `policy` says: an existing file is rotated away first (see
+    /// [`RotatingFile::create`]).
+    pub fn create_rotating(
+        path: &Path,
+        header: &RecordingHeader,
+        policy: RotatePolicy,
+    ) -> Result<Self, RecordingError> {
+        let head = encode_header(path, header)?;
+        let mut file = RotatingFile::create(path, policy)?;
+        file.write_preamble(&head).map_err(|error| RecordingError::Write { path: path.to_owned(), error })?;
+        Ok(Self::writing(file, path, header, None))
+    }
+
+    fn writing(file: RotatingFile, path: &Path, header: &RecordingHeader, replaced: Option<String>) -> Self {
+        RecordingWriter {
+            file,
             path: path.to_owned(),
+            header: header.clone(),
             buf: BytesMut::with_capacity(FLUSH_BYTES + 4096),
             records: BTreeMap::new(),
-            replaced: created.replaced,
-        })
+            losses: Losses::default(),
+            earlier_losses: Losses::default(),
+            replaced,
+        }
     }
 
     /// What `--force` replaced at the path, when it was not a file of the user's own (a line
@@ -69,7 +126,8 @@ impl RecordingWriter {
         self.replaced.as_deref()
     }
 
-    /// Adds one event to the buffer, and writes the buffer out when it is large.
+    /// Adds one event to the buffer, and writes the buffer out when it is large. When the
+    /// record would take the file past its size limit, the file is rotated first.
     pub fn append(&mut self, event: &Event) -> Result<(), RecordingError> {
         let frame = self.buf.len();
         self.buf.put_slice(&RECORD_MARKER);
@@ -84,41 +142,108 @@ impl RecordingWriter {
         let crc = crc32fast::hash(&self.buf[payload..]);
         self.buf[frame + 4..frame + 8].copy_from_slice(&(len as u32).to_le_bytes());
         self.buf[frame + 8..frame + RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+        if self.file.size_due(frame as u64, (self.buf.len() - frame) as u64) {
+            let record = self.buf.split_off(frame);
+            self.rotate()?;
+            self.buf.unsplit(record);
+        }
         *self.records.entry(event.kind().name()).or_default() += 1;
+        match event.detail {
+            Detail::Lost { count, origin: LostOrigin::RingBuffer } => {
+                self.losses.kernel = self.losses.kernel.saturating_add(count)
+            }
+            Detail::Lost { count, origin: LostOrigin::Output } => {
+                self.losses.output = self.losses.output.saturating_add(count)
+            }
+            _ => {}
+        }
 
         if self.buf.len() >= FLUSH_BYTES { self.write_out() } else { Ok(()) }
     }
 
     /// Writes everything buffered to the file (the page cache: no fsync). Called after each
     /// batch drained from the kernel, so a killed tracer loses at most what the kernel held.
+    /// Rotates a file that reached its age (this runs every 50 ms, often enough for ages of
+    /// a second and more).
     pub fn flush(&mut self) -> Result<(), RecordingError> {
-        self.write_out()
+        self.write_out()?;
+        if self.file.age_due() {
+            self.rotate()?;
+        }
+        Ok(())
     }
 
-    /// Writes everything buffered and the trailer, `fdatasync`s the file and closes it.
-    pub fn finish(mut self, losses: Losses) -> Result<(), RecordingError> {
-        let trailer = Trailer {
-            end_wall_ns: wall_now_ns(),
-            records: self.records.iter().map(|(name, count)| ((*name).to_owned(), *count)).collect(),
-            losses,
-        };
-        let payload = trailer.encode();
-        self.buf.put_slice(&TRAILER_MARKER);
-        self.buf.put_u32_le(payload.len() as u32);
-        self.buf.put_u32_le(crc32fast::hash(&payload));
-        self.buf.put_slice(&payload);
+    /// Closes the current file with its trailer and goes on in a new one at the path. A rename
+    /// that fails is not fatal: recording goes on in the current file, and rotation is tried
+    /// again later. Failing to close or create a file is.
+    fn rotate(&mut self) -> Result<(), RecordingError> {
         self.write_out()?;
-        self.file.sync_data().map_err(|error| RecordingError::Write { path: self.path.clone(), error })
+        let trailer = trailer_frame(&self.records, self.losses);
+        match self.file.rotate_with(|old| close_with(old, &trailer)) {
+            Ok(()) => self.start_file(),
+            Err(error @ crate::rotate::RotateError::Rename { .. }) => {
+                log::warn!("{error}");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// After an outside tool renamed the recording (logrotate, then SIGHUP): closes the renamed
+    /// file with its trailer and goes on in a new file at the path. A path that still names
+    /// the recording, or that names a file tracer did not create, changes nothing.
+    pub fn reopen(&mut self) -> Result<(), RecordingError> {
+        self.write_out()?;
+        let trailer = trailer_frame(&self.records, self.losses);
+        match self.file.reopen_with(|old| close_with(old, &trailer)) {
+            Ok(Reopened::New) => {
+                log::info!("reopened {}", self.path.display());
+                self.start_file()
+            }
+            Ok(Reopened::Unchanged) => {
+                log::info!("{} was not renamed: still recording into it", self.path.display());
+                Ok(())
+            }
+            Err(error @ crate::rotate::RotateError::Occupied { .. }) => {
+                log::warn!("{error}");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Writes the header of a new file, which starts now.
+    fn start_file(&mut self) -> Result<(), RecordingError> {
+        self.earlier_losses.kernel = self.earlier_losses.kernel.saturating_add(self.losses.kernel);
+        self.earlier_losses.output = self.earlier_losses.output.saturating_add(self.losses.output);
+        self.losses = Losses::default();
+        self.records.clear();
+        let header = RecordingHeader { start_wall_ns: wall_now_ns(), ..self.header.clone() };
+        let head = encode_header(&self.path, &header)?;
+        self.file.write_preamble(&head).map_err(|error| RecordingError::Write { path: self.path.clone(), error })
+    }
+
+    /// Writes everything buffered and the trailer, `fdatasync`s the file and closes it. `losses`
+    /// are those of the whole session; files closed by rotation already counted theirs.
+    pub fn finish(mut self, losses: Losses) -> Result<(), RecordingError> {
+        let losses = Losses {
+            kernel: losses.kernel.saturating_sub(self.earlier_losses.kernel),
+            output: losses.output.saturating_sub(self.earlier_losses.output),
+        };
+        let trailer = trailer_frame(&self.records, losses);
+        self.buf.put_slice(&trailer);
+        self.write_out()?;
+        self.file.file().sync_data().map_err(|error| RecordingError::Write { path: self.path.clone(), error })
     }
 
     /// Closes and removes the file, when nothing was recorded after all (tracer could not
     /// start). Leaves the path alone if it no longer names this file.
     pub fn discard(mut self) {
         self.buf.clear();
-        create::remove_if_ours(&self.path, &self.file);
+        create::remove_if_ours(&self.path, self.file.file());
     }
 
-    /// Records appended so far, by kind name (including any still buffered).
+    /// Records appended to the current file so far, by kind name (including any still buffered).
     #[cfg(test)]
     pub fn records(&self) -> &BTreeMap<&'static str, u64> {
         &self.records
