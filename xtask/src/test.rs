@@ -20,8 +20,10 @@ const FUZZ_TIME: Duration = Duration::from_secs(60);
 
 /// Programs the integration tests run on the host, with the Debian package providing each:
 /// podman and runc run the container test, busybox is its image's shell, `unshare` serves the
-/// namespace tests.
-const HOST_PROGRAMS: [(&str, &str); 8] = [
+/// namespace tests, rsyslog and logrotate the output-file tests, strace, systemd-analyze and
+/// setpriv the service tests. Installed here, where a failed install updates the package lists
+/// and retries.
+const HOST_PROGRAMS: [(&str, &str); 13] = [
     ("sh", "dash"),
     ("cat", "coreutils"),
     ("sleep", "coreutils"),
@@ -30,8 +32,12 @@ const HOST_PROGRAMS: [(&str, &str); 8] = [
     ("runc", "runc"),
     ("busybox", "busybox-static"),
     ("unshare", "util-linux"),
+    ("rsyslogd", "rsyslog"),
+    ("logrotate", "logrotate"),
+    ("strace", "strace"),
+    ("systemd-analyze", "systemd"),
+    ("setpriv", "util-linux"),
 ];
-
 /// How one leg ended.
 enum Verdict {
     Passed(String),
