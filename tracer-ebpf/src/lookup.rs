@@ -85,7 +85,15 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
     if !config::emits(event_kind::LOOKUP) {
         return 0;
     }
-    let Some(who) = selected_current() else { return 0 };
+    // With task filters, a task they reject costs no path read. Without, nearly every path is
+    // not under /proc: it is read first, and the task's identity only for those that are.
+    let filtered = config::settings().filter_flags != 0;
+    let early = if filtered {
+        let Some(who) = selected_current() else { return 0 };
+        Some(who)
+    } else {
+        None
+    };
     let offsets = config::offsets();
     let regs = unsafe { *args } as *const u8;
     let register = if second { offsets.regs_arg1 } else { offsets.regs_arg0 };
@@ -112,6 +120,13 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
     if name_len == 0 {
         return 0;
     }
+    let who = match early {
+        Some(who) => who,
+        None => {
+            let Some(who) = selected_current() else { return 0 };
+            who
+        }
+    };
     emit_lookup(hook_source::SYSCALL_ENTRY, &who, &name, name_len)
 }
 
