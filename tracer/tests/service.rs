@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{field, machine, one, report, require_root, run_workload, tracer_bin};
+use common::{ensure_commands, field, machine, one, report, require_root, run_workload, tracer_bin};
 use serde_json::Value;
 
 const UNIT: &str = include_str!("../../packaging/tracer.service");
@@ -62,27 +62,6 @@ fn skipped_in_vm() -> bool {
         return true;
     }
     false
-}
-
-/// Installs Debian packages whose commands are missing.
-fn ensure_commands(wanted: &[(&str, &str)]) {
-    let missing: Vec<&str> = wanted
-        .iter()
-        .filter(|(command, _)| {
-            !Command::new("sh").args(["-c", &format!("command -v {command}")]).output().unwrap().status.success()
-        })
-        .map(|(_, package)| *package)
-        .collect();
-    if missing.is_empty() {
-        return;
-    }
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "-q"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .expect("run apt-get");
-    assert!(status.success(), "apt-get install {missing:?} failed");
 }
 
 /// Every syscall in systemd's filter `set` (groups such as @system-service expanded).

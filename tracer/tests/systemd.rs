@@ -12,7 +12,7 @@ use std::{
     process::Command,
 };
 
-use common::{machine, require_root, tracer_bin, workload_bin};
+use common::{ensure_commands, machine, require_root, tracer_bin, workload_bin};
 use serde_json::Value;
 
 const UNIT: &str = include_str!("../../packaging/tracer.service");
@@ -42,27 +42,6 @@ journalctl --no-pager -o cat -u tracer.service > /srv/out/journal
 
 const CHECK_UNIT: &str =
     "[Service]\nType=oneshot\nExecStart=/srv/check.sh\nExecStopPost=/bin/systemctl --no-block poweroff\n";
-
-/// Installs Debian packages whose commands are missing.
-fn ensure_commands(wanted: &[(&str, &str)]) {
-    let missing: Vec<&str> = wanted
-        .iter()
-        .filter(|(command, _)| {
-            !Command::new("sh").args(["-c", &format!("command -v {command}")]).output().unwrap().status.success()
-        })
-        .map(|(_, package)| *package)
-        .collect();
-    if missing.is_empty() {
-        return;
-    }
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "-q"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .expect("run apt-get");
-    assert!(status.success(), "apt-get install {missing:?} failed");
-}
 
 /// `key: value` lines (as in /proc/PID/status) or `key=value` lines (systemctl show).
 fn pairs(text: &str) -> BTreeMap<String, String> {

@@ -198,3 +198,25 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }
+
+/// Installs the Debian packages of missing commands (`cargo xtask test` installs them first;
+/// this covers a test run by hand).
+pub fn ensure_commands(wanted: &[(&str, &str)]) {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(command, _)| {
+            !Command::new("sh").args(["-c", &format!("command -v {command}")]).output().unwrap().status.success()
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "-q"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .expect("run apt-get");
+    assert!(status.success(), "apt-get install {missing:?} failed");
+}

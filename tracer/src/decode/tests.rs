@@ -1,0 +1,196 @@
+//! Tests of decoding kernel records into events.
+use super::*;
+
+fn bytes_of<T: Record>(record: &T) -> Vec<u8> {
+    // SAFETY: `Record` types are plain data without padding bytes left uninitialised here
+    // (every test record is built field by field from zeroed values).
+    unsafe { std::slice::from_raw_parts((record as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+}
+
+fn header(kind: u32) -> EventHeader {
+    let mut comm = [0u8; COMM_LEN];
+    comm[..4].copy_from_slice(b"bash");
+    EventHeader {
+        kind,
+        source: hook_source::TP_BTF,
+        timestamp_ns: 10,
+        tgid: 812,
+        tid: 815,
+        ppid: 1,
+        cpu: 1,
+        comm,
+        uid: 1000,
+        ns_tgid: 3,
+        ns_tid: 4,
+        pidns: 4026532500,
+        cgroup_id: 7150,
+    }
+}
+
+const CLOCK: Clock = Clock { boot_to_wall_ns: 1_000 };
+
+#[test]
+fn decodes_a_thread_fork() {
+    let record = ForkEvent {
+        header: header(event_kind::FORK),
+        child_tgid: 812,
+        child_tid: 816,
+        clone_flags: 0x0001_0900,
+        flags: fork_flags::CLONE_FLAGS_KNOWN,
+        _pad: 0,
+        child_ns_tgid: 3,
+        child_ns_tid: 5,
+        ns_compared: 0,
+        _pad2: 0,
+        parent_ns: [0; tracer_common::namespace::KINDS],
+        child_ns: [0; tracer_common::namespace::KINDS],
+    };
+    let event = decode(&bytes_of(&record), &CLOCK).unwrap();
+    assert_eq!(event.timestamp_ns, 1_010);
+    assert_eq!((event.tgid, event.tid, event.ppid, event.cpu), (812, 815, 1, 1));
+    assert_eq!(event.comm, "bash");
+    assert_eq!((event.ns_tgid, event.ns_tid, event.pidns), (Some(3), Some(4), Some(4026532500)));
+    assert_eq!((event.cgroup_id, event.cgroup.clone(), event.container.clone()), (Some(7150), None, None));
+    assert_eq!(
+        event.detail,
+        Detail::Fork {
+            child_tgid: 812,
+            child_tid: 816,
+            thread: true,
+            clone_flags: Some(CloneFlags(0x0001_0900)),
+            child_ns_tgid: Some(3),
+            child_ns_tid: Some(5),
+            child_namespaces: NamespaceInodes::default(),
+        }
+    );
+}
+
+#[test]
+fn decodes_namespace_changes_and_a_clones_new_namespaces() {
+    use tracer_common::namespace::{KINDS, kind};
+    let mut old = [11; KINDS];
+    let mut new = old;
+    old[kind::NET] = 4026531840;
+    new[kind::NET] = 4026532451;
+    new[kind::UTS] = 4026532452;
+    let record = NamespaceEvent { header: header(event_kind::NAMESPACE), how: 1, _pad: 0, old, new };
+    let event = decode(&bytes_of(&record), &CLOCK).unwrap();
+    let inodes = |pairs: &[(NamespaceKind, u32)]| NamespaceInodes(pairs.iter().copied().collect());
+    assert_eq!(
+        event.detail,
+        Detail::Namespace {
+            how: NamespaceHow::Setns,
+            changed: vec![NamespaceKind::Net, NamespaceKind::Uts],
+            old: inodes(&[(NamespaceKind::Net, 4026531840), (NamespaceKind::Uts, 11)]),
+            new: inodes(&[(NamespaceKind::Net, 4026532451), (NamespaceKind::Uts, 4026532452)]),
+        }
+    );
+    let bad = NamespaceEvent { how: 9, ..record };
+    assert_eq!(decode(&bytes_of(&bad), &CLOCK), Err(DecodeError::UnknownHow(9)));
+
+    let mut fork = ForkEvent {
+        header: header(event_kind::FORK),
+        child_tgid: 900,
+        child_tid: 900,
+        clone_flags: 0,
+        flags: 0,
+        _pad: 0,
+        child_ns_tgid: 1,
+        child_ns_tid: 1,
+        ns_compared: 1,
+        _pad2: 0,
+        parent_ns: [5; KINDS],
+        child_ns: [5; KINDS],
+    };
+    fork.child_ns[kind::PID] = 4026532600;
+    let Detail::Fork { child_namespaces, child_ns_tgid, .. } = decode(&bytes_of(&fork), &CLOCK).unwrap().detail else {
+        panic!("a fork")
+    };
+    assert_eq!((child_namespaces, child_ns_tgid), (inodes(&[(NamespaceKind::Pid, 4026532600)]), Some(1)));
+}
+
+/// An exec record with `data`: file name, arguments, environment, working directory.
+fn exec_record(flags: u32, data: &[&[u8]; 4]) -> Vec<u8> {
+    let record = ExecEvent {
+        header: header(event_kind::EXEC),
+        old_tid: 816,
+        flags,
+        filename_len: data[0].len() as u32,
+        argv_len: data[1].len() as u32,
+        argv_total: 99,
+        env_len: data[2].len() as u32,
+        env_total: data[2].len() as u32,
+        cwd_len: data[3].len() as u32,
+        euid: 0,
+        gid: 100,
+        egid: 100,
+        _pad: 0,
+        old_comm: *b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+    };
+    let mut bytes = bytes_of(&record);
+    for part in [data[3], data[0], data[1], data[2]] {
+        bytes.extend_from_slice(part);
+    }
+    bytes
+}
+
+#[test]
+fn decodes_exec_data_and_bounds_lengths() {
+    let flags = exec_flags::ARGV_TRUNCATED | exec_flags::ENV_READ | exec_flags::OLD_COMM_KNOWN;
+    let bytes = exec_record(flags, &[b"/bin/cat", b"cat\0/proc/815/comm\0", b"A=1\0B=2\0", b"tmp\0home\0"]);
+    let event = decode(&bytes, &CLOCK).unwrap();
+    let uid = event.uid;
+    let Detail::Exec { filename, argv, argv_truncated, argv_bytes, env, old_comm, euid, cwd, .. } = event.detail else {
+        panic!("not an exec")
+    };
+    assert_eq!(filename, "/bin/cat");
+    assert_eq!(argv, [Text::from("cat"), Text::from("/proc/815/comm")]);
+    assert_eq!((argv_truncated, argv_bytes), (true, 99));
+    assert_eq!(env, Some(vec![Text::from("A=1"), Text::from("B=2")]));
+    assert_eq!(old_comm, Some(Text::from("sh")));
+    assert_eq!((uid, euid), (1000, 0));
+    assert_eq!(cwd, Some(Text::from("/home/tmp")));
+    // Lengths beyond the record are clamped, not trusted.
+    let mut cut = bytes.clone();
+    cut.truncate(bytes.len() - 12);
+    assert!(decode(&cut, &CLOCK).is_ok());
+}
+
+#[test]
+fn working_directories_from_innermost_components() {
+    assert_eq!(path_of(b"", false), "/");
+    assert_eq!(path_of(b"c\0b\0a\0", false), "/a/b/c");
+    assert_eq!(path_of(b"c\0b\0", true), "…/b/c");
+    let unknown = exec_record(exec_flags::CWD_UNKNOWN, &[b"/x", b"", b"", b""]);
+    let Detail::Exec { cwd, env, old_comm, .. } = decode(&unknown, &CLOCK).unwrap().detail else { panic!() };
+    assert_eq!((cwd, env, old_comm), (None, None, None));
+}
+
+#[test]
+fn env_filter_keeps_named_variables() {
+    let bytes = exec_record(exec_flags::ENV_READ, &[b"/x", b"", b"HOME=/root\0PATH=/bin\0HOMEX=1\0", b""]);
+    let mut event = decode(&bytes, &CLOCK).unwrap();
+    keep_env(&mut event, &["HOME".to_owned()].into());
+    let Detail::Exec { env, .. } = event.detail else { panic!() };
+    assert_eq!(env, Some(vec![Text::from("HOME=/root")]));
+}
+
+#[test]
+fn rejects_short_and_unknown_records() {
+    let record =
+        ExitEvent { header: header(event_kind::EXIT), exit_code: 768, flags: exit_flags::GROUP_DEAD, lifetime_ns: 5 };
+    let bytes = bytes_of(&record);
+    for len in 0..bytes.len() {
+        assert!(decode(&bytes[..len], &CLOCK).is_err(), "{len} bytes decoded");
+    }
+    assert_eq!(decode(&bytes, &CLOCK).unwrap().detail, Detail::exit(768, true, 5));
+    let unknown = bytes_of(&header(99));
+    assert_eq!(decode(&unknown, &CLOCK), Err(DecodeError::UnknownKind(99)));
+}
+
+#[test]
+fn splits_arguments() {
+    assert_eq!(arguments(b""), Vec::<Text>::new());
+    assert_eq!(arguments(b"a\0\0b\0"), [Text::from("a"), Text::from(""), Text::from("b")]);
+    assert_eq!(arguments(b"cut\xff"), [Text::new(b"cut\xff".to_vec())]);
+}
