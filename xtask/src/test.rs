@@ -21,9 +21,9 @@ const FUZZ_TIME: Duration = Duration::from_secs(60);
 /// Programs the integration tests run on the host, with the Debian package providing each:
 /// podman and runc run the container test, busybox is its image's shell, `unshare` serves the
 /// namespace tests, rsyslog and logrotate the output-file tests, strace, systemd-analyze and
-/// setpriv the service tests. Installed here, where a failed install updates the package lists
+/// setpriv the service tests, systemd-nspawn the unit test. Installed here, where a failed install updates the package lists
 /// and retries.
-const HOST_PROGRAMS: [(&str, &str); 13] = [
+const HOST_PROGRAMS: [(&str, &str); 14] = [
     ("sh", "dash"),
     ("cat", "coreutils"),
     ("sleep", "coreutils"),
@@ -37,6 +37,7 @@ const HOST_PROGRAMS: [(&str, &str); 13] = [
     ("strace", "strace"),
     ("systemd-analyze", "systemd"),
     ("setpriv", "util-linux"),
+    ("systemd-nspawn", "systemd-container"),
 ];
 /// How one leg ended.
 enum Verdict {
