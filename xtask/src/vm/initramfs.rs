@@ -182,6 +182,11 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t bpf bpf /sys/fs/bpf
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 ip link set lo up 2>/dev/null
+# A guest that locks up must say where and end at once, not sit out the timeout: every CPU's
+# stack on the console, then a panic (panic=-1 and -no-reboot end the VM).
+echo 7 >/proc/sys/kernel/printk
+echo 1 >/proc/sys/kernel/softlockup_all_cpu_backtrace
+echo 1 >/proc/sys/kernel/softlockup_panic
 
 echo "tracer-vm: $(cat /proc/version)"
 echo "tracer-vm: $(nproc) CPUs, $(free -m | awk '/^Mem:/ {{print $2}}') MiB"
