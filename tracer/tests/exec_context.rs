@@ -193,25 +193,28 @@ fn the_working_directory_is_the_whole_path_or_its_innermost_part() {
         deep.push(format!("level-{level:02}"));
     }
     std::fs::create_dir_all(&deep).expect("deep directories");
-    let event = exec_event(61008, &[], &path, &[], &deep, &[]);
-    assert_eq!(
-        (event["cwd"].clone(), event["cwd_truncated"].clone()),
-        (json!(deep.to_str().unwrap()), json!(false)),
-        "[{}] {event}",
-        machine()
-    );
-
     let mut deeper = deep.clone();
     for level in 40..70 {
         deeper.push(format!("level-{level:02}"));
     }
     std::fs::create_dir_all(&deeper).expect("deeper directories");
-    let event = exec_event(61009, &[], &path, &[], &deeper, &[]);
     let innermost: Vec<String> = (6..70).map(|level| format!("level-{level:02}")).collect();
-    assert_eq!(
-        (event["cwd"].clone(), event["cwd_truncated"].clone()),
-        (json!(format!("…/{}", innermost.join("/"))), json!(true)),
-        "[{}] the 64 innermost levels: {event}",
-        machine()
-    );
+    // tp_btf walks the directories with bpf_loop, the raw tracepoint program in an unrolled loop.
+    for hook in ["tp_btf", "raw_tracepoint"] {
+        let forced = format!("exec={hook}");
+        let event = exec_event(61008, &["--hook", &forced], &path, &[], &deep, &[]);
+        assert_eq!(
+            (event["source"].clone(), event["cwd"].clone(), event["cwd_truncated"].clone()),
+            (json!(hook), json!(deep.to_str().unwrap()), json!(false)),
+            "[{}] {event}",
+            machine()
+        );
+        let event = exec_event(61009, &["--hook", &forced], &path, &[], &deeper, &[]);
+        assert_eq!(
+            (event["source"].clone(), event["cwd"].clone(), event["cwd_truncated"].clone()),
+            (json!(hook), json!(format!("…/{}", innermost.join("/"))), json!(true)),
+            "[{}] the 64 innermost levels: {event}",
+            machine()
+        );
+    }
 }

@@ -62,8 +62,28 @@ pub fn build_ebpf_variant(bpf: &toolchain::BpfToolchain, features: &[&str], targ
         .env_remove("RUSTC")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS"))?;
-    Ok(target.join("bpfel-unknown-none/release/tracer-ebpf"))
+        .env_remove("RUSTFLAGS")
+        // BTF for the object: the kernel needs its function information to load a program that
+        // passes a callback to a helper (the exec program's `bpf_loop`).
+        .env("CARGO_TARGET_BPFEL_UNKNOWN_NONE_RUSTFLAGS", "-C debuginfo=2 -C link-arg=--btf"))?;
+    let object = target.join("bpfel-unknown-none/release/tracer-ebpf");
+    strip_dwarf(bpf, &object)?;
+    Ok(object)
+}
+
+/// Drops the DWARF the BTF was made from (three quarters of the object, which tracer embeds),
+/// keeping `.BTF` and `.BTF.ext`, as `llvm-strip -g` does for libbpf tools. `rust-objcopy`
+/// comes with every rustc and runs against the nightly's own `libLLVM`.
+fn strip_dwarf(bpf: &toolchain::BpfToolchain, object: &Path) -> Result<()> {
+    let rustlib = bpf.sysroot.join("lib/rustlib");
+    let objcopy = std::fs::read_dir(&rustlib)
+        .with_context(|| format!("cannot list {}", rustlib.display()))?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path().join("bin/rust-objcopy"))
+        .find(|path| path.is_file())
+        .with_context(|| format!("the nightly toolchain has no rust-objcopy under {}", rustlib.display()))?;
+    run(Command::new(&objcopy).env("LD_LIBRARY_PATH", bpf.sysroot.join("lib")).arg("--strip-debug").arg(object))
+        .with_context(|| format!("cannot strip the DWARF from {}", object.display()))
 }
 
 /// `cargo` on the default toolchain for userspace crates, told where the eBPF object is.

@@ -47,13 +47,15 @@ pub struct BpfToolchain {
     pub nightly: String,
     /// Directory holding `bpf-linker`.
     pub linker_dir: PathBuf,
+    /// The nightly's sysroot (its `libLLVM` and `rust-objcopy`).
+    pub sysroot: PathBuf,
 }
 
 pub fn ensure() -> Result<BpfToolchain> {
     let nightly = pinned_nightly()?;
     ensure_rust_src(&nightly)?;
     let linker_dir = ensure_bpf_linker(&nightly)?;
-    Ok(BpfToolchain { nightly: nightly.name, linker_dir })
+    Ok(BpfToolchain { nightly: nightly.name, linker_dir, sysroot: nightly.sysroot })
 }
 
 fn official_name() -> String {
