@@ -143,11 +143,14 @@ impl fmt::Display for ProbePlan {
     }
 }
 
-/// Strategies for `kind`, best first.
 /// Every tracepoint a `tp_btf` strategy may attach to.
 pub const BTF_TRACEPOINTS: [&str; 5] =
     ["sched_process_fork", "task_newtask", "sched_process_exec", "sched_process_exit", "task_rename"];
 
+/// Every function an `fentry` strategy may attach to.
+pub const FENTRY_FUNCTIONS: [&str; 3] = ["proc_root_lookup", "switch_task_namespaces", "commit_creds"];
+
+/// Strategies for `kind`, best first.
 fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
     let tp_btf = |programs: Vec<(&'static str, Attach)>| {
         let missing: Vec<&str> = programs
@@ -268,9 +271,19 @@ pub fn strategy_names(kind: Kind) -> &'static [Source] {
     }
 }
 
+/// Programs of one kind, by name, taken out of the object so that a worker owns them.
+type KindPrograms<'a> = HashMap<&'a str, &'a mut Program>;
+
+/// At most this many threads load programs at once: the kernel verifies each program on the
+/// loading thread's CPU, and one program (fork's) takes about as long as all the others.
+const LOADERS: usize = 2;
+
 /// Loads and attaches, for each kind, the first strategy the kernel accepts (or only the forced
 /// one). Kinds no strategy serves are left in the plan with their reasons; the caller decides.
 /// For `optional` kinds (not asked for by name), costly strategies are not tried.
+///
+/// Kinds are loaded by up to [`LOADERS`] threads, each taking the next kind: a kind's strategies
+/// stay in order, and kinds share no programs.
 pub fn attach(
     ebpf: &mut Ebpf,
     btf: &Btf,
@@ -279,52 +292,102 @@ pub fn attach(
     forced: &HashMap<Kind, Source>,
     optional: &BTreeSet<Kind>,
 ) -> ProbePlan {
-    let mut plan = ProbePlan::default();
-    for &kind in kinds {
-        let mut choice = Choice { kind, attempts: Vec::new(), skipped: false, cost: None };
-        for strategy in strategies(kind, tracepoints) {
-            if forced.get(&kind).is_some_and(|source| *source != strategy.source) {
-                continue;
-            }
-            if let Some(cost) = strategy.costly
-                && optional.contains(&kind)
-                && !forced.contains_key(&kind)
-            {
-                let reason = format!("not attached unless asked for by name (-e {}): {cost}", kind.name());
-                log::info!("{}: {} {reason}", kind.name(), strategy.source.name());
-                choice.attempts.push(Attempt { source: strategy.source, outcome: Err(reason) });
-                choice.skipped = true;
-                break;
-            }
-            let outcome = match &strategy.unavailable {
-                Some(reason) => Err(reason.clone()),
-                None => attach_strategy(ebpf, btf, &strategy),
-            };
-            match &outcome {
-                Ok(_) => log::debug!("{}: attached {}", kind.name(), strategy.source.name()),
-                Err(reason) => log::info!("{}: {} refused: {reason}", kind.name(), strategy.source.name()),
-            }
-            let attached = outcome.is_ok();
-            choice.attempts.push(Attempt { source: strategy.source, outcome });
-            if attached {
-                choice.cost = strategy.costly;
-                break;
+    let mut programs: KindPrograms = ebpf.programs_mut().collect();
+    let queue: Vec<(usize, Kind, KindPrograms)> = kinds
+        .iter()
+        .enumerate()
+        .map(|(index, &kind)| {
+            let mine = strategies(kind, tracepoints)
+                .iter()
+                .flat_map(|strategy| strategy.programs.iter().map(|(name, _)| *name))
+                .filter_map(|name| programs.remove_entry(name))
+                .collect();
+            (index, kind, mine)
+        })
+        .collect();
+    let queue = std::sync::Mutex::new(queue.into_iter());
+    let choices = std::sync::Mutex::new(Vec::with_capacity(kinds.len()));
+    let work = || {
+        loop {
+            let next = queue.lock().map(|mut queue| queue.next());
+            let Ok(Some((index, kind, mut programs))) = next else { break };
+            let choice = choose(kind, &mut programs, btf, tracepoints, forced, optional);
+            if let Ok(mut choices) = choices.lock() {
+                choices.push((index, choice));
             }
         }
-        plan.choices.push(choice);
-    }
-    plan
+    };
+    let loaders = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, LOADERS);
+    std::thread::scope(|scope| {
+        for _ in 1..loaders {
+            // No thread to spare: the others (and this one) do its share.
+            let _ = std::thread::Builder::new().name("tracer-attach".into()).spawn_scoped(scope, work);
+        }
+        work();
+    });
+    let mut choices = choices.into_inner().unwrap_or_default();
+    choices.sort_by_key(|(index, _)| *index);
+    ProbePlan { choices: choices.into_iter().map(|(_, choice)| choice).collect() }
 }
 
-fn attach_strategy(ebpf: &mut Ebpf, btf: &Btf, strategy: &Strategy) -> Result<Vec<String>, String> {
+/// Tries `kind`'s strategies in order until one attaches.
+fn choose(
+    kind: Kind,
+    programs: &mut KindPrograms,
+    btf: &Btf,
+    tracepoints: &TracepointArguments,
+    forced: &HashMap<Kind, Source>,
+    optional: &BTreeSet<Kind>,
+) -> Choice {
+    let mut choice = Choice { kind, attempts: Vec::new(), skipped: false, cost: None };
+    for strategy in strategies(kind, tracepoints) {
+        if forced.get(&kind).is_some_and(|source| *source != strategy.source) {
+            continue;
+        }
+        if let Some(cost) = strategy.costly
+            && optional.contains(&kind)
+            && !forced.contains_key(&kind)
+        {
+            let reason = format!("not attached unless asked for by name (-e {}): {cost}", kind.name());
+            log::info!("{}: {} {reason}", kind.name(), strategy.source.name());
+            choice.attempts.push(Attempt { source: strategy.source, outcome: Err(reason) });
+            choice.skipped = true;
+            break;
+        }
+        let outcome = match &strategy.unavailable {
+            Some(reason) => Err(reason.clone()),
+            None => attach_strategy(programs, btf, &strategy),
+        };
+        match &outcome {
+            Ok(_) => log::debug!("{}: attached {}", kind.name(), strategy.source.name()),
+            Err(reason) => log::info!("{}: {} refused: {reason}", kind.name(), strategy.source.name()),
+        }
+        let attached = outcome.is_ok();
+        choice.attempts.push(Attempt { source: strategy.source, outcome });
+        if attached {
+            choice.cost = strategy.costly;
+            break;
+        }
+    }
+    choice
+}
+
+fn attach_strategy(programs: &mut KindPrograms, btf: &Btf, strategy: &Strategy) -> Result<Vec<String>, String> {
     let mut attached: Vec<String> = Vec::new();
     for (name, how) in &strategy.programs {
-        if let Err(reason) = attach_program(ebpf, btf, name, *how) {
+        let started = std::time::Instant::now();
+        let outcome = match programs.get_mut(name) {
+            Some(program) => attach_program(program, btf, *how),
+            None => Err(format!("the object has no program {name}")),
+        };
+        log::debug!("{name}: loaded and attached in {:?}", started.elapsed());
+        if let Err(reason) = outcome {
             // Leave nothing half-attached: the next strategy must not double-report events.
-            for done in &attached {
-                unload(ebpf, done);
+            for done in attached.iter().map(String::as_str).chain([*name]) {
+                if let Some(program) = programs.get_mut(done) {
+                    unload(program);
+                }
             }
-            unload(ebpf, name);
             return Err(reason);
         }
         attached.push((*name).to_owned());
@@ -332,8 +395,7 @@ fn attach_strategy(ebpf: &mut Ebpf, btf: &Btf, strategy: &Strategy) -> Result<Ve
     Ok(attached)
 }
 
-fn attach_program(ebpf: &mut Ebpf, btf: &Btf, name: &str, how: Attach) -> Result<(), String> {
-    let program = ebpf.program_mut(name).ok_or_else(|| format!("the object has no program {name}"))?;
+fn attach_program(program: &mut Program, btf: &Btf, how: Attach) -> Result<(), String> {
     match how {
         Attach::TpBtf(tracepoint) => <&mut BtfTracePoint>::try_from(program).map_err(error_chain).and_then(|program| {
             program.load(tracepoint, btf).map_err(error_chain)?;
@@ -350,19 +412,26 @@ fn attach_program(ebpf: &mut Ebpf, btf: &Btf, name: &str, how: Attach) -> Result
             program.attach().map(drop).map_err(error_chain)
         }),
         Attach::Kprobe(function) => <&mut KProbe>::try_from(program).map_err(error_chain).and_then(|program| {
+            // Without the kprobe PMU no kprobe can attach: say so before loading for nothing.
+            if !std::path::Path::new(KPROBE_PMU_TYPE).exists() {
+                return Err(format!("`{KPROBE_PMU_TYPE}` does not exist: this kernel has no kprobe PMU"));
+            }
             program.load().map_err(error_chain)?;
             program.attach(function, 0).map(drop).map_err(error_chain)
         }),
     }
 }
 
-fn unload(ebpf: &mut Ebpf, name: &str) {
+/// What aya's kprobe attach reads first.
+const KPROBE_PMU_TYPE: &str = "/sys/bus/event_source/devices/kprobe/type";
+
+fn unload(program: &mut Program) {
     // Unloading also detaches; a program that never loaded has nothing to undo.
-    let _ = match ebpf.program_mut(name) {
-        Some(Program::BtfTracePoint(program)) => program.unload(),
-        Some(Program::RawTracePoint(program)) => program.unload(),
-        Some(Program::FEntry(program)) => program.unload(),
-        Some(Program::KProbe(program)) => program.unload(),
+    let _ = match program {
+        Program::BtfTracePoint(program) => program.unload(),
+        Program::RawTracePoint(program) => program.unload(),
+        Program::FEntry(program) => program.unload(),
+        Program::KProbe(program) => program.unload(),
         _ => Ok(()),
     };
 }

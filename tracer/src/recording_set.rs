@@ -83,7 +83,7 @@ mod tests {
         let names: Vec<_> = expanded.iter().map(|path| path.file_name().unwrap().to_str().unwrap()).collect();
         assert_eq!(names, ["other", "t.rec", "t.rec.1", "t.rec.2"]);
         let missing = dir.path().join("none*");
-        let error = expand(&[missing.clone()]).unwrap_err();
+        let error = expand(std::slice::from_ref(&missing)).unwrap_err();
         assert_eq!(error.to_string(), format!("{}: no file matches", missing.display()));
         // A name that holds glob syntax but exists is taken as it is.
         std::fs::write(dir.path().join("odd[1]"), "").unwrap();
