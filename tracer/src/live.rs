@@ -116,15 +116,23 @@ pub fn prepare(config: &TraceConfig, running: bool, follow_only: bool, out: Box<
             return Err(error.into());
         }
     };
-    let tasks = config.filters.kinds.contains(&Kind::Lookup).then(TaskTable::from_proc);
+    // Both snapshots of /proc are taken now that the hooks are attached: whatever changes from
+    // here on is an event. They read different files, each on its own thread.
+    let started = std::time::Instant::now();
+    let wants_ancestry = config.filters.kinds.contains(&Kind::Exec) || config.filters.kinds.contains(&Kind::Exit);
+    let (tasks, ancestry) = std::thread::scope(|scope| {
+        let tasks = config.filters.kinds.contains(&Kind::Lookup).then(|| scope.spawn(TaskTable::from_proc));
+        let ancestry = wants_ancestry.then(Ancestry::from_proc);
+        (tasks.map(|thread| thread.join().unwrap_or_else(|_| TaskTable::from_proc())), ancestry)
+    });
+    log::debug!("tasks and processes read from /proc in {:?}", started.elapsed());
     let mut pipeline =
         Pipeline::new(config.filters.kinds.clone(), None, tasks, printer(config, out, json_file)?, recorder);
     if let EnvSelection::Named(names) = &config.env {
         pipeline = pipeline.keep_env(names.clone());
     }
-    if config.filters.kinds.contains(&Kind::Exec) || config.filters.kinds.contains(&Kind::Exit) {
-        // Taken now that the hooks are attached: whatever changes from here on is an event.
-        pipeline = pipeline.tracing_ancestry(Ancestry::from_proc());
+    if let Some(ancestry) = ancestry {
+        pipeline = pipeline.tracing_ancestry(ancestry);
     }
     let model = config.tree.then(|| Rc::new(RefCell::new(TaskModel::new())));
     if let Some(model) = &model {
