@@ -6,7 +6,7 @@
 //! strings sees at once that a name was not text. In the binary recording it is a byte string.
 //! Printed for people ([`fmt::Display`]) invalid sequences become U+FFFD; terminal control
 //! characters are escaped by the printers, not here.
-use std::{borrow::Cow, fmt};
+use std::{borrow::Cow, fmt, sync::Arc};
 
 use base64::Engine;
 use serde::{
@@ -16,21 +16,24 @@ use serde::{
 };
 
 /// Bytes that are usually, but not always, UTF-8 text.
+///
+/// Shared, not copied, when cloned: every exit event's ancestor chain and every event's cgroup
+/// path are clones of names tracer already holds.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Text(Vec<u8>);
+pub struct Text(Arc<[u8]>);
 
 /// The key of the JSON object that carries non-UTF-8 bytes.
 const BASE64_KEY: &str = "base64";
 
 impl Text {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Self(bytes.into())
+        Self(bytes.into().into())
     }
 
     /// The bytes up to the first NUL (or all of them).
     pub fn from_c(bytes: &[u8]) -> Self {
         let end = bytes.iter().position(|&byte| byte == 0).unwrap_or(bytes.len());
-        Self(bytes[..end].to_vec())
+        Self(Arc::from(&bytes[..end]))
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -69,50 +72,50 @@ impl fmt::Debug for Text {
 
 impl From<&str> for Text {
     fn from(text: &str) -> Self {
-        Self(text.as_bytes().to_vec())
+        Self(Arc::from(text.as_bytes()))
     }
 }
 
 impl From<String> for Text {
     fn from(text: String) -> Self {
-        Self(text.into_bytes())
+        Self(text.into_bytes().into())
     }
 }
 
 impl From<&[u8]> for Text {
     fn from(bytes: &[u8]) -> Self {
-        Self(bytes.to_vec())
+        Self(Arc::from(bytes))
     }
 }
 
 impl From<Vec<u8>> for Text {
     fn from(bytes: Vec<u8>) -> Self {
-        Self(bytes)
+        Self(bytes.into())
     }
 }
 
 impl PartialEq<str> for Text {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other.as_bytes()
+        *self.0 == *other.as_bytes()
     }
 }
 
 impl PartialEq<&str> for Text {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == other.as_bytes()
+        *self.0 == *other.as_bytes()
     }
 }
 
 impl Serialize for Text {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if !serializer.is_human_readable() {
-            return serializer.serialize_bytes(&self.0);
+            return serializer.serialize_bytes(self.as_bytes());
         }
         match self.as_str() {
             Some(text) => serializer.serialize_str(text),
             None => {
                 let mut map = serializer.serialize_map(Some(1))?;
-                map.serialize_entry(BASE64_KEY, &base64::engine::general_purpose::STANDARD.encode(&self.0))?;
+                map.serialize_entry(BASE64_KEY, &base64::engine::general_purpose::STANDARD.encode(self.as_bytes()))?;
                 map.end()
             }
         }
@@ -138,7 +141,7 @@ impl<'de> Deserialize<'de> for Text {
             }
 
             fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<Text, E> {
-                Ok(Text(bytes))
+                Ok(Text(bytes.into()))
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
@@ -151,7 +154,7 @@ impl<'de> Deserialize<'de> for Text {
                     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.as_bytes());
                     bytes = Some(decoded.map_err(de::Error::custom)?);
                 }
-                bytes.map(Text).ok_or_else(|| de::Error::missing_field(BASE64_KEY))
+                bytes.map(Text::from).ok_or_else(|| de::Error::missing_field(BASE64_KEY))
             }
         }
         if deserializer.is_human_readable() {
