@@ -2,6 +2,9 @@
 //! the unified (v2) hierarchy, which the kernel gives for the price of one helper call; tracer
 //! turns it into a path here, once per cgroup: the ID is a kernfs file handle
 //! (`open_by_handle_at`), so resolving it costs two syscalls, without scanning the hierarchy.
+//! That call needs CAP_DAC_READ_SEARCH, which the service runs without: there the IDs are
+//! named by walking the hierarchy (an ID is its directory's inode number), again when an
+//! unknown ID turns up, at most once a second.
 //!
 //! A cgroup that is removed before its first event is drained cannot be resolved any more: its
 //! events keep `cgroup_id` but have no `cgroup` path (nor `container`). On hybrid v1+v2
@@ -14,6 +17,7 @@ use std::{
         unix::{ffi::OsStrExt, fs::MetadataExt},
     },
     path::{Path, PathBuf},
+    time::{Duration, Instant},
 };
 
 use foldhash::HashMap;
@@ -24,6 +28,8 @@ use crate::{container, event::Event, text::Text};
 const FILEID_KERNFS: i32 = 0xfe;
 /// Cgroups remembered before the cache starts over.
 const CACHE_LIMIT: usize = 16_384;
+/// Without file handles, the hierarchy is walked again for an unknown ID at most this often.
+const REWALK_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CgroupError {
@@ -111,6 +117,11 @@ pub fn id_of(path: &str) -> Result<u64, CgroupError> {
 struct Hierarchy {
     mount: PathBuf,
     fd: OwnedFd,
+    /// Cleared when `open_by_handle_at` is refused (no CAP_DAC_READ_SEARCH): names come from
+    /// walks of the hierarchy from then on.
+    by_handle: bool,
+    walked: HashMap<u64, Text>,
+    walked_at: Option<Instant>,
 }
 
 /// Resolves cgroup IDs to paths and containers, remembering each answer.
@@ -133,6 +144,10 @@ impl CgroupNames {
                 self.known.clear();
             }
             let path = self.resolve(id);
+            if path.is_none() && self.hierarchy().is_some_and(|hierarchy| !hierarchy.by_handle) {
+                // Not in the last walk: perhaps too new for it. Asked again at the next event.
+                return;
+            }
             let entry = path.map(|path| {
                 let container = container::container_of(path.as_bytes());
                 (path, container)
@@ -145,42 +160,74 @@ impl CgroupNames {
         }
     }
 
-    fn hierarchy(&mut self) -> Option<&Hierarchy> {
+    fn hierarchy(&mut self) -> Option<&mut Hierarchy> {
         self.hierarchy
             .get_or_insert_with(|| {
                 let mount = unified_mount()?;
                 let fd = File::open(&mount).ok()?.into();
-                Some(Hierarchy { mount, fd })
+                Some(Hierarchy { mount, fd, by_handle: true, walked: HashMap::default(), walked_at: None })
             })
-            .as_ref()
+            .as_mut()
     }
 
     /// The path of cgroup `id` below the hierarchy's root, if it still exists.
     fn resolve(&mut self, id: u64) -> Option<Text> {
         let hierarchy = self.hierarchy()?;
-        #[repr(C)]
-        struct KernfsHandle {
-            handle_bytes: u32,
-            handle_type: i32,
-            id: [u8; 8],
+        if hierarchy.by_handle {
+            match by_handle(hierarchy, id) {
+                Err(error) if error.raw_os_error() == Some(libc::EPERM) => {
+                    log::info!(
+                        "cgroups cannot be opened by ID here (open_by_handle_at needs CAP_DAC_READ_SEARCH): \
+                         naming them by walking {}",
+                        hierarchy.mount.display()
+                    );
+                    hierarchy.by_handle = false;
+                }
+                outcome => return outcome.ok().flatten(),
+            }
         }
-        let mut handle = KernfsHandle { handle_bytes: 8, handle_type: FILEID_KERNFS, id: id.to_ne_bytes() };
-        // SAFETY: a file handle of the declared size; the kernel only reads it.
-        let fd = unsafe {
-            libc::open_by_handle_at(
-                hierarchy.fd.as_raw_fd(),
-                (&raw mut handle).cast(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
+        if let Some(path) = hierarchy.walked.get(&id) {
+            return Some(path.clone());
+        }
+        if hierarchy.walked_at.is_some_and(|at| at.elapsed() < REWALK_AFTER) {
             return None;
         }
-        // SAFETY: a descriptor we just opened and own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
-        relative_path(&hierarchy.mount, &link)
+        hierarchy.walked_at = Some(Instant::now());
+        let mut walked = HashMap::default();
+        // Only a hierarchy that disappeared fails; then nothing can be named.
+        let _ = walk(|id, path| {
+            walked.insert(id, Text::from(path));
+        });
+        hierarchy.walked = walked;
+        hierarchy.walked.get(&id).cloned()
     }
+}
+
+/// The path of cgroup `id` through its kernfs file handle: `Ok(None)` when it no longer exists.
+fn by_handle(hierarchy: &Hierarchy, id: u64) -> std::io::Result<Option<Text>> {
+    #[repr(C)]
+    struct KernfsHandle {
+        handle_bytes: u32,
+        handle_type: i32,
+        id: [u8; 8],
+    }
+    let mut handle = KernfsHandle { handle_bytes: 8, handle_type: FILEID_KERNFS, id: id.to_ne_bytes() };
+    // SAFETY: a file handle of the declared size; the kernel only reads it.
+    let fd = unsafe {
+        libc::open_by_handle_at(
+            hierarchy.fd.as_raw_fd(),
+            (&raw mut handle).cast(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        let error = std::io::Error::last_os_error();
+        return if error.raw_os_error() == Some(libc::EPERM) { Err(error) } else { Ok(None) };
+    }
+    // SAFETY: a descriptor we just opened and own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let Ok(link) = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())) else { return Ok(None) };
+    Ok(relative_path(&hierarchy.mount, &link))
 }
 
 /// `full` below `mount`, as `/a/b` (`/` for the root itself).
@@ -211,7 +258,7 @@ mod tests {
     }
 
     /// The hierarchy's root always exists and has ID 1; the machines tracer is built on mount it.
-    /// Opening a file handle needs CAP_DAC_READ_SEARCH, which tracer (root) has.
+    /// Root names it by file handle, anyone else by walking the hierarchy.
     #[test]
     fn resolves_the_root_and_nothing_that_does_not_exist() {
         let mut names = CgroupNames::default();
@@ -219,10 +266,7 @@ mod tests {
         let mut event = test_event(1, 1, "x", Detail::exit(0, true, 1));
         event.cgroup = None;
         names.fill(&mut event);
-        // SAFETY: no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        let expected = root.then(|| Text::from("/"));
-        assert_eq!(event.cgroup, expected, "the root (ID 1) is / (resolved only with privileges)");
+        assert_eq!(event.cgroup, Some(Text::from("/")), "the root (ID 1) is /");
         assert_eq!(event.container, None);
         // IDs are never reused and 2^62 was never handed out.
         event.cgroup = None;
@@ -234,5 +278,24 @@ mod tests {
         walk(|id, path| seen.push((id, path.to_vec()))).unwrap();
         assert_eq!(seen.first(), Some(&(1, b"/".to_vec())), "the walk starts at the root");
         assert!(matches!(id_of("/no/such/cgroup"), Err(CgroupError::NoSuchCgroup { .. })));
+    }
+
+    #[test]
+    fn without_file_handles_names_come_from_walking_the_hierarchy() {
+        let mut names = CgroupNames::default();
+        names.hierarchy().expect("tracer's machines mount the unified hierarchy").by_handle = false;
+        let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let own = cgroups.lines().find_map(|line| line.strip_prefix("0::")).expect("a unified cgroup").to_owned();
+        let mut event = test_event(1, 1, "x", Detail::exit(0, true, 1));
+        event.cgroup = None;
+        event.cgroup_id = Some(id_of(&own).unwrap());
+        names.fill(&mut event);
+        assert_eq!(event.cgroup, Some(Text::from(own.as_str())));
+        // Unknown to the walk just made: no name, and not remembered, so a later event asks again.
+        event.cgroup = None;
+        event.cgroup_id = Some(1 << 62);
+        names.fill(&mut event);
+        assert_eq!(event.cgroup, None);
+        assert!(!names.known.contains_key(&(1 << 62)));
     }
 }

@@ -145,4 +145,7 @@ fn the_unit_starts_reloads_and_stops_under_systemd() {
     assert_eq!(count(&|e| e["event"] == "exit" && e["signal"] == "SIGKILL"), 2);
     assert_eq!(count(&|e| e["event"] == "rename" && e["new_comm"] == "lc-renamed"), 2);
     assert_eq!(count(&|e| e["event"] == "exec" && e["filename"] == "/usr/bin/cat"), 2);
+    // Under the unit (no CAP_DAC_READ_SEARCH, cgroups read-only) cgroups are still named.
+    let exits: Vec<&Value> = events.iter().filter(|e| e["event"] == "exit" && e["exit_code"] == 3).collect();
+    assert!(exits.iter().all(|e| e["cgroup"].as_str().is_some_and(|path| path.starts_with('/'))), "{exits:?}");
 }
