@@ -27,6 +27,7 @@ pub const NAME_LEN: usize = 256;
 /// Bytes of a `/proc` entry name kept in a [`LookupEvent`], NUL included.
 pub const LOOKUP_NAME_LEN: usize = 64;
 
+pub mod comm_filter;
 pub mod container;
 pub mod namespace;
 
@@ -104,6 +105,7 @@ pub mod global_name {
     pub const SETTINGS: &str = "SETTINGS";
     pub const NS_OFFSETS: &str = "NS_OFFSETS";
     pub const CGROUP_FILTER: &str = "CGROUP_FILTER";
+    pub const COMM_VALUES: &str = "COMM_VALUES";
 }
 
 /// Capacity of the filter maps.
@@ -396,6 +398,7 @@ mod pod {
     unsafe impl aya::Pod for super::TracerSettings {}
     unsafe impl aya::Pod for super::namespace::NamespaceOffsets {}
     unsafe impl aya::Pod for super::CgroupFilter {}
+    unsafe impl aya::Pod for super::comm_filter::CommFilter {}
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Configuration userspace writes into the object's read-only globals before load.
-use tracer_common::{CgroupFilter, KernelOffsets, TracerSettings, event_kind, namespace::NamespaceOffsets};
+use tracer_common::{
+    CgroupFilter, KernelOffsets, TracerSettings, comm_filter::CommFilter, event_kind, namespace::NamespaceOffsets,
+};
 
 #[unsafe(no_mangle)]
 static OFFSETS: KernelOffsets = unsafe { core::mem::zeroed() };
@@ -13,7 +15,10 @@ static NS_OFFSETS: NamespaceOffsets = unsafe { core::mem::zeroed() };
 #[unsafe(no_mangle)]
 static CGROUP_FILTER: CgroupFilter = unsafe { core::mem::zeroed() };
 
-// These two are read through a reference rather than copied: they are too large for the BPF
+#[unsafe(no_mangle)]
+static COMM_VALUES: CommFilter = unsafe { core::mem::zeroed() };
+
+// These three are read through a reference rather than copied: they are too large for the BPF
 // stack. The volatile read of their address keeps the compiler from folding the zero
 // initialisers into the code.
 
@@ -22,6 +27,13 @@ static CGROUP_FILTER: CgroupFilter = unsafe { core::mem::zeroed() };
 pub fn ns_offsets() -> &'static NamespaceOffsets {
     // SAFETY: a global of the object; userspace wrote it before load and it is read-only since.
     unsafe { &*core::ptr::read_volatile(&&raw const NS_OFFSETS) }
+}
+
+/// `--comm` values.
+#[inline(always)]
+pub fn comm_values() -> &'static CommFilter {
+    // SAFETY: as below.
+    unsafe { &*core::ptr::read_volatile(&&raw const COMM_VALUES) }
 }
 
 /// `--container` and `--cgroup` values.

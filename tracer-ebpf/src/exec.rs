@@ -46,10 +46,7 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool>(ctx: &C, source: u32) -> i32
     if !config::emits(event_kind::EXEC) {
         return 0;
     }
-    let Some(who) = task::current() else { return 0 };
-    if !filter::selects(&who) {
-        return 0;
-    }
+    let Some(who) = filter::selected_current() else { return 0 };
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: all three arguments exist in this tracepoint's context on every kernel.
     let (task, old_tid, bprm) = unsafe { (*args as *const u8, *args.add(1) as u32, *args.add(2) as *const u8) };

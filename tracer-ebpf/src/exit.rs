@@ -44,12 +44,9 @@ fn claim_group_death(task: *const u8, offsets: &KernelOffsets, tgid: u32) -> boo
 }
 
 fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
+    let Some(who) = filter::selected_current() else { return 0 };
     let args = ctx.as_ptr() as *const u64;
     let offsets = config::offsets();
-    let Some(who) = task::current() else { return 0 };
-    if !filter::selects(&who) {
-        return 0;
-    }
     let tgid = who.tgid;
     // SAFETY: the task is the first argument; the second is only read where it exists.
     let task = unsafe { *args } as *const u8;

@@ -1,15 +1,63 @@
 //! The in-kernel task filter (`--comm`, `--pid`, `--tid`, `--uid`, `--pidns`, `--container`,
 //! `--cgroup`, `--follow`), evaluated before any ring-buffer reservation so filtered-out tasks
 //! cost a few map look-ups at most.
-use tracer_common::filter_flags;
+use aya_ebpf::helpers::bpf_get_current_comm;
+use tracer_common::{
+    COMM_LEN,
+    comm_filter::{COMM_SLOTS, IN_MAP},
+    filter_flags,
+};
 
 use crate::{
     cgroup_filter,
-    config::settings,
+    config::{comm_values, settings},
     maps::{COMM_FILTER, FOLLOWED, OWN_TGID, PID_FILTER, PIDNS_FILTER, TID_FILTER, UID_FILTER},
-    place,
+    place, task,
     task::Who,
 };
+
+/// The current task, when it is selected. A `--comm` filter, which most tasks fail, is checked
+/// first and from the comm alone, before anything else about the task is read (not with
+/// `--follow`: a followed process is selected whatever its comm).
+#[inline(always)]
+pub fn selected_current() -> Option<Who> {
+    let comm = bpf_get_current_comm().ok()?;
+    let flags = settings().filter_flags;
+    if flags & filter_flags::COMM != 0 && flags & filter_flags::FOLLOW == 0 && !comm_selected(&comm) {
+        return None;
+    }
+    let who = task::current_with(comm);
+    selects(&who).then_some(who)
+}
+
+/// Whether `comm` is one of the `--comm` values.
+#[inline(always)]
+fn comm_selected(comm: &[u8; COMM_LEN]) -> bool {
+    let values = comm_values();
+    if values.count == IN_MAP {
+        return COMM_FILTER.get_ptr(comm).is_some();
+    }
+    // Two words per name: no byte loop, no helper call.
+    let word = |bytes: &[u8; COMM_LEN], at: usize| {
+        u64::from_ne_bytes([
+            bytes[at],
+            bytes[at + 1],
+            bytes[at + 2],
+            bytes[at + 3],
+            bytes[at + 4],
+            bytes[at + 5],
+            bytes[at + 6],
+            bytes[at + 7],
+        ])
+    };
+    let (low, high) = (word(comm, 0), word(comm, 8));
+    let mut found = false;
+    for slot in 0..COMM_SLOTS {
+        found |=
+            (slot as u32) < values.count && word(&values.comms[slot], 0) == low && word(&values.comms[slot], 8) == high;
+    }
+    found
+}
 
 /// Whether `task` (global IDs `tgid`, `tid`, comm `comm`) is selected: it is not tracer itself,
 /// and it is in a followed process or passes every active criterion.
@@ -31,7 +79,7 @@ pub fn selects(who: &Who) -> bool {
         // Follow-only mode (`tracer run`): only followed processes.
         return false;
     }
-    (flags & filter_flags::COMM == 0 || COMM_FILTER.get_ptr(&who.comm).is_some())
+    (flags & filter_flags::COMM == 0 || comm_selected(&who.comm))
         && (flags & filter_flags::PID == 0 || PID_FILTER.get_ptr(tgid).is_some())
         && (flags & filter_flags::TID == 0 || TID_FILTER.get_ptr(tid).is_some())
         && (flags & filter_flags::UID == 0 || UID_FILTER.get_ptr(who.uid).is_some())

@@ -50,10 +50,7 @@ fn on_newtask<C: EbpfContext>(ctx: &C) -> i32 {
     if !config::emits(event_kind::FORK) {
         return 0;
     }
-    let Some(who) = task::current() else { return 0 };
-    if !filter::selects(&who) {
-        return 0;
-    }
+    let Some(who) = filter::selected_current() else { return 0 };
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (child, clone_flags) = unsafe { (*args as *const u8, *args.add(1)) };
@@ -95,11 +92,8 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (parent, child) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
+    let Some(who) = filter::selected_current() else { return 0 };
     let offsets = config::offsets();
-    let Some(who) = task::current() else { return 0 };
-    if !filter::selects(&who) {
-        return 0;
-    }
     let (Ok(child_tgid), Ok(child_tid)) =
         (task::read::<u32>(child, offsets.task_tgid), task::read::<u32>(child, offsets.task_pid))
     else {

@@ -35,17 +35,11 @@ pub fn proc_root_lookup_kprobe(ctx: ProbeContext) -> u32 {
     0
 }
 
-/// The current task, if selected.
-#[inline(always)]
-fn selected_current() -> Option<Who> {
-    task::current().filter(filter::selects)
-}
-
 fn on_dentry_lookup(dentry: *const u8, source: u32) -> i32 {
     if !config::emits(event_kind::LOOKUP) {
         return 0;
     }
-    let Some(who) = selected_current() else { return 0 };
+    let Some(who) = filter::selected_current() else { return 0 };
     let offsets = config::offsets();
     let Ok(name) = task::read::<*const u8>(dentry, offsets.dentry_name) else { return 0 };
     let mut buffer = [0u8; LOOKUP_NAME_LEN];
@@ -89,7 +83,7 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
     // not under /proc: it is read first, and the task's identity only for those that are.
     let filtered = config::settings().filter_flags != 0;
     let early = if filtered {
-        let Some(who) = selected_current() else { return 0 };
+        let Some(who) = filter::selected_current() else { return 0 };
         Some(who)
     } else {
         None
@@ -123,7 +117,7 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
     let who = match early {
         Some(who) => who,
         None => {
-            let Some(who) = selected_current() else { return 0 };
+            let Some(who) = filter::selected_current() else { return 0 };
             who
         }
     };

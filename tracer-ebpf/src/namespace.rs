@@ -44,7 +44,7 @@ fn selected_current() -> Option<Who> {
     if !config::emits(event_kind::NAMESPACE) {
         return None;
     }
-    task::current().filter(filter::selects)
+    filter::selected_current()
 }
 
 /// Reports that `who`'s namespaces went from `old` to `new` (inodes by kind).

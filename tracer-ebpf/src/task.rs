@@ -56,11 +56,16 @@ pub struct Who {
 /// The current task.
 #[inline(always)]
 pub fn current() -> Option<Who> {
+    Some(current_with(bpf_get_current_comm().ok()?))
+}
+
+/// The current task, whose comm was read already.
+#[inline(always)]
+pub fn current_with(comm: [u8; COMM_LEN]) -> Who {
     let pid_tgid = bpf_get_current_pid_tgid();
-    let comm = bpf_get_current_comm().ok()?;
     // SAFETY: plain helper call.
     let task = unsafe { bpf_get_current_task() } as *const u8;
-    Some(Who { task, tgid: (pid_tgid >> 32) as u32, tid: pid_tgid as u32, uid: bpf_get_current_uid_gid() as u32, comm })
+    Who { task, tgid: (pid_tgid >> 32) as u32, tid: pid_tgid as u32, uid: bpf_get_current_uid_gid() as u32, comm }
 }
 
 /// Any task, from its `task_struct`.

@@ -9,8 +9,8 @@ use aya::{
 };
 use aya_log::EbpfLogger;
 use tracer_common::{
-    CGROUP_VERDICT_ENTRIES, COMM_LEN, CgroupFilter, TracerSettings, cgroup_verdict, container::ID_LEN, event_kind,
-    filter_flags, global_name, map_name,
+    CGROUP_VERDICT_ENTRIES, COMM_LEN, CgroupFilter, TracerSettings, cgroup_verdict, comm_filter::CommFilter,
+    container::ID_LEN, event_kind, filter_flags, global_name, map_name,
 };
 
 use crate::{
@@ -169,6 +169,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         flags |= filter_flags::CGROUP;
     }
     let cgroup_filter = container_filter(filters);
+    let comm_values = CommFilter::new(filters.comms.iter().map(|comm| comm.as_bytes()));
     for path in &filters.cgroups {
         // A --cgroup that does not exist is an error here, before anything loads.
         cgroup::id_of(path)?;
@@ -203,6 +204,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         .override_global(global_name::SETTINGS, &settings, true)
         .override_global(global_name::NS_OFFSETS, &ns_offsets, true)
         .override_global(global_name::CGROUP_FILTER, &cgroup_filter, true)
+        .override_global(global_name::COMM_VALUES, &comm_values, true)
         .map_max_entries(map_name::EVENTS, buffer_mib * 1024 * 1024)
         .map_max_entries(map_name::EXEC_SCRATCH, exec_scratch_entries())
         .load(EBPF_OBJECT)
