@@ -23,11 +23,12 @@ use crate::{
 pub fn selected_current() -> Option<Who> {
     let comm = bpf_get_current_comm().ok()?;
     let flags = settings().filter_flags;
-    if flags & filter_flags::COMM != 0 && flags & filter_flags::FOLLOW == 0 && !comm_selected(&comm) {
+    let comm_first = flags & filter_flags::COMM != 0 && flags & filter_flags::FOLLOW == 0;
+    if comm_first && !comm_selected(&comm) {
         return None;
     }
     let who = task::current_with(comm);
-    selects(&who).then_some(who)
+    decide(&who, flags, !comm_first).then_some(who)
 }
 
 /// Whether `comm` is one of the `--comm` values.
@@ -63,12 +64,16 @@ fn comm_selected(comm: &[u8; COMM_LEN]) -> bool {
 /// and it is in a followed process or passes every active criterion.
 #[inline(always)]
 pub fn selects(who: &Who) -> bool {
+    decide(who, settings().filter_flags, true)
+}
+
+/// [`selects`] under `flags`; `check_comm` false when the comm has passed already.
+#[inline(always)]
+fn decide(who: &Who, flags: u32, check_comm: bool) -> bool {
     let (tgid, tid) = (who.tgid, who.tid);
     if OWN_TGID.get(0).is_some_and(|own| *own == tgid) {
         return false;
     }
-    let settings = settings();
-    let flags = settings.filter_flags;
     if flags == 0 {
         return true;
     }
@@ -79,7 +84,7 @@ pub fn selects(who: &Who) -> bool {
         // Follow-only mode (`tracer run`): only followed processes.
         return false;
     }
-    (flags & filter_flags::COMM == 0 || comm_selected(&who.comm))
+    (!check_comm || flags & filter_flags::COMM == 0 || comm_selected(&who.comm))
         && (flags & filter_flags::PID == 0 || PID_FILTER.get_ptr(tgid).is_some())
         && (flags & filter_flags::TID == 0 || TID_FILTER.get_ptr(tid).is_some())
         && (flags & filter_flags::UID == 0 || UID_FILTER.get_ptr(who.uid).is_some())

@@ -143,11 +143,12 @@ impl CgroupNames {
             if self.known.len() >= CACHE_LIMIT {
                 self.known.clear();
             }
-            let path = self.resolve(id);
-            if path.is_none() && self.hierarchy().is_some_and(|hierarchy| !hierarchy.by_handle) {
-                // Not in the last walk: perhaps too new for it. Asked again at the next event.
-                return;
-            }
+            let path = match self.resolve(id) {
+                Name::Path(path) => Some(path),
+                Name::Gone => None,
+                // Asked again at the next event.
+                Name::NotYet => return,
+            };
             let entry = path.map(|path| {
                 let container = container::container_of(path.as_bytes());
                 (path, container)
@@ -170,9 +171,9 @@ impl CgroupNames {
             .as_mut()
     }
 
-    /// The path of cgroup `id` below the hierarchy's root, if it still exists.
-    fn resolve(&mut self, id: u64) -> Option<Text> {
-        let hierarchy = self.hierarchy()?;
+    /// The path of cgroup `id` below the hierarchy's root.
+    fn resolve(&mut self, id: u64) -> Name {
+        let Some(hierarchy) = self.hierarchy() else { return Name::Gone };
         if hierarchy.by_handle {
             match by_handle(hierarchy, id) {
                 Err(error) if error.raw_os_error() == Some(libc::EPERM) => {
@@ -183,14 +184,15 @@ impl CgroupNames {
                     );
                     hierarchy.by_handle = false;
                 }
-                outcome => return outcome.ok().flatten(),
+                outcome => return outcome.ok().flatten().map_or(Name::Gone, Name::Path),
             }
         }
         if let Some(path) = hierarchy.walked.get(&id) {
-            return Some(path.clone());
+            return Name::Path(path.clone());
         }
         if hierarchy.walked_at.is_some_and(|at| at.elapsed() < REWALK_AFTER) {
-            return None;
+            // Perhaps too new for the last walk.
+            return Name::NotYet;
         }
         hierarchy.walked_at = Some(Instant::now());
         let mut walked = HashMap::default();
@@ -199,8 +201,17 @@ impl CgroupNames {
             walked.insert(id, Text::from(path));
         });
         hierarchy.walked = walked;
-        hierarchy.walked.get(&id).cloned()
+        hierarchy.walked.get(&id).cloned().map_or(Name::NotYet, Name::Path)
     }
+}
+
+/// What [`CgroupNames::resolve`] found.
+enum Name {
+    Path(Text),
+    /// Removed, or no hierarchy to look in: remembered as nameless.
+    Gone,
+    /// Not in the last walk of the hierarchy: asked again later.
+    NotYet,
 }
 
 /// The path of cgroup `id` through its kernfs file handle: `Ok(None)` when it no longer exists.

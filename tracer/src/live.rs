@@ -121,9 +121,15 @@ pub fn prepare(config: &TraceConfig, running: bool, follow_only: bool, out: Box<
     let started = std::time::Instant::now();
     let wants_ancestry = config.filters.kinds.contains(&Kind::Exec) || config.filters.kinds.contains(&Kind::Exit);
     let (tasks, ancestry) = std::thread::scope(|scope| {
-        let tasks = config.filters.kinds.contains(&Kind::Lookup).then(|| scope.spawn(TaskTable::from_proc));
+        let tasks =
+            config.filters.kinds.contains(&Kind::Lookup).then(|| {
+                std::thread::Builder::new().name("tracer-tasks".into()).spawn_scoped(scope, TaskTable::from_proc)
+            });
         let ancestry = wants_ancestry.then(Ancestry::from_proc);
-        (tasks.map(|thread| thread.join().unwrap_or_else(|_| TaskTable::from_proc())), ancestry)
+        // Without a thread to spare (or after a panic there), the table is read here.
+        let tasks =
+            tasks.map(|thread| thread.ok().and_then(|thread| thread.join().ok()).unwrap_or_else(TaskTable::from_proc));
+        (tasks, ancestry)
     });
     log::debug!("tasks and processes read from /proc in {:?}", started.elapsed());
     let mut pipeline =

@@ -1,7 +1,10 @@
 //! Loading the embedded eBPF object: checks the privileges it needs, configures it for this
 //! kernel (BTF offsets, tracepoint prototypes) and these filters, attaches the probe plan, and
 //! forwards kernel-side log records to the `log` logger.
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    thread::JoinHandle,
+};
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -40,6 +43,8 @@ pub enum LoadError {
     Btf(#[from] BtfError),
     #[error("cannot make the BTF that attaching needs: {0}")]
     AyaBtf(String),
+    #[error("cannot load the eBPF object: the {name} thread failed: {message}")]
+    Thread { name: &'static str, message: String },
     #[error("cannot load the eBPF object: {0}")]
     Object(String),
     #[error("cannot configure the {map} map: {message}")]
@@ -130,11 +135,11 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     // heap here) for CO-RE relocations. The object has none, so that parse runs beside the reading
     // of layouts below, and its result is dropped at once: handed on to `load`, it would cost
     // ~14 ms more of relocation passes that find nothing.
-    let loader = std::thread::Builder::new().name("tracer-loader".into()).spawn(|| {
+    let loader = beside("loader", || {
         let mut loader = EbpfLoader::new();
         loader.btf(None);
         loader
-    });
+    })?;
     let btf_file = btf_path();
     let kernel = KernelBtf::load(&btf_file)?;
     let offsets = kernel.offsets()?;
@@ -184,18 +189,10 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         _pad: 0,
     };
     drop(kernel);
-    let mut loader = match loader.map(|thread| thread.join()) {
-        Ok(Ok(loader)) => loader,
-        // No thread to spare, or it panicked: do the same here.
-        _ => {
-            let mut loader = EbpfLoader::new();
-            loader.btf(None);
-            loader
-        }
-    };
+    let mut loader = joined("loader", loader)?;
     // Made beside the object's loading, once aya's own copy of the kernel BTF is gone: the two
     // never take memory together (when they did, the peak RSS was 7 MiB higher).
-    let btf = std::thread::Builder::new().name("tracer-btf".into()).spawn(move || attach_ids.btf());
+    let btf = beside("btf", move || attach_ids.btf())?;
     // Verdicts are only kept for --container/--cgroup: otherwise the map need not take memory.
     let verdicts = if filters.containers.is_empty() && filters.cgroups.is_empty() { 1 } else { CGROUP_VERDICT_ENTRIES };
     let mut ebpf = loader
@@ -210,12 +207,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         .load(EBPF_OBJECT)
         .map_err(|error| LoadError::Object(error.to_string()))?;
     drop(loader);
-    let btf = match btf.map(|thread| thread.join()) {
-        Ok(Ok(made)) => made,
-        Ok(Err(_)) => Err("its thread panicked".to_owned()),
-        Err(error) => Err(format!("no thread for it: {error}")),
-    }
-    .map_err(LoadError::AyaBtf)?;
+    let btf = joined("btf", btf)?.map_err(LoadError::AyaBtf)?;
     release_free_heap();
     log::debug!("object loaded and attach IDs ready at {:?}", started.elapsed());
     fill_filter_maps(&mut ebpf, filters)?;
@@ -256,6 +248,22 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         return Err(LoadError::Unserved { kinds, reasons, plan });
     }
     Ok(Loaded { ebpf, plan, logger })
+}
+
+/// Starts `work` on a thread of its own (`tracer-NAME`) while loading goes on.
+fn beside<T: Send + 'static>(
+    name: &'static str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, LoadError> {
+    std::thread::Builder::new()
+        .name(format!("tracer-{name}"))
+        .spawn(work)
+        .map_err(|error| LoadError::Thread { name, message: error.to_string() })
+}
+
+/// What a thread started by [`beside`] made.
+fn joined<T>(name: &'static str, thread: JoinHandle<T>) -> Result<T, LoadError> {
+    thread.join().map_err(|_| LoadError::Thread { name, message: "it panicked".to_owned() })
 }
 
 /// One exec scratch buffer per possible CPU: the kernel side indexes it by CPU number (possible

@@ -10,21 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Tracer, field, machine, run_tracer, run_workload};
+use common::{Tracer, field, machine, rotated_files, run_tracer, run_workload};
 use serde_json::Value;
-
-/// FILE.N … FILE.1 then FILE (the order they were written in), for those that exist.
-fn chain(path: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = (1..)
-        .map(|index| PathBuf::from(format!("{}.{index}", path.display())))
-        .take_while(|rotated| rotated.exists())
-        .collect();
-    files.reverse();
-    if path.exists() {
-        files.push(path.to_owned());
-    }
-    files
-}
 
 /// `tracer replay ARGS --json`: its stdout and stderr, after checking it exited 0.
 fn replay(args: &[&Path]) -> (String, String) {
@@ -71,7 +58,7 @@ fn a_rotated_recording_holds_what_a_single_one_holds() {
     let (one, many) = (one.stop(), many.stop());
     assert!(one.status.success() && many.status.success(), "[{}] {}{}", machine(), one.stderr, many.stderr);
 
-    let files = chain(&rotated);
+    let files = rotated_files(&rotated);
     assert!(files.len() >= 5, "[{}] about 2 MB in 300 KiB files, got {files:?}", machine());
     let mut union = String::new();
     for file in &files {

@@ -7,26 +7,13 @@ mod common;
 use std::{
     collections::HashSet,
     os::unix::fs::PermissionsExt,
-    path::{Path, PathBuf},
+    path::Path,
     process::Command,
     time::{Duration, Instant},
 };
 
-use common::{Tracer, field, machine, run_tracer, run_workload};
+use common::{Tracer, field, machine, rotated_files, run_tracer, run_workload};
 use serde_json::Value;
-
-/// FILE.N … FILE.1 then FILE (the order they were written in), for those that exist.
-fn chain(path: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = (1..)
-        .map(|index| PathBuf::from(format!("{}.{index}", path.display())))
-        .take_while(|rotated| rotated.exists())
-        .collect();
-    files.reverse();
-    if path.exists() {
-        files.push(path.to_owned());
-    }
-    files
-}
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
@@ -72,7 +59,7 @@ fn rotated_files_hold_every_event_of_a_storm_exactly_once() {
     let stopped = tracer.stop();
     assert!(stopped.status.success(), "[{}] {}", machine(), stopped.stderr);
 
-    let files = chain(&json);
+    let files = rotated_files(&json);
     assert!(files.len() >= 20, "[{}] about 10 MB in 256 KiB files, got {} files", machine(), files.len());
     let mut union = String::new();
     for (index, file) in files.iter().enumerate() {
@@ -90,7 +77,7 @@ fn rotated_files_hold_every_event_of_a_storm_exactly_once() {
     }
     // The same events, in the same order, as the recording rotated alongside (each of its files
     // a whole recording, see recording_rotation.rs), replayed from a glob.
-    let recordings = chain(&recording);
+    let recordings = rotated_files(&recording);
     assert!(recordings.len() >= 10, "[{}] the recording rotated too: {recordings:?}", machine());
     let recorded = replayed(&dir.path().join("all.rec*"));
     assert!(union == recorded, "[{}] the rotated files differ from the recording", machine());
@@ -141,7 +128,7 @@ fn rotation_by_age_starts_a_file_per_burst() {
     }
     let stopped = tracer.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
-    let files = chain(&json);
+    let files = rotated_files(&json);
     let per_file: Vec<Vec<Value>> = files.iter().map(|file| parse(&read(file))).collect();
     let tgids: Vec<HashSet<u64>> =
         per_file.iter().map(|events| events.iter().map(|event| field(event, "tgid")).collect()).collect();
@@ -152,7 +139,7 @@ fn rotation_by_age_starts_a_file_per_burst() {
     }
     let union: String = files.iter().map(|file| read(file)).collect();
     // The recording rotated by age as well: a file per burst.
-    assert_eq!(chain(&recording).len(), 3, "[{}] {:?}", machine(), chain(&recording));
+    assert_eq!(rotated_files(&recording).len(), 3, "[{}] {:?}", machine(), rotated_files(&recording));
     let recorded = replayed(&dir.path().join("all.rec*"));
     assert!(union == recorded, "[{}] the rotated files differ from the recording", machine());
 }

@@ -7,7 +7,7 @@ pub mod kernel;
 
 use std::{
     io::{BufRead, BufReader, Read},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     sync::mpsc,
     time::{Duration, Instant},
@@ -219,4 +219,18 @@ pub fn ensure_commands(wanted: &[(&str, &str)]) {
         .status()
         .expect("run apt-get");
     assert!(status.success(), "apt-get install {missing:?} failed");
+}
+
+/// A rotated file's set, FILE.N … FILE.1 then FILE (the order they were written in), for those
+/// that exist.
+pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = (1..)
+        .map(|index| PathBuf::from(format!("{}.{index}", path.display())))
+        .take_while(|rotated| rotated.exists())
+        .collect();
+    files.reverse();
+    if path.exists() {
+        files.push(path.to_owned());
+    }
+    files
 }
