@@ -120,7 +120,7 @@ fn exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
         egid: record.egid,
         cwd: (flags & exec_flags::CWD_UNKNOWN == 0).then(|| path_of(cwd, flags & exec_flags::CWD_TRUNCATED != 0)),
         cwd_truncated: flags & exec_flags::CWD_TRUNCATED != 0,
-        ancestors: Vec::new(),
+        ancestors: Default::default(),
     })
 }
 

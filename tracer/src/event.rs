@@ -141,7 +141,7 @@ pub enum Detail {
         /// Only the innermost part of a very deep or long working directory was kept.
         cwd_truncated: bool,
         /// The parent process, its parent, and so on up to PID 1 (at most 32), nearest first.
-        ancestors: Vec<Ancestor>,
+        ancestors: Ancestors,
     },
     /// The task exited.
     Exit {
@@ -154,7 +154,7 @@ pub enum Detail {
         group_dead: bool,
         lifetime_ns: u64,
         /// As for exec; filled in for every exit, a thread's too.
-        ancestors: Vec<Ancestor>,
+        ancestors: Ancestors,
     },
     /// The task's comm changed; `comm` of the event is the old one.
     Rename { old_comm: Text, new_comm: Text },
@@ -179,6 +179,10 @@ pub enum Detail {
         new: NamespaceInodes,
     },
 }
+
+/// An event's chain of ancestors. Shared: the events of one process's threads carry the same
+/// chain, built once (encoded as a sequence, as a `Vec` would be).
+pub type Ancestors = std::sync::Arc<[Ancestor]>;
 
 /// A process in an event's chain of ancestors.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,7 +219,7 @@ impl Detail {
             core_dumped: exit_status::core_dumped(status),
             group_dead,
             lifetime_ns,
-            ancestors: Vec::new(),
+            ancestors: Ancestors::default(),
         }
     }
 }
@@ -274,7 +278,7 @@ pub fn test_exec(filename: &str, argv: &[&str], old_tid: u32) -> Detail {
         egid: 0,
         cwd: Some("/".into()),
         cwd_truncated: false,
-        ancestors: Vec::new(),
+        ancestors: Ancestors::default(),
     }
 }
 
@@ -355,7 +359,7 @@ mod tests {
                 core_dumped: true,
                 group_dead: true,
                 lifetime_ns: 5,
-                ancestors: vec![]
+                ancestors: Ancestors::default()
             }
         );
     }

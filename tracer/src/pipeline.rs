@@ -190,7 +190,7 @@ impl Pipeline {
         }
         self.counts.add(&event);
         if let Some(recorder) = &mut self.recorder {
-            recorder.append(&event)?;
+            recorder.append(&mut event)?;
         }
         self.printer.print(&event).map_err(output_error)
     }

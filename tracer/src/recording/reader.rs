@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::chains::ChainReader;
 use super::stream::Stream;
 use super::trailer::Trailer;
 use super::{
@@ -47,6 +48,8 @@ pub struct RecordingReader {
     done: bool,
     /// The last probe, which the search for a good frame and the next read share.
     probed: Option<(u64, Probe)>,
+    /// Ancestor chains defined by the records read so far.
+    chains: ChainReader,
 }
 
 impl RecordingReader {
@@ -60,7 +63,15 @@ impl RecordingReader {
     pub fn from_reader(reader: Box<dyn Read + Send>, path: &Path) -> Result<RecordingReader, RecordingError> {
         let mut stream = Stream::new(reader);
         let (header, position) = read_header(&mut stream, path)?;
-        Ok(RecordingReader { path: path.to_owned(), header, stream, position, done: false, probed: None })
+        Ok(RecordingReader {
+            path: path.to_owned(),
+            header,
+            stream,
+            position,
+            done: false,
+            probed: None,
+            chains: ChainReader::default(),
+        })
     }
 
     pub fn header(&self) -> &RecordingHeader {
@@ -128,7 +139,7 @@ impl RecordingReader {
         let payload = self.stream.get(offset + RECORD_HEADER_LEN as u64, len);
         match frame {
             Frame::Record => {
-                let decoded = codec::decode(payload, self.header.format_version);
+                let decoded = codec::decode(payload, self.header.format_version, &mut self.chains);
                 self.stream.count_work(len);
                 match decoded {
                     Ok(event) => ReadItem::Event(event),

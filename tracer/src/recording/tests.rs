@@ -1,6 +1,7 @@
 //! Writer → reader tests on real temporary files, truncation and corruption handling.
 
 mod create;
+mod format4;
 mod fuzz_inputs;
 mod linear;
 mod rotation;
@@ -54,7 +55,7 @@ fn header() -> RecordingHeader {
 fn write_recording(path: &Path, events: &[Event]) {
     let mut writer = RecordingWriter::create(path, &header(), false).expect("create");
     for event in events {
-        writer.append(event).expect("append");
+        writer.append(&mut event.clone()).expect("append");
     }
     assert_eq!(writer.records().values().sum::<u64>(), events.len() as u64);
     writer.finish(Losses::default()).expect("finish");
@@ -74,7 +75,7 @@ fn recording_bytes(events: &[Event]) -> Vec<u8> {
     let path = TempPath::new("bytes");
     let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
     for event in events {
-        writer.append(event).expect("append");
+        writer.append(&mut event.clone()).expect("append");
     }
     writer.flush().expect("flush");
     drop(writer);
@@ -95,11 +96,19 @@ fn layout(events: &[Event]) -> (Vec<u64>, u64) {
         body.len()
     }) as u64;
     let mut offsets = Vec::new();
+    // As the writer does: chains are defined again after each write of its buffer.
+    let mut chains = super::chains::ChainWriter::default();
+    let mut buffered = 0;
     for event in events {
         offsets.push(offset);
         let mut payload = BytesMut::new();
-        codec::encode(event, &mut payload);
+        codec::encode(&mut event.clone(), &mut chains, &mut payload);
         offset += (RECORD_HEADER_LEN + payload.len()) as u64;
+        buffered += RECORD_HEADER_LEN + payload.len();
+        if buffered >= super::writer::FLUSH_BYTES {
+            chains.forget();
+            buffered = 0;
+        }
     }
     (offsets, offset)
 }
@@ -151,7 +160,7 @@ fn layout_matches_the_documented_format() {
     let events = sample_events();
     let bytes = recording_bytes(&events);
     assert_eq!(bytes.get(..8), Some(&b"\x89TRACER\n"[..]));
-    assert_eq!(bytes.get(8..10), Some(&[3, 0][..]));
+    assert_eq!(bytes.get(8..10), Some(&[4, 0][..]));
     let (offsets, end) = layout(&events);
     assert_eq!(bytes.len() as u64, end);
     for &offset in &offsets {
@@ -213,7 +222,7 @@ fn writer_buffers_until_size_or_flush() {
     assert!(header_len > HEADER_PREFIX_LEN as u64);
 
     let event = &sample_events()[2];
-    writer.append(event).expect("append");
+    writer.append(&mut event.clone()).expect("append");
     assert_eq!(file_len(), header_len, "one event must stay buffered");
     writer.flush().expect("flush");
     let after_flush = file_len();
@@ -222,14 +231,14 @@ fn writer_buffers_until_size_or_flush() {
     // More than 64 KiB goes out without a flush.
     let mut appended = 0;
     while file_len() == after_flush {
-        writer.append(event).expect("append");
+        writer.append(&mut event.clone()).expect("append");
         appended += 1;
         assert!(appended < 10_000, "64 KiB never written");
     }
     assert!(file_len() - after_flush >= 64 * 1024);
 
     // Dropping without finish still writes the buffer, but no trailer.
-    writer.append(event).expect("append");
+    writer.append(&mut event.clone()).expect("append");
     let count = writer.records().values().sum::<u64>();
     drop(writer);
     let items: Vec<ReadItem> = RecordingReader::open(&path.0).expect("open").collect();
@@ -488,10 +497,10 @@ fn header_problems_are_clear_errors() {
     assert!(open_bytes(&good).is_ok());
 
     let mut future = good.clone();
-    future[8] = 4;
+    future[8] = 5;
     assert_eq!(
         message(&future),
-        "some.file is a tracer recording in format version 4, but this tracer reads only versions 1 to 3"
+        "some.file is a tracer recording in format version 5, but this tracer reads only versions 1 to 4"
     );
 
     assert_eq!(
@@ -525,7 +534,7 @@ fn events_too_large_are_refused_without_damage() {
     let path = TempPath::new("large");
     let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
     let small = sample_events()[0].clone();
-    writer.append(&small).expect("append");
+    writer.append(&mut small.clone()).expect("append");
     let huge = Event {
         timestamp_ns: 1,
         cpu: 0,
@@ -543,8 +552,8 @@ fn events_too_large_are_refused_without_damage() {
         cgroup: None,
         container: None,
     };
-    assert!(matches!(writer.append(&huge), Err(RecordingError::EventTooLarge { .. })));
-    writer.append(&small).expect("append");
+    assert!(matches!(writer.append(&mut huge.clone()), Err(RecordingError::EventTooLarge { .. })));
+    writer.append(&mut small.clone()).expect("append");
     assert_eq!(writer.records().values().sum::<u64>(), 2);
     writer.finish(Losses::default()).expect("finish");
     let (items, trailer) = split_trailer(RecordingReader::open(&path.0).expect("open").collect());

@@ -87,7 +87,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
                 egid: u32::MAX,
                 cwd: None,
                 cwd_truncated: false,
-                ancestors: Vec::new(),
+                ancestors: Default::default(),
             }
         }
         TAG_EXIT => {

@@ -111,10 +111,10 @@ impl From<DetailV2> for Detail {
                 egid,
                 cwd,
                 cwd_truncated,
-                ancestors,
+                ancestors: ancestors.into(),
             },
             DetailV2::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, ancestors } => {
-                Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, ancestors }
+                Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, ancestors: ancestors.into() }
             }
             DetailV2::Rename { old_comm, new_comm } => Detail::Rename { old_comm, new_comm },
             DetailV2::Lookup { name, target_tgid, hidden_thread } => {

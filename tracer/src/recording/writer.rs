@@ -14,7 +14,9 @@ use bytes::{Buf, BufMut, BytesMut};
 
 use super::{
     FORMAT_VERSION, HEADER_PREFIX_LEN, MAGIC, MAX_HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, RECORD_MARKER,
-    RecordingError, RecordingHeader, TRAILER_MARKER, codec, create,
+    RecordingError, RecordingHeader, TRAILER_MARKER,
+    chains::ChainWriter,
+    codec, create,
     trailer::{Losses, Trailer},
 };
 use crate::{
@@ -23,7 +25,7 @@ use crate::{
 };
 
 /// The buffer is written out once it holds this many bytes, even within a drain.
-const FLUSH_BYTES: usize = 64 * 1024;
+pub(super) const FLUSH_BYTES: usize = 64 * 1024;
 
 /// Appends events to a new recording. See the [module documentation](super) for the format, how
 /// the file is created, and when the buffer is written.
@@ -36,6 +38,8 @@ pub struct RecordingWriter {
     /// The header of the first file; later files get the same one but for their start time.
     header: RecordingHeader,
     buf: BytesMut,
+    /// Ancestor chains defined in `buf`: forgotten whenever it is written out.
+    chains: ChainWriter,
     /// Records appended to the current file, by kind name.
     records: BTreeMap<&'static str, u64>,
     /// Losses reported by `lost` records in the current file, and in the files before it.
@@ -113,6 +117,7 @@ impl RecordingWriter {
             path: path.to_owned(),
             header: header.clone(),
             buf: BytesMut::with_capacity(FLUSH_BYTES + 4096),
+            chains: ChainWriter::default(),
             records: BTreeMap::new(),
             losses: Losses::default(),
             earlier_losses: Losses::default(),
@@ -127,25 +132,16 @@ impl RecordingWriter {
     }
 
     /// Adds one event to the buffer, and writes the buffer out when it is large. When the
-    /// record would take the file past its size limit, the file is rotated first.
-    pub fn append(&mut self, event: &Event) -> Result<(), RecordingError> {
+    /// record would take the file past its size limit, the file is rotated first. The event
+    /// comes back as it was; its ancestor chain is set aside while it is encoded.
+    pub fn append(&mut self, event: &mut Event) -> Result<(), RecordingError> {
         let frame = self.buf.len();
-        self.buf.put_slice(&RECORD_MARKER);
-        self.buf.put_u64_le(0); // length and CRC, filled in below
-        let payload = self.buf.len();
-        codec::encode(event, &mut self.buf);
-        let len = self.buf.len() - payload;
-        if len > MAX_PAYLOAD_LEN {
-            self.buf.truncate(frame);
-            return Err(RecordingError::EventTooLarge { path: self.path.clone(), size: len, limit: MAX_PAYLOAD_LEN });
-        }
-        let crc = crc32fast::hash(&self.buf[payload..]);
-        self.buf[frame + 4..frame + 8].copy_from_slice(&(len as u32).to_le_bytes());
-        self.buf[frame + 8..frame + RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+        self.put_record(event)?;
         if self.file.size_due(frame as u64, (self.buf.len() - frame) as u64) {
-            let record = self.buf.split_off(frame);
+            // Encoded again after the rotation: the record may define a chain the new file needs.
+            self.buf.truncate(frame);
             self.rotate()?;
-            self.buf.unsplit(record);
+            self.put_record(event)?;
         }
         *self.records.entry(event.kind().name()).or_default() += 1;
         match event.detail {
@@ -159,6 +155,26 @@ impl RecordingWriter {
         }
 
         if self.buf.len() >= FLUSH_BYTES { self.write_out() } else { Ok(()) }
+    }
+
+    /// Appends the frame of `event` to the buffer.
+    fn put_record(&mut self, event: &mut Event) -> Result<(), RecordingError> {
+        let frame = self.buf.len();
+        self.buf.put_slice(&RECORD_MARKER);
+        self.buf.put_u64_le(0); // length and CRC, filled in below
+        let payload = self.buf.len();
+        codec::encode(event, &mut self.chains, &mut self.buf);
+        let len = self.buf.len() - payload;
+        if len > MAX_PAYLOAD_LEN {
+            self.buf.truncate(frame);
+            // The record may have defined a chain; the next ones must not refer to it.
+            self.chains.forget();
+            return Err(RecordingError::EventTooLarge { path: self.path.clone(), size: len, limit: MAX_PAYLOAD_LEN });
+        }
+        let crc = crc32fast::hash(&self.buf[payload..]);
+        self.buf[frame + 4..frame + 8].copy_from_slice(&(len as u32).to_le_bytes());
+        self.buf[frame + 8..frame + RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+        Ok(())
     }
 
     /// Writes everything buffered to the file (the page cache: no fsync). Called after each
@@ -250,6 +266,9 @@ impl RecordingWriter {
     }
 
     fn write_out(&mut self) -> Result<(), RecordingError> {
+        // Whatever is written next stands alone: a damaged stretch of the file takes no chain
+        // definitions of another with it.
+        self.chains.forget();
         while !self.buf.is_empty() {
             match self.file.write(&self.buf) {
                 Ok(0) => {

@@ -7,12 +7,16 @@
 //! with the same values. The parent comes from each event's `ppid` (the kernel's `real_parent`),
 //! so a process adopted by init or a subreaper shows its new parent from its next event on. A
 //! parent never seen (its events filtered out) is read from `/proc/<tgid>` when first needed.
+//!
+//! A chain is built once and shared by every event that carries it until the lineage changes:
+//! a storm of threads repeats the same chain on every exit.
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
 use foldhash::HashMap;
 
 use crate::{
-    event::{Ancestor, Detail, Event},
+    event::{Ancestor, Ancestors, Detail, Event},
     text::Text,
 };
 
@@ -35,6 +39,8 @@ struct Process {
 pub struct Ancestry {
     processes: HashMap<u32, Process>,
     proc_root: PathBuf,
+    /// Chains built since `processes` last changed, by the process they start from.
+    chains: HashMap<u32, Ancestors>,
 }
 
 impl Ancestry {
@@ -44,7 +50,8 @@ impl Ancestry {
     }
 
     fn from_root(proc_root: &Path) -> Self {
-        let mut ancestry = Self { processes: HashMap::default(), proc_root: proc_root.to_owned() };
+        let mut ancestry =
+            Self { processes: HashMap::default(), proc_root: proc_root.to_owned(), chains: HashMap::default() };
         let tgids: Vec<u32> = std::fs::read_dir(proc_root)
             .into_iter()
             .flatten()
@@ -80,29 +87,48 @@ impl Ancestry {
             return;
         }
         let leader = event.tid == event.tgid;
-        let known = self.processes.entry(event.tgid).or_insert_with(|| Process {
-            ppid: event.ppid,
-            comm: event.comm.clone(),
-            exe: None,
-        });
-        known.ppid = event.ppid;
-        if leader || matches!(event.detail, Detail::Exec { .. }) {
+        // Whether the lineage changed: any change may alter a chain built before it.
+        let mut changed = false;
+        let known = match self.processes.entry(event.tgid) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                changed = true;
+                entry.insert(Process { ppid: event.ppid, comm: event.comm.clone(), exe: None })
+            }
+        };
+        if known.ppid != event.ppid {
+            known.ppid = event.ppid;
+            changed = true;
+        }
+        if (leader || matches!(event.detail, Detail::Exec { .. })) && known.comm != event.comm {
             known.comm = event.comm.clone();
+            changed = true;
         }
         let ppid = event.ppid;
         match &mut event.detail {
             Detail::Fork { child_tgid, thread: false, .. } => {
                 let child = Process { ppid: event.tgid, comm: event.comm.clone(), exe: known.exe.clone() };
                 self.processes.insert(*child_tgid, child);
+                changed = true;
             }
             Detail::Exec { filename, ancestors, .. } => {
-                known.exe = Some(filename.clone());
+                if known.exe.as_ref() != Some(filename) {
+                    known.exe = Some(filename.clone());
+                    changed = true;
+                }
+                if changed {
+                    self.chains.clear();
+                }
                 *ancestors = self.ancestors(ppid);
             }
             Detail::Exit { group_dead, ancestors, .. } => {
+                if changed {
+                    self.chains.clear();
+                }
                 *ancestors = self.ancestors(ppid);
                 if *group_dead {
                     self.processes.remove(&event.tgid);
+                    changed = true;
                 }
             }
             _ => {}
@@ -110,11 +136,29 @@ impl Ancestry {
         if self.processes.len() > SWEEP_AT {
             let root = self.proc_root.clone();
             self.processes.retain(|tgid, _| root.join(tgid.to_string()).exists());
+            changed = true;
+        }
+        if changed {
+            self.chains.clear();
         }
     }
 
     /// The chain from process `ppid` up to PID 1 (or as far as it is known), nearest first.
-    fn ancestors(&mut self, mut ppid: u32) -> Vec<Ancestor> {
+    fn ancestors(&mut self, ppid: u32) -> Ancestors {
+        if let Some(chain) = self.chains.get(&ppid) {
+            return chain.clone();
+        }
+        let known = self.processes.len();
+        let chain: Ancestors = self.walk(ppid).into();
+        if self.processes.len() != known {
+            // The walk learnt a process from `/proc`, which may extend chains that ended there.
+            self.chains.clear();
+        }
+        self.chains.insert(ppid, chain.clone());
+        chain
+    }
+
+    fn walk(&mut self, mut ppid: u32) -> Vec<Ancestor> {
         let mut chain: Vec<Ancestor> = Vec::with_capacity(8);
         // A loop in the parent links (a stale entry) ends the chain; it is short enough to scan.
         while ppid != 0 && chain.len() < MAX_ANCESTORS && chain.iter().all(|ancestor| ancestor.tgid != ppid) {
@@ -211,6 +255,42 @@ mod tests {
         let mut exec = at(950, 950, 1, "daemon", test_exec("/usr/sbin/daemon", &["daemon"], 950));
         ancestry.observe(&mut exec);
         assert_eq!(chain(&exec), [(1, "systemd".to_owned(), Some("/usr/lib/systemd/systemd".to_owned()))]);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_chain_is_shared_until_the_lineage_changes() {
+        let root = fake_proc();
+        let mut ancestry = Ancestry::from_root(&root);
+        let exits = |ancestry: &mut Ancestry, tid: u32| {
+            let mut exit = at(900, tid, 812, "worker", Detail::exit(0, false, 1));
+            ancestry.observe(&mut exit);
+            exit
+        };
+        let mut fork = at(812, 812, 700, "bash", crate::event::test_fork(900, 900, false, None));
+        ancestry.observe(&mut fork);
+        let (first, second) = (exits(&mut ancestry, 901), exits(&mut ancestry, 902));
+        let shared = |a: &Event, b: &Event| match (&a.detail, &b.detail) {
+            (Detail::Exit { ancestors: a, .. }, Detail::Exit { ancestors: b, .. }) => Ancestors::ptr_eq(a, b),
+            _ => unreachable!(),
+        };
+        assert!(shared(&first, &second), "two threads' exits share one chain");
+        // sshd execs a new program, then bash renames itself: each shows in the next chain.
+        let mut exec = at(700, 700, 1, "sshd-session", test_exec("/usr/libexec/sshd-session", &["sshd"], 700));
+        ancestry.observe(&mut exec);
+        let third = exits(&mut ancestry, 903);
+        assert!(!shared(&second, &third));
+        assert_eq!(chain(&third)[1], (700, "sshd-session".to_owned(), Some("/usr/libexec/sshd-session".to_owned())));
+        let mut rename =
+            at(812, 812, 700, "bash2", Detail::Rename { old_comm: "bash".into(), new_comm: "bash2".into() });
+        ancestry.observe(&mut rename);
+        assert_eq!(chain(&exits(&mut ancestry, 904))[0].1, "bash2");
+        // bash is adopted by init: the next chain skips sshd.
+        let mut adopted =
+            at(812, 812, 1, "bash2", Detail::Rename { old_comm: "bash2".into(), new_comm: "bash3".into() });
+        ancestry.observe(&mut adopted);
+        let orphan = exits(&mut ancestry, 905);
+        assert_eq!(chain(&orphan).iter().map(|ancestor| ancestor.0).collect::<Vec<_>>(), [812, 1]);
         std::fs::remove_dir_all(root).unwrap();
     }
 

@@ -1,7 +1,8 @@
 //! Tests of the payload encoding: every variant round-trips, strict decoding, property tests.
 use super::*;
+use crate::recording::chains::{ChainReader, ChainWriter};
 use crate::{
-    event::{CloneFlags, Detail, LostOrigin, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
+    event::{Ancestors, CloneFlags, Detail, LostOrigin, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
     text::Text,
 };
 use proptest::prelude::*;
@@ -67,7 +68,8 @@ pub(crate) fn sample_events() -> Vec<Event> {
             ancestors: vec![
                 crate::event::Ancestor { tgid: 812, comm: "bash".into(), exe: Some("/usr/bin/bash".into()) },
                 crate::event::Ancestor { tgid: 1, comm: "init".into(), exe: None },
-            ],
+            ]
+            .into(),
         }),
         base(crate::event::test_exec("", &[], 0)),
         base(Detail::exit(9 | 0x80, true, u64::MAX)),
@@ -181,7 +183,7 @@ pub(crate) fn arb_detail() -> impl Strategy<Value = Detail> {
                     egid,
                     cwd,
                     cwd_truncated,
-                    ancestors: Vec::new(),
+                    ancestors: Default::default(),
                 }
             ),
         (any::<u32>(), any::<bool>(), any::<u64>()).prop_map(|(status, group_dead, lifetime_ns)| Detail::exit(
@@ -252,10 +254,16 @@ pub(crate) fn arb_event() -> impl Strategy<Value = Event> {
         )
 }
 
+/// `event` encoded as the first record of a file.
 fn encoded(event: &Event) -> BytesMut {
     let mut out = BytesMut::new();
-    encode(event, &mut out);
+    encode(&mut event.clone(), &mut ChainWriter::default(), &mut out);
     out
+}
+
+/// `payload` decoded as the first record of a file.
+fn decode(payload: &[u8], version: u16) -> Result<Event, CodecError> {
+    super::decode(payload, version, &mut ChainReader::default())
 }
 
 #[test]
@@ -361,4 +369,90 @@ proptest! {
         bytes[position] = value;
         let _ = decode(&bytes, super::super::FORMAT_VERSION);
     }
+}
+
+/// An exit of thread `tid` whose chain is `chain`.
+fn exit_with(tid: u32, chain: &Ancestors) -> Event {
+    let mut event = crate::event::test_event(4242, tid, "worker", Detail::exit(0, false, 7));
+    if let Detail::Exit { ancestors, .. } = &mut event.detail {
+        *ancestors = chain.clone();
+    }
+    event
+}
+
+fn chain_of(tgids: &[u32]) -> Ancestors {
+    tgids
+        .iter()
+        .map(|&tgid| crate::event::Ancestor {
+            tgid,
+            comm: format!("p{tgid}").into(),
+            exe: Some(format!("/usr/libexec/program-{tgid}").into()),
+        })
+        .collect()
+}
+
+/// Encodes `events` as records of one stretch, then decodes them in order.
+fn through_one_stretch(events: &[Event], writer: &mut ChainWriter) -> (Vec<usize>, Vec<Event>) {
+    let mut reader = ChainReader::default();
+    let mut sizes = Vec::new();
+    let mut decoded = Vec::new();
+    for event in events {
+        let mut out = BytesMut::new();
+        encode(&mut event.clone(), writer, &mut out);
+        sizes.push(out.len());
+        decoded.push(super::decode(&out, super::super::FORMAT_VERSION, &mut reader).expect("decodes"));
+    }
+    (sizes, decoded)
+}
+
+#[test]
+fn a_chain_is_written_once_and_referred_to_after() {
+    let (a, b) = (chain_of(&[900, 812, 700, 1]), chain_of(&[901, 1]));
+    // The third exit's chain is equal to the first's but built apart.
+    let events = [exit_with(1, &a), exit_with(2, &a), exit_with(3, &chain_of(&[900, 812, 700, 1])), exit_with(4, &b)];
+    let mut writer = ChainWriter::default();
+    let (sizes, decoded) = through_one_stretch(&events, &mut writer);
+    assert_eq!(decoded, events);
+    let bare = encoded(&exit_with(1, &Ancestors::default())).len();
+    // A definition (tag, number, the chain), then references of 1 byte.
+    assert!(sizes[0] > bare + 100, "{sizes:?}");
+    assert_eq!(&sizes[1..3], [bare, bare]);
+    assert!(sizes[3] > bare + 40, "{sizes:?}");
+    // After the writer forgets, the chain is defined again.
+    writer.forget();
+    let (sizes, decoded) = through_one_stretch(&events[..2], &mut writer);
+    assert_eq!(decoded, events[..2]);
+    assert!(sizes[0] > bare + 100 && sizes[1] == bare, "{sizes:?}");
+}
+
+#[test]
+fn a_reference_to_a_chain_never_read_gives_no_ancestors() {
+    let a = chain_of(&[900, 1]);
+    let mut writer = ChainWriter::default();
+    let mut first = BytesMut::new();
+    encode(&mut exit_with(1, &a), &mut writer, &mut first);
+    let mut second = BytesMut::new();
+    encode(&mut exit_with(2, &a), &mut writer, &mut second);
+    // The record that defined the chain was lost.
+    let decoded = decode(&second, super::super::FORMAT_VERSION).expect("decodes");
+    assert_eq!(decoded, exit_with(2, &Ancestors::default()));
+}
+
+#[test]
+fn chain_definitions_are_strict() {
+    let mut writer = ChainWriter::default();
+    let mut first = BytesMut::new();
+    encode(&mut exit_with(1, &chain_of(&[900, 1])), &mut writer, &mut first);
+    let mut reader = ChainReader::default();
+    super::decode(&first, super::super::FORMAT_VERSION, &mut reader).expect("decodes");
+    // The same number defined again.
+    assert!(matches!(
+        super::decode(&first, super::super::FORMAT_VERSION, &mut reader),
+        Err(CodecError::Postcard(reason)) if reason.contains("defined after")
+    ));
+    // A chain inside the event itself, as format 3 wrote it.
+    let mut old = BytesMut::new();
+    append_postcard(&exit_with(1, &chain_of(&[900, 1])), &mut old);
+    assert!(decode(&old, super::super::FORMAT_VERSION).is_err());
+    assert_eq!(decode(&old, 3), Ok(exit_with(1, &chain_of(&[900, 1]))));
 }

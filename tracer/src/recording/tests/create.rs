@@ -88,7 +88,7 @@ fn force_gives_a_new_inode_and_the_old_one_no_byte() {
     let old_inode = std::fs::metadata(&path).expect("stat").ino();
 
     let mut writer = RecordingWriter::create(&path, &header(), true).expect("replace");
-    writer.append(&sample_events()[0]).expect("append");
+    writer.append(&mut sample_events()[0]).expect("append");
     writer.finish(Losses::default()).expect("finish");
     assert_ne!(std::fs::metadata(&path).expect("stat").ino(), old_inode);
     assert_eq!(std::fs::read(&keep).expect("read"), b"old contents");

@@ -45,7 +45,7 @@ fn rotation_by_size_splits_between_records_and_loses_none() {
     let policy = RotatePolicy { max_size: Some(16 << 10), max_age: None, keep: 1000 };
     let mut writer = RecordingWriter::create_rotating(&path, &header(), policy).expect("create");
     for (n, event) in events.iter().enumerate() {
-        writer.append(event).expect("append");
+        writer.append(&mut event.clone()).expect("append");
         if n % 97 == 0 {
             writer.flush().expect("flush");
         }
@@ -67,11 +67,11 @@ fn losses_are_counted_in_the_trailer_of_the_file_that_reports_them() {
     let path = dir.path().join("t.rec");
     let lost = |count, origin| crate::event::test_event(1, 1, "tracer", Detail::Lost { count, origin });
     let mut writer = RecordingWriter::create_rotating(&path, &header(), RotatePolicy::default()).expect("create");
-    writer.append(&lost(7, LostOrigin::RingBuffer)).unwrap();
+    writer.append(&mut lost(7, LostOrigin::RingBuffer)).unwrap();
     std::fs::rename(&path, dir.path().join("t.rec.1")).unwrap();
     writer.reopen().expect("reopen");
-    writer.append(&lost(2, LostOrigin::Output)).unwrap();
-    writer.append(&lost(3, LostOrigin::RingBuffer)).unwrap();
+    writer.append(&mut lost(2, LostOrigin::Output)).unwrap();
+    writer.append(&mut lost(3, LostOrigin::RingBuffer)).unwrap();
     // The session's totals: the last file's trailer holds what the first did not.
     writer.finish(Losses { kernel: 10, output: 2 }).expect("finish");
     let (_, trailers) = union(&path, 1);
@@ -87,16 +87,16 @@ fn reopen_after_an_outside_rename_closes_the_old_file_and_starts_a_new_one() {
     // Without rotation flags, as `-o` creates it.
     let mut writer = RecordingWriter::create(&path, &header(), false).expect("create");
     for event in &events[..10] {
-        writer.append(event).unwrap();
+        writer.append(&mut event.clone()).unwrap();
     }
     writer.reopen().expect("an unchanged path is no error");
     for event in &events[10..20] {
-        writer.append(event).unwrap();
+        writer.append(&mut event.clone()).unwrap();
     }
     std::fs::rename(&path, dir.path().join("t.rec.1")).unwrap();
     writer.reopen().expect("reopen");
     for event in &events[20..] {
-        writer.append(event).unwrap();
+        writer.append(&mut event.clone()).unwrap();
     }
     writer.finish(Losses::default()).expect("finish");
     assert_eq!(union(&path, 1).0, events);
@@ -112,13 +112,13 @@ fn age_rotation_waits_for_a_record_and_starts_a_whole_file() {
     std::thread::sleep(Duration::from_millis(300));
     writer.flush().unwrap();
     assert!(!dir.path().join("t.rec.1").exists(), "a file holding only its header does not age");
-    writer.append(&events[0]).unwrap();
-    writer.append(&events[1]).unwrap();
+    writer.append(&mut events[0].clone()).unwrap();
+    writer.append(&mut events[1].clone()).unwrap();
     writer.flush().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     writer.flush().unwrap();
-    writer.append(&events[2]).unwrap();
-    writer.append(&events[3]).unwrap();
+    writer.append(&mut events[2].clone()).unwrap();
+    writer.append(&mut events[3].clone()).unwrap();
     writer.finish(Losses::default()).expect("finish");
     let (all, trailers) = union(&path, 1);
     assert_eq!(all, events);

@@ -7,7 +7,7 @@ fn closed(events: &[Event], losses: Losses) -> (Vec<u8>, u64) {
     let path = TempPath::new("closed");
     let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
     for event in events {
-        writer.append(event).expect("append");
+        writer.append(&mut event.clone()).expect("append");
     }
     writer.finish(losses).expect("finish");
     (std::fs::read(&path.0).expect("read back"), layout(events).1)

@@ -1,0 +1,105 @@
+//! Format 4's ancestor chains in whole files: written once per stretch, what damage costs, and
+//! recordings of the format-3 release read unchanged.
+
+use super::*;
+use crate::event::{Ancestor, Ancestors, Detail};
+use crate::output::{JsonPrinter, Printer};
+
+/// Exits of `n` threads of one process, all with the same chain.
+fn thread_exits(n: usize) -> Vec<Event> {
+    let chain: Ancestors = (0..6)
+        .map(|level| Ancestor {
+            tgid: 900 - level,
+            comm: format!("parent-{level}").into(),
+            exe: Some(format!("/usr/libexec/some/long/path/parent-{level}").into()),
+        })
+        .collect();
+    (0..n)
+        .map(|i| {
+            let mut event = crate::event::test_event(4242, 5000 + i as u32, "worker", Detail::exit(0, false, 9));
+            if let Detail::Exit { ancestors, .. } = &mut event.detail {
+                *ancestors = chain.clone();
+            }
+            event
+        })
+        .collect()
+}
+
+#[test]
+fn a_repeated_chain_is_written_once_per_stretch() {
+    let events = thread_exits(5000);
+    let bytes = recording_bytes(&events);
+    assert_eq!(events_of(&read_items(&bytes)), events);
+    let (offsets, _) = layout(&events);
+    let (first, second) = (offsets[1] - offsets[0], offsets[2] - offsets[1]);
+    assert!(first > second + 200, "the first record defines the chain: {first} vs {second}");
+    // 5,000 exits fill several 64 KiB stretches, each defining the chain once.
+    let definitions = offsets.windows(2).filter(|pair| pair[1] - pair[0] == first).count();
+    let stretches = bytes.len().div_ceil(super::super::writer::FLUSH_BYTES);
+    assert!((stretches - 1..=stretches).contains(&definitions), "{definitions} definitions, {stretches} stretches");
+}
+
+#[test]
+fn a_damaged_chain_definition_costs_only_its_stretch() {
+    let events = thread_exits(5000);
+    let mut bytes = recording_bytes(&events);
+    let (offsets, _) = layout(&events);
+    // A byte inside the first record's chain.
+    let at = offsets[1] as usize - 20;
+    bytes[at] ^= 0xff;
+    let items = read_items(&bytes);
+    assert!(matches!(&items[0], ReadItem::Skipped { offset, .. } if *offset == offsets[0]), "{:?}", items[0]);
+    let read = events_of(&items);
+    assert_eq!(read.len(), events.len() - 1);
+    let without = read
+        .iter()
+        .take_while(|event| matches!(&event.detail, Detail::Exit { ancestors, .. } if ancestors.is_empty()))
+        .count();
+    let per_stretch = super::super::writer::FLUSH_BYTES / (offsets[2] - offsets[1]) as usize;
+    assert!(without > 0 && without <= per_stretch, "{without} events without their chain, {per_stretch} per stretch");
+    // Every later event has its chain again, and nothing else was lost.
+    assert_eq!(read[without..], events[without + 1..]);
+    for (read, written) in read[..without].iter().zip(&events[1..]) {
+        let bare = |event: &Event| Event { detail: Detail::exit(0, false, 9), ..event.clone() };
+        assert_eq!(bare(read), bare(written));
+    }
+}
+
+/// A recording made by the release that wrote format version 3 (`tracer run` of the lifecycle
+/// workload and an exec with empty and non-UTF-8 arguments, with `--env-filter HOME`), and that
+/// release's `tracer replay --json` of it.
+const V3_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v3-run.rec");
+const V3_FIXTURE_JSON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v3-run.json");
+
+#[test]
+fn version_3_recordings_replay_as_their_release_printed_them() {
+    let reader = RecordingReader::open(Path::new(V3_FIXTURE)).expect("the fixture opens");
+    assert_eq!(reader.header().format_version, 3);
+    let mut events = Vec::new();
+    for item in reader {
+        match item {
+            ReadItem::Event(event) => events.push(event),
+            ReadItem::Trailer(_) => {}
+            other => panic!("the fixture is intact, yet: {other:?}"),
+        }
+    }
+    let mut printer = JsonPrinter::new(Vec::new());
+    for event in &events {
+        printer.print(event).unwrap();
+    }
+    let now = String::from_utf8(printer.into_inner()).unwrap();
+    let then = std::fs::read_to_string(V3_FIXTURE_JSON).unwrap();
+    assert_eq!(now.lines().count(), 25);
+    for (now, then) in now.lines().zip(then.lines()) {
+        let now: serde_json::Value = serde_json::from_str(now).unwrap();
+        let then: serde_json::Value = serde_json::from_str(then).unwrap();
+        assert_eq!(now, then);
+    }
+    let chains = events.iter().filter(|event| matches!(&event.detail, Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. } if !ancestors.is_empty())).count();
+    assert_eq!(chains, 13, "every exec and exit has its chain");
+    // Recorded again in format 4, they come back the same, in fewer bytes.
+    let again = recording_bytes(&events);
+    assert_eq!(events_of(&read_items(&again)), events);
+    let old = std::fs::metadata(V3_FIXTURE).unwrap().len() as usize;
+    assert!(again.len() < old, "format 4: {} bytes, format 3: {old}", again.len());
+}
