@@ -6,8 +6,10 @@ use std::{
     thread::JoinHandle,
 };
 
+mod bare;
+
 use aya::{
-    Ebpf, EbpfLoader,
+    Ebpf,
     maps::{HashMap as BpfHashMap, MapData},
 };
 use aya_log::EbpfLogger;
@@ -131,15 +133,9 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         return Err(LoadError::BufferSize(buffer_mib));
     }
     let started = std::time::Instant::now();
-    // aya's loader parses the sysfs BTF in `new` (aya 0.14 always does: ~20 ms and ~20 MB of
-    // heap here) for CO-RE relocations. The object has none, so that parse runs beside the reading
-    // of layouts below, and its result is dropped at once: handed on to `load`, it would cost
-    // ~14 ms more of relocation passes that find nothing.
-    let loader = beside("loader", || {
-        let mut loader = EbpfLoader::new();
-        loader.btf(None);
-        loader
-    })?;
+    // Made on a thread of its own, which may move its root (see `bare`); where it cannot, aya's
+    // parse of the kernel BTF runs beside the reading of layouts below.
+    let loader = beside("loader", bare::loader_without_kernel_btf)?;
     let btf_file = btf_path();
     let kernel = KernelBtf::load(&btf_file)?;
     let offsets = kernel.offsets()?;
