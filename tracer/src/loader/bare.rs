@@ -23,6 +23,12 @@ pub fn loader_without_kernel_btf() -> EbpfLoader<'static> {
 
 /// Roots the calling thread, and only it, where no sysfs is.
 fn blind_this_thread() -> bool {
+    const CAP_SYS_CHROOT: u32 = 18;
+    // Without the capability chroot would only be refused; under a syscall filter that allows
+    // neither call (the systemd unit's), neither is tried.
+    if super::effective_capabilities().is_none_or(|effective| effective & (1 << CAP_SYS_CHROOT) == 0) {
+        return false;
+    }
     // SAFETY: unshare(CLONE_FS) gives this thread a private copy of its root and working
     // directory (allowed in a threaded process); chroot then changes only that copy. Both take
     // no pointers but the static C string.
