@@ -77,7 +77,7 @@ pub fn header_at(kind: u32, source: u32, who: &Who, ppid: u32, place: &place::Pl
         tid: who.tid,
         ppid,
         cpu: unsafe { bpf_get_smp_processor_id() },
-        comm: who.comm,
+        comm: who.comm.0,
         uid: who.uid,
         ns_tgid: place.ns_tgid,
         ns_tid: place.ns_tid,

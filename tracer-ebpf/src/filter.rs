@@ -1,9 +1,7 @@
 //! The in-kernel task filter (`--comm`, `--pid`, `--tid`, `--uid`, `--pidns`, `--container`,
 //! `--cgroup`, `--follow`), evaluated before any ring-buffer reservation so filtered-out tasks
 //! cost a few map look-ups at most.
-use aya_ebpf::helpers::bpf_get_current_comm;
 use tracer_common::{
-    COMM_LEN,
     comm_filter::{COMM_SLOTS, IN_MAP},
     filter_flags,
 };
@@ -13,7 +11,7 @@ use crate::{
     config::{comm_values, settings},
     maps::{COMM_FILTER, FOLLOWED, OWN_TGID, PID_FILTER, PIDNS_FILTER, TID_FILTER, UID_FILTER},
     place, task,
-    task::Who,
+    task::{Comm, Who},
 };
 
 /// The current task, when it is selected. A `--comm` filter, which most tasks fail, is checked
@@ -21,7 +19,7 @@ use crate::{
 /// `--follow`: a followed process is selected whatever its comm).
 #[inline(always)]
 pub fn selected_current() -> Option<Who> {
-    let comm = bpf_get_current_comm().ok()?;
+    let comm = task::current_comm()?;
     let flags = settings().filter_flags;
     let comm_first = flags & filter_flags::COMM != 0 && flags & filter_flags::FOLLOW == 0;
     if comm_first && !comm_selected(&comm) {
@@ -33,29 +31,17 @@ pub fn selected_current() -> Option<Who> {
 
 /// Whether `comm` is one of the `--comm` values.
 #[inline(always)]
-fn comm_selected(comm: &[u8; COMM_LEN]) -> bool {
+fn comm_selected(comm: &Comm) -> bool {
     let values = comm_values();
     if values.count == IN_MAP {
-        return COMM_FILTER.get_ptr(comm).is_some();
+        return COMM_FILTER.get_ptr(&comm.0).is_some();
     }
-    // Two words per name: no byte loop, no helper call.
-    let word = |bytes: &[u8; COMM_LEN], at: usize| {
-        u64::from_ne_bytes([
-            bytes[at],
-            bytes[at + 1],
-            bytes[at + 2],
-            bytes[at + 3],
-            bytes[at + 4],
-            bytes[at + 5],
-            bytes[at + 6],
-            bytes[at + 7],
-        ])
-    };
-    let (low, high) = (word(comm, 0), word(comm, 8));
+    // Two aligned words per name: no byte loads, no helper call.
+    let [low, high] = comm.words();
     let mut found = false;
     for slot in 0..COMM_SLOTS {
-        found |=
-            (slot as u32) < values.count && word(&values.comms[slot], 0) == low && word(&values.comms[slot], 8) == high;
+        let [slot_low, slot_high] = values.words[slot];
+        found |= (slot as u32) < values.count && slot_low == low && slot_high == high;
     }
     found
 }

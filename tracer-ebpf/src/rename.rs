@@ -34,7 +34,7 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     let (renamed, new_name) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
     let offsets = config::offsets();
     let Ok(who) = task::who(renamed, &offsets) else { return 0 };
-    let old_comm = who.comm;
+    let old_comm = who.comm.0;
     if task::in_execve(renamed, &offsets) {
         // The exec event that follows carries the old name: one event per exec, not two. The
         // exec hook applies the filter, to the task after exec.

@@ -1,6 +1,6 @@
 //! Reads of `task_struct` fields at offsets userspace found in the kernel's BTF.
 use aya_ebpf::helpers::{
-    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid,
+    bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid,
     bpf_probe_read_kernel,
 };
 use tracer_common::{COMM_LEN, KernelOffsets};
@@ -42,6 +42,32 @@ pub fn comm(task: *const u8, offsets: &KernelOffsets) -> Result<[u8; COMM_LEN], 
     read(task, offsets.task_comm)
 }
 
+/// A task's comm, aligned so that it can be compared as two words.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+pub struct Comm(pub [u8; COMM_LEN]);
+
+impl Comm {
+    /// The two little-endian words of its bytes (as `comm_filter::comm_words` makes them).
+    #[inline(always)]
+    pub fn words(&self) -> [u64; 2] {
+        // SAFETY: the 16 bytes are 8-byte aligned, and any bytes are valid u64s.
+        unsafe { *(self as *const Comm).cast::<[u64; 2]>() }
+    }
+}
+
+/// The current task's comm.
+#[inline(always)]
+pub fn current_comm() -> Option<Comm> {
+    // Not zeroed first (a call to memset): the helper writes every byte, the name then NULs.
+    let mut comm = core::mem::MaybeUninit::<Comm>::uninit();
+    // SAFETY: the helper writes all COMM_LEN bytes of the buffer, padding the name with NULs.
+    unsafe {
+        let status = aya_ebpf::helpers::generated::bpf_get_current_comm(comm.as_mut_ptr().cast(), COMM_LEN as u32);
+        (status == 0).then(|| comm.assume_init())
+    }
+}
+
 /// The task an event is about, as the filter and the record header need it.
 pub struct Who {
     /// Its `task_struct`.
@@ -50,18 +76,18 @@ pub struct Who {
     pub tid: u32,
     /// Real UID, in the initial user namespace.
     pub uid: u32,
-    pub comm: [u8; COMM_LEN],
+    pub comm: Comm,
 }
 
 /// The current task.
 #[inline(always)]
 pub fn current() -> Option<Who> {
-    Some(current_with(bpf_get_current_comm().ok()?))
+    Some(current_with(current_comm()?))
 }
 
 /// The current task, whose comm was read already.
 #[inline(always)]
-pub fn current_with(comm: [u8; COMM_LEN]) -> Who {
+pub fn current_with(comm: Comm) -> Who {
     let pid_tgid = bpf_get_current_pid_tgid();
     // SAFETY: plain helper call.
     let task = unsafe { bpf_get_current_task() } as *const u8;
@@ -77,7 +103,7 @@ pub fn who(task: *const u8, offsets: &KernelOffsets) -> Result<Who, i32> {
         tgid: read(task, offsets.task_tgid)?,
         tid: read(task, offsets.task_pid)?,
         uid: read(cred, offsets.cred_uid)?,
-        comm: comm(task, offsets)?,
+        comm: Comm(comm(task, offsets)?),
     })
 }
 
