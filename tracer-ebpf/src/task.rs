@@ -1,7 +1,6 @@
 //! Reads of `task_struct` fields at offsets userspace found in the kernel's BTF.
 use aya_ebpf::helpers::{
-    bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid,
-    bpf_probe_read_kernel,
+    bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid, bpf_probe_read_kernel,
 };
 use tracer_common::{COMM_LEN, KernelOffsets};
 
@@ -59,13 +58,13 @@ impl Comm {
 /// The current task's comm.
 #[inline(always)]
 pub fn current_comm() -> Option<Comm> {
-    // Not zeroed first (a call to memset): the helper writes every byte, the name then NULs.
-    let mut comm = core::mem::MaybeUninit::<Comm>::uninit();
-    // SAFETY: the helper writes all COMM_LEN bytes of the buffer, padding the name with NULs.
-    unsafe {
-        let status = aya_ebpf::helpers::generated::bpf_get_current_comm(comm.as_mut_ptr().cast(), COMM_LEN as u32);
-        (status == 0).then(|| comm.assume_init())
-    }
+    // Zeroed first: some kernels (6.1 among them) copy the name with `strscpy`, which leaves
+    // the bytes after its NUL as they were, and the name is compared as whole words.
+    let mut comm = Comm([0; COMM_LEN]);
+    // SAFETY: the helper writes at most COMM_LEN bytes into the COMM_LEN-byte buffer.
+    let status =
+        unsafe { aya_ebpf::helpers::generated::bpf_get_current_comm(comm.0.as_mut_ptr().cast(), COMM_LEN as u32) };
+    (status == 0).then_some(comm)
 }
 
 /// The task an event is about, as the filter and the record header need it.
