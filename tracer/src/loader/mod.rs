@@ -149,31 +149,19 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     let attach_ids = kernel.attach_ids(&probes::BTF_TRACEPOINTS, &probes::FENTRY_FUNCTIONS);
     log::debug!("kernel layouts read from {} in {:?}: {offsets:?}", btf_file.display(), started.elapsed());
     let filters = options.filters;
-    let mut flags = 0;
-    if !filters.comms.is_empty() {
-        flags |= filter_flags::COMM;
-    }
-    if !filters.pids.is_empty() {
-        flags |= filter_flags::PID;
-    }
-    if !filters.tids.is_empty() {
-        flags |= filter_flags::TID;
-    }
-    if !filters.uids.is_empty() {
-        flags |= filter_flags::UID;
-    }
-    if filters.follow || options.follow_only {
-        flags |= filter_flags::FOLLOW;
-    }
-    if !filters.pidns.is_empty() {
-        flags |= filter_flags::PIDNS;
-    }
-    if !filters.containers.is_empty() {
-        flags |= filter_flags::CONTAINER;
-    }
-    if !filters.cgroups.is_empty() {
-        flags |= filter_flags::CGROUP;
-    }
+    let flags = [
+        (!filters.comms.is_empty(), filter_flags::COMM),
+        (!filters.pids.is_empty(), filter_flags::PID),
+        (!filters.tids.is_empty(), filter_flags::TID),
+        (!filters.uids.is_empty(), filter_flags::UID),
+        (filters.follow || options.follow_only, filter_flags::FOLLOW),
+        (!filters.pidns.is_empty(), filter_flags::PIDNS),
+        (!filters.containers.is_empty(), filter_flags::CONTAINER),
+        (!filters.cgroups.is_empty(), filter_flags::CGROUP),
+    ]
+    .into_iter()
+    .filter(|(active, _)| *active)
+    .fold(0, |flags, (_, flag)| flags | flag);
     let cgroup_filter = container_filter(filters);
     let comm_values = CommFilter::new(filters.comms.iter().map(|comm| comm.as_bytes()));
     for path in &filters.cgroups {

@@ -44,16 +44,9 @@ pub struct ChainWriter {
     next: u64,
     /// Most recent last; each holds its chain alive, so equal pointers mean equal chains.
     defined: Vec<(Ancestors, u64)>,
-    /// Stands in for a chain while its event is encoded.
-    empty: Ancestors,
 }
 
 impl ChainWriter {
-    /// An empty chain, to leave in an event while its own is written separately.
-    pub(super) fn placeholder(&self) -> Ancestors {
-        self.empty.clone()
-    }
-
     /// Appends the reference to `chain`, defining it first if this stretch has not.
     pub(super) fn put(&mut self, chain: &Ancestors, out: &mut BytesMut) {
         if chain.is_empty() {

@@ -43,7 +43,8 @@ pub fn encode(event: &mut Event, chains: &mut ChainWriter, out: &mut BytesMut) {
         append_postcard(&*event, out);
         return;
     };
-    let chain = std::mem::replace(slot, chains.placeholder());
+    // An empty `Arc<[T]>` is a shared static: taking the chain allocates nothing.
+    let chain = std::mem::take(slot);
     append_postcard(&*event, out);
     chains.put(&chain, out);
     if let Some(slot) = chain_mut(&mut event.detail) {

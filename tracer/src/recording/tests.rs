@@ -125,6 +125,27 @@ fn many_events(n: usize) -> Vec<Event> {
         .collect()
 }
 
+/// The events of a fixture recorded by an earlier release, which must be in format `version`
+/// and intact, and their JSON lines as this tracer prints them.
+pub(super) fn replayed_fixture(path: &str, version: u16) -> (Vec<Event>, String) {
+    use crate::output::{JsonPrinter, Printer};
+    let reader = RecordingReader::open(Path::new(path)).expect("the fixture opens");
+    assert_eq!(reader.header().format_version, version);
+    let mut events = Vec::new();
+    for item in reader {
+        match item {
+            ReadItem::Event(event) => events.push(event),
+            ReadItem::Trailer(_) => {}
+            other => panic!("the fixture is intact, yet: {other:?}"),
+        }
+    }
+    let mut printer = JsonPrinter::new(Vec::new());
+    for event in &events {
+        printer.print(event).unwrap();
+    }
+    (events, String::from_utf8(printer.into_inner()).unwrap())
+}
+
 fn events_of(items: &[ReadItem]) -> Vec<Event> {
     items
         .iter()

@@ -134,12 +134,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::{
-        output::{JsonPrinter, Printer},
-        recording::{ReadItem, RecordingReader},
-    };
+    use crate::recording::tests::replayed_fixture;
 
     /// A recording made by the release that wrote format version 1 (the lifecycle workload), and
     /// that release's `tracer replay --json` of it.
@@ -150,16 +145,7 @@ mod tests {
     /// (a list of names) and so is compared through its names.
     #[test]
     fn version_1_recordings_replay_with_every_field() {
-        let reader = RecordingReader::open(Path::new(FIXTURE)).expect("the fixture opens");
-        assert_eq!(reader.header().format_version, 1);
-        let mut printer = JsonPrinter::new(Vec::new());
-        for item in reader {
-            match item {
-                ReadItem::Event(event) => printer.print(&event).unwrap(),
-                other => panic!("the fixture is intact, yet: {other:?}"),
-            }
-        }
-        let now = String::from_utf8(printer.into_inner()).unwrap();
+        let (_, now) = replayed_fixture(FIXTURE, 1);
         let then = std::fs::read_to_string(FIXTURE_JSON).unwrap();
         assert_eq!(now.lines().count(), 17);
         assert_eq!(now.lines().count(), then.lines().count());

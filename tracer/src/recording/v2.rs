@@ -157,12 +157,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::{
-        output::{JsonPrinter, Printer},
-        recording::{ReadItem, RecordingReader},
-    };
+    use crate::recording::tests::replayed_fixture;
 
     /// A recording made by the release that wrote format version 2 (`tracer run` of the lifecycle
     /// workload and an exec with empty and non-UTF-8 arguments, with `--env-filter HOME`), and
@@ -174,17 +169,7 @@ mod tests {
     /// null (unknown), not made up.
     #[test]
     fn version_2_recordings_replay_with_every_field() {
-        let reader = RecordingReader::open(Path::new(FIXTURE)).expect("the fixture opens");
-        assert_eq!(reader.header().format_version, 2);
-        let mut printer = JsonPrinter::new(Vec::new());
-        for item in reader {
-            match item {
-                ReadItem::Event(event) => printer.print(&event).unwrap(),
-                ReadItem::Trailer(_) => {}
-                other => panic!("the fixture is intact, yet: {other:?}"),
-            }
-        }
-        let now = String::from_utf8(printer.into_inner()).unwrap();
+        let (_, now) = replayed_fixture(FIXTURE, 2);
         let then = std::fs::read_to_string(FIXTURE_JSON).unwrap();
         assert_eq!(now.lines().count(), 25);
         assert_eq!(now.lines().count(), then.lines().count());

@@ -104,31 +104,28 @@ impl Ancestry {
             known.comm = event.comm.clone();
             changed = true;
         }
+        if let Detail::Exec { filename, .. } = &event.detail
+            && known.exe.as_ref() != Some(filename)
+        {
+            known.exe = Some(filename.clone());
+            changed = true;
+        }
+        if let Detail::Fork { child_tgid, thread: false, .. } = event.detail {
+            let child = Process { ppid: event.tgid, comm: event.comm.clone(), exe: known.exe.clone() };
+            self.processes.insert(child_tgid, child);
+            changed = true;
+        }
+        if changed {
+            self.chains.clear();
+        }
         let ppid = event.ppid;
         match &mut event.detail {
-            Detail::Fork { child_tgid, thread: false, .. } => {
-                let child = Process { ppid: event.tgid, comm: event.comm.clone(), exe: known.exe.clone() };
-                self.processes.insert(*child_tgid, child);
-                changed = true;
-            }
-            Detail::Exec { filename, ancestors, .. } => {
-                if known.exe.as_ref() != Some(filename) {
-                    known.exe = Some(filename.clone());
-                    changed = true;
-                }
-                if changed {
-                    self.chains.clear();
-                }
-                *ancestors = self.ancestors(ppid);
-            }
+            Detail::Exec { ancestors, .. } => *ancestors = self.ancestors(ppid),
             Detail::Exit { group_dead, ancestors, .. } => {
-                if changed {
-                    self.chains.clear();
-                }
                 *ancestors = self.ancestors(ppid);
                 if *group_dead {
                     self.processes.remove(&event.tgid);
-                    changed = true;
+                    self.chains.clear();
                 }
             }
             _ => {}
@@ -136,9 +133,6 @@ impl Ancestry {
         if self.processes.len() > SWEEP_AT {
             let root = self.proc_root.clone();
             self.processes.retain(|tgid, _| root.join(tgid.to_string()).exists());
-            changed = true;
-        }
-        if changed {
             self.chains.clear();
         }
     }

@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::event::{Ancestor, Ancestors, Detail};
-use crate::output::{JsonPrinter, Printer};
 
 /// Exits of `n` threads of one process, all with the same chain.
 fn thread_exits(n: usize) -> Vec<Event> {
@@ -73,21 +72,7 @@ const V3_FIXTURE_JSON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v
 
 #[test]
 fn version_3_recordings_replay_as_their_release_printed_them() {
-    let reader = RecordingReader::open(Path::new(V3_FIXTURE)).expect("the fixture opens");
-    assert_eq!(reader.header().format_version, 3);
-    let mut events = Vec::new();
-    for item in reader {
-        match item {
-            ReadItem::Event(event) => events.push(event),
-            ReadItem::Trailer(_) => {}
-            other => panic!("the fixture is intact, yet: {other:?}"),
-        }
-    }
-    let mut printer = JsonPrinter::new(Vec::new());
-    for event in &events {
-        printer.print(event).unwrap();
-    }
-    let now = String::from_utf8(printer.into_inner()).unwrap();
+    let (events, now) = replayed_fixture(V3_FIXTURE, 3);
     let then = std::fs::read_to_string(V3_FIXTURE_JSON).unwrap();
     assert_eq!(now.lines().count(), 25);
     for (now, then) in now.lines().zip(then.lines()) {
