@@ -46,18 +46,19 @@ pub static OWN_TGID: Array<u32> = Array::with_max_entries(1, 0);
 pub static GROUP_DEATHS: LruHashMap<[u64; 2], u8> = LruHashMap::with_max_entries(1024, 0);
 
 /// Slots of [`CLONE_FLAGS`] (a power of two).
-pub const CLONE_SLOTS: u32 = 16384;
+pub const CLONE_SLOTS: u32 = 8192;
 
 /// `clone_flags` seen by `task_newtask`, handed to the fork event that follows in the same
 /// `clone`. Both hooks run in the creating task, so the slot is the creator's TID modulo
 /// [`CLONE_SLOTS`], tagged with the new task's TID. An array, not a hash: its look-up is inlined
 /// and an update takes no lock and no allocation (this hand-off was the costliest part of a
 /// fork). Two creators sharing a slot and cloning at the same instant make the tag disagree: the
-/// flags are then unknown, never wrong.
+/// flags are then unknown, never wrong. A slot fills a cache line: creators on other CPUs
+/// (usually of adjacent TIDs) would otherwise pull the same line back and forth.
 #[map]
 pub static CLONE_FLAGS: Array<CloneSlot> = Array::with_max_entries(CLONE_SLOTS, 0);
 
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct CloneSlot {
     /// TID of the task being created; 0 once taken.
     pub child_tid: u32,
