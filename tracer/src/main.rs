@@ -69,7 +69,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(status) => ExitCode::from(status),
         Err(error) => {
-            eprintln!("tracer: {error:#}");
+            // Errors can quote file names and file contents (a glob can pick up a name another
+            // user chose): escaped, so they cannot drive the terminal.
+            eprintln!("tracer: {}", output::escape::escape(&format!("{error:#}")));
             let usage = error.is::<config::ConfigError>()
                 || error.is::<filter::FilterError>()
                 || matches!(error.downcast_ref::<loader::LoadError>(), Some(loader::LoadError::Cgroup(_)))

@@ -1,6 +1,6 @@
 //! Bad input gets one clear line on stderr and the right exit status: a hook the kernel
 //! refuses, a hook forced for an event kind that is not traced, a BTF file that is a device or
-//! too large. Real binary, real kernel, as root.
+//! too large, a file name built to drive the terminal. Real binary, real kernel, as root.
 mod common;
 
 use std::process::{Command, Output};
@@ -88,5 +88,31 @@ fn a_btf_file_that_is_a_device_or_too_large_is_refused_before_it_is_read() {
             )
         )
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_file_name_another_user_chose_reaches_stderr_escaped() {
+    // A glob in a shared directory picks up whatever names were planted there.
+    let dir = scratch_dir("hostile-name");
+    let planted = dir.join("\x1b]0;owned\x07\nx.rec");
+    std::fs::write(&planted, b"not a recording").unwrap();
+    let pattern = dir.join("*.rec");
+    let out = dir.join("out.pftrace");
+    let runs: [&[&str]; 3] = [
+        &["replay", pattern.to_str().unwrap()],
+        &["tree", planted.to_str().unwrap()],
+        &["export", planted.to_str().unwrap(), "--perfetto", out.to_str().unwrap()],
+    ];
+    for args in runs {
+        let command = args[0];
+        let output = tracer(args, &[]);
+        let (status, line) = one_line(&output);
+        assert_eq!(status, Some(1), "{command}: {line}");
+        assert!(!line.chars().any(char::is_control), "{command}: a control character reached stderr: {line:?}");
+        let shown = format!("{}/\\x1b]0;owned\\x07\\nx.rec", dir.display());
+        assert_eq!(line, format!("tracer: {shown} is not a tracer recording (no tracer header)"), "{command}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
