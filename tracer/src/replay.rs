@@ -17,12 +17,9 @@ use crate::{
     filter::{EventFilter, Filters},
     output::{self, escape::escape},
     pipeline::{Pipeline, PipelineError},
-    recording::{ReadItem, RecordingHeader, RecordingReader, Trailer},
+    recording::{EXIT_DAMAGED, ReadItem, RecordingHeader, RecordingReader, Trailer},
     recording_set,
 };
-
-/// Exit status when the recording is damaged, incomplete, or was not closed cleanly.
-pub const EXIT_DAMAGED: u8 = 1;
 
 /// `tracer replay FILE...`: the files (and glob patterns) in time order, through one pipeline,
 /// so filters such as `--follow` carry over from one rotated file to the next.

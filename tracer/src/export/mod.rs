@@ -13,35 +13,17 @@ use anyhow::{Context, Result};
 
 use crate::{
     filter::Filters,
-    recording::{ReadItem, RecordingReader},
+    recording::{EXIT_DAMAGED, RecordingReader, each_event},
+    recording_set::shown,
     tasks::Coverage,
 };
-
-/// Exit status when records had to be skipped (as `tracer replay`).
-const EXIT_DAMAGED: u8 = 1;
 
 /// `tracer export FILE --perfetto OUT [--force]`.
 pub fn perfetto(path: &Path, out: &Path, force: bool) -> Result<u8> {
     let reader = RecordingReader::open(path)?;
     let header = reader.header().clone();
     let mut export = perfetto::Export::new(header.boot_to_wall_ns);
-    let mut skipped = 0u64;
-    for item in reader {
-        match item {
-            ReadItem::Event(event) => export.observe(&event),
-            ReadItem::Skipped { offset, reason } => {
-                skipped += 1;
-                eprintln!("tracer: {}: skipped a damaged record at byte {offset}: {reason}", path.display());
-            }
-            ReadItem::Truncated { offset: _, reason } => eprintln!("tracer: {}: {reason}", path.display()),
-            ReadItem::ReadFailed { reason, .. } => {
-                skipped += 1;
-                eprintln!("tracer: {}: {reason}", path.display());
-            }
-            // Its counts are checked by `tracer replay`; the picture is the same either way.
-            ReadItem::Trailer(_) => {}
-        }
-    }
+    let skipped = each_event(path, reader, |event| export.observe(&event));
     let everything = Filters::from_args(&Default::default())?;
     let coverage = Coverage::of_recording(&header, &everything);
 
@@ -53,11 +35,11 @@ pub fn perfetto(path: &Path, out: &Path, force: bool) -> Result<u8> {
     }
     let packets = export
         .write(coverage, &mut BufWriter::with_capacity(64 * 1024, file))
-        .with_context(|| format!("cannot write {}", out.display()))?;
+        .with_context(|| format!("cannot write {}", shown(out)))?;
     let model = export.model();
     eprintln!(
         "tracer: wrote {} ({} processes, {} threads, {packets} packets); open it at https://ui.perfetto.dev",
-        out.display(),
+        shown(out),
         model.processes().count(),
         model.threads().count(),
     );

@@ -21,12 +21,10 @@ pub use render::Options;
 use crate::{
     cli::FilterArgs,
     filter::{EventFilter, Filters},
-    recording::{ReadItem, RecordingReader},
+    recording::{EXIT_DAMAGED, RecordingReader, each_event},
+    recording_set::shown,
     tasks::{Coverage, TaskModel},
 };
-
-/// Exit status when records had to be skipped (as `tracer replay`).
-const EXIT_DAMAGED: u8 = 1;
 
 /// How the tree is drawn, from the command line.
 #[derive(Clone, Copy, Debug, Default)]
@@ -58,7 +56,7 @@ pub fn tree(path: &Path, filter_args: &FilterArgs, layout: Layout) -> Result<u8>
     let coverage = Coverage::of_recording(reader.header(), &filters);
     let (model, skipped) = read_model(path, reader, filters);
     if model.processes().next().is_none() {
-        eprintln!("tracer: {}: no task events to draw", path.display());
+        eprintln!("tracer: {}: no task events to draw", shown(path));
     }
     match print(&model, layout, coverage) {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
@@ -72,26 +70,10 @@ pub fn tree(path: &Path, filter_args: &FilterArgs, layout: Layout) -> Result<u8>
 pub fn read_model(path: &Path, reader: RecordingReader, filters: Filters) -> (TaskModel, u64) {
     let mut filter = EventFilter::new(filters);
     let mut model = TaskModel::new();
-    let mut skipped = 0;
-    for item in reader {
-        match item {
-            ReadItem::Event(event) => {
-                if filter.admits(&event) {
-                    model.observe(&event);
-                }
-            }
-            ReadItem::Skipped { offset, reason } => {
-                skipped += 1;
-                eprintln!("tracer: {}: skipped a damaged record at byte {offset}: {reason}", path.display());
-            }
-            ReadItem::Truncated { offset: _, reason } => eprintln!("tracer: {}: {reason}", path.display()),
-            ReadItem::ReadFailed { reason, .. } => {
-                skipped += 1;
-                eprintln!("tracer: {}: {reason}", path.display());
-            }
-            // Its counts are checked by `tracer replay`; the picture is the same either way.
-            ReadItem::Trailer(_) => {}
+    let skipped = each_event(path, reader, |event| {
+        if filter.admits(&event) {
+            model.observe(&event);
         }
-    }
+    });
     (model, skipped)
 }
