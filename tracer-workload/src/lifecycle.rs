@@ -9,6 +9,7 @@
 //!    then exits last, taking the process with it (exit code 0). The leader uses the `exit`
 //!    syscall that `pthread_exit` ends in: glibc's `pthread_exit` unwinds the caller's frames,
 //!    which Rust's `main` does not allow.
+//!
 //! Each step finishes before the next starts, so the events come in this order.
 use std::{
     ffi::CString,

@@ -15,6 +15,10 @@ use crate::event::Event;
 
 /// One thing found in a recording after its header.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "items are handed on one at a time, never stored in bulk: boxing would only add an allocation per event"
+)]
 pub enum ReadItem {
     Event(Event),
     /// Damaged bytes starting at `offset` were skipped; reading goes on.
