@@ -1,10 +1,16 @@
-//! The recordings one `tracer replay` reads: the files and glob patterns given, expanded and
-//! put in time order. Rotated recordings (`trace.rec.3`, `trace.rec.2`, …, `trace.rec`) each
-//! start with a header of their own; they are read oldest first by the start time in that
-//! header, not by name (which the rotation keeps shifting), so a glob in any order works.
+//! The recordings a command reads: for `tracer replay`, the files and glob patterns given,
+//! expanded and put in time order; for the pictures (`tracer tree`, `tracer export`), one file's
+//! events, with its damage reported.
+//!
+//! Rotated recordings (`trace.rec.3`, `trace.rec.2`, …, `trace.rec`) each start with a header
+//! of their own; they are read oldest first by the start time in that header, not by name
+//! (which the rotation keeps shifting), so a glob in any order works.
 use std::path::{Path, PathBuf};
 
-use crate::recording::{RecordingError, RecordingReader};
+use crate::{
+    event::Event,
+    recording::{ReadItem, RecordingError, RecordingReader},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetError {
@@ -61,6 +67,34 @@ pub fn open_in_time_order(arguments: &[PathBuf]) -> Result<Vec<(PathBuf, Recordi
         (a.header().start_wall_ns, a_path.as_path()).cmp(&(b.header().start_wall_ns, b_path.as_path()))
     });
     Ok(readers)
+}
+
+/// Exit status when damaged records had to be skipped (`replay`, `tree`, `export`); `replay`
+/// also exits with it for a recording that is incomplete or was not closed cleanly.
+pub const EXIT_DAMAGED: u8 = 1;
+
+/// Hands every event of `reader` (opened from `path`) to `observe`; returns how many damaged
+/// records were skipped, a read error counted as one. A trailer's counts are left to
+/// `tracer replay`: a picture is the same either way.
+pub fn each_event(path: &Path, reader: RecordingReader, mut observe: impl FnMut(Event)) -> u64 {
+    let shown = shown(path);
+    let mut skipped = 0;
+    for item in reader {
+        match item {
+            ReadItem::Event(event) => observe(event),
+            ReadItem::Skipped { offset, reason } => {
+                skipped += 1;
+                eprintln!("tracer: {shown}: skipped a damaged record at byte {offset}: {reason}");
+            }
+            ReadItem::Truncated { offset: _, reason } => eprintln!("tracer: {shown}: {reason}"),
+            ReadItem::ReadFailed { reason, .. } => {
+                skipped += 1;
+                eprintln!("tracer: {shown}: {reason}");
+            }
+            ReadItem::Trailer(_) => {}
+        }
+    }
+    skipped
 }
 
 /// `path` as shown in messages.

@@ -17,8 +17,8 @@ use crate::{
     filter::{EventFilter, Filters},
     output::{self, escape::escape},
     pipeline::{Pipeline, PipelineError},
-    recording::{EXIT_DAMAGED, ReadItem, RecordingHeader, RecordingReader, Trailer},
-    recording_set,
+    recording::{ReadItem, RecordingHeader, RecordingReader, Trailer},
+    recording_set::{self, EXIT_DAMAGED},
 };
 
 /// `tracer replay FILE...`: the files (and glob patterns) in time order, through one pipeline,

@@ -13,8 +13,8 @@ use anyhow::{Context, Result};
 
 use crate::{
     filter::Filters,
-    recording::{EXIT_DAMAGED, RecordingReader, each_event},
-    recording_set::shown,
+    recording::RecordingReader,
+    recording_set::{EXIT_DAMAGED, each_event, shown},
     tasks::Coverage,
 };
 

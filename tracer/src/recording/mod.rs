@@ -154,7 +154,6 @@ mod chains;
 pub mod codec;
 mod crc_index;
 mod create;
-mod damage;
 pub(crate) mod open_dir;
 mod reader;
 mod stream;
@@ -171,7 +170,6 @@ mod tests;
 use std::io;
 use std::path::PathBuf;
 
-pub use damage::{EXIT_DAMAGED, each_event};
 pub use reader::{ReadItem, RecordingReader};
 pub use trailer::{Losses, Trailer};
 pub use writer::RecordingWriter;

@@ -21,8 +21,8 @@ pub use render::Options;
 use crate::{
     cli::FilterArgs,
     filter::{EventFilter, Filters},
-    recording::{EXIT_DAMAGED, RecordingReader, each_event},
-    recording_set::shown,
+    recording::RecordingReader,
+    recording_set::{EXIT_DAMAGED, each_event, shown},
     tasks::{Coverage, TaskModel},
 };
 
