@@ -50,6 +50,24 @@ pub fn comm_words(comm: &[u8; COMM_LEN]) -> [u64; 2] {
     [word(0), word(8)]
 }
 
+/// A comm's words ([`comm_words`]) with every byte from the first NUL on zeroed, as a name
+/// set with padding reads: the kernel side reads `task->comm` raw, and a kernel that set a
+/// shorter name without padding leaves the old name's bytes after the NUL. Branch-free, so the
+/// verifier walks no extra paths: `haszero` marks the zero bytes (only the lowest mark is
+/// exact, and only it is used), and every byte below it is kept.
+#[inline(always)]
+pub fn up_to_nul([low, high]: [u64; 2]) -> [u64; 2] {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let marks = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    // Bit 8k+7 for the first zero byte k → a mask of the k bytes below it; no mark → all ones.
+    let keep = |marks: u64| ((marks & marks.wrapping_neg()) >> 7).wrapping_sub(1);
+    let (low_marks, high_marks) = (marks(low), marks(high));
+    // All ones when the low word holds a NUL: the high word is then all padding.
+    let low_ended = ((low_marks | low_marks.wrapping_neg()) >> 63).wrapping_neg();
+    [low & keep(low_marks), high & keep(high_marks) & !low_ended]
+}
+
 impl Default for CommFilter {
     fn default() -> Self {
         Self::new(core::iter::empty())
@@ -74,5 +92,52 @@ mod tests {
         let names: Vec<Vec<u8>> = (0..9).map(|n| format!("n{n}").into_bytes()).collect();
         assert_eq!(CommFilter::new(names.iter().map(Vec::as_slice)).count, IN_MAP);
         assert_eq!(size_of::<CommFilter>(), COMM_SLOTS * COMM_LEN + 8);
+    }
+
+    /// What [`up_to_nul`] must compute, byte by byte.
+    fn padded(comm: &[u8; COMM_LEN]) -> [u8; COMM_LEN] {
+        let mut out = [0; COMM_LEN];
+        let end = comm.iter().position(|&byte| byte == 0).unwrap_or(COMM_LEN);
+        out[..end].copy_from_slice(&comm[..end]);
+        out
+    }
+
+    #[test]
+    fn up_to_nul_zeroes_exactly_the_bytes_after_the_first_nul() {
+        // Bytes that trip word-wise zero tests: 0x01 just above a zero (the borrow), 0x80 and
+        // 0xff (high bits), and NULs in every position, with garbage or more NULs after them.
+        let tricky = [0x01, 0x80, 0xff, 0x7f, 0x81, b'a', 0x00];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut cases = 0;
+        for nul in 0..=COMM_LEN {
+            for _ in 0..2000 {
+                let mut comm = [0u8; COMM_LEN];
+                for byte in comm.iter_mut() {
+                    let roll = next();
+                    *byte = if roll % 3 == 0 { tricky[(roll >> 8) as usize % tricky.len()] } else { (roll >> 16) as u8 };
+                }
+                for byte in &mut comm[..nul.min(COMM_LEN)] {
+                    if *byte == 0 {
+                        *byte = 0x01;
+                    }
+                }
+                if nul < COMM_LEN {
+                    comm[nul] = 0;
+                }
+                let words = up_to_nul(comm_words(&comm));
+                assert_eq!(words, comm_words(&padded(&comm)), "{comm:02x?}");
+                cases += 1;
+            }
+        }
+        assert_eq!(cases, (COMM_LEN + 1) * 2000);
+        // A padded name is unchanged.
+        let name = *b"tracer-workload\0";
+        assert_eq!(up_to_nul(comm_words(&name)), comm_words(&name));
     }
 }

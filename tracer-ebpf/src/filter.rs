@@ -19,13 +19,14 @@ use crate::{
 /// `--follow`: a followed process is selected whatever its comm).
 #[inline(always)]
 pub fn selected_current() -> Option<Who> {
-    let comm = task::current_comm()?;
+    let current = task::current_task();
+    let comm = task::current_comm(current)?;
     let flags = settings().filter_flags;
     let comm_first = flags & filter_flags::COMM != 0 && flags & filter_flags::FOLLOW == 0;
     if comm_first && !comm_selected(&comm) {
         return None;
     }
-    let who = task::current_with(comm);
+    let who = task::current_with(current, comm);
     decide(&who, flags, !comm_first).then_some(who)
 }
 

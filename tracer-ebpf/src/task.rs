@@ -2,7 +2,9 @@
 use aya_ebpf::helpers::{
     bpf_get_current_pid_tgid, bpf_get_current_task, bpf_get_current_uid_gid, bpf_probe_read_kernel,
 };
-use tracer_common::{COMM_LEN, KernelOffsets};
+use tracer_common::{COMM_LEN, KernelOffsets, comm_filter::up_to_nul};
+
+use crate::config;
 
 /// Reads a `T` at `base + offset` of kernel memory.
 #[inline(always)]
@@ -36,17 +38,19 @@ pub fn parent_tgid(task: *const u8, offsets: &KernelOffsets) -> Result<u32, i32>
     read(parent, offsets.task_tgid)
 }
 
-#[inline(always)]
-pub fn comm(task: *const u8, offsets: &KernelOffsets) -> Result<[u8; COMM_LEN], i32> {
-    read(task, offsets.task_comm)
-}
-
 /// A task's comm, aligned so that it can be compared as two words.
 #[derive(Clone, Copy)]
 #[repr(C, align(8))]
 pub struct Comm(pub [u8; COMM_LEN]);
 
 impl Comm {
+    #[inline(always)]
+    fn from_words(words: [u64; 2]) -> Comm {
+        // SAFETY: two u64s are 16 plain bytes; bpfel stores them little-endian, as
+        // `comm_filter::comm_words` reads names.
+        Comm(unsafe { core::mem::transmute::<[u64; 2], [u8; COMM_LEN]>(words) })
+    }
+
     /// The two little-endian words of its bytes (as `comm_filter::comm_words` makes them).
     #[inline(always)]
     pub fn words(&self) -> [u64; 2] {
@@ -55,16 +59,13 @@ impl Comm {
     }
 }
 
-/// The current task's comm.
+/// The current task's comm, read from its `task_struct`. `bpf_get_current_comm` copies the
+/// same bytes but cost about four field reads (a string copy with padding, and the buffer
+/// zeroed before it, which Linux 6.1's unpadded copy needs).
 #[inline(always)]
-pub fn current_comm() -> Option<Comm> {
-    // Zeroed first: some kernels (6.1 among them) copy the name with `strscpy`, which leaves
-    // the bytes after its NUL as they were, and the name is compared as whole words.
-    let mut comm = Comm([0; COMM_LEN]);
-    // SAFETY: the helper writes at most COMM_LEN bytes into the COMM_LEN-byte buffer.
-    let status =
-        unsafe { aya_ebpf::helpers::generated::bpf_get_current_comm(comm.0.as_mut_ptr().cast(), COMM_LEN as u32) };
-    (status == 0).then_some(comm)
+pub fn current_comm(task: *const u8) -> Option<Comm> {
+    let words: [u64; 2] = read(task, config::offsets().task_comm).ok()?;
+    Some(Comm::from_words(up_to_nul(words)))
 }
 
 /// The task an event is about, as the filter and the record header need it.
@@ -78,18 +79,24 @@ pub struct Who {
     pub comm: Comm,
 }
 
+/// The current task's `task_struct`.
+#[inline(always)]
+pub fn current_task() -> *const u8 {
+    // SAFETY: plain helper call.
+    unsafe { bpf_get_current_task() as *const u8 }
+}
+
 /// The current task.
 #[inline(always)]
 pub fn current() -> Option<Who> {
-    Some(current_with(current_comm()?))
+    let task = current_task();
+    Some(current_with(task, current_comm(task)?))
 }
 
-/// The current task, whose comm was read already.
+/// The current task (`task`), whose comm was read already.
 #[inline(always)]
-pub fn current_with(comm: Comm) -> Who {
+pub fn current_with(task: *const u8, comm: Comm) -> Who {
     let pid_tgid = bpf_get_current_pid_tgid();
-    // SAFETY: plain helper call.
-    let task = unsafe { bpf_get_current_task() } as *const u8;
     Who { task, tgid: (pid_tgid >> 32) as u32, tid: pid_tgid as u32, uid: bpf_get_current_uid_gid() as u32, comm }
 }
 
@@ -102,7 +109,7 @@ pub fn who(task: *const u8, offsets: &KernelOffsets) -> Result<Who, i32> {
         tgid: read(task, offsets.task_tgid)?,
         tid: read(task, offsets.task_pid)?,
         uid: read(cred, offsets.cred_uid)?,
-        comm: Comm(comm(task, offsets)?),
+        comm: Comm::from_words(up_to_nul(read(task, offsets.task_comm)?)),
     })
 }
 

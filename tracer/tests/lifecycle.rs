@@ -170,6 +170,27 @@ fn exec_from_a_non_leader_thread_takes_over_the_leaders_tid() {
     assert!(position(leader) < position(exec) && position(exec) < position(end), "[{context}] {events:?}");
 }
 
+/// The kernel's `--comm` check reads the task's comm as it is after a rename to a shorter name
+/// ("tracer-workload" → "lc-renamed"): only the renamed thread's exit passes, byte for byte.
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_comm_filter_matches_a_thread_renamed_to_a_shorter_name() {
+    let tracer = Tracer::start(&["--json", "-c", "lc-renamed", "-e", "fork,exit"]);
+    let (pid, stdout) = run_workload(&["lifecycle"]);
+    let stopped = tracer.stop();
+    let pthread = field(&report(&stdout), "pthread_tid");
+    let events: Vec<Value> =
+        stopped.events().into_iter().filter(|event| field(event, "tgid") == u64::from(pid)).collect();
+    let context = machine();
+    assert_eq!(events.len(), 1, "[{context}] only the renamed thread's exit: {events:?}");
+    let exit = &events[0];
+    assert_eq!(
+        (exit["event"].as_str(), field(exit, "tid"), exit["comm"].as_str(), exit["group_dead"].clone()),
+        (Some("exit"), pthread, Some("lc-renamed"), true.into()),
+        "[{context}] {exit}"
+    );
+}
+
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn lifecycle_events_from_tp_btf_hooks() {
