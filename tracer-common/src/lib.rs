@@ -300,7 +300,9 @@ pub struct KernelOffsets {
     pub task_tgid: u32,
     pub task_real_parent: u32,
     pub task_exit_code: u32,
-    pub task_start_time: u32,
+    /// `start_boottime` (`real_start_time` before Linux 5.5): CLOCK_BOOTTIME at creation, the
+    /// clock of the record headers' timestamps.
+    pub task_start_boottime: u32,
     pub task_comm: u32,
     pub task_mm: u32,
     pub task_signal: u32,

@@ -7,7 +7,6 @@
 use aya_ebpf::bindings::BPF_NOEXIST;
 use aya_ebpf::{
     EbpfContext,
-    helpers::bpf_ktime_get_ns,
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
 };
@@ -38,7 +37,7 @@ pub fn sched_process_exit_raw(ctx: RawTracePointContext) -> i32 {
 /// True for the first task of a dying group to ask.
 fn claim_group_death(task: *const u8, offsets: &KernelOffsets, tgid: u32) -> bool {
     let leader: *const u8 = task::read(task, offsets.task_group_leader).unwrap_or(core::ptr::null());
-    let Ok(started) = task::read::<u64>(leader, offsets.task_start_time) else { return true };
+    let Ok(started) = task::read::<u64>(leader, offsets.task_start_boottime) else { return true };
     // (TGID, start time) never repeats, so entries of long-gone processes cannot collide.
     GROUP_DEATHS.insert([u64::from(tgid), started], 1u8, BPF_NOEXIST as u64).is_ok()
 }
@@ -64,16 +63,17 @@ fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
         return 0;
     }
     let exit_code: u32 = task::read(task, offsets.task_exit_code).unwrap_or(0);
-    let start_time: u64 = task::read(task, offsets.task_start_time).unwrap_or(0);
-    // SAFETY: plain helper call.
-    let now = unsafe { bpf_ktime_get_ns() };
+    // On the header's clock, so that its timestamp serves as the time of death: one clock read.
+    let started: u64 = task::read(task, offsets.task_start_boottime).unwrap_or(0);
     let ppid = task::parent_tgid(task, &offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<ExitEvent>() else { return 0 };
+    let header = emit::header(event_kind::EXIT, source, &who, ppid);
+    let lifetime_ns = header.timestamp_ns.saturating_sub(started);
     entry.write(ExitEvent {
-        header: emit::header(event_kind::EXIT, source, &who, ppid),
+        header,
         exit_code,
         flags: if group_dead { exit_flags::GROUP_DEAD } else { 0 },
-        lifetime_ns: now.saturating_sub(start_time),
+        lifetime_ns,
     });
     emit::submit(entry);
     0

@@ -275,7 +275,9 @@ impl KernelBtf {
             task_tgid: self.field_offset("task_struct", "tgid")?,
             task_real_parent: self.field_offset("task_struct", "real_parent")?,
             task_exit_code: self.field_offset("task_struct", "exit_code")?,
-            task_start_time: self.field_offset("task_struct", "start_time")?,
+            task_start_boottime: self
+                .field_offset("task_struct", "start_boottime")
+                .or_else(|_| self.field_offset("task_struct", "real_start_time"))?,
             task_comm: self.field_offset("task_struct", "comm")?,
             task_mm: self.field_offset("task_struct", "mm")?,
             task_signal: self.field_offset("task_struct", "signal")?,
