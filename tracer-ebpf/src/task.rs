@@ -60,7 +60,7 @@ impl Comm {
 }
 
 /// The current task's comm, read from its `task_struct`. `bpf_get_current_comm` copies the
-/// same bytes but cost about four field reads (a string copy with padding, and the buffer
+/// same bytes but cost as much as about five field reads (a padded string copy, and the buffer
 /// zeroed before it, which Linux 6.1's unpadded copy needs).
 #[inline(always)]
 pub fn current_comm(task: *const u8) -> Option<Comm> {
