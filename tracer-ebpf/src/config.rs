@@ -18,9 +18,10 @@ static CGROUP_FILTER: CgroupFilter = unsafe { core::mem::zeroed() };
 #[unsafe(no_mangle)]
 static COMM_VALUES: CommFilter = unsafe { core::mem::zeroed() };
 
-// These three are read through a reference rather than copied: they are too large for the BPF
-// stack. The volatile read of their address keeps the compiler from folding the zero
-// initialisers into the code.
+// Each is read through a reference, never copied: a copy is a volatile load of every field (the
+// offsets are 31 of them) on every call, where a hook needs two or three, and the larger ones
+// do not fit the BPF stack. The volatile read of the address keeps the compiler from folding the
+// zero initialisers into the code.
 
 /// Offsets for namespaces, PID-namespace IDs and cgroups.
 #[inline(always)]
@@ -45,14 +46,16 @@ pub fn cgroup_filter() -> &'static CgroupFilter {
 
 /// Struct field offsets of the running kernel.
 #[inline(always)]
-pub fn offsets() -> KernelOffsets {
-    // Volatile: the compiler must not fold the zero initialiser, userspace rewrites it.
-    unsafe { core::ptr::read_volatile(&raw const OFFSETS) }
+pub fn offsets() -> &'static KernelOffsets {
+    // SAFETY: as above.
+    unsafe { &*core::ptr::read_volatile(&&raw const OFFSETS) }
 }
 
+/// What userspace asked for: event kinds, filter flags, wake-up threshold.
 #[inline(always)]
-pub fn settings() -> TracerSettings {
-    unsafe { core::ptr::read_volatile(&raw const SETTINGS) }
+pub fn settings() -> &'static TracerSettings {
+    // SAFETY: as above.
+    unsafe { &*core::ptr::read_volatile(&&raw const SETTINGS) }
 }
 
 /// Whether events of `kind` are to be emitted.

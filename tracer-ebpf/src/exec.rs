@@ -55,7 +55,7 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool>(ctx: &C, source: u32) -> i32
     // SAFETY: plain helper call.
     let cpu = unsafe { bpf_get_smp_processor_id() };
     let Some(scratch) = EXEC_SCRATCH.get_ptr_mut(cpu) else { return 0 };
-    let ppid = task::parent_tgid(task, &offsets).unwrap_or(0);
+    let ppid = task::parent_tgid(task, offsets).unwrap_or(0);
     // SAFETY: the scratch entry is this CPU's, and these hooks do not nest on one CPU. Every
     // write below is bounded: offsets and lengths are clamped so that the verifier can prove
     // each copy stays inside `data`.
@@ -83,7 +83,7 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool>(ctx: &C, source: u32) -> i32
 
         // The directory walk's loops come first, while no length is known yet: the verifier then
         // walks them once, not once per combination of the lengths found before them.
-        let (cwd_len, cwd_flags) = working_directory::<LOOP_HELPER>(task, &offsets, scratch, data);
+        let (cwd_len, cwd_flags) = working_directory::<LOOP_HELPER>(task, offsets, scratch, data);
         (*event).cwd_len = cwd_len as u32;
         flags |= cwd_flags;
         let mut at = cwd_len & (CWD_LEN - 1);

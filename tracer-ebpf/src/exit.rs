@@ -54,7 +54,7 @@ fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
     } else {
         let signal: *const u8 = task::read(task, offsets.task_signal).unwrap_or(core::ptr::null());
         task::read::<i32>(signal, offsets.signal_live).is_ok_and(|live| live == 0)
-            && claim_group_death(task, &offsets, tgid)
+            && claim_group_death(task, offsets, tgid)
     };
     if group_dead && filter::follows() {
         filter::forget(tgid);
@@ -65,7 +65,7 @@ fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
     let exit_code: u32 = task::read(task, offsets.task_exit_code).unwrap_or(0);
     // On the header's clock, so that its timestamp serves as the time of death: one clock read.
     let started: u64 = task::read(task, offsets.task_start_boottime).unwrap_or(0);
-    let ppid = task::parent_tgid(task, &offsets).unwrap_or(0);
+    let ppid = task::parent_tgid(task, offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<ExitEvent>() else { return 0 };
     let header = emit::header(event_kind::EXIT, source, &who, ppid);
     let lifetime_ns = header.timestamp_ns.saturating_sub(started);

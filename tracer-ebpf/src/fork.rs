@@ -123,7 +123,7 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
         new = place::namespaces(child, child_place.pidns);
     }
     if forks {
-        let ppid = task::parent_tgid(parent, &offsets).unwrap_or(0);
+        let ppid = task::parent_tgid(parent, offsets).unwrap_or(0);
         let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
         let event = entry.as_mut_ptr();
         // SAFETY: `event` points at the reserved record, written field by field.

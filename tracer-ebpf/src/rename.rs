@@ -33,9 +33,9 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (renamed, new_name) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
     let offsets = config::offsets();
-    let Ok(who) = task::who(renamed, &offsets) else { return 0 };
+    let Ok(who) = task::who(renamed, offsets) else { return 0 };
     let old_comm = who.comm.0;
-    if task::in_execve(renamed, &offsets) {
+    if task::in_execve(renamed, offsets) {
         // The exec event that follows carries the old name: one event per exec, not two. The
         // exec hook applies the filter, to the task after exec.
         if config::emits(event_kind::EXEC) {
@@ -57,7 +57,7 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     if new_comm == old_comm {
         return 0;
     }
-    let ppid = task::parent_tgid(renamed, &offsets).unwrap_or(0);
+    let ppid = task::parent_tgid(renamed, offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<RenameEvent>() else { return 0 };
     entry.write(RenameEvent { header: emit::header(event_kind::RENAME, source, &who, ppid), old_comm, new_comm });
     emit::submit(entry);
