@@ -12,8 +12,10 @@
 //! too, so the process then creates `N + workers` tasks in all.
 //!
 //! At the end it prints one JSON line on stdout:
-//! `{"shape":"thread","cores":"all","tasks":N,"workers":2,"wall_ns":…}`, where `wall_ns` runs from
-//! just before the first task is created (workers included) to just after the last is reaped.
+//! `{"shape":"thread","cores":"all","tasks":N,"workers":2,"wall_ns":…,"cpu_ns":…}`, where `wall_ns`
+//! runs from just before the first task is created (workers included) to just after the last is
+//! reaped, and `cpu_ns` is the CPU time (user and system) the storm's tasks used over that span:
+//! this process's threads and its reaped children, exec'd programs included.
 //! It exits 2 with one line on stderr on bad arguments, 1 when a task cannot be created or a
 //! child does not exit 0.
 use std::{
@@ -123,10 +125,12 @@ pub fn run(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let cpu_before = cpu_ns();
     match storm(&options) {
         Ok((workers, wall_ns)) => {
+            let cpu_ns = cpu_ns().saturating_sub(cpu_before);
             println!(
-                "{{\"shape\":\"{}\",\"cores\":\"{}\",\"tasks\":{},\"workers\":{workers},\"wall_ns\":{wall_ns}}}",
+                "{{\"shape\":\"{}\",\"cores\":\"{}\",\"tasks\":{},\"workers\":{workers},\"wall_ns\":{wall_ns},\"cpu_ns\":{cpu_ns}}}",
                 options.shape.name(),
                 options.cores.name(),
                 options.tasks
@@ -138,6 +142,21 @@ pub fn run(args: &[String]) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// User and system time of this process (every thread, live or gone) and of its reaped
+/// children, in ns.
+fn cpu_ns() -> u128 {
+    let used = |who| {
+        // SAFETY: getrusage fills the zeroed struct it is given; it cannot fail for these `who`.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut usage) };
+        [usage.ru_utime, usage.ru_stime]
+            .iter()
+            .map(|time| time.tv_sec as u128 * 1_000_000_000 + time.tv_usec as u128 * 1_000)
+            .sum::<u128>()
+    };
+    used(libc::RUSAGE_SELF) + used(libc::RUSAGE_CHILDREN)
 }
 
 /// Runs the storm; returns the number of worker threads started and the wall time in ns.

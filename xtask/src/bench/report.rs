@@ -266,6 +266,20 @@ impl Results {
              inside it (inside the noise).",
         ));
         let _ = writeln!(text, "{}", tables::breakdown_table(&breakdowns));
+        let _ = writeln!(
+            text,
+            "tracer's own CPU time, recording every event (per-round differences, as a share of the CPU time of the untraced storm's tasks):\n"
+        );
+        text.push_str(&legend(
+            "*in the storm's tasks* is the storm's CPU time under tracer-record − under floor: the \
+             programs' work, the ring buffer, and what they cost the tasks besides (shared cache \
+             lines). *in tracer's process* is tracer-record's CPU time − tracer-comm-miss's, which \
+             drains nothing: decoding, the task model, encoding and writing the recording. CPU time \
+             does not depend on how two busy CPUs are shared, so these figures are steadier than \
+             the wall times above; on a one-core storm tracer's process runs on another CPU, and \
+             its part costs the storm little wall time.",
+        ));
+        let _ = writeln!(text, "{}", tables::cpu_table(&breakdowns));
         let _ = writeln!(text, "Per-hook cost (BPF run-time statistics; {}):\n", self.hooks_status);
         text.push_str(&legend(
             "Each program's `run_time_ns` / `run_cnt` from the kernel (`kernel.bpf_stats_enabled`), in \

@@ -106,6 +106,9 @@ pub struct Storm {
 #[derive(Debug, Default)]
 pub struct RunResult {
     pub wall_ns: Option<u64>,
+    /// CPU time the storm's own tasks used (the workload's report): with a tool attached, its
+    /// BPF programs' time and what they cost the storm's tasks besides are part of it.
+    pub storm_cpu_ns: Option<u64>,
     pub workers: u64,
     /// Pid of the workload process.
     pub workload_pid: u32,
@@ -139,6 +142,7 @@ impl RunResult {
     pub fn to_json(&self) -> Value {
         json!({
             "wall_ns": self.wall_ns,
+            "storm_cpu_ns": self.storm_cpu_ns,
             "workers": self.workers,
             "workload_pid": self.workload_pid,
             "captured": self.captured.map(counts_json),
@@ -163,8 +167,25 @@ pub fn counts_json(counts: Counts) -> Value {
     json!({"fork": counts.fork, "exec": counts.exec, "exit": counts.exit, "total": counts.total()})
 }
 
-/// Runs the workload to completion; returns its pid, the wall time it measured and its workers.
-fn run_workload(tools: &Tools, storm: Storm) -> Result<(u32, u64, u64)> {
+/// What the workload reported of one storm.
+struct WorkloadReport {
+    pid: u32,
+    wall_ns: u64,
+    cpu_ns: Option<u64>,
+    workers: u64,
+}
+
+impl WorkloadReport {
+    fn fill(&self, result: &mut RunResult) {
+        result.workload_pid = self.pid;
+        result.wall_ns = Some(self.wall_ns);
+        result.storm_cpu_ns = self.cpu_ns;
+        result.workers = self.workers;
+    }
+}
+
+/// Runs the workload to completion; returns what it measured.
+fn run_workload(tools: &Tools, storm: Storm) -> Result<WorkloadReport> {
     let child = Command::new(&tools.workload)
         .args(["storm", "--shape", storm.shape, "--cores", storm.cores, "--tasks"])
         .arg(storm.tasks.to_string())
@@ -182,7 +203,12 @@ fn run_workload(tools: &Tools, storm: Storm) -> Result<(u32, u64, u64)> {
     let report: Value = serde_json::from_str(stdout.trim())
         .with_context(|| format!("the workload printed no JSON line: {stdout:?}"))?;
     let field = |name: &str| report.get(name).and_then(Value::as_u64);
-    Ok((pid, field("wall_ns").context("the workload's report has no wall_ns")?, field("workers").unwrap_or(0)))
+    Ok(WorkloadReport {
+        pid,
+        wall_ns: field("wall_ns").context("the workload's report has no wall_ns")?,
+        cpu_ns: field("cpu_ns"),
+        workers: field("workers").unwrap_or(0),
+    })
 }
 
 /// Runs `storm` under `config` once; with `hooks`, also reads the run-time statistics of the
@@ -190,11 +216,7 @@ fn run_workload(tools: &Tools, storm: Storm) -> Result<(u32, u64, u64)> {
 pub fn run(tools: &Tools, config: Config, storm: Storm, hooks: bool) -> RunResult {
     let mut result = RunResult { expected: Counts::expected(storm.shape, storm.tasks, 0), ..RunResult::default() };
     let outcome = match config {
-        Config::Untraced => run_workload(tools, storm).map(|(pid, wall, workers)| {
-            result.workload_pid = pid;
-            result.wall_ns = Some(wall);
-            result.workers = workers;
-        }),
+        Config::Untraced => run_workload(tools, storm).map(|report| report.fill(&mut result)),
         _ => run_traced(tools, config, storm, hooks, &mut result),
     };
     result.expected = match config {
@@ -284,10 +306,7 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, hooks: bool, result: 
             tail(&lines)
         );
     }
-    let (workload_pid, wall, workers) = workload?;
-    result.workload_pid = workload_pid;
-    result.wall_ns = Some(wall);
-    result.workers = workers;
+    workload?.fill(result);
     result.cpu_total_ns = Some(reaped.cpu_ns);
     result.cpu_ns = Some(reaped.cpu_ns.saturating_sub(ready_cpu));
     result.peak_rss_kib = hwm;
@@ -297,7 +316,7 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, hooks: bool, result: 
         result.hooks = stats.context("cannot read the run-time statistics of the tool's BPF programs")?;
     }
 
-    let w = u64::from(workload_pid);
+    let w = u64::from(result.workload_pid);
     let mut tally = Tally::default();
     if config == Config::Bpftrace {
         let file = File::open(&peer_out)?;

@@ -151,6 +151,55 @@ pub struct Breakdown {
     pub own_comm_miss: Option<Summary>,
     /// tracer-record − floor in ns per workload event (median over rounds).
     pub own_record_per_event_ns: Option<f64>,
+    /// tracer's own CPU time recording every event, as shares of the untraced storm's CPU time.
+    pub own_cpu: CpuBreakdown,
+}
+
+/// tracer's own CPU time, recording every event, as per-round shares of the CPU time the
+/// untraced storm's tasks used. CPU time does not depend on how the scheduler shares two
+/// busy CPUs, so these resolve differences the wall times leave inside the noise.
+#[derive(Default)]
+pub struct CpuBreakdown {
+    /// In the storm's own tasks: storm CPU under tracer-record − under floor (the programs'
+    /// work, the ring buffer, and what they cost the tasks besides).
+    pub in_tasks: Option<Summary>,
+    /// In tracer's process: tracer-record's CPU − tracer-comm-miss's (which delivers nothing:
+    /// idling, draining nothing, stopping).
+    pub in_tracer: Option<Summary>,
+    pub total: Option<Summary>,
+    /// The total in ns per workload event.
+    pub per_event_ns: Option<f64>,
+}
+
+fn cpu_breakdown(records: &[Record], storm: &Storm) -> CpuBreakdown {
+    let mut rounds: BTreeMap<usize, BTreeMap<&'static str, &RunResult>> = BTreeMap::new();
+    for record in records.iter().filter(|r| same_storm(&r.storm, storm) && r.result.error.is_none()) {
+        rounds.entry(record.round).or_default().insert(record.config.name(), &record.result);
+    }
+    let (mut in_tasks, mut in_tracer, mut total, mut per_event) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for runs in rounds.values() {
+        let storm_cpu = |config: Config| Some(runs.get(config.name())?.storm_cpu_ns? as f64);
+        let tool_cpu = |config: Config| Some(runs.get(config.name())?.cpu_ns? as f64);
+        let Some(untraced) = storm_cpu(Config::Untraced).filter(|&cpu| cpu > 0.0) else { continue };
+        let tasks = storm_cpu(Config::TracerRecord).zip(storm_cpu(Config::Floor)).map(|(a, b)| a - b);
+        let tracer = tool_cpu(Config::TracerRecord).zip(tool_cpu(Config::TracerCommMiss)).map(|(a, b)| a - b);
+        if let Some(ns) = tasks {
+            in_tasks.push(ns / untraced);
+        }
+        if let Some(ns) = tracer {
+            in_tracer.push(ns / untraced);
+        }
+        if let (Some(a), Some(b), Some(record)) = (tasks, tracer, runs.get(Config::TracerRecord.name())) {
+            total.push((a + b) / untraced);
+            per_event.push((a + b) / record.expected.total().max(1) as f64);
+        }
+    }
+    CpuBreakdown {
+        in_tasks: Summary::of(&in_tasks),
+        in_tracer: Summary::of(&in_tracer),
+        total: Summary::of(&total),
+        per_event_ns: median(&per_event),
+    }
 }
 
 pub fn breakdowns(records: &[Record], storms: &[Storm]) -> Vec<Breakdown> {
@@ -175,6 +224,7 @@ pub fn breakdowns(records: &[Record], storms: &[Storm]) -> Vec<Breakdown> {
                 own_record: Summary::of(&own_record),
                 own_comm_miss: Summary::of(&paired_differences(records, storm, Config::TracerCommMiss, Config::Floor)),
                 own_record_per_event_ns: median(&per_event),
+                own_cpu: cpu_breakdown(records, storm),
             }
         })
         .collect()

@@ -158,6 +158,25 @@ pub fn breakdown_table(breakdowns: &[Breakdown]) -> String {
     markdown_table(&table)
 }
 
+pub fn cpu_table(breakdowns: &[Breakdown]) -> String {
+    let mut table = vec![
+        ["shape", "cores", "in the storm's tasks", "in tracer's process", "total", "per event"].map(str::to_owned),
+    ];
+    for b in breakdowns {
+        let cpu = &b.own_cpu;
+        let cell = |summary: &Option<Summary>| summary.as_ref().map_or_else(dash, percent);
+        table.push([
+            b.storm.shape.to_owned(),
+            b.storm.cores.to_owned(),
+            cell(&cpu.in_tasks),
+            cell(&cpu.in_tracer),
+            cell(&cpu.total),
+            cpu.per_event_ns.map_or_else(dash, |ns| format!("{ns:.0} ns")),
+        ]);
+    }
+    markdown_table(&table)
+}
+
 pub fn hook_table(rows: &[HookRow]) -> String {
     let mut header = vec!["shape".to_owned(), "cores".to_owned(), "hook".to_owned(), "runs (tracer-record)".to_owned()];
     header.extend(HOOK_CONFIGS.map(|config| format!("ns/run {}", config.name())));
