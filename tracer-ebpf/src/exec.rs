@@ -46,7 +46,7 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool>(ctx: &C, source: u32) -> i32
     if !config::emits(event_kind::EXEC) {
         return 0;
     }
-    let Some(who) = filter::selected_current() else { return 0 };
+    let Some(who) = filter::selected_current::<false>() else { return 0 };
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: all three arguments exist in this tracepoint's context on every kernel.
     let (task, old_tid, bprm) = unsafe { (*args as *const u8, *args.add(1) as u32, *args.add(2) as *const u8) };
@@ -55,14 +55,14 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool>(ctx: &C, source: u32) -> i32
     // SAFETY: plain helper call.
     let cpu = unsafe { bpf_get_smp_processor_id() };
     let Some(scratch) = EXEC_SCRATCH.get_ptr_mut(cpu) else { return 0 };
-    let ppid = task::parent_tgid(task, offsets).unwrap_or(0);
+    let ppid = task::parent_tgid::<false>(task, offsets).unwrap_or(0);
     // SAFETY: the scratch entry is this CPU's, and these hooks do not nest on one CPU. Every
     // write below is bounded: offsets and lengths are clamped so that the verifier can prove
     // each copy stays inside `data`.
     unsafe {
         let event = &raw mut (*scratch).event;
         let data = (&raw mut (*scratch).data).cast::<u8>();
-        (*event).header = emit::header(event_kind::EXEC, source, &who, ppid);
+        (*event).header = emit::header::<false>(event_kind::EXEC, source, &who, ppid);
         (*event).old_tid = old_tid;
         let mut flags = 0;
 

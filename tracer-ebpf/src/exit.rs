@@ -18,20 +18,20 @@ use crate::{config, emit, filter, maps::GROUP_DEATHS, task};
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_exit(&ctx, hook_source::TP_BTF, true)
+    on_exit::<_, true>(&ctx, hook_source::TP_BTF, true)
 }
 
 /// For kernels whose tracepoint passes only `(task)`.
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit_task_only(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_exit(&ctx, hook_source::TP_BTF, false)
+    on_exit::<_, true>(&ctx, hook_source::TP_BTF, false)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn sched_process_exit_raw(ctx: RawTracePointContext) -> i32 {
     floor_return!();
-    on_exit(&ctx, hook_source::RAW_TRACEPOINT, config::settings().exit_has_group_dead != 0)
+    on_exit::<_, false>(&ctx, hook_source::RAW_TRACEPOINT, config::settings().exit_has_group_dead != 0)
 }
 
 /// True for the first task of a dying group to ask.
@@ -42,8 +42,8 @@ fn claim_group_death(task: *const u8, offsets: &KernelOffsets, tgid: u32) -> boo
     GROUP_DEATHS.insert([u64::from(tgid), started], 1u8, BPF_NOEXIST as u64).is_ok()
 }
 
-fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
-    let Some(who) = filter::selected_current() else { return 0 };
+fn on_exit<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
+    let Some(who) = filter::selected_current::<BTF>() else { return 0 };
     let args = ctx.as_ptr() as *const u64;
     let offsets = config::offsets();
     let tgid = who.tgid;
@@ -62,12 +62,12 @@ fn on_exit<C: EbpfContext>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
     if !config::emits(event_kind::EXIT) {
         return 0;
     }
-    let exit_code: u32 = task::read(task, offsets.task_exit_code).unwrap_or(0);
+    let exit_code: u32 = task::get::<_, BTF>(task, offsets.task_exit_code);
     // On the header's clock, so that its timestamp serves as the time of death: one clock read.
-    let started: u64 = task::read(task, offsets.task_start_boottime).unwrap_or(0);
-    let ppid = task::parent_tgid(task, offsets).unwrap_or(0);
+    let started: u64 = task::get::<_, BTF>(task, offsets.task_start_boottime);
+    let ppid = task::parent_tgid::<BTF>(task, offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<ExitEvent>() else { return 0 };
-    let header = emit::header(event_kind::EXIT, source, &who, ppid);
+    let header = emit::header::<BTF>(event_kind::EXIT, source, &who, ppid);
     let lifetime_ns = header.timestamp_ns.saturating_sub(started);
     entry.write(ExitEvent {
         header,

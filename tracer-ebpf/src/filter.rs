@@ -18,9 +18,9 @@ use crate::{
 /// first and from the comm alone, before anything else about the task is read (not with
 /// `--follow`: a followed process is selected whatever its comm).
 #[inline(always)]
-pub fn selected_current() -> Option<Who> {
-    let current = task::current_task();
-    let comm = task::current_comm(current)?;
+pub fn selected_current<const BTF: bool>() -> Option<Who> {
+    let current = task::current_task::<BTF>();
+    let comm = task::current_comm::<BTF>(current)?;
     let flags = settings().filter_flags;
     let comm_first = flags & filter_flags::COMM != 0 && flags & filter_flags::FOLLOW == 0;
     if comm_first && !comm_selected(&comm) {
@@ -75,7 +75,7 @@ fn decide(who: &Who, flags: u32, check_comm: bool) -> bool {
         && (flags & filter_flags::PID == 0 || PID_FILTER.get_ptr(tgid).is_some())
         && (flags & filter_flags::TID == 0 || TID_FILTER.get_ptr(tid).is_some())
         && (flags & filter_flags::UID == 0 || UID_FILTER.get_ptr(who.uid).is_some())
-        && (flags & filter_flags::PIDNS == 0 || PIDNS_FILTER.get_ptr(place::of(who.task, tgid, tid).pidns).is_some())
+        && (flags & filter_flags::PIDNS == 0 || PIDNS_FILTER.get_ptr(place::of::<false>(who.task, tgid, tid).pidns).is_some())
         && (flags & (filter_flags::CONTAINER | filter_flags::CGROUP) == 0 || cgroup_filter::selects(who.task, flags))
 }
 

@@ -23,40 +23,41 @@ use crate::{
 #[btf_tracepoint(function = "sched_process_fork")]
 pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_fork(&ctx, hook_source::TP_BTF)
+    on_fork::<_, true>(&ctx, hook_source::TP_BTF)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
 pub fn sched_process_fork_raw(ctx: RawTracePointContext) -> i32 {
     floor_return!();
-    on_fork(&ctx, hook_source::RAW_TRACEPOINT)
+    on_fork::<_, false>(&ctx, hook_source::RAW_TRACEPOINT)
 }
 
 #[btf_tracepoint(function = "task_newtask")]
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_newtask(&ctx)
+    on_newtask::<_, true>(&ctx)
 }
 
 #[raw_tracepoint(tracepoint = "task_newtask")]
 pub fn task_newtask_raw(ctx: RawTracePointContext) -> i32 {
     floor_return!();
-    on_newtask(&ctx)
+    on_newtask::<_, false>(&ctx)
 }
 
 /// `task_newtask(struct task_struct *task, u64 clone_flags)`; current is the creator. The flags
-/// are kept only for forks that will be reported: map updates are the costly part here.
-fn on_newtask<C: EbpfContext>(ctx: &C) -> i32 {
+/// are kept only for forks that will be reported: map updates are the costly part here. `BTF`:
+/// the arguments are BTF-typed (see [`task`]).
+fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C) -> i32 {
     if !config::emits(event_kind::FORK) {
         return 0;
     }
-    let Some(who) = filter::selected_current() else { return 0 };
+    let Some(who) = filter::selected_current::<BTF>() else { return 0 };
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (child, clone_flags) = unsafe { (*args as *const u8, *args.add(1)) };
     let offsets = config::offsets();
     let (Ok(child_tid), Some(slot)) =
-        (task::read::<u32>(child, offsets.task_pid), CLONE_FLAGS.get_ptr_mut(who.tid & (CLONE_SLOTS - 1)))
+        (task::try_get::<u32, BTF>(child, offsets.task_pid), CLONE_FLAGS.get_ptr_mut(who.tid & (CLONE_SLOTS - 1)))
     else {
         return 0;
     };
@@ -88,14 +89,14 @@ fn take_clone_flags(creator_tid: u32, child_tid: u32) -> Option<u64> {
 }
 
 /// `sched_process_fork(struct task_struct *parent, struct task_struct *child)`.
-fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
+fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32) -> i32 {
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (parent, child) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
-    let Some(who) = filter::selected_current() else { return 0 };
+    let Some(who) = filter::selected_current::<BTF>() else { return 0 };
     let offsets = config::offsets();
     let (Ok(child_tgid), Ok(child_tid)) =
-        (task::read::<u32>(child, offsets.task_tgid), task::read::<u32>(child, offsets.task_pid))
+        (task::try_get::<u32, BTF>(child, offsets.task_tgid), task::try_get::<u32, BTF>(child, offsets.task_pid))
     else {
         error!(ctx, "fork: cannot read the child task's ids");
         return 0;
@@ -110,25 +111,25 @@ fn on_fork<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     }
     // `task_newtask` stored them under the same conditions, just before.
     let clone_flags = if forks { take_clone_flags(who.tid, child_tid) } else { None };
-    let parent_place = place::of(parent, who.tgid, who.tid);
-    let child_place = place::of(child, child_tgid, child_tid);
+    let parent_place = place::of::<BTF>(parent, who.tgid, who.tid);
+    let child_place = place::of::<BTF>(child, child_tgid, child_tid);
     // Namespaces are compared by inode only where the task structs point at different ones:
     // a plain fork shares its creator's nsproxy, and only CLONE_NEWUSER gives it another user
     // namespace (when the flags are unknown, the pointers tell).
     let new_user = clone_flags.is_none_or(|flags| flags & CLONE_NEWUSER != 0);
     let (mut old, mut new) = ([0u32; KINDS], [0u32; KINDS]);
-    let compared = child_place.pidns != parent_place.pidns || place::namespace_pointers_differ(parent, child, new_user);
+    let compared = child_place.pidns != parent_place.pidns || place::namespace_pointers_differ::<BTF>(parent, child, new_user);
     if compared {
-        old = place::namespaces(parent, parent_place.pidns);
-        new = place::namespaces(child, child_place.pidns);
+        old = place::namespaces::<BTF>(parent, parent_place.pidns);
+        new = place::namespaces::<BTF>(child, child_place.pidns);
     }
     if forks {
-        let ppid = task::parent_tgid(parent, offsets).unwrap_or(0);
+        let ppid = task::parent_tgid::<BTF>(parent, offsets).unwrap_or(0);
         let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
         let event = entry.as_mut_ptr();
         // SAFETY: `event` points at the reserved record, written field by field.
         unsafe {
-            (*event).header = emit::header_at(event_kind::FORK, source, &who, ppid, &parent_place);
+            (*event).header = emit::header_at::<BTF>(event_kind::FORK, source, &who, ppid, &parent_place);
             (*event).child_tgid = child_tgid;
             (*event).child_tid = child_tid;
             (*event).clone_flags = clone_flags.unwrap_or(0);

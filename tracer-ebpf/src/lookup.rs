@@ -39,7 +39,7 @@ fn on_dentry_lookup(dentry: *const u8, source: u32) -> i32 {
     if !config::emits(event_kind::LOOKUP) {
         return 0;
     }
-    let Some(who) = filter::selected_current() else { return 0 };
+    let Some(who) = filter::selected_current::<false>() else { return 0 };
     let offsets = config::offsets();
     let Ok(name) = task::read::<*const u8>(dentry, offsets.dentry_name) else { return 0 };
     let mut buffer = [0u8; LOOKUP_NAME_LEN];
@@ -83,7 +83,7 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
     // not under /proc: it is read first, and the task's identity only for those that are.
     let filtered = config::settings().filter_flags != 0;
     let early = if filtered {
-        let Some(who) = filter::selected_current() else { return 0 };
+        let Some(who) = filter::selected_current::<false>() else { return 0 };
         Some(who)
     } else {
         None
@@ -117,7 +117,7 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
     let who = match early {
         Some(who) => who,
         None => {
-            let Some(who) = filter::selected_current() else { return 0 };
+            let Some(who) = filter::selected_current::<false>() else { return 0 };
             who
         }
     };
@@ -127,10 +127,10 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
 #[inline(always)]
 fn emit_lookup(source: u32, who: &Who, name: &[u8; LOOKUP_NAME_LEN], name_len: usize) -> i32 {
     let task = unsafe { bpf_get_current_task() } as *const u8;
-    let ppid = task::parent_tgid(task, &config::offsets()).unwrap_or(0);
+    let ppid = task::parent_tgid::<false>(task, &config::offsets()).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<LookupEvent>() else { return 0 };
     entry.write(LookupEvent {
-        header: emit::header(event_kind::LOOKUP, source, who, ppid),
+        header: emit::header::<false>(event_kind::LOOKUP, source, who, ppid),
         name_len: name_len as u32,
         _pad: 0,
         name: *name,

@@ -44,18 +44,18 @@ fn selected_current() -> Option<Who> {
     if !config::emits(event_kind::NAMESPACE) {
         return None;
     }
-    filter::selected_current()
+    filter::selected_current::<false>()
 }
 
 /// Reports that `who`'s namespaces went from `old` to `new` (inodes by kind).
 #[inline(always)]
 pub fn report(source: u32, how: u32, who: &Who, old: &[u32; KINDS], new: &[u32; KINDS]) {
-    let ppid = task::parent_tgid(who.task, &config::offsets()).unwrap_or(0);
+    let ppid = task::parent_tgid::<false>(who.task, &config::offsets()).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<NamespaceEvent>() else { return };
     let event = entry.as_mut_ptr();
     // SAFETY: `event` points at the reserved record, written field by field.
     unsafe {
-        (*event).header = emit::header(event_kind::NAMESPACE, source, who, ppid);
+        (*event).header = emit::header::<false>(event_kind::NAMESPACE, source, who, ppid);
         (*event).how = how;
         (*event)._pad = 0;
         (*event).old = *old;
@@ -95,10 +95,10 @@ fn on_switch(new_nsproxy: *const u8, source: u32) {
     }
     let Some((how, flags)) = current_syscall() else { return };
     let Some(who) = selected_current() else { return };
-    let pidns = place::of(who.task, who.tgid, who.tid).pidns;
-    let mut old = place::namespaces(who.task, pidns);
+    let pidns = place::of::<false>(who.task, who.tgid, who.tid).pidns;
+    let mut old = place::namespaces::<false>(who.task, pidns);
     let mut new = old;
-    place::nsproxy_inodes(new_nsproxy, &mut new);
+    place::nsproxy_inodes::<false>(new_nsproxy, &mut new);
     if how == namespace_how::UNSHARE && flags & CLONE_NEWUSER != 0 {
         // commit_creds follows with the user namespace and reports both.
         let _ = NS_PENDING.insert(who.tid, Pending { old, new }, 0);
@@ -120,7 +120,7 @@ fn on_commit_creds(new_cred: *const u8, source: u32) {
     let Some(who) = selected_current() else { return };
     let offsets = config::ns_offsets();
     let cred: *const u8 = read_or_zero(who.task, offsets.task_cred);
-    let (old_user, new_user) = (place::user_inode(cred), place::user_inode(new_cred));
+    let (old_user, new_user) = (place::user_inode::<false>(cred), place::user_inode::<false>(new_cred));
     if how == namespace_how::SETNS {
         // switch_task_namespaces follows and reports both.
         let mut pending = Pending { old: [0; KINDS], new: [0; KINDS] };
@@ -132,7 +132,7 @@ fn on_commit_creds(new_cred: *const u8, source: u32) {
     let mut pending = match take_pending(who.tid) {
         Some(pending) => pending,
         None => {
-            let now = place::namespaces(who.task, place::of(who.task, who.tgid, who.tid).pidns);
+            let now = place::namespaces::<false>(who.task, place::of::<false>(who.task, who.tgid, who.tid).pidns);
             Pending { old: now, new: now }
         }
     };
@@ -186,7 +186,7 @@ pub fn namespace_syscalls_enter(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let Some(who) = selected_current() else { return 0 };
-    let before = place::namespaces(who.task, place::of(who.task, who.tgid, who.tid).pidns);
+    let before = place::namespaces::<false>(who.task, place::of::<false>(who.task, who.tgid, who.tid).pidns);
     let _ = NS_BEFORE.insert(who.tid, before, 0);
     0
 }
@@ -212,7 +212,7 @@ pub fn namespace_syscalls_exit(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let Some(who) = task::current() else { return 0 };
-    let after = place::namespaces(who.task, place::of(who.task, who.tgid, who.tid).pidns);
+    let after = place::namespaces::<false>(who.task, place::of::<false>(who.task, who.tgid, who.tid).pidns);
     if place::any_differs(&before, &after) {
         report(hook_source::SYSCALL_EXIT, how, &who, &before, &after);
     }

@@ -57,9 +57,9 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     if new_comm == old_comm {
         return 0;
     }
-    let ppid = task::parent_tgid(renamed, offsets).unwrap_or(0);
+    let ppid = task::parent_tgid::<false>(renamed, offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<RenameEvent>() else { return 0 };
-    entry.write(RenameEvent { header: emit::header(event_kind::RENAME, source, &who, ppid), old_comm, new_comm });
+    entry.write(RenameEvent { header: emit::header::<false>(event_kind::RENAME, source, &who, ppid), old_comm, new_comm });
     emit::submit(entry);
     0
 }
