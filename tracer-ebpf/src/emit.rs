@@ -62,12 +62,12 @@ fn wakeup_flags() -> u64 {
 /// The header of a record about `who`; `BTF` when `who.task` is a BTF-typed pointer.
 #[inline(always)]
 pub fn header<const BTF: bool>(kind: u32, source: u32, who: &Who, ppid: u32) -> EventHeader {
-    header_at::<BTF>(kind, source, who, ppid, &place::of::<BTF>(who.task, who.tgid, who.tid))
+    header_at(kind, source, who, ppid, &place::of::<BTF>(who.task, who.tgid, who.tid), place::cgroup_id::<BTF>(who.task))
 }
 
-/// [`header`] for a task whose place is known already.
+/// [`header`] for a task whose place and cgroup are known already.
 #[inline(always)]
-pub fn header_at<const BTF: bool>(kind: u32, source: u32, who: &Who, ppid: u32, place: &place::Place) -> EventHeader {
+pub fn header_at(kind: u32, source: u32, who: &Who, ppid: u32, place: &place::Place, cgroup_id: u64) -> EventHeader {
     EventHeader {
         kind,
         source,
@@ -82,6 +82,6 @@ pub fn header_at<const BTF: bool>(kind: u32, source: u32, who: &Who, ppid: u32, 
         ns_tgid: place.ns_tgid,
         ns_tid: place.ns_tid,
         pidns: place.pidns,
-        cgroup_id: place::cgroup_id::<BTF>(who.task),
+        cgroup_id,
     }
 }

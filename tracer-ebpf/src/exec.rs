@@ -32,21 +32,22 @@ use crate::{
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_exec::<_, true>(&ctx, hook_source::TP_BTF)
+    on_exec::<_, true, true>(&ctx, hook_source::TP_BTF)
 }
 
 /// Walks the working directory in an unrolled loop, which any kernel with raw tracepoints loads.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn sched_process_exec_raw(ctx: RawTracePointContext) -> i32 {
     floor_return!();
-    on_exec::<_, false>(&ctx, hook_source::RAW_TRACEPOINT)
+    on_exec::<_, false, false>(&ctx, hook_source::RAW_TRACEPOINT)
 }
 
-fn on_exec<C: EbpfContext, const LOOP_HELPER: bool>(ctx: &C, source: u32) -> i32 {
+/// `BTF`: the arguments are BTF-typed (see [`task`]).
+fn on_exec<C: EbpfContext, const LOOP_HELPER: bool, const BTF: bool>(ctx: &C, source: u32) -> i32 {
     if !config::emits(event_kind::EXEC) {
         return 0;
     }
-    let Some(who) = filter::selected_current::<false>() else { return 0 };
+    let Some(who) = filter::selected_current::<BTF>() else { return 0 };
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: all three arguments exist in this tracepoint's context on every kernel.
     let (task, old_tid, bprm) = unsafe { (*args as *const u8, *args.add(1) as u32, *args.add(2) as *const u8) };
@@ -55,14 +56,14 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool>(ctx: &C, source: u32) -> i32
     // SAFETY: plain helper call.
     let cpu = unsafe { bpf_get_smp_processor_id() };
     let Some(scratch) = EXEC_SCRATCH.get_ptr_mut(cpu) else { return 0 };
-    let ppid = task::parent_tgid::<false>(task, offsets).unwrap_or(0);
+    let ppid = task::parent_tgid::<BTF>(task, offsets).unwrap_or(0);
     // SAFETY: the scratch entry is this CPU's, and these hooks do not nest on one CPU. Every
     // write below is bounded: offsets and lengths are clamped so that the verifier can prove
     // each copy stays inside `data`.
     unsafe {
         let event = &raw mut (*scratch).event;
         let data = (&raw mut (*scratch).data).cast::<u8>();
-        (*event).header = emit::header::<false>(event_kind::EXEC, source, &who, ppid);
+        (*event).header = emit::header::<BTF>(event_kind::EXEC, source, &who, ppid);
         (*event).old_tid = old_tid;
         let mut flags = 0;
 

@@ -12,7 +12,7 @@ use aya_ebpf::{
 };
 use tracer_common::{ExitEvent, KernelOffsets, event_kind, exit_flags, hook_source};
 
-use crate::{config, emit, filter, maps::GROUP_DEATHS, task};
+use crate::{config, emit, filter, maps::GROUP_DEATHS, place, task};
 
 /// For kernels whose tracepoint passes `(task, group_dead)`.
 #[btf_tracepoint(function = "sched_process_exit")]
@@ -49,6 +49,13 @@ fn on_exit<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32, has_group_dead
     let tgid = who.tgid;
     // SAFETY: the task is the first argument; the second is only read where it exists.
     let task = unsafe { *args } as *const u8;
+    // Read before any branch, where the verifier checks each plain load once (see `fork`).
+    let exit_code: u32 = task::get::<_, BTF>(task, offsets.task_exit_code);
+    // On the header's clock, so that its timestamp serves as the time of death: one clock read.
+    let started: u64 = task::get::<_, BTF>(task, offsets.task_start_boottime);
+    let ppid = task::parent_tgid::<BTF>(task, offsets).unwrap_or(0);
+    let cgroup_id = place::cgroup_id::<BTF>(who.task);
+    let place = place::of::<BTF>(who.task, who.tgid, who.tid);
     let group_dead = if has_group_dead {
         (unsafe { *args.add(1) } & 1) != 0
     } else {
@@ -62,12 +69,8 @@ fn on_exit<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32, has_group_dead
     if !config::emits(event_kind::EXIT) {
         return 0;
     }
-    let exit_code: u32 = task::get::<_, BTF>(task, offsets.task_exit_code);
-    // On the header's clock, so that its timestamp serves as the time of death: one clock read.
-    let started: u64 = task::get::<_, BTF>(task, offsets.task_start_boottime);
-    let ppid = task::parent_tgid::<BTF>(task, offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<ExitEvent>() else { return 0 };
-    let header = emit::header::<BTF>(event_kind::EXIT, source, &who, ppid);
+    let header = emit::header_at(event_kind::EXIT, source, &who, ppid, &place, cgroup_id);
     let lifetime_ns = header.timestamp_ns.saturating_sub(started);
     entry.write(ExitEvent {
         header,

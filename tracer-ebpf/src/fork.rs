@@ -101,6 +101,13 @@ fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32) -> i32 {
         error!(ctx, "fork: cannot read the child task's ids");
         return 0;
     };
+    // The reads the record needs come before any branch: the verifier checks a plain load
+    // against BTF again on every path that reaches it, which after the branches below made
+    // this program take ten times as long to load.
+    let ppid = task::parent_tgid::<BTF>(parent, offsets).unwrap_or(0);
+    let cgroup_id = place::cgroup_id::<BTF>(who.task);
+    let parent_place = place::of::<BTF>(parent, who.tgid, who.tid);
+    let child_place = place::of::<BTF>(child, child_tgid, child_tid);
     if filter::follows() {
         filter::follow(child_tgid);
     }
@@ -111,25 +118,22 @@ fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32) -> i32 {
     }
     // `task_newtask` stored them under the same conditions, just before.
     let clone_flags = if forks { take_clone_flags(who.tid, child_tid) } else { None };
-    let parent_place = place::of::<BTF>(parent, who.tgid, who.tid);
-    let child_place = place::of::<BTF>(child, child_tgid, child_tid);
     // Namespaces are compared by inode only where the task structs point at different ones:
     // a plain fork shares its creator's nsproxy, and only CLONE_NEWUSER gives it another user
     // namespace (when the flags are unknown, the pointers tell).
     let new_user = clone_flags.is_none_or(|flags| flags & CLONE_NEWUSER != 0);
     let (mut old, mut new) = ([0u32; KINDS], [0u32; KINDS]);
-    let compared = child_place.pidns != parent_place.pidns || place::namespace_pointers_differ::<BTF>(parent, child, new_user);
+    let compared = child_place.pidns != parent_place.pidns || place::namespace_pointers_differ::<false>(parent, child, new_user);
     if compared {
-        old = place::namespaces::<BTF>(parent, parent_place.pidns);
-        new = place::namespaces::<BTF>(child, child_place.pidns);
+        old = place::namespaces::<false>(parent, parent_place.pidns);
+        new = place::namespaces::<false>(child, child_place.pidns);
     }
     if forks {
-        let ppid = task::parent_tgid::<BTF>(parent, offsets).unwrap_or(0);
         let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
         let event = entry.as_mut_ptr();
         // SAFETY: `event` points at the reserved record, written field by field.
         unsafe {
-            (*event).header = emit::header_at::<BTF>(event_kind::FORK, source, &who, ppid, &parent_place);
+            (*event).header = emit::header_at(event_kind::FORK, source, &who, ppid, &parent_place, cgroup_id);
             (*event).child_tgid = child_tgid;
             (*event).child_tid = child_tid;
             (*event).clone_flags = clone_flags.unwrap_or(0);
