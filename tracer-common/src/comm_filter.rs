@@ -120,7 +120,8 @@ mod tests {
                 let mut comm = [0u8; COMM_LEN];
                 for byte in comm.iter_mut() {
                     let roll = next();
-                    *byte = if roll % 3 == 0 { tricky[(roll >> 8) as usize % tricky.len()] } else { (roll >> 16) as u8 };
+                    *byte =
+                        if roll % 3 == 0 { tricky[(roll >> 8) as usize % tricky.len()] } else { (roll >> 16) as u8 };
                 }
                 for byte in &mut comm[..nul.min(COMM_LEN)] {
                     if *byte == 0 {

@@ -27,7 +27,9 @@ pub fn selects(task: *const u8, flags: u32) -> bool {
         needed |= cgroup_verdict::CGROUP;
     }
     // SAFETY: a value of the map, read at once.
-    CGROUP_VERDICTS.get_ptr(place::cgroup_id::<false>(task)).is_some_and(|verdict| unsafe { *verdict } & needed == needed)
+    CGROUP_VERDICTS
+        .get_ptr(place::cgroup_id::<false>(task))
+        .is_some_and(|verdict| unsafe { *verdict } & needed == needed)
 }
 
 /// Reads the name of kernfs node `node` into `name`.

@@ -62,7 +62,14 @@ fn wakeup_flags() -> u64 {
 /// The header of a record about `who`; `BTF` when `who.task` is a BTF-typed pointer.
 #[inline(always)]
 pub fn header<const BTF: bool>(kind: u32, source: u32, who: &Who, ppid: u32) -> EventHeader {
-    header_at(kind, source, who, ppid, &place::of::<BTF>(who.task, who.tgid, who.tid), place::cgroup_id::<BTF>(who.task))
+    header_at(
+        kind,
+        source,
+        who,
+        ppid,
+        &place::of::<BTF>(who.task, who.tgid, who.tid),
+        place::cgroup_id::<BTF>(who.task),
+    )
 }
 
 /// [`header`] for a task whose place and cgroup are known already.

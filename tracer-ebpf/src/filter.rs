@@ -75,7 +75,8 @@ fn decide(who: &Who, flags: u32, check_comm: bool) -> bool {
         && (flags & filter_flags::PID == 0 || PID_FILTER.get_ptr(tgid).is_some())
         && (flags & filter_flags::TID == 0 || TID_FILTER.get_ptr(tid).is_some())
         && (flags & filter_flags::UID == 0 || UID_FILTER.get_ptr(who.uid).is_some())
-        && (flags & filter_flags::PIDNS == 0 || PIDNS_FILTER.get_ptr(place::of::<false>(who.task, tgid, tid).pidns).is_some())
+        && (flags & filter_flags::PIDNS == 0
+            || PIDNS_FILTER.get_ptr(place::of::<false>(who.task, tgid, tid).pidns).is_some())
         && (flags & (filter_flags::CONTAINER | filter_flags::CGROUP) == 0 || cgroup_filter::selects(who.task, flags))
 }
 

@@ -123,7 +123,8 @@ fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32) -> i32 {
     // namespace (when the flags are unknown, the pointers tell).
     let new_user = clone_flags.is_none_or(|flags| flags & CLONE_NEWUSER != 0);
     let (mut old, mut new) = ([0u32; KINDS], [0u32; KINDS]);
-    let compared = child_place.pidns != parent_place.pidns || place::namespace_pointers_differ::<false>(parent, child, new_user);
+    let compared =
+        child_place.pidns != parent_place.pidns || place::namespace_pointers_differ::<false>(parent, child, new_user);
     if compared {
         old = place::namespaces::<false>(parent, parent_place.pidns);
         new = place::namespaces::<false>(child, child_place.pidns);

@@ -59,7 +59,11 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     }
     let ppid = task::parent_tgid::<false>(renamed, offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<RenameEvent>() else { return 0 };
-    entry.write(RenameEvent { header: emit::header::<false>(event_kind::RENAME, source, &who, ppid), old_comm, new_comm });
+    entry.write(RenameEvent {
+        header: emit::header::<false>(event_kind::RENAME, source, &who, ppid),
+        old_comm,
+        new_comm,
+    });
     emit::submit(entry);
     0
 }

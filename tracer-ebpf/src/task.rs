@@ -111,7 +111,11 @@ pub struct Who {
 #[inline(always)]
 pub fn current_task<const BTF: bool>() -> *const u8 {
     // SAFETY: plain helper calls.
-    if BTF { unsafe { bpf_get_current_task_btf() as *const u8 } } else { unsafe { bpf_get_current_task() as *const u8 } }
+    if BTF {
+        unsafe { bpf_get_current_task_btf() as *const u8 }
+    } else {
+        unsafe { bpf_get_current_task() as *const u8 }
+    }
 }
 
 /// The current task.
