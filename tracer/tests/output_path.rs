@@ -242,3 +242,35 @@ fn a_directory_symlink_planted_by_a_user_is_never_followed() {
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(secret_dir);
 }
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn force_never_replaces_a_device_or_a_fifo() {
+    require_root();
+    let dir = root_dir("special");
+    // A null device of its own (as /dev/null is: major 1, minor 3), and a FIFO.
+    let device = dir.join("null");
+    let fifo = dir.join("fifo");
+    let made = Command::new("mknod").args([device.to_str().unwrap(), "c", "1", "3"]).status().expect("run mknod");
+    assert!(made.success(), "mknod: {made}");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo: {made}");
+    let rdev = std::fs::symlink_metadata(&device).expect("stat the device").rdev();
+    for (path, kind) in [(&device, "a character device"), (&fifo, "a FIFO")] {
+        let output = run_tracer(&["-o", path.to_str().unwrap(), "--force", "-q", "-d", "0.2"]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+        assert_eq!(
+            stderr_of(&output).trim(),
+            format!(
+                "tracer: cannot create {}: it is {kind}, not a file; --force replaces only files and symbolic links",
+                path.display()
+            )
+        );
+    }
+    let after = std::fs::symlink_metadata(&device).expect("stat the device");
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(&after.file_type()), "the device is still a device");
+    assert_eq!(after.rdev(), rdev);
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&std::fs::symlink_metadata(&fifo).expect("stat").file_type()));
+    assert_eq!(names(&dir), ["fifo", "null"], "no temporary file is left");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -47,6 +47,14 @@ pub(super) fn create(path: &Path, overwrite: bool, first_bytes: &[u8]) -> Result
         return Ok(Created { file, dir, replaced: None });
     }
 
+    // A device, FIFO or socket at the path is not a file someone left there: replacing it would
+    // take it away from the system (`-o /dev/null --force` would leave a regular file as
+    // `/dev/null`). Only files, and symbolic links (replaced, never followed), are replaced.
+    if let Some(kind) = stat_at(&dir, &name_c).ok().and_then(|existing| special_kind(existing.st_mode)) {
+        return Err(create_error(io::Error::other(format!(
+            "it is {kind}, not a file; --force replaces only files and symbolic links"
+        ))));
+    }
     let (mut file, temp) = create_temp(&dir).map_err(create_error)?;
     let discard_temp = |error: RecordingError| {
         // SAFETY: `dir` is an open directory and `temp` a NUL-terminated name in it.
@@ -134,6 +142,18 @@ fn sticky_hint(error: &io::Error, dir: &File, before: Option<&libc::stat>, paren
             parent.display()
         ),
         _ => String::new(),
+    }
+}
+
+/// What a node that `--force` must not replace is, by its `st_mode`; `None` for files, symbolic
+/// links and directories (which a rename cannot replace anyway).
+fn special_kind(mode: libc::mode_t) -> Option<&'static str> {
+    match mode & libc::S_IFMT {
+        libc::S_IFCHR => Some("a character device"),
+        libc::S_IFBLK => Some("a block device"),
+        libc::S_IFIFO => Some("a FIFO"),
+        libc::S_IFSOCK => Some("a socket"),
+        _ => None,
     }
 }
 
