@@ -31,6 +31,7 @@ mod startup;
 mod stats;
 mod summary;
 mod tables;
+mod workload;
 
 use std::{fs, time::Instant};
 

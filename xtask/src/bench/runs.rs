@@ -16,7 +16,7 @@ use super::{
     forkstat,
     hooks::{self, HookStat},
     process::{self, Lines},
-    recorded,
+    recorded, workload,
 };
 
 /// A comm no task has: `tracer-comm-miss` filters on it.
@@ -167,56 +167,12 @@ pub fn counts_json(counts: Counts) -> Value {
     json!({"fork": counts.fork, "exec": counts.exec, "exit": counts.exit, "total": counts.total()})
 }
 
-/// What the workload reported of one storm.
-struct WorkloadReport {
-    pid: u32,
-    wall_ns: u64,
-    cpu_ns: Option<u64>,
-    workers: u64,
-}
-
-impl WorkloadReport {
-    fn fill(&self, result: &mut RunResult) {
-        result.workload_pid = self.pid;
-        result.wall_ns = Some(self.wall_ns);
-        result.storm_cpu_ns = self.cpu_ns;
-        result.workers = self.workers;
-    }
-}
-
-/// Runs the workload to completion; returns what it measured.
-fn run_workload(tools: &Tools, storm: Storm) -> Result<WorkloadReport> {
-    let child = Command::new(&tools.workload)
-        .args(["storm", "--shape", storm.shape, "--cores", storm.cores, "--tasks"])
-        .arg(storm.tasks.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {}", tools.workload.display()))?;
-    let pid = child.id();
-    let output = child.wait_with_output()?;
-    if !output.status.success() {
-        bail!("the workload failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = serde_json::from_str(stdout.trim())
-        .with_context(|| format!("the workload printed no JSON line: {stdout:?}"))?;
-    let field = |name: &str| report.get(name).and_then(Value::as_u64);
-    Ok(WorkloadReport {
-        pid,
-        wall_ns: field("wall_ns").context("the workload's report has no wall_ns")?,
-        cpu_ns: field("cpu_ns"),
-        workers: field("workers").unwrap_or(0),
-    })
-}
-
 /// Runs `storm` under `config` once; with `hooks`, also reads the run-time statistics of the
 /// tool's BPF programs just before stopping it (they must be switched on).
 pub fn run(tools: &Tools, config: Config, storm: Storm, hooks: bool) -> RunResult {
     let mut result = RunResult { expected: Counts::expected(storm.shape, storm.tasks, 0), ..RunResult::default() };
     let outcome = match config {
-        Config::Untraced => run_workload(tools, storm).map(|report| report.fill(&mut result)),
+        Config::Untraced => workload::run(tools, storm).map(|report| report.fill(&mut result)),
         _ => run_traced(tools, config, storm, hooks, &mut result),
     };
     result.expected = match config {
@@ -289,7 +245,7 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, hooks: bool, result: 
     result.ready_ns = Some(ready.duration_since(started).as_nanos() as u64);
     let ready_cpu = process::cpu_ns(pid).unwrap_or(0);
 
-    let workload = run_workload(tools, storm);
+    let workload = workload::run(tools, storm);
 
     // Let the tool drain what the storm left in its buffers, then stop it.
     process::wait_idle(pid, Duration::from_secs(20));

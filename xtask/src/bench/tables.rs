@@ -129,6 +129,11 @@ fn main_row(row: &Row, rounds: usize) -> [String; 14] {
     ]
 }
 
+/// A median difference as a percentage, or a dash where it was not measured.
+fn percent_cell(summary: &Option<Summary>) -> String {
+    summary.as_ref().map_or_else(dash, percent)
+}
+
 pub fn breakdown_table(breakdowns: &[Breakdown]) -> String {
     let mut table = vec![
         [
@@ -142,17 +147,16 @@ pub fn breakdown_table(breakdowns: &[Breakdown]) -> String {
         .map(str::to_owned),
     ];
     for b in breakdowns {
-        let cell = |summary: &Option<Summary>| summary.as_ref().map_or_else(dash, percent);
         table.push([
             b.storm.shape.to_owned(),
             b.storm.cores.to_owned(),
-            cell(&b.hooks),
-            cell(&b.own_record),
+            percent_cell(&b.hooks),
+            percent_cell(&b.own_record),
             b.own_record_per_event_ns.map_or_else(dash, |ns| {
                 let noise = b.own_record.is_none_or(|own| own.within_noise_of(0.0));
                 format!("{}{ns:.0} ns", if noise { "≈ " } else { "" })
             }),
-            cell(&b.own_comm_miss),
+            percent_cell(&b.own_comm_miss),
         ]);
     }
     markdown_table(&table)
@@ -164,13 +168,12 @@ pub fn cpu_table(breakdowns: &[Breakdown]) -> String {
     ];
     for b in breakdowns {
         let cpu = &b.own_cpu;
-        let cell = |summary: &Option<Summary>| summary.as_ref().map_or_else(dash, percent);
         table.push([
             b.storm.shape.to_owned(),
             b.storm.cores.to_owned(),
-            cell(&cpu.in_tasks),
-            cell(&cpu.in_tracer),
-            cell(&cpu.total),
+            percent_cell(&cpu.in_tasks),
+            percent_cell(&cpu.in_tracer),
+            percent_cell(&cpu.total),
             cpu.per_event_ns.map_or_else(dash, |ns| format!("{ns:.0} ns")),
         ]);
     }
