@@ -2,16 +2,16 @@
 //!
 //! The layout is specified in the module documentation of [`crate::recording`]. Since format
 //! version 2 a payload is the postcard encoding of [`Event`], so the event model is the one
-//! definition of what a record holds; since version 4 an exec or exit event's ancestor chain
-//! follows it as a reference ([`super::chains`]). Older payloads are read by the frozen decoders
-//! [`super::v1`] and [`super::v2`]. Decoding is
-//! strict: every byte must be used, tags and booleans must be known values, and integers must fit
-//! their type. It never panics and never allocates more than the input could describe.
+//! definition of what a record holds; since version 4 an exec or exit event's ancestor chain,
+//! and since version 5 its cgroup path and container, follow it as references
+//! ([`super::references`]). Older payloads are read by the frozen decoders [`super::v1`] and
+//! [`super::v2`]. Decoding is strict: every byte must be used, tags and booleans must be known
+//! values, and integers must fit their type. It never panics and never allocates more than the input could describe.
 
 use bytes::{BufMut, BytesMut};
 
 use super::RecordingHeader;
-use super::chains::{ChainReader, ChainWriter, chain_mut};
+use super::references::{self, Definitions, Known};
 use crate::event::Event;
 
 /// Why a payload could not be decoded.
@@ -34,22 +34,15 @@ pub enum CodecError {
 }
 
 /// Appends the payload encoding of `event` ([`super::FORMAT_VERSION`]) to `out`: postcard,
-/// then the reference to its ancestor chain, defined through `chains`. The chain is taken out
-/// of the event while it is encoded, and put back.
-pub fn encode(event: &mut Event, chains: &mut ChainWriter, out: &mut BytesMut) {
+/// then the references to its ancestor chain and its cgroup, defined through `definitions`.
+/// Those values are taken out of the event while it is encoded, and put back.
+pub fn encode(event: &mut Event, definitions: &mut Definitions, out: &mut BytesMut) {
     // Most events fit: the small copies below then never grow the buffer.
     out.reserve(512);
-    let Some(slot) = chain_mut(&mut event.detail) else {
-        append_postcard(&*event, out);
-        return;
-    };
-    // An empty `Arc<[T]>` is a shared static: taking the chain allocates nothing.
-    let chain = std::mem::take(slot);
+    let values = references::take_out(event);
     append_postcard(&*event, out);
-    chains.put(&chain, out);
-    if let Some(slot) = chain_mut(&mut event.detail) {
-        *slot = chain;
-    }
+    definitions.put(&values, out);
+    references::put_back(event, values);
 }
 
 /// Appends the postcard encoding of `value`.
@@ -90,8 +83,8 @@ impl postcard::ser_flavors::Flavor for Appending<'_> {
 }
 
 /// Decodes one payload of a file in format `version`; it must be exactly one encoded event.
-/// Chains it defines are kept in `chains` for the records after it.
-pub fn decode(payload: &[u8], version: u16, chains: &mut ChainReader) -> Result<Event, CodecError> {
+/// Values it defines are kept in `known` for the records after it.
+pub fn decode(payload: &[u8], version: u16, known: &mut Known) -> Result<Event, CodecError> {
     match version {
         1 => return super::v1::decode(payload),
         2 => return super::v2::decode(payload),
@@ -100,21 +93,9 @@ pub fn decode(payload: &[u8], version: u16, chains: &mut ChainReader) -> Result<
     let (mut event, rest) =
         postcard::take_from_bytes::<Event>(payload).map_err(|error| CodecError::Postcard(error.to_string()))?;
     let mut input = Input(rest);
-    let taken = match chain_mut(&mut event.detail) {
-        Some(slot) if version >= 4 => {
-            if !slot.is_empty() {
-                return Err(CodecError::Postcard("an ancestor chain inside the event".to_owned()));
-            }
-            let taken = chains.take(&mut input)?;
-            *slot = taken.chain.clone();
-            Some(taken)
-        }
-        _ => None,
-    };
+    let pending = known.take(&mut event, version, &mut input)?;
     input.finish()?;
-    if let Some(taken) = &taken {
-        chains.keep(taken);
-    }
+    known.keep(pending);
     Ok(event)
 }
 

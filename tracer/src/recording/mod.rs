@@ -1,6 +1,6 @@
 //! Recordings: the file `tracer -o FILE` writes and `tracer replay FILE` reads.
 //!
-//! # File format, version 4
+//! # File format, version 5
 //!
 //! All integers are little-endian. A *varint* is unsigned LEB128: 7 bits per byte, least
 //! significant group first, the high bit set on every byte but the last; at most 10 bytes for a
@@ -14,7 +14,7 @@
 //! | offset | size | field                                                     |
 //! |-------:|-----:|-----------------------------------------------------------|
 //! | 0      | 8    | magic `89 54 52 41 43 45 52 0A` (`\x89TRACER\n`)          |
-//! | 8      | 2    | format version, u16 (this document: 4; 1 to 3 are still read) |
+//! | 8      | 2    | format version, u16 (this document: 5; 1 to 4 are still read) |
 //! | 10     | 4    | header body length `H`, u32 (at most 1 MiB)               |
 //! | 14     | 4    | CRC-32 (IEEE, as zlib/`crc32fast`) of the header body     |
 //! | 18     | `H`  | header body                                               |
@@ -57,10 +57,13 @@
 //!
 //! Version 4 writes an exec or exit event's ancestor chain apart: the event's own `ancestors`
 //! is encoded empty, and a *chain reference* follows the event, which defines the chain or
-//! refers to one an earlier record of the same stretch defined ([`chains`] documents the bytes).
-//! The event model is otherwise that of version 3, which is read by the same decoder, chains
-//! inside the event. Appending to the event model now needs version 5, and a frozen copy of
-//! today's model for versions 3 and 4, as [`v2`] is for version 2.
+//! refers to one an earlier record of the same stretch defined. Version 5 does the same for
+//! every event's cgroup path and container ID: both are encoded absent in the event, and a
+//! *cgroup reference* follows (after the chain reference, where there is one). A container's
+//! path and ID are some 150 bytes, more than the rest of a typical event. [`references`]
+//! documents the bytes of both. The event model is otherwise that of version 3, which is read by
+//! the same decoder, chains and cgroups inside the event. Appending to the event model needs
+//! version 6, and a frozen copy of today's model for versions 3 to 5, as [`v2`] is for version 2.
 //!
 //! The payload must be consumed exactly; trailing bytes make it undecodable.
 //!
@@ -99,8 +102,9 @@
 //!   that begins a good frame or a frame that runs to the end of the file;
 //! - a good record whose payload does not decode (a newer kind, say): it is reported `Skipped`
 //!   and reading resumes right after it (its CRC says the frame is as written);
-//! - a good record that refers to an ancestor chain the reader does not have (the record that
-//!   defined it, in the same stretch, was damaged): the event is read with no ancestors;
+//! - a good record that refers to an ancestor chain or a cgroup the reader does not have (the
+//!   record that defined it, in the same stretch, was damaged): the event is read with no
+//!   ancestors, or with no cgroup path and container (its cgroup ID is in the event);
 //! - a good trailer that ends the file: [`ReadItem::Trailer`], the last item; one that does not
 //!   end the file is reported `Skipped` and reading resumes right after it; one whose payload
 //!   does not decode is reported `Skipped` (and the file then has no trailer);
@@ -150,12 +154,12 @@
 //! [`RecordingReader`] streams: it holds a read-ahead buffer of 64 KiB plus at most one frame
 //! (1 MiB) and, when it checks a frame that runs past the end, the file's unread tail.
 
-mod chains;
 pub mod codec;
 mod crc_index;
 mod create;
 pub(crate) mod open_dir;
 mod reader;
+mod references;
 mod stream;
 mod trailer;
 mod v1;
@@ -186,7 +190,7 @@ pub fn create_private(
 }
 
 /// The format version this code writes (and the newest it reads).
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 /// The oldest format version this code reads.
 pub const OLDEST_READABLE_VERSION: u16 = 1;
 

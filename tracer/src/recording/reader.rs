@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::chains::ChainReader;
+use super::references::Known;
 use super::stream::Stream;
 use super::trailer::Trailer;
 use super::{
@@ -52,8 +52,8 @@ pub struct RecordingReader {
     done: bool,
     /// The last probe, which the search for a good frame and the next read share.
     probed: Option<(u64, Probe)>,
-    /// Ancestor chains defined by the records read so far.
-    chains: ChainReader,
+    /// Ancestor chains and cgroups defined by the records read so far.
+    known: Known,
 }
 
 impl RecordingReader {
@@ -74,7 +74,7 @@ impl RecordingReader {
             position,
             done: false,
             probed: None,
-            chains: ChainReader::default(),
+            known: Known::default(),
         })
     }
 
@@ -143,7 +143,7 @@ impl RecordingReader {
         let payload = self.stream.get(offset + RECORD_HEADER_LEN as u64, len);
         match frame {
             Frame::Record => {
-                let decoded = codec::decode(payload, self.header.format_version, &mut self.chains);
+                let decoded = codec::decode(payload, self.header.format_version, &mut self.known);
                 self.stream.count_work(len);
                 match decoded {
                     Ok(event) => ReadItem::Event(event),

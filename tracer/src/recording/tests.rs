@@ -3,6 +3,7 @@
 mod create;
 mod damage;
 mod format4;
+mod format5;
 mod fuzz_inputs;
 mod linear;
 mod rotation;
@@ -97,17 +98,17 @@ fn layout(events: &[Event]) -> (Vec<u64>, u64) {
         body.len()
     }) as u64;
     let mut offsets = Vec::new();
-    // As the writer does: chains are defined again after each write of its buffer.
-    let mut chains = super::chains::ChainWriter::default();
+    // As the writer does: chains and cgroups are defined again after each write of its buffer.
+    let mut definitions = super::references::Definitions::default();
     let mut buffered = 0;
     for event in events {
         offsets.push(offset);
         let mut payload = BytesMut::new();
-        codec::encode(&mut event.clone(), &mut chains, &mut payload);
+        codec::encode(&mut event.clone(), &mut definitions, &mut payload);
         offset += (RECORD_HEADER_LEN + payload.len()) as u64;
         buffered += RECORD_HEADER_LEN + payload.len();
         if buffered >= super::writer::FLUSH_BYTES {
-            chains.forget();
+            definitions.forget();
             buffered = 0;
         }
     }
@@ -182,7 +183,7 @@ fn layout_matches_the_documented_format() {
     let events = sample_events();
     let bytes = recording_bytes(&events);
     assert_eq!(bytes.get(..8), Some(&b"\x89TRACER\n"[..]));
-    assert_eq!(bytes.get(8..10), Some(&[4, 0][..]));
+    assert_eq!(bytes.get(8..10), Some(&[5, 0][..]));
     let (offsets, end) = layout(&events);
     assert_eq!(bytes.len() as u64, end);
     for &offset in &offsets {
@@ -284,10 +285,10 @@ fn header_problems_are_clear_errors() {
     assert!(open_bytes(&good).is_ok());
 
     let mut future = good.clone();
-    future[8] = 5;
+    future[8] = 6;
     assert_eq!(
         message(&future),
-        "some.file is a tracer recording in format version 5, but this tracer reads only versions 1 to 4"
+        "some.file is a tracer recording in format version 6, but this tracer reads only versions 1 to 5"
     );
 
     assert_eq!(

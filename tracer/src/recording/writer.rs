@@ -14,9 +14,8 @@ use bytes::{Buf, BufMut, BytesMut};
 
 use super::{
     FORMAT_VERSION, HEADER_PREFIX_LEN, MAGIC, MAX_HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, RECORD_MARKER,
-    RecordingError, RecordingHeader, TRAILER_MARKER,
-    chains::ChainWriter,
-    codec, create,
+    RecordingError, RecordingHeader, TRAILER_MARKER, codec, create,
+    references::Definitions,
     trailer::{Losses, Trailer},
 };
 use crate::{
@@ -38,8 +37,8 @@ pub struct RecordingWriter {
     /// The header of the first file; later files get the same one but for their start time.
     header: RecordingHeader,
     buf: BytesMut,
-    /// Ancestor chains defined in `buf`: forgotten whenever it is written out.
-    chains: ChainWriter,
+    /// Ancestor chains and cgroups defined in `buf`: forgotten whenever it is written out.
+    definitions: Definitions,
     /// Records appended to the current file, by kind name.
     records: BTreeMap<&'static str, u64>,
     /// Losses reported by `lost` records in the current file, and in the files before it.
@@ -117,7 +116,7 @@ impl RecordingWriter {
             path: path.to_owned(),
             header: header.clone(),
             buf: BytesMut::with_capacity(FLUSH_BYTES + 4096),
-            chains: ChainWriter::default(),
+            definitions: Definitions::default(),
             records: BTreeMap::new(),
             losses: Losses::default(),
             earlier_losses: Losses::default(),
@@ -133,12 +132,12 @@ impl RecordingWriter {
 
     /// Adds one event to the buffer, and writes the buffer out when it is large. When the
     /// record would take the file past its size limit, the file is rotated first. The event
-    /// comes back as it was; its ancestor chain is set aside while it is encoded.
+    /// comes back as it was; its ancestor chain and cgroup are set aside while it is encoded.
     pub fn append(&mut self, event: &mut Event) -> Result<(), RecordingError> {
         let frame = self.buf.len();
         self.put_record(event)?;
         if self.file.size_due(frame as u64, (self.buf.len() - frame) as u64) {
-            // Encoded again after the rotation: the record may define a chain the new file needs.
+            // Encoded again after the rotation: the record may define a value the new file needs.
             self.buf.truncate(frame);
             self.rotate()?;
             self.put_record(event)?;
@@ -163,12 +162,12 @@ impl RecordingWriter {
         self.buf.put_slice(&RECORD_MARKER);
         self.buf.put_u64_le(0); // length and CRC, filled in below
         let payload = self.buf.len();
-        codec::encode(event, &mut self.chains, &mut self.buf);
+        codec::encode(event, &mut self.definitions, &mut self.buf);
         let len = self.buf.len() - payload;
         if len > MAX_PAYLOAD_LEN {
             self.buf.truncate(frame);
-            // The record may have defined a chain; the next ones must not refer to it.
-            self.chains.forget();
+            // The record may have defined a value; the next ones must not refer to it.
+            self.definitions.forget();
             return Err(RecordingError::EventTooLarge { path: self.path.clone(), size: len, limit: MAX_PAYLOAD_LEN });
         }
         let crc = crc32fast::hash(&self.buf[payload..]);
@@ -266,9 +265,9 @@ impl RecordingWriter {
     }
 
     fn write_out(&mut self) -> Result<(), RecordingError> {
-        // Whatever is written next stands alone: a damaged stretch of the file takes no chain
+        // Whatever is written next stands alone: a damaged stretch of the file takes no
         // definitions of another with it.
-        self.chains.forget();
+        self.definitions.forget();
         while !self.buf.is_empty() {
             match self.file.write(&self.buf) {
                 Ok(0) => {

@@ -1,6 +1,6 @@
 //! Tests of the payload encoding: every variant round-trips, strict decoding, property tests.
 use super::*;
-use crate::recording::chains::{ChainReader, ChainWriter};
+use crate::recording::references::{Definitions, Known};
 use crate::{
     event::{Ancestors, CloneFlags, Detail, LostOrigin, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
     text::Text,
@@ -257,13 +257,13 @@ pub(crate) fn arb_event() -> impl Strategy<Value = Event> {
 /// `event` encoded as the first record of a file.
 fn encoded(event: &Event) -> BytesMut {
     let mut out = BytesMut::new();
-    encode(&mut event.clone(), &mut ChainWriter::default(), &mut out);
+    encode(&mut event.clone(), &mut Definitions::default(), &mut out);
     out
 }
 
 /// `payload` decoded as the first record of a file.
 fn decode(payload: &[u8], version: u16) -> Result<Event, CodecError> {
-    super::decode(payload, version, &mut ChainReader::default())
+    super::decode(payload, version, &mut Known::default())
 }
 
 #[test]
@@ -277,8 +277,9 @@ fn every_variant_round_trips() {
 fn encoding_is_compact() {
     let event = &sample_events()[0];
     // 9 timestamp + 1+2+2+1 ids + 5 comm + 2 uid + 1 kind + 2+2 child ids + 1 thread + 1+4 flags
-    // + 1+1+1 no child ns ids, no child namespaces + 1 source + 6 unknown place fields
-    assert_eq!(encoded(event).len(), 43);
+    // + 1+1+1 no child ns ids, no child namespaces + 1 source + 6 unknown place fields + 1 no
+    // cgroup reference
+    assert_eq!(encoded(event).len(), 44);
 }
 
 #[test]
@@ -298,9 +299,10 @@ fn strict_decoding() {
     bytes.put_u8(0);
     assert_eq!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::TrailingBytes(1)));
 
-    // The source comes before the six absent place fields; 7 names no source.
+    // The source comes before the six absent place fields and the cgroup reference; 7 names no
+    // source.
     let mut bytes = encoded(lost);
-    let source = bytes.len() - 7;
+    let source = bytes.len() - 8;
     bytes[source] = 7;
     assert!(matches!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::Postcard(_))));
 
@@ -308,8 +310,8 @@ fn strict_decoding() {
     let fork = &sample_events()[1];
     let mut bytes = encoded(fork);
     // Then the clone flags' absence byte, two absent child ns ids, no child namespaces, the
-    // source and six absent place fields.
-    let thread = bytes.len() - 12;
+    // source, six absent place fields and the cgroup reference.
+    let thread = bytes.len() - 13;
     assert_eq!(bytes[thread], 1);
     bytes[thread] = 2;
     assert!(matches!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::Postcard(_))));
@@ -391,9 +393,19 @@ fn chain_of(tgids: &[u32]) -> Ancestors {
         .collect()
 }
 
+/// The size of `event` encoded after a record that defined its values.
+fn referring_size(event: &Event) -> usize {
+    let mut writer = Definitions::default();
+    let mut out = BytesMut::new();
+    encode(&mut event.clone(), &mut writer, &mut out);
+    out.clear();
+    encode(&mut event.clone(), &mut writer, &mut out);
+    out.len()
+}
+
 /// Encodes `events` as records of one stretch, then decodes them in order.
-fn through_one_stretch(events: &[Event], writer: &mut ChainWriter) -> (Vec<usize>, Vec<Event>) {
-    let mut reader = ChainReader::default();
+fn through_one_stretch(events: &[Event], writer: &mut Definitions) -> (Vec<usize>, Vec<Event>) {
+    let mut reader = Known::default();
     let mut sizes = Vec::new();
     let mut decoded = Vec::new();
     for event in events {
@@ -410,10 +422,10 @@ fn a_chain_is_written_once_and_referred_to_after() {
     let (a, b) = (chain_of(&[900, 812, 700, 1]), chain_of(&[901, 1]));
     // The third exit's chain is equal to the first's but built apart.
     let events = [exit_with(1, &a), exit_with(2, &a), exit_with(3, &chain_of(&[900, 812, 700, 1])), exit_with(4, &b)];
-    let mut writer = ChainWriter::default();
+    let mut writer = Definitions::default();
     let (sizes, decoded) = through_one_stretch(&events, &mut writer);
     assert_eq!(decoded, events);
-    let bare = encoded(&exit_with(1, &Ancestors::default())).len();
+    let bare = referring_size(&exit_with(1, &Ancestors::default()));
     // A definition (tag, number, the chain), then references of 1 byte.
     assert!(sizes[0] > bare + 100, "{sizes:?}");
     assert_eq!(&sizes[1..3], [bare, bare]);
@@ -428,22 +440,22 @@ fn a_chain_is_written_once_and_referred_to_after() {
 #[test]
 fn a_reference_to_a_chain_never_read_gives_no_ancestors() {
     let a = chain_of(&[900, 1]);
-    let mut writer = ChainWriter::default();
+    let mut writer = Definitions::default();
     let mut first = BytesMut::new();
     encode(&mut exit_with(1, &a), &mut writer, &mut first);
     let mut second = BytesMut::new();
     encode(&mut exit_with(2, &a), &mut writer, &mut second);
-    // The record that defined the chain was lost.
+    // The record that defined the chain and the cgroup was lost.
     let decoded = decode(&second, super::super::FORMAT_VERSION).expect("decodes");
-    assert_eq!(decoded, exit_with(2, &Ancestors::default()));
+    assert_eq!(decoded, Event { cgroup: None, container: None, ..exit_with(2, &Ancestors::default()) });
 }
 
 #[test]
 fn chain_definitions_are_strict() {
-    let mut writer = ChainWriter::default();
+    let mut writer = Definitions::default();
     let mut first = BytesMut::new();
     encode(&mut exit_with(1, &chain_of(&[900, 1])), &mut writer, &mut first);
-    let mut reader = ChainReader::default();
+    let mut reader = Known::default();
     super::decode(&first, super::super::FORMAT_VERSION, &mut reader).expect("decodes");
     // The same number defined again.
     assert!(matches!(
@@ -455,4 +467,28 @@ fn chain_definitions_are_strict() {
     append_postcard(&exit_with(1, &chain_of(&[900, 1])), &mut old);
     assert!(decode(&old, super::super::FORMAT_VERSION).is_err());
     assert_eq!(decode(&old, 3), Ok(exit_with(1, &chain_of(&[900, 1]))));
+}
+
+#[test]
+fn cgroup_references_are_strict() {
+    let samples = sample_events();
+    let placed = samples.iter().find(|event| event.container.is_some()).expect("a sample in a container");
+    let mut writer = Definitions::default();
+    let mut first = BytesMut::new();
+    encode(&mut placed.clone(), &mut writer, &mut first);
+    let mut reader = Known::default();
+    assert_eq!(super::decode(&first, super::super::FORMAT_VERSION, &mut reader).as_ref(), Ok(placed));
+    // The same number defined again.
+    assert!(matches!(
+        super::decode(&first, super::super::FORMAT_VERSION, &mut reader),
+        Err(CodecError::Postcard(reason)) if reason == "cgroup 0 defined after a later one"
+    ));
+    // A cgroup path inside the event itself, as format 4 wrote it.
+    let mut old = BytesMut::new();
+    append_postcard(placed, &mut old);
+    assert!(matches!(
+        decode(&old, super::super::FORMAT_VERSION),
+        Err(CodecError::Postcard(reason)) if reason == "a cgroup path inside the event"
+    ));
+    assert_eq!(decode(&old, 4).as_ref(), Ok(placed));
 }
