@@ -23,6 +23,7 @@ mod json;
 mod machine;
 mod peers;
 mod process;
+mod progress;
 mod recorded;
 mod replay;
 mod report;
@@ -33,7 +34,11 @@ mod summary;
 mod tables;
 mod workload;
 
-use std::{fs, time::Instant};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
@@ -80,6 +85,11 @@ pub struct Options {
     /// Skip the per-hook cost runs.
     #[arg(long)]
     no_hook_costs: bool,
+    /// Run the storms' tasks in this cgroup, a directory of the unified (v2) hierarchy created
+    /// if missing (e.g. a container-style `…/system.slice/docker-<64 hex>.scope`): events then
+    /// carry its path and container ID.
+    #[arg(long)]
+    cgroup: Option<PathBuf>,
 }
 
 /// One run, placed in the schedule.
@@ -109,6 +119,7 @@ pub fn bench(options: &Options) -> Result<()> {
     if options.max_rounds < options.rounds {
         bail!("--max-rounds ({}) is below --rounds ({})", options.max_rounds, options.rounds);
     }
+    let workload_cgroup = options.cgroup.as_deref().map(cgroup_for_storms).transpose()?;
     let mut storms = Vec::new();
     for shape in &options.shapes {
         let Some(&(shape, tasks)) = TASKS.iter().find(|(name, _)| name == shape) else {
@@ -144,6 +155,7 @@ pub fn bench(options: &Options) -> Result<()> {
         bpftrace: bpftrace.path,
         forkstat: forkstat.path,
         scratch,
+        workload_cgroup: workload_cgroup.clone(),
     };
     tools.write_script()?;
     let machine = machine::machine(json!({"bpftrace": bpftrace.status, "forkstat": forkstat.status}));
@@ -193,7 +205,7 @@ pub fn bench(options: &Options) -> Result<()> {
             order.rotate_left(round % configs.len());
             for config in order {
                 let result = runs::run(&tools, config, *storm, false);
-                eprintln!("    {}", report::progress_line(storm, config, &result, &records, round));
+                eprintln!("    {}", progress::line(storm, config, &result, &records, round));
                 records.push(Record { round, storm: *storm, config, result });
             }
         }
@@ -226,6 +238,7 @@ pub fn bench(options: &Options) -> Result<()> {
         elapsed,
         load: (load_before, machine::load_average()),
         disturbances,
+        cgroup: workload_cgroup,
     };
     println!("{}", results.tables());
     let json_path = out_dir.join("results.json");
@@ -252,6 +265,21 @@ pub fn bench(options: &Options) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The cgroup `--cgroup` names, created (below an existing cgroup) if missing.
+fn cgroup_for_storms(path: &Path) -> Result<PathBuf> {
+    let is_cgroup = |dir: &Path| dir.join("cgroup.procs").is_file();
+    if !path.exists() && path.parent().is_some_and(is_cgroup) {
+        fs::create_dir(path).with_context(|| format!("--cgroup: cannot create {}", path.display()))?;
+    }
+    if !is_cgroup(path) {
+        bail!(
+            "--cgroup: {} is not a cgroup, nor a new one's name below a cgroup; name a directory of the unified (v2) hierarchy",
+            path.display()
+        );
+    }
+    Ok(path.to_owned())
 }
 
 /// Whether `storm`'s figures are still too noisy: the 95 % interval of the median ratio of the
@@ -311,7 +339,7 @@ fn hook_costs(tools: &Tools, storms: &[Storm]) -> (Vec<Record>, String) {
     for storm in storms {
         for config in summary::HOOK_CONFIGS {
             let result = runs::run(tools, config, *storm, true);
-            eprintln!("    {}", report::progress_line(storm, config, &result, &[], 0));
+            eprintln!("    {}", progress::line(storm, config, &result, &[], 0));
             records.push(Record { round: 0, storm: *storm, config, result });
         }
     }

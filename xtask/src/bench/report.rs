@@ -5,7 +5,7 @@ use std::{collections::BTreeSet, fmt::Write, time::Duration};
 use super::{
     Record, Startup,
     machine::Machine,
-    runs::{self, Config, RunResult, Storm},
+    runs::{self, Config, Storm},
     stats::Summary,
     summary::{self, Breakdown, Row},
     tables,
@@ -47,43 +47,8 @@ pub struct Results {
     pub load: (String, String),
     /// Per round: the load average and other tracers, VMs and compilers running.
     pub disturbances: Vec<String>,
-}
-
-/// One line per run while the bench goes.
-pub fn progress_line(storm: &Storm, config: Config, result: &RunResult, earlier: &[Record], round: usize) -> String {
-    let mut line = format!("{:<6} {:<3} {:<16}", storm.shape, storm.cores, config.name());
-    if let Some(wall) = result.wall_ns {
-        let _ = write!(line, " {:>7.1} ms", wall as f64 / 1e6);
-    }
-    if let Some(ratio) = summary::paired_ratio(earlier, round, storm, result).filter(|_| config != Config::Untraced) {
-        let _ = write!(line, " ×{ratio:.3}");
-    }
-    if let Some(captured) = result.captured {
-        let _ = write!(line, "  events {}/{}", captured.total(), result.expected.total());
-    }
-    if let Some(lost) = result.lost {
-        let _ = write!(line, "  lost {lost}");
-    }
-    if let Some(overruns) = result.overruns {
-        let _ = write!(line, "  nobufs {overruns}");
-    }
-    if let (Some(cpu), Some(events)) = (result.cpu_ns, result.events_all) {
-        let _ = write!(line, "  cpu {:.1} ms", cpu as f64 / 1e6);
-        if events > 0 {
-            let _ = write!(line, " ({:.0} ns/event of {events})", cpu as f64 / events as f64);
-        }
-    }
-    if let Some(rss) = result.peak_rss_kib {
-        let _ = write!(line, "  rss {:.1} MiB", rss as f64 / 1024.0);
-    }
-    let hook_time: u64 = result.hooks.iter().map(|hook| hook.run_time_ns).sum();
-    if !result.hooks.is_empty() {
-        let _ = write!(line, "  hooks {:.1} ms in {} programs", hook_time as f64 / 1e6, result.hooks.len());
-    }
-    if let Some(error) = &result.error {
-        let _ = write!(line, "  ERROR: {error}");
-    }
-    line
+    /// The cgroup the storms' tasks ran in (`--cgroup`), when not the bench's own.
+    pub cgroup: Option<std::path::PathBuf>,
 }
 
 /// A target: what, the measured value, and whether it is met (`None`: not measured).
@@ -241,6 +206,34 @@ impl Results {
         self.not_run.iter().map(|(config, why)| format!("- `{}` did not run: {why}\n", config.name())).collect()
     }
 
+    /// Where the storms' tasks ran, and how large tracer-record's recordings were per event.
+    fn recording_line(&self) -> String {
+        let place = match &self.cgroup {
+            Some(path) => format!("in the cgroup `{}` (`--cgroup`)", path.display()),
+            None => "in the bench's own cgroup".to_owned(),
+        };
+        let sizes: Vec<String> = self
+            .storms
+            .iter()
+            .filter_map(|storm| {
+                let per_event: Vec<f64> = self
+                    .records
+                    .iter()
+                    .filter(|record| summary::same_storm(&record.storm, storm) && record.config == Config::TracerRecord)
+                    .filter_map(|record| match (record.result.recording_bytes, record.result.events_all) {
+                        (Some(bytes), Some(events)) if events > 0 => Some(bytes as f64 / events as f64),
+                        _ => None,
+                    })
+                    .collect();
+                super::stats::median(&per_event).map(|median| format!("{} {} {median:.0}", storm.shape, storm.cores))
+            })
+            .collect();
+        format!(
+            "The storms' tasks ran {place}. tracer-record's recording, in bytes per event it delivered (median): {}.",
+            if sizes.is_empty() { "none measured".to_owned() } else { sizes.join(", ") }
+        )
+    }
+
     fn peers_line(&self) -> String {
         self.peers.iter().map(|(name, status)| format!("{name}: {status}")).collect::<Vec<_>>().join("; ")
     }
@@ -307,7 +300,7 @@ impl Results {
     /// The tables for stdout.
     pub fn tables(&self) -> String {
         let mut text = format!(
-            "\nMachine: {}\n{}; {}\nrounds: {} to {} per storm, in {:.0} s; load average {} before, {} after\n\n",
+            "\nMachine: {}\n{}; {}\nrounds: {} to {} per storm, in {:.0} s; load average {} before, {} after\n{}\n\n",
             self.machine.line,
             self.peers_line(),
             self.tracefs,
@@ -316,6 +309,7 @@ impl Results {
             self.elapsed.as_secs_f64(),
             self.load.0,
             self.load.1,
+            self.recording_line(),
         );
         text.push_str(&self.body(false));
         for line in self.disturbances.iter().filter(|line| line.contains(" × ")) {
@@ -376,8 +370,9 @@ impl Results {
              the same storm, which delivers no event: idling and stopping). *Peak RSS* is the tool's \
              largest `VmHWM` (read from `/proc/PID/status` just before stopping it) over the runs. \
              *Ready* is spawn to the `Attached` line (bpftrace: its BEGIN line; forkstat: listening on \
-             its netlink socket).\n",
-            runs::MISSING_COMM
+             its netlink socket). {}\n",
+            runs::MISSING_COMM,
+            self.recording_line()
         );
         let disturbed: Vec<&String> = self.disturbances.iter().filter(|line| line.contains(" × ")).collect();
         if !disturbed.is_empty() {

@@ -82,6 +82,8 @@ pub struct Tools {
     pub forkstat: Option<PathBuf>,
     /// Where recordings and peer outputs go.
     pub scratch: PathBuf,
+    /// The cgroup the storms' tasks run in (`--cgroup`), instead of the bench's own.
+    pub workload_cgroup: Option<PathBuf>,
 }
 
 impl Tools {
@@ -135,6 +137,8 @@ pub struct RunResult {
     pub overruns: Option<u64>,
     /// Run-time statistics of the tool's BPF programs, when measured.
     pub hooks: Vec<HookStat>,
+    /// Size of tracer's recording, in bytes.
+    pub recording_bytes: Option<u64>,
     pub error: Option<String>,
 }
 
@@ -158,6 +162,7 @@ impl RunResult {
             "tool_summary": self.summary_line,
             "overruns": self.overruns,
             "hooks": self.hooks.iter().map(HookStat::to_json).collect::<Vec<_>>(),
+            "recording_bytes": self.recording_bytes,
             "error": self.error,
         })
     }
@@ -312,6 +317,7 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, hooks: bool, result: 
         result.lost = Some(lost);
     }
     result.summary_line = summary;
+    result.recording_bytes = fs::metadata(&recording).ok().map(|metadata| metadata.len());
     let replayed = recorded::replay(tools, &recording, w, &mut tally);
     let _ = fs::remove_file(&recording);
     match replayed {

@@ -1,5 +1,6 @@
 //! The storm workload (`tracer-workload storm`): running it to completion and reading the one
-//! JSON line it reports (its wall time, the CPU time its tasks used, its workers).
+//! JSON line it reports (its wall time, the CPU time its tasks used, its workers), in the
+//! bench's cgroup or the one `--cgroup` names.
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
@@ -26,7 +27,20 @@ impl WorkloadReport {
 
 /// Runs the workload to completion; returns what it measured.
 pub fn run(tools: &Tools, storm: Storm) -> Result<WorkloadReport> {
-    let child = Command::new(&tools.workload)
+    let mut command = match &tools.workload_cgroup {
+        // The shell moves itself into the cgroup and execs the workload, whose tasks all start
+        // there.
+        Some(cgroup) => {
+            let mut command = Command::new("sh");
+            command
+                .args(["-c", "echo $$ > \"$1\" && shift && exec \"$@\"", "sh"])
+                .arg(cgroup.join("cgroup.procs"))
+                .arg(&tools.workload);
+            command
+        }
+        None => Command::new(&tools.workload),
+    };
+    let child = command
         .args(["storm", "--shape", storm.shape, "--cores", storm.cores, "--tasks"])
         .arg(storm.tasks.to_string())
         .stdin(Stdio::null())
