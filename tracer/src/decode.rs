@@ -1,5 +1,7 @@
 //! Decoding of raw ring-buffer records into [`Event`]s: length-checked, never trusting the
 //! bytes, never panicking.
+use std::cell::RefCell;
+
 use tracer_common::{
     COMM_LEN, EventHeader, ExecEvent, ExitEvent, ForkEvent, LookupEvent, NamespaceEvent, RenameEvent, event_kind,
     exec_flags, exit_flags, fork_flags, hook_source,
@@ -62,8 +64,29 @@ fn read<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
 }
 
+/// Slots of the comm cache (a power of two).
+const COMM_SLOTS: usize = 16;
+
+thread_local! {
+    /// Comms decoded lately, by their kernel bytes: a storm's events all carry the same few
+    /// names, and sharing one saves an allocation and a free per event. A slot that holds all
+    /// zero bytes holds the empty name, which is what those bytes decode to.
+    static COMMS: RefCell<[([u8; COMM_LEN], Text); COMM_SLOTS]> = RefCell::default();
+}
+
 fn comm(bytes: &[u8; COMM_LEN]) -> Text {
-    Text::from_c(bytes)
+    let (low, high) = bytes.split_at(COMM_LEN / 2);
+    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+    let hash = (word(low) ^ word(high).rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let slot = (hash >> (64 - COMM_SLOTS.trailing_zeros())) as usize;
+    COMMS.with_borrow_mut(|slots| {
+        let (known, text) = &mut slots[slot];
+        if known != bytes {
+            *known = *bytes;
+            *text = Text::from_c(bytes);
+        }
+        text.clone()
+    })
 }
 
 fn source(value: u32) -> Result<Source, DecodeError> {

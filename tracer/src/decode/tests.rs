@@ -194,3 +194,32 @@ fn splits_arguments() {
     assert_eq!(arguments(b"a\0\0b\0"), [Text::from("a"), Text::from(""), Text::from("b")]);
     assert_eq!(arguments(b"cut\xff"), [Text::new(b"cut\xff".to_vec())]);
 }
+
+#[test]
+fn every_comm_decodes_to_its_own_name_whatever_the_cache_holds() {
+    // Many more names than cache slots, each twice in a row and again later, with and without
+    // bytes after the NUL, so that names share slots and replace each other.
+    let names: Vec<[u8; COMM_LEN]> = (0..200u32)
+        .map(|i| {
+            let mut comm = [0u8; COMM_LEN];
+            let name = format!("w{i}");
+            comm[..name.len()].copy_from_slice(name.as_bytes());
+            if i % 3 == 0 {
+                comm[COMM_LEN - 1] = 0x41;
+            }
+            comm
+        })
+        .collect();
+    for comm in names.iter().chain(&names).chain(names.iter().rev()) {
+        let mut record = header(event_kind::EXIT);
+        record.comm = *comm;
+        let exit = ExitEvent { header: record, exit_code: 0, flags: 0, lifetime_ns: 1 };
+        let event = decode(&bytes_of(&exit), &CLOCK).unwrap();
+        assert_eq!(event.comm, Text::from_c(comm));
+    }
+    // All zero bytes, what every empty slot holds, decode to the empty name.
+    let mut record = header(event_kind::EXIT);
+    record.comm = [0; COMM_LEN];
+    let exit = ExitEvent { header: record, exit_code: 0, flags: 0, lifetime_ns: 1 };
+    assert_eq!(decode(&bytes_of(&exit), &CLOCK).unwrap().comm, Text::default());
+}
