@@ -19,8 +19,22 @@ use serde::{
 ///
 /// Shared, not copied, when cloned: every exit event's ancestor chain and every event's cgroup
 /// path are clones of names tracer already holds.
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Default, Eq, PartialOrd, Ord)]
 pub struct Text(Arc<[u8]>);
+
+impl PartialEq for Text {
+    /// Clones of one name compare by pointer: `Arc`'s own `==` compares the bytes of an unsized
+    /// slice even when both point at the same ones.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 /// The key of the JSON object that carries non-UTF-8 bytes.
 const BASE64_KEY: &str = "base64";

@@ -49,6 +49,10 @@ trait Repeated: Clone + PartialEq + Sized {
     fn put(&self, out: &mut BytesMut);
     /// Reads a definition's bytes; returns the value and what follows.
     fn take(bytes: &[u8]) -> Result<(Self, &[u8]), CodecError>;
+    /// Whether two values are equal, at once when they are clones of one.
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
 }
 
 impl Repeated for Ancestors {
@@ -64,6 +68,12 @@ impl Repeated for Ancestors {
         let (chain, rest) = postcard::take_from_bytes::<Vec<Ancestor>>(bytes)
             .map_err(|error| CodecError::Postcard(format!("ancestor chain: {error}")))?;
         Ok((chain.into(), rest))
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        // `Arc`'s own `==` compares an unsized slice element by element even when both point
+        // at the same one.
+        std::sync::Arc::ptr_eq(self, other) || self == other
     }
 }
 
@@ -144,9 +154,9 @@ impl<T: Repeated> Table<T> {
             put_varint(out, NONE);
             return;
         };
-        // `==` on two `Arc`s of the same value stops at the pointer; equal values built apart
-        // (a chain after the lineage changed and changed back) are found too.
-        if let Some((_, number)) = self.defined.iter().rev().find(|(known, _)| known == value) {
+        // Clones of one value compare by pointer; equal values built apart (a chain after the
+        // lineage changed and changed back) are found too.
+        if let Some((_, number)) = self.defined.iter().rev().find(|(known, _)| known.same(value)) {
             put_varint(out, REFERENCE + number);
             return;
         }
