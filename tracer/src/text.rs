@@ -23,8 +23,8 @@ use serde::{
 pub struct Text(Arc<[u8]>);
 
 impl PartialEq for Text {
-    /// Clones of one name compare by pointer: `Arc`'s own `==` compares the bytes of an unsized
-    /// slice even when both point at the same ones.
+    /// Clones of one name compare by pointer: `Arc`'s own `==` (Rust 1.95) compares every byte
+    /// of an unsized slice even when both point at the same ones.
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
     }

@@ -71,8 +71,8 @@ impl Repeated for Ancestors {
     }
 
     fn same(&self, other: &Self) -> bool {
-        // `Arc`'s own `==` compares an unsized slice element by element even when both point
-        // at the same one.
+        // `Arc`'s own `==` (Rust 1.95) compares an unsized slice element by element even when
+        // both point at the same one.
         std::sync::Arc::ptr_eq(self, other) || self == other
     }
 }
