@@ -332,7 +332,7 @@ impl Results {
             text,
             "Measured with `cargo xtask bench` (as root; `--rounds N`, `--max-rounds M`, `--noise X`, \
              `--scale F`, `--shapes thread,fork,exec`, `--no-bpftrace`, `--no-forkstat`, \
-             `--no-hook-costs`) on {} ({}, tracer at {}): {} to {} rounds per storm (more while the 95 % interval of a median ratio is wider than ±{:.3}), {:.0} s in all, \
+             `--no-hook-costs`, `--cgroup PATH`) on {} ({}, tracer at {}): {} to {} rounds per storm (more while the 95 % interval of a median ratio is wider than ±{:.3}), {:.0} s in all, \
              load average {} before and {} after. Peers: {}; {}.\n",
             self.machine.line,
             self.machine.json["date"].as_str().unwrap_or(""),
