@@ -107,7 +107,15 @@ fn arguments(block: &[u8]) -> Vec<Text> {
     if block.is_empty() {
         return Vec::new();
     }
-    block.split(|&byte| byte == 0).map(Text::from).collect()
+    // memchr finds the NULs a word at a time: a byte-by-byte split of 8 KiB of arguments was a
+    // fifth of tracer's CPU recording an exec storm.
+    let mut argv = Vec::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(0, block).chain([block.len()]) {
+        argv.push(Text::from(&block[start..end]));
+        start = end + 1;
+    }
+    argv
 }
 
 /// The data after an exec record's fixed part, taken in order; lengths past the end are cut.

@@ -223,3 +223,17 @@ fn every_comm_decodes_to_its_own_name_whatever_the_cache_holds() {
     let exit = ExitEvent { header: record, exit_code: 0, flags: 0, lifetime_ns: 1 };
     assert_eq!(decode(&bytes_of(&exit), &CLOCK).unwrap().comm, Text::default());
 }
+
+proptest::proptest! {
+    /// The split finds every NUL wherever it lies: against the plain definition (the block
+    /// without its final NUL, split at each NUL; nothing for an empty block).
+    #[test]
+    fn arguments_split_at_every_nul(
+        block in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), proptest::num::u8::ANY], 0..600)
+    ) {
+        let trimmed = block.strip_suffix(&[0]).unwrap_or(&block);
+        let expected: Vec<Text> =
+            if trimmed.is_empty() { Vec::new() } else { trimmed.split(|&byte| byte == 0).map(Text::from).collect() };
+        proptest::prop_assert_eq!(arguments(&block), expected);
+    }
+}
