@@ -6,7 +6,8 @@
 //! and since version 5 its cgroup path and container, follow it as references
 //! ([`super::references`]). Older payloads are read by the frozen decoders [`super::v1`] and
 //! [`super::v2`]. Decoding is strict: every byte must be used, tags and booleans must be known
-//! values, and integers must fit their type. It never panics and never allocates more than the input could describe.
+//! values, and integers must fit their type. It never panics and never allocates more than the
+//! input could describe.
 
 use bytes::{BufMut, BytesMut};
 
