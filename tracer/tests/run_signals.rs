@@ -8,13 +8,14 @@ mod run_support;
 use std::{
     io::{BufRead, BufReader, Read},
     os::unix::process::ExitStatusExt,
-    process::{Command, Output, Stdio},
+    process::{Output, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{machine, require_root, tracer_bin, workload_bin};
+use common::{machine, require_root, workload_bin};
 use run_support::{
-    OnTerminal, assert_summary, caught, events_in, scratch, signal, start_until_ready, text, wait_within,
+    OnTerminal, assert_summary, caught, events_in, scratch, signal, start_until_ready, text, tracer_command,
+    wait_within,
 };
 
 #[test]
@@ -94,7 +95,7 @@ fn once_the_command_is_gone_a_signal_stops_tracer_waiting_for_what_it_left() {
     require_root();
     let dir = scratch("left-behind");
     let events_file = dir.join("events.jsonl");
-    let mut child = Command::new(tracer_bin())
+    let mut child = tracer_command()
         .args(["run", "--json", "-e", "exec,exit", "--events-to", events_file.to_str().unwrap()])
         .args(["--", "sh", "-c", "sleep 60 & echo $!; exit 6"])
         .stdout(Stdio::piped())
@@ -134,7 +135,7 @@ fn once_the_command_is_gone_a_signal_stops_tracer_waiting_for_what_it_left() {
 fn a_command_killed_by_a_signal_kills_tracer_the_same_way() {
     require_root();
     let output: Output =
-        Command::new(tracer_bin()).args(["run", "-e", "exit", "--", "sh", "-c", "kill -TERM $$"]).output().unwrap();
+        tracer_command().args(["run", "-e", "exit", "--", "sh", "-c", "kill -TERM $$"]).output().unwrap();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.signal(), Some(libc::SIGTERM), "[{}] {stderr}", machine());
     assert!(!output.status.core_dumped());
@@ -146,7 +147,7 @@ fn a_command_killed_by_a_signal_kills_tracer_the_same_way() {
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn a_signal_while_loading_stops_tracer_before_the_command_starts() {
     require_root();
-    let mut child = Command::new(tracer_bin())
+    let mut child = tracer_command()
         .args(["run", "--", "sh", "-c", "echo started"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -68,8 +68,26 @@ pub fn signal(pid: u32, signal: i32) {
 }
 
 /// tracer run started with piped stdio; returns it once the command printed `ready`.
+/// `tracer` to start with every signal the tests send at its default disposition. `tracer run`
+/// keeps what it inherits, ignored signals included, and hands that on to the command: run from
+/// a shell's background job (where SIGINT and SIGQUIT are ignored), the signals these tests
+/// send would be ignored by tracer and the command alike, as they should be.
+pub fn tracer_command() -> Command {
+    let mut command = Command::new(tracer_bin());
+    // SAFETY: signal(2) only, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
 pub fn start_until_ready(args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(tracer_bin())
+    let mut child = tracer_command()
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -109,7 +127,7 @@ impl OnTerminal {
             unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
         assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
         let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        let mut command = Command::new(tracer_bin());
+        let mut command = tracer_command();
         command
             .args(args)
             .stdin(Stdio::from(slave.try_clone().unwrap()))
