@@ -148,6 +148,50 @@ pub(super) fn replayed_fixture(path: &str, version: u16) -> (Vec<Event>, String)
     (events, String::from_utf8(printer.into_inner()).unwrap())
 }
 
+/// The events of fixture `path`, recorded in format `version` by an earlier release, after
+/// checking that this tracer prints their `lines` JSON lines as that release printed them
+/// (`json`).
+pub(super) fn replayed_as_printed(path: &str, json: &str, version: u16, lines: usize) -> Vec<Event> {
+    let (events, now) = replayed_fixture(path, version);
+    let then = std::fs::read_to_string(json).unwrap();
+    assert_eq!(now.lines().count(), lines);
+    for (now, then) in now.lines().zip(then.lines()) {
+        let now: serde_json::Value = serde_json::from_str(now).unwrap();
+        let then: serde_json::Value = serde_json::from_str(then).unwrap();
+        assert_eq!(now, then);
+    }
+    events
+}
+
+/// The size of `events` recorded again in this format, after checking that they read back the
+/// same.
+fn recorded_again(events: &[Event]) -> usize {
+    let again = recording_bytes(events);
+    assert_eq!(events_of(&read_items(&again)), events);
+    again.len()
+}
+
+/// Checks that a recording of `len` bytes holds one definition per 64 KiB stretch (the last
+/// stretch may hold none).
+fn assert_one_definition_per_stretch(len: usize, definitions: usize) {
+    let stretches = len.div_ceil(super::writer::FLUSH_BYTES);
+    assert!((stretches - 1..=stretches).contains(&definitions), "{definitions} definitions, {stretches} stretches");
+}
+
+/// The events read from a recording of `events` whose first record has a byte flipped `back`
+/// bytes before the second record, and the records' offsets. The first record is reported
+/// skipped at its offset, and every other event is read.
+fn read_with_first_record_damaged(events: &[Event], back: usize) -> (Vec<Event>, Vec<u64>) {
+    let mut bytes = recording_bytes(events);
+    let (offsets, _) = layout(events);
+    bytes[offsets[1] as usize - back] ^= 0xff;
+    let items = read_items(&bytes);
+    assert!(matches!(&items[0], ReadItem::Skipped { offset, .. } if *offset == offsets[0]), "{:?}", items[0]);
+    let read = events_of(&items);
+    assert_eq!(read.len(), events.len() - 1);
+    (read, offsets)
+}
+
 fn events_of(items: &[ReadItem]) -> Vec<Event> {
     items
         .iter()

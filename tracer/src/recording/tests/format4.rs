@@ -34,22 +34,14 @@ fn a_repeated_chain_is_written_once_per_stretch() {
     assert!(first > second + 200, "the first record defines the chain: {first} vs {second}");
     // 5,000 exits fill several 64 KiB stretches, each defining the chain once.
     let definitions = offsets.windows(2).filter(|pair| pair[1] - pair[0] == first).count();
-    let stretches = bytes.len().div_ceil(super::super::writer::FLUSH_BYTES);
-    assert!((stretches - 1..=stretches).contains(&definitions), "{definitions} definitions, {stretches} stretches");
+    assert_one_definition_per_stretch(bytes.len(), definitions);
 }
 
 #[test]
 fn a_damaged_chain_definition_costs_only_its_stretch() {
     let events = thread_exits(5000);
-    let mut bytes = recording_bytes(&events);
-    let (offsets, _) = layout(&events);
     // A byte inside the first record's chain.
-    let at = offsets[1] as usize - 20;
-    bytes[at] ^= 0xff;
-    let items = read_items(&bytes);
-    assert!(matches!(&items[0], ReadItem::Skipped { offset, .. } if *offset == offsets[0]), "{:?}", items[0]);
-    let read = events_of(&items);
-    assert_eq!(read.len(), events.len() - 1);
+    let (read, offsets) = read_with_first_record_damaged(&events, 20);
     let without = read
         .iter()
         .take_while(|event| matches!(&event.detail, Detail::Exit { ancestors, .. } if ancestors.is_empty()))
@@ -73,19 +65,11 @@ const V3_FIXTURE_JSON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v
 
 #[test]
 fn version_3_recordings_replay_as_their_release_printed_them() {
-    let (events, now) = replayed_fixture(V3_FIXTURE, 3);
-    let then = std::fs::read_to_string(V3_FIXTURE_JSON).unwrap();
-    assert_eq!(now.lines().count(), 25);
-    for (now, then) in now.lines().zip(then.lines()) {
-        let now: serde_json::Value = serde_json::from_str(now).unwrap();
-        let then: serde_json::Value = serde_json::from_str(then).unwrap();
-        assert_eq!(now, then);
-    }
+    let events = replayed_as_printed(V3_FIXTURE, V3_FIXTURE_JSON, 3, 25);
     let chains = events.iter().filter(|event| matches!(&event.detail, Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. } if !ancestors.is_empty())).count();
     assert_eq!(chains, 13, "every exec and exit has its chain");
-    // Recorded again in format 4, they come back the same, in fewer bytes.
-    let again = recording_bytes(&events);
-    assert_eq!(events_of(&read_items(&again)), events);
+    // Recorded again (since format 4), they come back the same, in fewer bytes.
+    let again = recorded_again(&events);
     let old = std::fs::metadata(V3_FIXTURE).unwrap().len() as usize;
-    assert!(again.len() < old, "format 4: {} bytes, format 3: {old}", again.len());
+    assert!(again < old, "format {}: {again} bytes, format 3: {old}", super::super::FORMAT_VERSION);
 }

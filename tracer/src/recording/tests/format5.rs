@@ -40,22 +40,14 @@ fn a_container_cgroup_is_written_once_per_stretch() {
     assert!(third < 80, "a fork in the container refers to its cgroup: {third} bytes");
     // 5,000 events fill several 64 KiB stretches, each defining the cgroup once.
     let definitions = sizes.iter().filter(|&&size| size > 140).count();
-    let stretches = bytes.len().div_ceil(super::super::writer::FLUSH_BYTES);
-    assert!((stretches - 1..=stretches).contains(&definitions), "{definitions} definitions, {stretches} stretches");
+    assert_one_definition_per_stretch(bytes.len(), definitions);
 }
 
 #[test]
 fn a_damaged_cgroup_definition_costs_only_its_stretch() {
     let events = container_threads(5000);
-    let mut bytes = recording_bytes(&events);
-    let (offsets, _) = layout(&events);
     // A byte inside the first record's cgroup path.
-    let at = offsets[1] as usize - 40;
-    bytes[at] ^= 0xff;
-    let items = read_items(&bytes);
-    assert!(matches!(&items[0], ReadItem::Skipped { offset, .. } if *offset == offsets[0]), "{:?}", items[0]);
-    let read = events_of(&items);
-    assert_eq!(read.len(), events.len() - 1);
+    let (read, offsets) = read_with_first_record_damaged(&events, 40);
     // The events of the container in the rest of the stretch have lost their cgroup path and
     // container ID, not their cgroup ID; those of the host, whose cgroup their own records
     // define, and every event of the later stretches are intact.
@@ -81,19 +73,11 @@ const V4_FIXTURE_JSON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v
 
 #[test]
 fn version_4_recordings_replay_as_their_release_printed_them() {
-    let (events, now) = replayed_fixture(V4_FIXTURE, 4);
-    let then = std::fs::read_to_string(V4_FIXTURE_JSON).unwrap();
-    assert_eq!(now.lines().count(), 8);
-    for (now, then) in now.lines().zip(then.lines()) {
-        let now: serde_json::Value = serde_json::from_str(now).unwrap();
-        let then: serde_json::Value = serde_json::from_str(then).unwrap();
-        assert_eq!(now, then);
-    }
+    let events = replayed_as_printed(V4_FIXTURE, V4_FIXTURE_JSON, 4, 8);
     let contained = events.iter().filter(|event| event.container.as_ref().is_some_and(|id| *id == CONTAINER)).count();
     assert_eq!(contained, 7, "every event after the move into the container's cgroup");
     // Recorded again in format 5, they come back the same, in fewer bytes.
-    let again = recording_bytes(&events);
-    assert_eq!(events_of(&read_items(&again)), events);
+    let again = recorded_again(&events);
     let old = std::fs::metadata(V4_FIXTURE).unwrap().len() as usize;
-    assert!(again.len() + 6 * 150 < old, "format 5: {} bytes, format 4: {old}", again.len());
+    assert!(again + 6 * 150 < old, "format 5: {again} bytes, format 4: {old}");
 }
