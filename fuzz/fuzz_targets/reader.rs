@@ -3,27 +3,9 @@
 //! `tracer/src/recording/invariants.rs`).
 #![no_main]
 
-// The reader's own source, compiled into this crate: tracer is a binary crate.
-#[allow(dead_code, unused_imports)]
-#[path = "../../tracer/src/event.rs"]
-mod event;
-#[allow(dead_code, unused_imports)]
-#[path = "../../tracer/src/names.rs"]
-mod names;
-#[allow(dead_code, unused_imports)]
-#[path = "../../tracer/src/namespaces.rs"]
-mod namespaces;
-#[allow(dead_code, unused_imports)]
-#[path = "../../tracer/src/recording/mod.rs"]
-mod recording;
-#[allow(dead_code, unused_imports)]
-#[path = "../../tracer/src/rotate.rs"]
-mod rotate;
-#[allow(dead_code, unused_imports)]
-#[path = "../../tracer/src/text.rs"]
-mod text;
+use tracer::recording::invariants;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    recording::invariants::check(data);
-    recording::invariants::check_after_header(data);
+    invariants::check(data);
+    invariants::check_after_header(data);
 });

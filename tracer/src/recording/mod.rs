@@ -166,7 +166,6 @@ mod v1;
 mod v2;
 mod writer;
 
-#[cfg(any(test, fuzzing))]
 pub mod invariants;
 #[cfg(test)]
 mod tests;

@@ -83,7 +83,6 @@ impl RecordingReader {
     }
 
     /// Bytes examined so far, for checks that reading is linear.
-    #[cfg(any(test, fuzzing))]
     pub fn work(&self) -> u64 {
         self.stream.work
     }
