@@ -30,36 +30,11 @@ pub const LOOKUP_NAME_LEN: usize = 64;
 pub mod cgroup_filter;
 pub mod comm_filter;
 pub mod container;
+pub mod kind;
 
 pub use cgroup_filter::{CGROUP_FILTER_VALUES, CGROUP_VERDICT_ENTRIES, CgroupFilter, cgroup_verdict};
+pub use kind::{EventKind, HookSource, UnknownKind, UnknownSource, program};
 pub mod namespace;
-
-/// Values of [`EventHeader::kind`].
-pub mod event_kind {
-    pub const FORK: u32 = 1;
-    pub const EXEC: u32 = 2;
-    pub const EXIT: u32 = 3;
-    pub const RENAME: u32 = 4;
-    pub const LOOKUP: u32 = 5;
-    /// A task entered or created namespaces ([`crate::NamespaceEvent`]).
-    pub const NAMESPACE: u32 = 6;
-    /// Bit of `kind` in [`crate::TracerSettings::event_mask`].
-    pub const fn bit(kind: u32) -> u32 {
-        1 << kind
-    }
-}
-
-/// Values of [`EventHeader::source`]: which kind of hook produced the event.
-pub mod hook_source {
-    pub const TP_BTF: u32 = 1;
-    pub const RAW_TRACEPOINT: u32 = 2;
-    pub const FENTRY: u32 = 3;
-    pub const KPROBE: u32 = 4;
-    /// Path arguments of `/proc` syscalls seen at syscall entry.
-    pub const SYSCALL_ENTRY: u32 = 5;
-    /// A syscall's effect seen at its exit, against a snapshot taken at its entry.
-    pub const SYSCALL_EXIT: u32 = 6;
-}
 
 /// Bits of [`TracerSettings::filter_flags`].
 pub mod filter_flags {
@@ -100,6 +75,22 @@ pub mod map_name {
     pub const PIDNS_FILTER: &str = "PIDNS_FILTER";
     pub const CGROUP_VERDICTS: &str = "CGROUP_VERDICTS";
     pub const NAMESPACE_SERVED: &str = "NAMESPACE_SERVED";
+
+    /// Every map userspace opens (a test finds each in the built object).
+    pub const ALL: [&str; 12] = [
+        EVENTS,
+        LOST,
+        COMM_FILTER,
+        PID_FILTER,
+        TID_FILTER,
+        UID_FILTER,
+        EXEC_SCRATCH,
+        FOLLOWED,
+        OWN_TGID,
+        PIDNS_FILTER,
+        CGROUP_VERDICTS,
+        NAMESPACE_SERVED,
+    ];
 }
 
 /// Names of the globals userspace sets before load.
@@ -109,6 +100,9 @@ pub mod global_name {
     pub const NS_OFFSETS: &str = "NS_OFFSETS";
     pub const CGROUP_FILTER: &str = "CGROUP_FILTER";
     pub const COMM_VALUES: &str = "COMM_VALUES";
+
+    /// Every global userspace sets (a test finds each in the built object).
+    pub const ALL: [&str; 5] = [OFFSETS, SETTINGS, NS_OFFSETS, CGROUP_FILTER, COMM_VALUES];
 }
 
 /// Capacity of the filter maps.
@@ -120,9 +114,9 @@ pub const FOLLOWED_MAP_ENTRIES: u32 = 16384;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EventHeader {
-    /// One of [`event_kind`].
+    /// An [`EventKind`] as a number (a record holds no enum: any bytes decode safely).
     pub kind: u32,
-    /// One of [`hook_source`].
+    /// A [`HookSource`] as a number.
     pub source: u32,
     /// CLOCK_BOOTTIME nanoseconds when the hook ran.
     pub timestamp_ns: u64,
@@ -341,7 +335,7 @@ pub struct KernelOffsets {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TracerSettings {
-    /// Kinds to emit: OR of [`event_kind::bit`].
+    /// Kinds to emit: OR of [`EventKind::bit`].
     pub event_mask: u32,
     /// [`filter_flags`].
     pub filter_flags: u32,

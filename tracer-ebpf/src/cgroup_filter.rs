@@ -1,15 +1,13 @@
 //! `--container` and `--cgroup` in the kernel. Both depend only on the task's cgroup (in the
 //! unified hierarchy), so each cgroup is judged once and its verdict kept by cgroup ID in
 //! `CGROUP_VERDICTS`: userspace judges the cgroups that exist when tracer starts, and
-//! `cgroup_mkdir` below judges each new one as it is created, before any task can enter it, from
+//! `cgroup_mkdir` (`hooks/cgroup.rs`) judges each new one as it is created, before any task can enter it, from
 //! its name and its parent's verdict. The container rule is `tracer_common::container`'s, the one
 //! userspace applies to recorded paths, so live runs and replays select alike.
-use aya_ebpf::{
-    EbpfContext, helpers::bpf_probe_read_kernel_str_bytes, macros::raw_tracepoint, programs::RawTracePointContext,
-};
+use aya_ebpf::helpers::bpf_probe_read_kernel_str_bytes;
 use tracer_common::{
     CGROUP_FILTER_VALUES, cgroup_verdict,
-    container::{self, Component, NAME_LEN},
+    container::{self, NAME_LEN},
     filter_flags,
 };
 
@@ -34,7 +32,7 @@ pub fn selects(task: *const u8, flags: u32) -> bool {
 
 /// Reads the name of kernfs node `node` into `name`.
 #[inline(always)]
-fn read_name(node: *const u8, name: &mut [u8; NAME_LEN]) -> bool {
+pub fn read_name(node: *const u8, name: &mut [u8; NAME_LEN]) -> bool {
     let Ok(text) = read::<*const u8>(node, config::ns_offsets().kernfs_name) else { return false };
     *name = [0; NAME_LEN];
     // SAFETY: bounded by the buffer; fails instead of faulting.
@@ -43,7 +41,7 @@ fn read_name(node: *const u8, name: &mut [u8; NAME_LEN]) -> bool {
 
 /// Whether the container ID `name[start..end]` begins with one of the `--container` prefixes.
 #[inline(always)]
-fn container_selected(name: &[u8; NAME_LEN], start: usize, end: usize) -> bool {
+pub fn container_selected(name: &[u8; NAME_LEN], start: usize, end: usize) -> bool {
     let filter = config::cgroup_filter();
     for i in 0..CGROUP_FILTER_VALUES {
         if i as u32 >= filter.container_count {
@@ -54,61 +52,4 @@ fn container_selected(name: &[u8; NAME_LEN], start: usize, end: usize) -> bool {
         }
     }
     false
-}
-
-/// `cgroup_mkdir(struct cgroup *cgrp, const char *path)`, in every hierarchy; rare (a cgroup
-/// is being created), so it may take its time.
-#[raw_tracepoint(tracepoint = "cgroup_mkdir")]
-pub fn cgroup_mkdir(ctx: RawTracePointContext) -> i32 {
-    floor_return!();
-    if config::settings().filter_flags & (filter_flags::CONTAINER | filter_flags::CGROUP) == 0 {
-        return 0;
-    }
-    let offsets = config::ns_offsets();
-    // SAFETY: the tracepoint passes the cgroup first.
-    let cgroup = unsafe { *(ctx.as_ptr() as *const u64) } as *const u8;
-    let root: *const u8 = read(cgroup, offsets.cgroup_root).unwrap_or(core::ptr::null());
-    if read::<i32>(root, offsets.root_hierarchy_id) != Ok(0) {
-        return 0;
-    }
-    let Ok(node) = read::<*const u8>(cgroup, offsets.cgroup_kn) else { return 0 };
-    let (Ok(id), Ok(parent)) = (read::<u64>(node, offsets.kernfs_id), read::<*const u8>(node, offsets.kernfs_parent))
-    else {
-        return 0;
-    };
-    let parent_id = read::<u64>(parent, offsets.kernfs_id).unwrap_or(0);
-    // SAFETY: a value of the map, read at once.
-    let mut verdict = CGROUP_VERDICTS.get_ptr(parent_id).map_or(0, |verdict| unsafe { *verdict });
-    let mut name = [0u8; NAME_LEN];
-    let below_lxc = read_name(parent, &mut name) && container::is_lxc_parent(&name);
-    if read_name(node, &mut name)
-        && let Component::Container { start, end } = container::container_directory(&name, below_lxc)
-    {
-        // The deepest container directory decides; below it, cgroups inherit its verdict.
-        verdict &= !cgroup_verdict::CONTAINER;
-        if container_selected(&name, start, end) {
-            verdict |= cgroup_verdict::CONTAINER;
-        }
-    }
-    let _ = CGROUP_VERDICTS.insert(id, verdict, 0);
-    0
-}
-
-/// `cgroup_rmdir(struct cgroup *cgrp, const char *path)`: the verdict is not needed any more.
-#[raw_tracepoint(tracepoint = "cgroup_rmdir")]
-pub fn cgroup_rmdir(ctx: RawTracePointContext) -> i32 {
-    floor_return!();
-    let offsets = config::ns_offsets();
-    // SAFETY: the tracepoint passes the cgroup first.
-    let cgroup = unsafe { *(ctx.as_ptr() as *const u64) } as *const u8;
-    let root: *const u8 = read(cgroup, offsets.cgroup_root).unwrap_or(core::ptr::null());
-    // Node IDs are per hierarchy: only the unified one's are kept.
-    if read::<i32>(root, offsets.root_hierarchy_id) != Ok(0) {
-        return 0;
-    }
-    let node: *const u8 = read(cgroup, offsets.cgroup_kn).unwrap_or(core::ptr::null());
-    if let Ok(id) = read::<u64>(node, offsets.kernfs_id) {
-        let _ = CGROUP_VERDICTS.remove(id);
-    }
-    0
 }

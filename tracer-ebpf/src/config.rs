@@ -1,6 +1,6 @@
 //! Configuration userspace writes into the object's read-only globals before load.
 use tracer_common::{
-    CgroupFilter, KernelOffsets, TracerSettings, comm_filter::CommFilter, event_kind, namespace::NamespaceOffsets,
+    CgroupFilter, EventKind, KernelOffsets, TracerSettings, comm_filter::CommFilter, namespace::NamespaceOffsets,
 };
 
 #[unsafe(no_mangle)]
@@ -60,6 +60,6 @@ pub fn settings() -> &'static TracerSettings {
 
 /// Whether events of `kind` are to be emitted.
 #[inline(always)]
-pub fn emits(kind: u32) -> bool {
-    settings().event_mask & event_kind::bit(kind) != 0
+pub fn emits(kind: EventKind) -> bool {
+    settings().event_mask & kind.bit() != 0
 }

@@ -4,7 +4,7 @@ use aya_ebpf::{
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_boot_ns},
     maps::ring_buf::RingBufEntry,
 };
-use tracer_common::EventHeader;
+use tracer_common::{EventHeader, EventKind, HookSource};
 
 use crate::{
     config::settings,
@@ -61,7 +61,7 @@ fn wakeup_flags() -> u64 {
 
 /// The header of a record about `who`; `BTF` when `who.task` is a BTF-typed pointer.
 #[inline(always)]
-pub fn header<const BTF: bool>(kind: u32, source: u32, who: &Who, ppid: u32) -> EventHeader {
+pub fn header<const BTF: bool>(kind: EventKind, source: HookSource, who: &Who, ppid: u32) -> EventHeader {
     header_at(
         kind,
         source,
@@ -74,10 +74,17 @@ pub fn header<const BTF: bool>(kind: u32, source: u32, who: &Who, ppid: u32) -> 
 
 /// [`header`] for a task whose place and cgroup are known already.
 #[inline(always)]
-pub fn header_at(kind: u32, source: u32, who: &Who, ppid: u32, place: &place::Place, cgroup_id: u64) -> EventHeader {
+pub fn header_at(
+    kind: EventKind,
+    source: HookSource,
+    who: &Who,
+    ppid: u32,
+    place: &place::Place,
+    cgroup_id: u64,
+) -> EventHeader {
     EventHeader {
-        kind,
-        source,
+        kind: kind as u32,
+        source: source as u32,
         // SAFETY: plain helper calls without arguments.
         timestamp_ns: unsafe { bpf_ktime_get_boot_ns() },
         tgid: who.tgid,

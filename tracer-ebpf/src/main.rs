@@ -2,9 +2,12 @@
 //! lookups and namespace changes, each filtering in the kernel and writing records into one BPF
 //! ring buffer. Every record says where its task lives (PID namespace, cgroup).
 //!
-//! Every hook has a `tp_btf` entry point (BTF-enabled kernels, 5.5+) and a raw tracepoint one
-//! (4.17+); the lookup and namespace hooks have fentry (5.5+), kprobe, and a syscall fallback. Userspace
-//! decides which to load (see the probe plan in `tracer/src/probes.rs`).
+//! The programs are in `hooks/`, one file per event area; the rest is what they share (the task
+//! fields they read, where a task lives, the filters, the maps, the ring buffer). Every lifecycle
+//! hook has a `tp_btf` entry point (BTF-enabled kernels, 5.11+ for `bpf_get_current_task_btf`)
+//! and a raw tracepoint one (4.17+); the lookup and namespace hooks have fentry (5.5+), kprobe,
+//! and a syscall fallback. Userspace decides which to load (the probe plan in
+//! `tracer/src/probes/`); program names are `tracer_common::program`'s.
 #![no_std]
 #![no_main]
 
@@ -22,17 +25,10 @@ macro_rules! floor_return {
 mod cgroup_filter;
 mod config;
 mod emit;
-mod exec;
-mod exit;
 mod filter;
-mod follow_self;
-mod fork;
-mod ignore_self;
-mod lookup;
+mod hooks;
 mod maps;
-mod namespace;
 mod place;
-mod rename;
 mod task;
 
 #[cfg(not(test))]

@@ -104,7 +104,15 @@ pub static NS_BEFORE: LruHashMap<u32, [u32; KINDS]> = LruHashMap::with_max_entri
 /// A namespace change seen by one kernel-function hook that another completes (the user
 /// namespace is switched apart from the others), by TID.
 #[map]
-pub static NS_PENDING: LruHashMap<u32, crate::namespace::Pending> = LruHashMap::with_max_entries(1024, 0);
+pub static NS_PENDING: LruHashMap<u32, Pending> = LruHashMap::with_max_entries(1024, 0);
+
+/// Half of a namespace change, kept between the two kernel-function hooks.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Pending {
+    pub old: [u32; KINDS],
+    pub new: [u32; KINDS],
+}
 
 /// Non-zero once userspace attached a hook for setns/unshare: only then does the fork hook report
 /// clones into other namespaces too (namespace events come whole or not at all). Set after the

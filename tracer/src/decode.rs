@@ -3,8 +3,8 @@
 use std::cell::RefCell;
 
 use tracer_common::{
-    COMM_LEN, EventHeader, ExecEvent, ExitEvent, ForkEvent, LookupEvent, NamespaceEvent, RenameEvent, event_kind,
-    exec_flags, exit_flags, fork_flags, hook_source,
+    COMM_LEN, EventHeader, EventKind, ExecEvent, ExitEvent, ForkEvent, HookSource, LookupEvent, NamespaceEvent,
+    RenameEvent, exec_flags, exit_flags, fork_flags,
 };
 
 use crate::{
@@ -90,15 +90,7 @@ fn comm(bytes: &[u8; COMM_LEN]) -> Text {
 }
 
 fn source(value: u32) -> Result<Source, DecodeError> {
-    Ok(match value {
-        hook_source::TP_BTF => Source::TpBtf,
-        hook_source::RAW_TRACEPOINT => Source::RawTracepoint,
-        hook_source::FENTRY => Source::Fentry,
-        hook_source::KPROBE => Source::Kprobe,
-        hook_source::SYSCALL_ENTRY => Source::SyscallEntry,
-        hook_source::SYSCALL_EXIT => Source::SyscallExit,
-        other => return Err(DecodeError::UnknownSource(other)),
-    })
+    HookSource::try_from(value).map(Source::from).map_err(|unknown| DecodeError::UnknownSource(unknown.0))
 }
 
 /// Splits the kernel's NUL-separated argument block into arguments.
@@ -186,8 +178,9 @@ pub fn keep_env(event: &mut Event, names: &std::collections::BTreeSet<String>) {
 /// to fill in.
 pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
     let header: EventHeader = read(bytes)?;
-    let detail = match header.kind {
-        event_kind::FORK => {
+    let kind = EventKind::try_from(header.kind).map_err(|unknown| DecodeError::UnknownKind(unknown.0))?;
+    let detail = match kind {
+        EventKind::Fork => {
             let record: ForkEvent = read(bytes)?;
             Detail::Fork {
                 child_tgid: record.child_tgid,
@@ -206,21 +199,21 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
                 },
             }
         }
-        event_kind::EXEC => exec(bytes)?,
-        event_kind::EXIT => {
+        EventKind::Exec => exec(bytes)?,
+        EventKind::Exit => {
             let record: ExitEvent = read(bytes)?;
             Detail::exit(record.exit_code, record.flags & exit_flags::GROUP_DEAD != 0, record.lifetime_ns)
         }
-        event_kind::RENAME => {
+        EventKind::Rename => {
             let record: RenameEvent = read(bytes)?;
             Detail::Rename { old_comm: comm(&record.old_comm), new_comm: comm(&record.new_comm) }
         }
-        event_kind::LOOKUP => {
+        EventKind::Lookup => {
             let record: LookupEvent = read(bytes)?;
             let name_len = (record.name_len as usize).min(record.name.len());
             Detail::Lookup { name: Text::from_c(&record.name[..name_len]), target_tgid: None, hidden_thread: false }
         }
-        event_kind::NAMESPACE => {
+        EventKind::Namespace => {
             let record: NamespaceEvent = read(bytes)?;
             let changed = NamespaceInodes::differing(&record.old, &record.new);
             Detail::Namespace {
@@ -230,7 +223,6 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
                 new: NamespaceInodes::from_wire(changed, &record.new),
             }
         }
-        other => return Err(DecodeError::UnknownKind(other)),
     };
     Ok(Event {
         timestamp_ns: clock.wall_ns(header.timestamp_ns),

@@ -10,6 +10,7 @@
 //! Recordings store enum variants by position: new variants and fields go at the end.
 use serde::{Deserialize, Serialize};
 use strum::{EnumCount, EnumDiscriminants, EnumIter, EnumString, IntoStaticStr, VariantArray};
+use tracer_common::{EventKind, HookSource};
 
 pub use crate::names::{CloneFlags, Signal};
 pub use crate::namespaces::{NamespaceHow, NamespaceInodes, NamespaceKind};
@@ -31,7 +32,33 @@ pub enum Source {
     SyscallExit,
 }
 
+impl From<HookSource> for Source {
+    fn from(source: HookSource) -> Source {
+        match source {
+            HookSource::TpBtf => Source::TpBtf,
+            HookSource::RawTracepoint => Source::RawTracepoint,
+            HookSource::Fentry => Source::Fentry,
+            HookSource::Kprobe => Source::Kprobe,
+            HookSource::SyscallEntry => Source::SyscallEntry,
+            HookSource::SyscallExit => Source::SyscallExit,
+        }
+    }
+}
+
 impl Source {
+    /// The kernel side's value for this source; `None` for tracer's own.
+    pub fn wire(self) -> Option<HookSource> {
+        match self {
+            Source::TpBtf => Some(HookSource::TpBtf),
+            Source::RawTracepoint => Some(HookSource::RawTracepoint),
+            Source::Fentry => Some(HookSource::Fentry),
+            Source::Kprobe => Some(HookSource::Kprobe),
+            Source::SyscallEntry => Some(HookSource::SyscallEntry),
+            Source::SyscallExit => Some(HookSource::SyscallExit),
+            Source::Tracer => None,
+        }
+    }
+
     /// Name used in JSON and `tracer probes`.
     pub fn name(self) -> &'static str {
         self.into()
@@ -42,7 +69,33 @@ impl Source {
     }
 }
 
+impl From<EventKind> for Kind {
+    fn from(kind: EventKind) -> Kind {
+        match kind {
+            EventKind::Fork => Kind::Fork,
+            EventKind::Exec => Kind::Exec,
+            EventKind::Exit => Kind::Exit,
+            EventKind::Rename => Kind::Rename,
+            EventKind::Lookup => Kind::Lookup,
+            EventKind::Namespace => Kind::Namespace,
+        }
+    }
+}
+
 impl Kind {
+    /// The kernel side's kind of record; `None` for tracer's own (lost-event reports).
+    pub fn wire(self) -> Option<EventKind> {
+        match self {
+            Kind::Fork => Some(EventKind::Fork),
+            Kind::Exec => Some(EventKind::Exec),
+            Kind::Exit => Some(EventKind::Exit),
+            Kind::Rename => Some(EventKind::Rename),
+            Kind::Lookup => Some(EventKind::Lookup),
+            Kind::Namespace => Some(EventKind::Namespace),
+            Kind::Lost => None,
+        }
+    }
+
     /// Every kind a user can select (`lost` is always shown).
     pub fn selectable() -> impl Iterator<Item = Kind> {
         Kind::VARIANTS.iter().copied().filter(|kind| *kind != Kind::Lost)
@@ -376,6 +429,22 @@ mod tests {
             Kind::selectable().map(Kind::name).collect::<Vec<_>>(),
             ["fork", "exec", "exit", "rename", "lookup", "namespace"]
         );
+    }
+
+    /// Userspace's kinds and sources are the kernel's, plus tracer's own: same names both sides,
+    /// and each wire value maps back to itself.
+    #[test]
+    fn kinds_and_sources_are_the_wire_table() {
+        for kind in EventKind::ALL {
+            assert_eq!(Kind::from(kind).name(), kind.name());
+            assert_eq!(Kind::from(kind).wire(), Some(kind));
+        }
+        assert_eq!(Kind::selectable().filter_map(Kind::wire).collect::<Vec<_>>(), EventKind::ALL);
+        for source in HookSource::ALL {
+            assert_eq!(Source::from(source).name(), source.name());
+            assert_eq!(Source::from(source).wire(), Some(source));
+        }
+        assert_eq!(Source::VARIANTS.iter().filter(|source| source.wire().is_none()).count(), 1);
     }
 
     #[test]

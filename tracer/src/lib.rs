@@ -26,7 +26,6 @@ pub mod recording_set;
 pub mod replay;
 pub mod rotate;
 pub mod run;
-pub mod self_id;
 pub mod session;
 pub mod tasks;
 pub mod text;

@@ -7,12 +7,12 @@ fn bytes_of<T: Record>(record: &T) -> Vec<u8> {
     unsafe { std::slice::from_raw_parts((record as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
 }
 
-fn header(kind: u32) -> EventHeader {
+fn header(kind: EventKind) -> EventHeader {
     let mut comm = [0u8; COMM_LEN];
     comm[..4].copy_from_slice(b"bash");
     EventHeader {
-        kind,
-        source: hook_source::TP_BTF,
+        kind: kind as u32,
+        source: HookSource::TpBtf as u32,
         timestamp_ns: 10,
         tgid: 812,
         tid: 815,
@@ -32,7 +32,7 @@ const CLOCK: Clock = Clock { boot_to_wall_ns: 1_000 };
 #[test]
 fn decodes_a_thread_fork() {
     let record = ForkEvent {
-        header: header(event_kind::FORK),
+        header: header(EventKind::Fork),
         child_tgid: 812,
         child_tid: 816,
         clone_flags: 0x0001_0900,
@@ -73,7 +73,7 @@ fn decodes_namespace_changes_and_a_clones_new_namespaces() {
     old[kind::NET] = 4026531840;
     new[kind::NET] = 4026532451;
     new[kind::UTS] = 4026532452;
-    let record = NamespaceEvent { header: header(event_kind::NAMESPACE), how: 1, _pad: 0, old, new };
+    let record = NamespaceEvent { header: header(EventKind::Namespace), how: 1, _pad: 0, old, new };
     let event = decode(&bytes_of(&record), &CLOCK).unwrap();
     let inodes = |pairs: &[(NamespaceKind, u32)]| NamespaceInodes(pairs.iter().copied().collect());
     assert_eq!(
@@ -89,7 +89,7 @@ fn decodes_namespace_changes_and_a_clones_new_namespaces() {
     assert_eq!(decode(&bytes_of(&bad), &CLOCK), Err(DecodeError::UnknownHow(9)));
 
     let mut fork = ForkEvent {
-        header: header(event_kind::FORK),
+        header: header(EventKind::Fork),
         child_tgid: 900,
         child_tid: 900,
         clone_flags: 0,
@@ -112,7 +112,7 @@ fn decodes_namespace_changes_and_a_clones_new_namespaces() {
 /// An exec record with `data`: file name, arguments, environment, working directory.
 fn exec_record(flags: u32, data: &[&[u8]; 4]) -> Vec<u8> {
     let record = ExecEvent {
-        header: header(event_kind::EXEC),
+        header: header(EventKind::Exec),
         old_tid: 816,
         flags,
         filename_len: data[0].len() as u32,
@@ -178,13 +178,13 @@ fn env_filter_keeps_named_variables() {
 #[test]
 fn rejects_short_and_unknown_records() {
     let record =
-        ExitEvent { header: header(event_kind::EXIT), exit_code: 768, flags: exit_flags::GROUP_DEAD, lifetime_ns: 5 };
+        ExitEvent { header: header(EventKind::Exit), exit_code: 768, flags: exit_flags::GROUP_DEAD, lifetime_ns: 5 };
     let bytes = bytes_of(&record);
     for len in 0..bytes.len() {
         assert!(decode(&bytes[..len], &CLOCK).is_err(), "{len} bytes decoded");
     }
     assert_eq!(decode(&bytes, &CLOCK).unwrap().detail, Detail::exit(768, true, 5));
-    let unknown = bytes_of(&header(99));
+    let unknown = bytes_of(&EventHeader { kind: 99, ..header(EventKind::Fork) });
     assert_eq!(decode(&unknown, &CLOCK), Err(DecodeError::UnknownKind(99)));
 }
 
@@ -211,14 +211,14 @@ fn every_comm_decodes_to_its_own_name_whatever_the_cache_holds() {
         })
         .collect();
     for comm in names.iter().chain(&names).chain(names.iter().rev()) {
-        let mut record = header(event_kind::EXIT);
+        let mut record = header(EventKind::Exit);
         record.comm = *comm;
         let exit = ExitEvent { header: record, exit_code: 0, flags: 0, lifetime_ns: 1 };
         let event = decode(&bytes_of(&exit), &CLOCK).unwrap();
         assert_eq!(event.comm, Text::from_c(comm));
     }
     // All zero bytes, what every empty slot holds, decode to the empty name.
-    let mut record = header(event_kind::EXIT);
+    let mut record = header(EventKind::Exit);
     record.comm = [0; COMM_LEN];
     let exit = ExitEvent { header: record, exit_code: 0, flags: 0, lifetime_ns: 1 };
     assert_eq!(decode(&bytes_of(&exit), &CLOCK).unwrap().comm, Text::default());

@@ -26,7 +26,7 @@ fn blind_this_thread() -> bool {
     const CAP_SYS_CHROOT: u32 = 18;
     // Without the capability chroot would only be refused; under a syscall filter that allows
     // neither call (the systemd unit's), neither is tried.
-    if super::effective_capabilities().is_none_or(|effective| effective & (1 << CAP_SYS_CHROOT) == 0) {
+    if super::privileges::effective_capabilities().is_none_or(|effective| effective & (1 << CAP_SYS_CHROOT) == 0) {
         return false;
     }
     // SAFETY: unshare(CLONE_FS) gives this thread a private copy of its root and working

@@ -7,23 +7,24 @@ use std::{
 };
 
 mod bare;
+mod error;
+mod filter_maps;
+#[cfg(test)]
+mod object_names;
+mod privileges;
+mod self_id;
 
-use aya::{
-    Ebpf,
-    maps::{HashMap as BpfHashMap, MapData},
-};
+use aya::{Ebpf, maps::MapData};
 use aya_log::EbpfLogger;
 use tracer_common::{
-    CGROUP_VERDICT_ENTRIES, COMM_LEN, CgroupFilter, TracerSettings, cgroup_verdict, comm_filter::CommFilter,
-    container::ID_LEN, event_kind, filter_flags, global_name, map_name,
+    CGROUP_VERDICT_ENTRIES, TracerSettings, comm_filter::CommFilter, filter_flags, global_name, map_name,
 };
 
 use crate::{
-    cgroup::{self, CgroupError},
-    container,
+    cgroup,
     event::{Kind, Source},
     filter::Filters,
-    kernel_btf::{BtfError, KernelBtf, btf_path},
+    kernel_btf::{KernelBtf, btf_path},
     namespace_offsets,
     probes::{self, ProbePlan},
 };
@@ -35,34 +36,8 @@ const WAKEUP_FRACTION: u32 = 8;
 /// The kernel programs, built by `cargo xtask build` and embedded by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf.o"));
 
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("this tracer binary was built without its eBPF object; build it with `cargo xtask build`")]
-    NoObject,
-    #[error("tracer needs root (or CAP_BPF and CAP_PERFMON); this process lacks {0}")]
-    Privileges(String),
-    #[error(transparent)]
-    Btf(#[from] BtfError),
-    #[error("cannot make the BTF that attaching needs: {0}")]
-    AyaBtf(String),
-    #[error("cannot load the eBPF object: the {name} thread failed: {message}")]
-    Thread { name: &'static str, message: String },
-    #[error("cannot load the eBPF object: {0}")]
-    Object(String),
-    #[error("cannot configure the {map} map: {message}")]
-    Map { map: &'static str, message: String },
-    /// One line: `tracer probes` prints the whole plan.
-    #[error("no hook for {kinds} could attach on this kernel: {reasons}")]
-    Unserved { kinds: String, reasons: String, plan: ProbePlan },
-    #[error("--buffer-size {0}: the ring buffer size must be a power of two from 1 to 1024 MiB")]
-    BufferSize(u32),
-    #[error(transparent)]
-    Cgroup(#[from] CgroupError),
-    #[error("--container and --cgroup need the cgroup_mkdir and cgroup_rmdir tracepoints: {0}")]
-    CgroupHooks(String),
-    #[error("--container and --cgroup: more than {CGROUP_VERDICT_ENTRIES} cgroups exist; tracer cannot judge them all")]
-    TooManyCgroups,
-}
+pub use error::LoadError;
+pub use self_id::run_once;
 
 /// What to load.
 pub struct LoadOptions<'a> {
@@ -87,50 +62,11 @@ pub struct Loaded {
     pub logger: Option<EbpfLogger<&'static dyn log::Log>>,
 }
 
-/// This process's effective capabilities, as a bit per capability number.
-fn effective_capabilities() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-}
-
-/// Capabilities missing from the effective set for loading tracing programs.
-fn missing_capabilities() -> Option<String> {
-    const CAP_SYS_ADMIN: u32 = 21;
-    const CAP_PERFMON: u32 = 38;
-    const CAP_BPF: u32 = 39;
-    let effective = effective_capabilities()?;
-    let has = |cap: u32| effective & (1 << cap) != 0;
-    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
-        return None;
-    }
-    let missing: Vec<&str> = [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
-        .into_iter()
-        .filter(|(cap, _)| !has(*cap))
-        .map(|(_, name)| name)
-        .collect();
-    Some(missing.join(" and "))
-}
-
-fn kind_bit(kind: Kind) -> u32 {
-    match kind {
-        Kind::Fork => event_kind::bit(event_kind::FORK),
-        Kind::Exec => event_kind::bit(event_kind::EXEC),
-        Kind::Exit => event_kind::bit(event_kind::EXIT),
-        Kind::Rename => event_kind::bit(event_kind::RENAME),
-        Kind::Lookup => event_kind::bit(event_kind::LOOKUP),
-        Kind::Namespace => event_kind::bit(event_kind::NAMESPACE),
-        Kind::Lost => 0,
-    }
-}
-
 pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     if EBPF_OBJECT.is_empty() {
         return Err(LoadError::NoObject);
     }
-    if let Some(missing) = missing_capabilities() {
+    if let Some(missing) = privileges::missing_capabilities() {
         return Err(LoadError::Privileges(missing));
     }
     let buffer_mib = options.buffer_mib;
@@ -162,14 +98,14 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     .into_iter()
     .filter(|(active, _)| *active)
     .fold(0, |flags, (_, flag)| flags | flag);
-    let cgroup_filter = container_filter(filters);
+    let cgroup_filter = filter_maps::container_filter(filters);
     let comm_values = CommFilter::new(filters.comms.iter().map(|comm| comm.as_bytes()));
     for path in &filters.cgroups {
         // A --cgroup that does not exist is an error here, before anything loads.
         cgroup::id_of(path)?;
     }
     let settings = TracerSettings {
-        event_mask: options.emit.iter().map(|kind| kind_bit(*kind)).fold(0, |mask, bit| mask | bit),
+        event_mask: options.emit.iter().filter_map(|kind| kind.wire()).fold(0, |mask, kind| mask | kind.bit()),
         filter_flags: flags,
         exit_has_group_dead: u32::from(tracepoints.get("sched_process_exit").is_some_and(|n| n >= 2)),
         wakeup_bytes: buffer_mib * 1024 * 1024 / WAKEUP_FRACTION,
@@ -199,11 +135,11 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     let btf = joined("btf", btf)?.map_err(LoadError::AyaBtf)?;
     release_free_heap();
     log::debug!("object loaded and attach IDs ready at {:?}", started.elapsed());
-    fill_filter_maps(&mut ebpf, filters)?;
-    let own_tgid = crate::self_id::ignore_self(&mut ebpf)?;
+    filter_maps::fill_filter_maps(&mut ebpf, filters)?;
+    let own_tgid = self_id::ignore_self(&mut ebpf)?;
     log::debug!("tracer is TGID {own_tgid} to the kernel, at {:?}", started.elapsed());
     if !filters.containers.is_empty() || !filters.cgroups.is_empty() {
-        judge_cgroups(&mut ebpf, filters)?;
+        filter_maps::judge_cgroups(&mut ebpf, filters)?;
         log::debug!("cgroups judged for --container/--cgroup at {:?}", started.elapsed());
     }
     let logger = match EbpfLogger::init(&mut ebpf) {
@@ -265,90 +201,4 @@ fn exec_scratch_entries() -> u32 {
 fn release_free_heap() {
     // SAFETY: malloc_trim only releases memory that is free.
     unsafe { libc::malloc_trim(0) };
-}
-
-fn hash_map<'a, K: aya::Pod>(
-    ebpf: &'a mut Ebpf,
-    name: &'static str,
-) -> Result<BpfHashMap<&'a mut MapData, K, u8>, LoadError> {
-    let map =
-        ebpf.map_mut(name).ok_or_else(|| LoadError::Map { map: name, message: "missing from the object".into() })?;
-    BpfHashMap::try_from(map).map_err(|error| LoadError::Map { map: name, message: error.to_string() })
-}
-
-fn fill_filter_maps(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError> {
-    let mut comms = hash_map::<[u8; COMM_LEN]>(ebpf, map_name::COMM_FILTER)?;
-    for comm in &filters.comms {
-        let mut key = [0u8; COMM_LEN];
-        key[..comm.len()].copy_from_slice(comm.as_bytes());
-        comms
-            .insert(key, 1, 0)
-            .map_err(|error| LoadError::Map { map: map_name::COMM_FILTER, message: error.to_string() })?;
-    }
-    for (name, values) in [
-        (map_name::PID_FILTER, &filters.pids),
-        (map_name::TID_FILTER, &filters.tids),
-        (map_name::UID_FILTER, &filters.uids),
-        (map_name::PIDNS_FILTER, &filters.pidns),
-    ] {
-        let mut map = hash_map::<u32>(ebpf, name)?;
-        for value in values {
-            map.insert(value, 1, 0).map_err(|error| LoadError::Map { map: name, message: error.to_string() })?;
-        }
-    }
-    Ok(())
-}
-
-/// `--container` prefixes for the kernel side (`Filters` holds at most CGROUP_FILTER_VALUES).
-fn container_filter(filters: &Filters) -> CgroupFilter {
-    let mut filter = CgroupFilter::default();
-    for (index, prefix) in filters.containers.iter().enumerate() {
-        let bytes = &prefix.as_bytes()[..prefix.len().min(ID_LEN)];
-        filter.containers[index][..bytes.len()].copy_from_slice(bytes);
-        filter.container_lens[index] = bytes.len() as u32;
-        filter.container_count += 1;
-    }
-    filter
-}
-
-/// Which of `--container` and `--cgroup` the tasks of cgroup `path` pass.
-fn cgroup_verdict(filters: &Filters, path: &[u8]) -> u8 {
-    let mut verdict = 0;
-    if container::container_of(path)
-        .is_some_and(|id| filters.containers.iter().any(|p| container::id_starts_with(&id, p)))
-    {
-        verdict |= cgroup_verdict::CONTAINER;
-    }
-    if filters.cgroups.iter().any(|filter| container::in_cgroup(path, filter.as_bytes())) {
-        verdict |= cgroup_verdict::CGROUP;
-    }
-    verdict
-}
-
-/// Judges every cgroup for `--container`/`--cgroup`: first the kernel side starts judging those
-/// created from now on, then every existing one is judged here, parents first.
-fn judge_cgroups(ebpf: &mut Ebpf, filters: &Filters) -> Result<(), LoadError> {
-    let started = std::time::Instant::now();
-    for name in ["cgroup_mkdir", "cgroup_rmdir"] {
-        let program: &mut aya::programs::RawTracePoint = ebpf
-            .program_mut(name)
-            .ok_or_else(|| LoadError::CgroupHooks(format!("the object has no program {name}")))?
-            .try_into()
-            .map_err(|error: aya::programs::ProgramError| LoadError::CgroupHooks(error.to_string()))?;
-        program.load().map_err(|error| LoadError::CgroupHooks(format!("{name}: {error}")))?;
-        program.attach(name).map_err(|error| LoadError::CgroupHooks(format!("{name}: {error}")))?;
-        log::debug!("{name} attached at {:?}", started.elapsed());
-    }
-    let map = ebpf
-        .map_mut(map_name::CGROUP_VERDICTS)
-        .ok_or_else(|| LoadError::Map { map: map_name::CGROUP_VERDICTS, message: "missing from the object".into() })?;
-    let mut verdicts: BpfHashMap<&mut MapData, u64, u8> = BpfHashMap::try_from(map)
-        .map_err(|error| LoadError::Map { map: map_name::CGROUP_VERDICTS, message: error.to_string() })?;
-    let mut result = Ok(());
-    cgroup::walk(|id, path| {
-        if result.is_ok() && verdicts.insert(id, cgroup_verdict(filters, path), 0).is_err() {
-            result = Err(LoadError::TooManyCgroups);
-        }
-    })?;
-    result
 }

@@ -5,6 +5,8 @@
 //! attached and why.
 use std::{collections::HashMap, fmt};
 
+use tracer_common::program::*;
+
 mod attach;
 pub use attach::attach;
 
@@ -172,49 +174,49 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
     match kind {
         Kind::Fork => vec![
             tp_btf(vec![
-                ("task_newtask", Attach::TpBtf("task_newtask")),
-                ("sched_process_fork", Attach::TpBtf("sched_process_fork")),
+                (TASK_NEWTASK, Attach::TpBtf("task_newtask")),
+                (SCHED_PROCESS_FORK, Attach::TpBtf("sched_process_fork")),
             ]),
             raw(vec![
-                ("task_newtask_raw", Attach::RawTracepoint("task_newtask")),
-                ("sched_process_fork_raw", Attach::RawTracepoint("sched_process_fork")),
+                (TASK_NEWTASK_RAW, Attach::RawTracepoint("task_newtask")),
+                (SCHED_PROCESS_FORK_RAW, Attach::RawTracepoint("sched_process_fork")),
             ]),
         ],
         Kind::Exec => vec![
-            tp_btf(vec![("sched_process_exec", Attach::TpBtf("sched_process_exec"))]),
-            raw(vec![("sched_process_exec_raw", Attach::RawTracepoint("sched_process_exec"))]),
+            tp_btf(vec![(SCHED_PROCESS_EXEC, Attach::TpBtf("sched_process_exec"))]),
+            raw(vec![(SCHED_PROCESS_EXEC_RAW, Attach::RawTracepoint("sched_process_exec"))]),
         ],
         Kind::Exit => {
             // Linux 6.16 added `group_dead`; the program must not read an argument that is absent.
             let program = match tracepoints.get("sched_process_exit") {
-                Some(arguments) if arguments >= 2 => "sched_process_exit",
-                _ => "sched_process_exit_task_only",
+                Some(arguments) if arguments >= 2 => SCHED_PROCESS_EXIT,
+                _ => SCHED_PROCESS_EXIT_TASK_ONLY,
             };
             vec![
                 tp_btf(vec![(program, Attach::TpBtf("sched_process_exit"))]),
-                raw(vec![("sched_process_exit_raw", Attach::RawTracepoint("sched_process_exit"))]),
+                raw(vec![(SCHED_PROCESS_EXIT_RAW, Attach::RawTracepoint("sched_process_exit"))]),
             ]
         }
         Kind::Rename => vec![
-            tp_btf(vec![("task_rename", Attach::TpBtf("task_rename"))]),
-            raw(vec![("task_rename_raw", Attach::RawTracepoint("task_rename"))]),
+            tp_btf(vec![(TASK_RENAME, Attach::TpBtf("task_rename"))]),
+            raw(vec![(TASK_RENAME_RAW, Attach::RawTracepoint("task_rename"))]),
         ],
         Kind::Lookup => vec![
             Strategy {
                 source: Source::Fentry,
-                programs: vec![("proc_root_lookup", Attach::Fentry("proc_root_lookup"))],
+                programs: vec![(PROC_ROOT_LOOKUP, Attach::Fentry("proc_root_lookup"))],
                 unavailable: None,
                 costly: None,
             },
             Strategy {
                 source: Source::Kprobe,
-                programs: vec![("proc_root_lookup_kprobe", Attach::Kprobe("proc_root_lookup"))],
+                programs: vec![(PROC_ROOT_LOOKUP_KPROBE, Attach::Kprobe("proc_root_lookup"))],
                 unavailable: None,
                 costly: None,
             },
             Strategy {
                 source: Source::SyscallEntry,
-                programs: vec![("proc_path_syscalls", Attach::RawTracepoint("sys_enter"))],
+                programs: vec![(PROC_PATH_SYSCALLS, Attach::RawTracepoint("sys_enter"))],
                 unavailable: (!cfg!(target_arch = "x86_64"))
                     .then(|| "the syscall fallback knows x86-64 syscall numbers only".to_owned()),
                 costly: None,
@@ -227,8 +229,8 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
                 Strategy {
                     source: Source::Fentry,
                     programs: vec![
-                        ("switch_task_namespaces", Attach::Fentry("switch_task_namespaces")),
-                        ("commit_creds", Attach::Fentry("commit_creds")),
+                        (SWITCH_TASK_NAMESPACES, Attach::Fentry("switch_task_namespaces")),
+                        (COMMIT_CREDS, Attach::Fentry("commit_creds")),
                     ],
                     unavailable: x86_only.clone(),
                     costly: None,
@@ -236,8 +238,8 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
                 Strategy {
                     source: Source::Kprobe,
                     programs: vec![
-                        ("switch_task_namespaces_kprobe", Attach::Kprobe("switch_task_namespaces")),
-                        ("commit_creds_kprobe", Attach::Kprobe("commit_creds")),
+                        (SWITCH_TASK_NAMESPACES_KPROBE, Attach::Kprobe("switch_task_namespaces")),
+                        (COMMIT_CREDS_KPROBE, Attach::Kprobe("commit_creds")),
                     ],
                     unavailable: x86_only.clone(),
                     costly: None,
@@ -245,8 +247,8 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
                 Strategy {
                     source: Source::SyscallExit,
                     programs: vec![
-                        ("namespace_syscalls_enter", Attach::RawTracepoint("sys_enter")),
-                        ("namespace_syscalls_exit", Attach::RawTracepoint("sys_exit")),
+                        (NAMESPACE_SYSCALLS_ENTER, Attach::RawTracepoint("sys_enter")),
+                        (NAMESPACE_SYSCALLS_EXIT, Attach::RawTracepoint("sys_exit")),
                     ],
                     unavailable: x86_only,
                     costly: Some("two programs run at every syscall's entry and exit, on every task"),

@@ -29,14 +29,12 @@ use std::{
 
 use anyhow::{Context, Result};
 use aya::programs::RawTracePoint;
+use tracer_common::program::FOLLOW_SELF;
 
 use crate::{config::TraceConfig, live, session};
 
 /// Exit status for bad usage.
 const EXIT_USAGE: u8 = 2;
-
-/// The kernel program the command runs to follow itself (`tracer-ebpf/src/follow_self.rs`).
-const FOLLOW_SELF: &str = "follow_self";
 
 /// `tracer run [OPTIONS] [--events-to FILE] -- COMMAND`. Returns tracer's exit status, unless
 /// the command was killed by a signal: then tracer dies of the same signal.

@@ -230,7 +230,7 @@ unsafe fn child(plan: &Plan, status: RawFd) -> ! {
     unsafe {
         libc::prctl(libc::PR_SET_NAME, plan.comm.as_ptr());
         if let Some(program) = plan.follow_program {
-            match crate::self_id::run_once(program) {
+            match crate::loader::run_once(program) {
                 Ok(0) => {}
                 Ok(_) => report(STAGE_FOLLOW_FULL, 0),
                 Err(errno) => report(STAGE_FOLLOW, errno),

@@ -9,12 +9,9 @@ use aya::{
     maps::{Array, MapData},
     programs::RawTracePoint,
 };
-use tracer_common::map_name;
+use tracer_common::{map_name, program::IGNORE_SELF};
 
-use crate::loader::LoadError;
-
-/// The program that stores the calling process's global TGID (`tracer-ebpf/src/ignore_self.rs`).
-const IGNORE_SELF: &str = "ignore_self";
+use crate::loader::error::LoadError;
 
 /// `union bpf_attr`'s member for `BPF_PROG_TEST_RUN`.
 #[repr(C)]

@@ -12,7 +12,7 @@ use aya_ebpf::{
     macros::{fentry, kprobe, raw_tracepoint},
     programs::{FEntryContext, ProbeContext, RawTracePointContext},
 };
-use tracer_common::{LOOKUP_NAME_LEN, LookupEvent, event_kind, hook_source};
+use tracer_common::{EventKind, HookSource, LOOKUP_NAME_LEN, LookupEvent};
 
 use crate::{
     config, emit, filter,
@@ -23,20 +23,20 @@ use crate::{
 pub fn proc_root_lookup(ctx: FEntryContext) -> i32 {
     floor_return!();
     let dentry: *const u8 = ctx.arg(1);
-    on_dentry_lookup(dentry, hook_source::FENTRY)
+    on_dentry_lookup(dentry, HookSource::Fentry)
 }
 
 #[kprobe]
 pub fn proc_root_lookup_kprobe(ctx: ProbeContext) -> u32 {
     floor_return!();
     if let Some(dentry) = ctx.arg::<*const u8>(1) {
-        on_dentry_lookup(dentry, hook_source::KPROBE);
+        on_dentry_lookup(dentry, HookSource::Kprobe);
     }
     0
 }
 
-fn on_dentry_lookup(dentry: *const u8, source: u32) -> i32 {
-    if !config::emits(event_kind::LOOKUP) {
+fn on_dentry_lookup(dentry: *const u8, source: HookSource) -> i32 {
+    if !config::emits(EventKind::Lookup) {
         return 0;
     }
     let Some(who) = filter::selected_current::<false>() else { return 0 };
@@ -76,7 +76,7 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
     // SAFETY: sys_enter passes two arguments.
     let syscall = unsafe { *args.add(1) } as i64;
     let Some(second) = path_argument(syscall) else { return 0 };
-    if !config::emits(event_kind::LOOKUP) {
+    if !config::emits(EventKind::Lookup) {
         return 0;
     }
     // With task filters, a task they reject costs no path read. Without, nearly every path is
@@ -121,16 +121,16 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
             who
         }
     };
-    emit_lookup(hook_source::SYSCALL_ENTRY, &who, &name, name_len)
+    emit_lookup(HookSource::SyscallEntry, &who, &name, name_len)
 }
 
 #[inline(always)]
-fn emit_lookup(source: u32, who: &Who, name: &[u8; LOOKUP_NAME_LEN], name_len: usize) -> i32 {
+fn emit_lookup(source: HookSource, who: &Who, name: &[u8; LOOKUP_NAME_LEN], name_len: usize) -> i32 {
     let task = unsafe { bpf_get_current_task() } as *const u8;
     let ppid = task::parent_tgid::<false>(task, &config::offsets()).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<LookupEvent>() else { return 0 };
     entry.write(LookupEvent {
-        header: emit::header::<false>(event_kind::LOOKUP, source, who, ppid),
+        header: emit::header::<false>(EventKind::Lookup, source, who, ppid),
         name_len: name_len as u32,
         _pad: 0,
         name: *name,

@@ -10,7 +10,7 @@ use aya_ebpf::{
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
 };
-use tracer_common::{ExitEvent, KernelOffsets, event_kind, exit_flags, hook_source};
+use tracer_common::{EventKind, ExitEvent, HookSource, KernelOffsets, exit_flags};
 
 use crate::{config, emit, filter, maps::GROUP_DEATHS, place, task};
 
@@ -18,20 +18,20 @@ use crate::{config, emit, filter, maps::GROUP_DEATHS, place, task};
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_exit::<_, true>(&ctx, hook_source::TP_BTF, true)
+    on_exit::<_, true>(&ctx, HookSource::TpBtf, true)
 }
 
 /// For kernels whose tracepoint passes only `(task)`.
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit_task_only(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_exit::<_, true>(&ctx, hook_source::TP_BTF, false)
+    on_exit::<_, true>(&ctx, HookSource::TpBtf, false)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn sched_process_exit_raw(ctx: RawTracePointContext) -> i32 {
     floor_return!();
-    on_exit::<_, false>(&ctx, hook_source::RAW_TRACEPOINT, config::settings().exit_has_group_dead != 0)
+    on_exit::<_, false>(&ctx, HookSource::RawTracepoint, config::settings().exit_has_group_dead != 0)
 }
 
 /// True for the first task of a dying group to ask.
@@ -42,7 +42,7 @@ fn claim_group_death(task: *const u8, offsets: &KernelOffsets, tgid: u32) -> boo
     GROUP_DEATHS.insert([u64::from(tgid), started], 1u8, BPF_NOEXIST as u64).is_ok()
 }
 
-fn on_exit<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32, has_group_dead: bool) -> i32 {
+fn on_exit<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource, has_group_dead: bool) -> i32 {
     let Some(who) = filter::selected_current::<BTF>() else { return 0 };
     let args = ctx.as_ptr() as *const u64;
     let offsets = config::offsets();
@@ -66,11 +66,11 @@ fn on_exit<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32, has_group_dead
     if group_dead && filter::follows() {
         filter::forget(tgid);
     }
-    if !config::emits(event_kind::EXIT) {
+    if !config::emits(EventKind::Exit) {
         return 0;
     }
     let Some(mut entry) = emit::reserve::<ExitEvent>() else { return 0 };
-    let header = emit::header_at(event_kind::EXIT, source, &who, ppid, &place, cgroup_id);
+    let header = emit::header_at(EventKind::Exit, source, &who, ppid, &place, cgroup_id);
     let lifetime_ns = header.timestamp_ns.saturating_sub(started);
     entry.write(ExitEvent {
         header,

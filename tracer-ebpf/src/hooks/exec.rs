@@ -17,7 +17,7 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, RawTracePointContext},
 };
 use tracer_common::{
-    ARG_BYTES_MAX, CWD_DEPTH, CWD_LEN, ExecEvent, FILENAME_LEN, NAME_LEN, event_kind, exec_flags, hook_source,
+    ARG_BYTES_MAX, CWD_DEPTH, CWD_LEN, EventKind, ExecEvent, FILENAME_LEN, HookSource, NAME_LEN, exec_flags,
 };
 
 use crate::{
@@ -32,19 +32,19 @@ use crate::{
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_exec::<_, true, true>(&ctx, hook_source::TP_BTF)
+    on_exec::<_, true, true>(&ctx, HookSource::TpBtf)
 }
 
 /// Walks the working directory in an unrolled loop, which any kernel with raw tracepoints loads.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn sched_process_exec_raw(ctx: RawTracePointContext) -> i32 {
     floor_return!();
-    on_exec::<_, false, false>(&ctx, hook_source::RAW_TRACEPOINT)
+    on_exec::<_, false, false>(&ctx, HookSource::RawTracepoint)
 }
 
 /// `BTF`: the arguments are BTF-typed (see [`task`]).
-fn on_exec<C: EbpfContext, const LOOP_HELPER: bool, const BTF: bool>(ctx: &C, source: u32) -> i32 {
-    if !config::emits(event_kind::EXEC) {
+fn on_exec<C: EbpfContext, const LOOP_HELPER: bool, const BTF: bool>(ctx: &C, source: HookSource) -> i32 {
+    if !config::emits(EventKind::Exec) {
         return 0;
     }
     let Some(who) = filter::selected_current::<BTF>() else { return 0 };
@@ -63,7 +63,7 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool, const BTF: bool>(ctx: &C, so
     unsafe {
         let event = &raw mut (*scratch).event;
         let data = (&raw mut (*scratch).data).cast::<u8>();
-        (*event).header = emit::header::<BTF>(event_kind::EXEC, source, &who, ppid);
+        (*event).header = emit::header::<BTF>(EventKind::Exec, source, &who, ppid);
         (*event).old_tid = old_tid;
         let mut flags = 0;
 

@@ -18,30 +18,22 @@ use aya_ebpf::{
     programs::{FEntryContext, ProbeContext, RawTracePointContext},
 };
 use tracer_common::{
-    NamespaceEvent, event_kind, hook_source,
+    EventKind, HookSource, NamespaceEvent,
     namespace::{CLONE_NEWUSER, KINDS, SYS_SETNS, SYS_UNSHARE, kind},
     namespace_how,
 };
 
 use crate::{
     config, emit, filter,
-    maps::{NS_BEFORE, NS_PENDING},
+    maps::{NS_BEFORE, NS_PENDING, Pending},
     place,
     task::{self, Who, read, read_or_zero},
 };
 
-/// Half of a change, kept between the two kernel-function hooks.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct Pending {
-    pub old: [u32; KINDS],
-    pub new: [u32; KINDS],
-}
-
 /// The current task when it is selected and namespace events are wanted.
 #[inline(always)]
 fn selected_current() -> Option<Who> {
-    if !config::emits(event_kind::NAMESPACE) {
+    if !config::emits(EventKind::Namespace) {
         return None;
     }
     filter::selected_current::<false>()
@@ -49,13 +41,13 @@ fn selected_current() -> Option<Who> {
 
 /// Reports that `who`'s namespaces went from `old` to `new` (inodes by kind).
 #[inline(always)]
-pub fn report(source: u32, how: u32, who: &Who, old: &[u32; KINDS], new: &[u32; KINDS]) {
+pub fn report(source: HookSource, how: u32, who: &Who, old: &[u32; KINDS], new: &[u32; KINDS]) {
     let ppid = task::parent_tgid::<false>(who.task, &config::offsets()).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<NamespaceEvent>() else { return };
     let event = entry.as_mut_ptr();
     // SAFETY: `event` points at the reserved record, written field by field.
     unsafe {
-        (*event).header = emit::header::<false>(event_kind::NAMESPACE, source, who, ppid);
+        (*event).header = emit::header::<false>(EventKind::Namespace, source, who, ppid);
         (*event).how = how;
         (*event)._pad = 0;
         (*event).old = *old;
@@ -89,7 +81,7 @@ fn take_pending(tid: u32) -> Option<Pending> {
 
 /// `switch_task_namespaces(struct task_struct *task, struct nsproxy *new)`.
 #[inline(always)]
-fn on_switch(new_nsproxy: *const u8, source: u32) {
+fn on_switch(new_nsproxy: *const u8, source: HookSource) {
     if new_nsproxy.is_null() {
         return;
     }
@@ -115,7 +107,7 @@ fn on_switch(new_nsproxy: *const u8, source: u32) {
 
 /// `commit_creds(struct cred *new)`.
 #[inline(always)]
-fn on_commit_creds(new_cred: *const u8, source: u32) {
+fn on_commit_creds(new_cred: *const u8, source: HookSource) {
     let Some((how, _)) = current_syscall() else { return };
     let Some(who) = selected_current() else { return };
     let offsets = config::ns_offsets();
@@ -146,14 +138,14 @@ fn on_commit_creds(new_cred: *const u8, source: u32) {
 #[fentry(function = "switch_task_namespaces")]
 pub fn switch_task_namespaces(ctx: FEntryContext) -> i32 {
     floor_return!();
-    on_switch(ctx.arg(1), hook_source::FENTRY);
+    on_switch(ctx.arg(1), HookSource::Fentry);
     0
 }
 
 #[fentry(function = "commit_creds")]
 pub fn commit_creds(ctx: FEntryContext) -> i32 {
     floor_return!();
-    on_commit_creds(ctx.arg(0), hook_source::FENTRY);
+    on_commit_creds(ctx.arg(0), HookSource::Fentry);
     0
 }
 
@@ -161,7 +153,7 @@ pub fn commit_creds(ctx: FEntryContext) -> i32 {
 pub fn switch_task_namespaces_kprobe(ctx: ProbeContext) -> u32 {
     floor_return!();
     if let Some(new) = ctx.arg::<*const u8>(1) {
-        on_switch(new, hook_source::KPROBE);
+        on_switch(new, HookSource::Kprobe);
     }
     0
 }
@@ -170,7 +162,7 @@ pub fn switch_task_namespaces_kprobe(ctx: ProbeContext) -> u32 {
 pub fn commit_creds_kprobe(ctx: ProbeContext) -> u32 {
     floor_return!();
     if let Some(new) = ctx.arg::<*const u8>(0) {
-        on_commit_creds(new, hook_source::KPROBE);
+        on_commit_creds(new, HookSource::Kprobe);
     }
     0
 }
@@ -214,7 +206,7 @@ pub fn namespace_syscalls_exit(ctx: RawTracePointContext) -> i32 {
     let Some(who) = task::current() else { return 0 };
     let after = place::namespaces::<false>(who.task, place::of::<false>(who.task, who.tgid, who.tid).pidns);
     if place::any_differs(&before, &after) {
-        report(hook_source::SYSCALL_EXIT, how, &who, &before, &after);
+        report(HookSource::SyscallExit, how, &who, &before, &after);
     }
     0
 }

@@ -8,28 +8,29 @@ use aya_ebpf::{
 };
 use aya_log_ebpf::error;
 use tracer_common::{
-    ForkEvent, event_kind, fork_flags, hook_source,
+    EventKind, ForkEvent, HookSource, fork_flags,
     namespace::{CLONE_NEWUSER, KINDS},
     namespace_how,
 };
 
 use crate::{
     config, emit, filter,
+    hooks::namespace,
     maps::{CLONE_FLAGS, CLONE_SLOTS, NAMESPACE_SERVED},
-    namespace, place,
+    place,
     task::{self, Who},
 };
 
 #[btf_tracepoint(function = "sched_process_fork")]
 pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_fork::<_, true>(&ctx, hook_source::TP_BTF)
+    on_fork::<_, true>(&ctx, HookSource::TpBtf)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
 pub fn sched_process_fork_raw(ctx: RawTracePointContext) -> i32 {
     floor_return!();
-    on_fork::<_, false>(&ctx, hook_source::RAW_TRACEPOINT)
+    on_fork::<_, false>(&ctx, HookSource::RawTracepoint)
 }
 
 #[btf_tracepoint(function = "task_newtask")]
@@ -48,7 +49,7 @@ pub fn task_newtask_raw(ctx: RawTracePointContext) -> i32 {
 /// are kept only for forks that will be reported: map updates are the costly part here. `BTF`:
 /// the arguments are BTF-typed (see [`task`]).
 fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C) -> i32 {
-    if !config::emits(event_kind::FORK) {
+    if !config::emits(EventKind::Fork) {
         return 0;
     }
     let Some(who) = filter::selected_current::<BTF>() else { return 0 };
@@ -89,7 +90,7 @@ fn take_clone_flags(creator_tid: u32, child_tid: u32) -> Option<u64> {
 }
 
 /// `sched_process_fork(struct task_struct *parent, struct task_struct *child)`.
-fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32) -> i32 {
+fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i32 {
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (parent, child) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
@@ -111,8 +112,8 @@ fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32) -> i32 {
     if filter::follows() {
         filter::follow(child_tgid);
     }
-    let forks = config::emits(event_kind::FORK);
-    let namespaces = config::emits(event_kind::NAMESPACE) && NAMESPACE_SERVED.get(0).is_some_and(|served| *served != 0);
+    let forks = config::emits(EventKind::Fork);
+    let namespaces = config::emits(EventKind::Namespace) && NAMESPACE_SERVED.get(0).is_some_and(|served| *served != 0);
     if !forks && !namespaces {
         return 0;
     }
@@ -134,7 +135,7 @@ fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: u32) -> i32 {
         let event = entry.as_mut_ptr();
         // SAFETY: `event` points at the reserved record, written field by field.
         unsafe {
-            (*event).header = emit::header_at(event_kind::FORK, source, &who, ppid, &parent_place, cgroup_id);
+            (*event).header = emit::header_at(EventKind::Fork, source, &who, ppid, &parent_place, cgroup_id);
             (*event).child_tgid = child_tgid;
             (*event).child_tid = child_tid;
             (*event).clone_flags = clone_flags.unwrap_or(0);

@@ -9,24 +9,24 @@ use aya_ebpf::{
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
 };
-use tracer_common::{COMM_LEN, RenameEvent, event_kind, hook_source};
+use tracer_common::{COMM_LEN, EventKind, HookSource, RenameEvent};
 
 use crate::{config, emit, filter, maps::EXEC_OLD_COMM, task};
 
 #[btf_tracepoint(function = "task_rename")]
 pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_rename(&ctx, hook_source::TP_BTF)
+    on_rename(&ctx, HookSource::TpBtf)
 }
 
 #[raw_tracepoint(tracepoint = "task_rename")]
 pub fn task_rename_raw(ctx: RawTracePointContext) -> i32 {
     floor_return!();
-    on_rename(&ctx, hook_source::RAW_TRACEPOINT)
+    on_rename(&ctx, HookSource::RawTracepoint)
 }
 
-fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
-    if !config::emits(event_kind::RENAME) && !config::emits(event_kind::EXEC) {
+fn on_rename<C: EbpfContext>(ctx: &C, source: HookSource) -> i32 {
+    if !config::emits(EventKind::Rename) && !config::emits(EventKind::Exec) {
         return 0;
     }
     let args = ctx.as_ptr() as *const u64;
@@ -38,7 +38,7 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     if task::in_execve(renamed, offsets) {
         // The exec event that follows carries the old name: one event per exec, not two. The
         // exec hook applies the filter, to the task after exec.
-        if config::emits(event_kind::EXEC) {
+        if config::emits(EventKind::Exec) {
             let _ = EXEC_OLD_COMM.insert(who.tid, old_comm, 0);
         }
         return 0;
@@ -46,7 +46,7 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     if !filter::selects(&who) {
         return 0;
     }
-    if !config::emits(event_kind::RENAME) {
+    if !config::emits(EventKind::Rename) {
         return 0;
     }
     let mut new_comm = [0u8; COMM_LEN];
@@ -60,7 +60,7 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: u32) -> i32 {
     let ppid = task::parent_tgid::<false>(renamed, offsets).unwrap_or(0);
     let Some(mut entry) = emit::reserve::<RenameEvent>() else { return 0 };
     entry.write(RenameEvent {
-        header: emit::header::<false>(event_kind::RENAME, source, &who, ppid),
+        header: emit::header::<false>(EventKind::Rename, source, &who, ppid),
         old_comm,
         new_comm,
     });
