@@ -164,6 +164,7 @@ mod stream;
 mod trailer;
 mod v1;
 mod v2;
+mod wire;
 mod writer;
 
 pub mod invariants;

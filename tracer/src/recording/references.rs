@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 
-use super::codec::{self, CodecError, Input, put_varint};
+use super::wire::{self, CodecError, Input, put_varint};
 use crate::{
     event::{Ancestor, Ancestors, Detail, Event},
     text::Text,
@@ -61,7 +61,7 @@ impl Repeated for Ancestors {
     const NUMBER: &'static str = "the chain number";
 
     fn put(&self, out: &mut BytesMut) {
-        codec::append_postcard(&**self, out);
+        wire::append_postcard(&**self, out);
     }
 
     fn take(bytes: &[u8]) -> Result<(Self, &[u8]), CodecError> {
@@ -96,7 +96,7 @@ impl Repeated for Cgroup {
     const NUMBER: &'static str = "the cgroup number";
 
     fn put(&self, out: &mut BytesMut) {
-        codec::append_postcard(self, out);
+        wire::append_postcard(self, out);
     }
 
     fn take(bytes: &[u8]) -> Result<(Self, &[u8]), CodecError> {

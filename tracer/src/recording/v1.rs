@@ -10,7 +10,7 @@
 //! strings `old_comm`, `new_comm`; lookup: string `name`, option varint `target_tgid`; lost:
 //! varint (u64) `count` (always ring-buffer losses: version 1 had no other kind).
 
-use super::codec::{CodecError, Input};
+use super::wire::{CodecError, Input};
 use crate::event::{CloneFlags, Detail, Event, LostOrigin, Source};
 
 // Detail tags (first payload byte).

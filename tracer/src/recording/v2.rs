@@ -3,7 +3,7 @@
 //! event were added). postcard stores fields by position, so these types must never change.
 use serde::Deserialize;
 
-use super::codec::CodecError;
+use super::wire::CodecError;
 use crate::{
     event::{Ancestor, CloneFlags, Detail, Event, LostOrigin, NamespaceInodes, Signal, Source},
     text::Text,
