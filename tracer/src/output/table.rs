@@ -4,7 +4,8 @@ use std::io::{self, Write};
 
 use crate::{
     event::{Detail, Event, LostOrigin},
-    output::{Printer, escape::escape, place},
+    output::{Printer, place},
+    text::escape,
 };
 
 pub struct TablePrinter<W: Write> {
