@@ -9,6 +9,8 @@
 //! recording it is a byte string. Printed for people ([`fmt::Display`]) invalid sequences become
 //! U+FFFD; terminal control characters are escaped by the printers, through [`escape`].
 mod escape;
+#[cfg(test)]
+mod hostile;
 mod words;
 
 pub use escape::{acts_on_display, error_line, escape};
