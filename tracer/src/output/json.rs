@@ -40,7 +40,7 @@ impl<W: Write> Printer for JsonPrinter<W> {
 /// serde_json's compact format, with every character that acts on a display written as a
 /// `\u` escape (four hex digits) too: C1 controls and DEL, the line and paragraph separators, bidirectional
 /// controls (serde_json escapes only C0 controls). A parser reads the same string; a terminal
-/// showing `tracer --json` shows them as text (see [`crate::text::escape`]).
+/// showing `tracer --json` shows them as text (see [`crate::text::escape()`]).
 struct TerminalSafe;
 
 impl serde_json::ser::Formatter for TerminalSafe {

@@ -1,5 +1,5 @@
 //! Everything about showing text, in one place: the byte strings that come from the kernel or
-//! from a file ([`Text`]), how every printer escapes them for a terminal ([`escape`]) and the
+//! from a file ([`Text`]), how every printer escapes them for a terminal ([`escape()`]) and the
 //! words several printers share ([`shell_word`], [`duration`], [`ending`]).
 //!
 //! A [`Text`] (comm, file names, arguments, `/proc` names) is kept exactly as the bytes were,
@@ -7,7 +7,7 @@
 //! and otherwise an object `{"base64": "<standard base64 of the bytes>"}`: lossless, and a
 //! consumer that only expects strings sees at once that a name was not text. In the binary
 //! recording it is a byte string. Printed for people ([`fmt::Display`]) invalid sequences become
-//! U+FFFD; terminal control characters are escaped by the printers, through [`escape`].
+//! U+FFFD; terminal control characters are escaped by the printers, through [`escape()`].
 mod escape;
 #[cfg(test)]
 mod hostile;
