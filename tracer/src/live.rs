@@ -213,7 +213,7 @@ pub fn summarize(ended: &Ended, recording: Option<&Path>) -> bool {
     }
     if counts.output_lost > 0 {
         let kept = match recording {
-            Some(path) => format!("they are all in {}", output::escape::escape(&path.display().to_string())),
+            Some(path) => format!("they are all in {}", crate::text::escape(&path.display().to_string())),
             None => "record with -o FILE to keep every event".to_owned(),
         };
         text.push_str(&format!(

@@ -9,7 +9,7 @@ use clap::Parser;
 use tracer::{
     cli::Cli,
     commands::{self, EXIT_USAGE},
-    output::escape::escape,
+    text,
 };
 
 fn main() -> ExitCode {
@@ -38,9 +38,7 @@ fn main() -> ExitCode {
     match commands::dispatch(cli) {
         Ok(status) => ExitCode::from(status),
         Err(error) => {
-            // Errors can quote file names and file contents (a glob can pick up a name another
-            // user chose): escaped, so they cannot drive the terminal.
-            eprintln!("tracer: {}", escape(&format!("{error:#}")));
+            eprintln!("{}", text::error_line(&error));
             ExitCode::from(commands::exit_status(&error))
         }
     }

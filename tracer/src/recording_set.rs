@@ -99,7 +99,7 @@ pub fn each_event(path: &Path, reader: RecordingReader, mut observe: impl FnMut(
 
 /// `path` as shown in messages.
 pub fn shown(path: &Path) -> String {
-    crate::output::escape::escape(&path.display().to_string()).into_owned()
+    crate::text::escape(&path.display().to_string()).into_owned()
 }
 
 #[cfg(test)]

@@ -15,10 +15,11 @@ use crate::{
     cli::FilterArgs,
     event::Event,
     filter::{EventFilter, Filters},
-    output::{self, escape::escape},
+    output,
     pipeline::{Pipeline, PipelineError},
     recording::{ReadItem, RecordingHeader, RecordingReader, Trailer},
     recording_set::{self, EXIT_DAMAGED},
+    text::escape,
 };
 
 /// `tracer replay FILE...`: the files (and glob patterns) in time order, through one pipeline,

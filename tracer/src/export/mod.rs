@@ -5,7 +5,7 @@ mod perfetto;
 mod proto;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::{io::BufWriter, path::Path};
 

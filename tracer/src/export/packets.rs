@@ -1,12 +1,14 @@
 //! The packets of a Perfetto trace as they are gathered and written: track descriptors first,
 //! then track events in time order, each packet on one trusted sequence; and the debug
-//! annotations events carry.
+//! annotations events carry, their strings escaped as every printer escapes them (they are
+//! shown in the Perfetto UI's argument panel).
 use std::io::{self, Write};
 
 use super::proto::{
     AnnotationValue, BUILTIN_CLOCK_BOOTTIME, BUILTIN_CLOCK_REALTIME, Clock, ClockSnapshot, DebugAnnotation,
     SEQ_INCREMENTAL_STATE_CLEARED, TracePacket, TrackDescriptor, TrackEvent,
 };
+use crate::text::escape;
 
 /// The one packet sequence this writer uses.
 const SEQUENCE: u32 = 1;
@@ -90,8 +92,8 @@ pub fn annotation(name: &str, value: AnnotationValue) -> DebugAnnotation {
     DebugAnnotation { name: Some(name.into()), value: Some(value), array_values: Vec::new() }
 }
 
-pub fn text(name: &str, value: impl Into<String>) -> DebugAnnotation {
-    annotation(name, AnnotationValue::String(value.into()))
+pub fn text(name: &str, value: &str) -> DebugAnnotation {
+    annotation(name, AnnotationValue::String(escape(value).into_owned()))
 }
 
 pub fn uint(name: &str, value: impl Into<u64>) -> DebugAnnotation {
@@ -107,7 +109,7 @@ pub fn strings(name: &str, values: &[String]) -> DebugAnnotation {
         .iter()
         .map(|value| DebugAnnotation {
             name: None,
-            value: Some(AnnotationValue::String(value.clone())),
+            value: Some(AnnotationValue::String(escape(value).into_owned())),
             array_values: Vec::new(),
         })
         .collect();

@@ -5,6 +5,10 @@
 //! the task it created. Track identities are the model's entries, never PIDs, so a reused PID
 //! gets tracks of its own. Timestamps are the kernel's boot-time nanoseconds, and a clock
 //! snapshot maps them to the wall clock.
+//!
+//! Every string a task chose (comm, file names, arguments, `/proc` names) is escaped as the
+//! table escapes it before it becomes a track, slice or argument: the Perfetto UI shows them,
+//! and a bidirectional control or a line break there misleads as much as on a terminal.
 use std::io::{self, Write};
 
 use super::{
@@ -15,6 +19,7 @@ use crate::{
     event::{Detail, Event, exit_status},
     names::{clone_flag_names, signal_name},
     tasks::{Coverage, End, Observed, ProcessKey, Start, TaskModel, ThreadKey},
+    text::{escape, status_ending},
 };
 
 /// The track of tracer's own reports (lost events).
@@ -110,12 +115,17 @@ impl Export {
     }
 }
 
+/// `text` as the trace shows it.
+fn shown(text: &str) -> String {
+    escape(text).into_owned()
+}
+
 fn instant(track: u64, name: String, debug_annotations: Vec<DebugAnnotation>) -> TrackEvent {
     TrackEvent {
         debug_annotations,
         r#type: Some(track_event_type::INSTANT),
         track_uuid: Some(track),
-        name: Some(name),
+        name: Some(shown(&name)),
         ..TrackEvent::default()
     }
 }
@@ -157,7 +167,11 @@ impl Tracks<'_> {
         let uuid = process_uuid(key);
         let (begin, born) = self.begin(process.start, self.model.process_started_ns(key), process.first_seen_ns);
         let (end, died) = self.finish(process.end, process.last_seen_ns);
-        let cmdline = process.execs.last().map(|exec| exec.argv.clone()).unwrap_or_default();
+        let cmdline: Vec<String> = process
+            .execs
+            .last()
+            .map(|exec| exec.argv.iter().map(|argument| shown(argument)).collect())
+            .unwrap_or_default();
         packets.descriptor(
             begin,
             TrackDescriptor {
@@ -165,7 +179,7 @@ impl Tracks<'_> {
                 process: Some(ProcessDescriptor {
                     pid: Some(process.tgid as i32),
                     cmdline,
-                    process_name: Some(base(self.model.program(key)).to_owned()),
+                    process_name: Some(shown(base(self.model.program(key)))),
                 }),
                 ..TrackDescriptor::default()
             },
@@ -173,7 +187,7 @@ impl Tracks<'_> {
         // One slice per program image: the one it was created with, then each exec's.
         let mut images = vec![(begin, format!("({})", process.comm), Vec::new())];
         for exec in &process.execs {
-            let mut args = vec![text("filename", exec.filename.clone()), strings("argv", &exec.argv)];
+            let mut args = vec![text("filename", &exec.filename), strings("argv", &exec.argv)];
             args.push(flag("argv_truncated", exec.argv_truncated));
             let name = match exec.argv.len() {
                 0 | 1 => exec.filename.clone(),
@@ -198,7 +212,7 @@ impl Tracks<'_> {
                     debug_annotations: args,
                     r#type: Some(track_event_type::SLICE_BEGIN),
                     track_uuid: Some(uuid),
-                    name: Some(name),
+                    name: Some(shown(&name)),
                     ..TrackEvent::default()
                 },
             );
@@ -229,7 +243,7 @@ impl Tracks<'_> {
                 thread: Some(ThreadDescriptor {
                     pid: Some(process.tgid as i32),
                     tid: Some(i64::from(thread.tid)),
-                    thread_name: Some(thread.name().to_owned()),
+                    thread_name: Some(shown(thread.name())),
                 }),
                 ..TrackDescriptor::default()
             },
@@ -249,13 +263,13 @@ impl Tracks<'_> {
                 debug_annotations: args,
                 r#type: Some(track_event_type::SLICE_BEGIN),
                 track_uuid: Some(uuid),
-                name: Some(thread.name().to_owned()),
+                name: Some(shown(thread.name())),
                 terminating_flow_ids,
                 ..TrackEvent::default()
             },
         );
         for exec in process.execs.iter().filter(|exec| exec.thread == key) {
-            let mut args = vec![text("filename", exec.filename.clone()), strings("argv", &exec.argv)];
+            let mut args = vec![text("filename", &exec.filename), strings("argv", &exec.argv)];
             args.push(flag("argv_truncated", exec.argv_truncated));
             packets.event(exec.ns, INSTANT, instant(uuid, format!("exec {}", base(&exec.filename)), args));
         }
@@ -265,7 +279,7 @@ impl Tracks<'_> {
             let mut args = Vec::new();
             match (exit_status::code(status), exit_status::signal(status)) {
                 (Some(code), _) => args.push(uint("exit_code", code)),
-                (None, Some(signal)) => args.push(text("signal", signal_name(signal))),
+                (None, Some(signal)) => args.push(text("signal", &signal_name(signal))),
                 (None, None) => args.push(uint("status", status)),
             }
             args.push(flag("core_dumped", exit_status::core_dumped(status)));
@@ -273,12 +287,7 @@ impl Tracks<'_> {
             if let Some(lifetime) = thread.lifetime_ns {
                 args.push(uint("lifetime_ns", lifetime));
             }
-            let name = match (exit_status::code(status), exit_status::signal(status)) {
-                (Some(code), _) => format!("exit {code}"),
-                (None, Some(signal)) => format!("killed by {}", signal_name(signal)),
-                (None, None) => format!("status {status}"),
-            };
-            packets.event(ns, INSTANT, instant(uuid, name, args));
+            packets.event(ns, INSTANT, instant(uuid, status_ending(status), args));
         }
         packets.event(
             end.max(begin),
@@ -303,11 +312,11 @@ fn mark_event(ns: u64, mark: &Mark, packets: &mut Packets) {
             TrackEvent { flow_ids: vec![flow_id(*child)], ..instant(thread_uuid(*by), name, args) }
         }
         Mark::Rename { thread, old, new } => {
-            let args = vec![text("old_comm", old.clone()), text("new_comm", new.clone())];
+            let args = vec![text("old_comm", old), text("new_comm", new)];
             instant(thread_uuid(*thread), format!("rename {old} → {new}"), args)
         }
         Mark::Lookup { thread, name, target_tgid } => {
-            let mut args = vec![text("name", name.clone())];
+            let mut args = vec![text("name", name)];
             if let Some(tgid) = target_tgid {
                 args.push(uint("target_tgid", *tgid));
                 let hidden = name.parse::<u32>().is_ok_and(|tid| tid != *tgid);

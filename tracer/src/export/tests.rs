@@ -4,7 +4,7 @@ use prost::Message;
 
 use super::{
     perfetto::Export,
-    proto::{Trace, TrackEvent, track_event_type},
+    proto::{AnnotationValue, DebugAnnotation, Trace, TrackEvent, track_event_type},
 };
 use crate::{
     event::{Detail, Event, test_event},
@@ -25,6 +25,39 @@ fn export(events: &[Event]) -> Trace {
     let mut out = Vec::new();
     export.write(Coverage { births: true, deaths: true }, &mut out).unwrap();
     Trace::decode(out.as_slice()).expect("a Trace message")
+}
+
+/// Every string the trace of `events` holds where the Perfetto UI shows it: track, process and
+/// thread names, command lines, event names and string arguments.
+pub(crate) fn shown_strings(events: &[Event]) -> Vec<String> {
+    fn annotation_strings(annotation: &DebugAnnotation, into: &mut Vec<String>) {
+        into.extend(annotation.name.clone());
+        if let Some(AnnotationValue::String(value)) = &annotation.value {
+            into.push(value.clone());
+        }
+        for value in &annotation.array_values {
+            annotation_strings(value, into);
+        }
+    }
+    let mut strings = Vec::new();
+    for packet in export(events).packet {
+        if let Some(track) = packet.track_descriptor {
+            strings.extend(track.name);
+            if let Some(process) = track.process {
+                strings.extend(process.cmdline);
+                strings.extend(process.process_name);
+            }
+            strings.extend(track.thread.and_then(|thread| thread.thread_name));
+        }
+        if let Some(event) = packet.track_event {
+            strings.extend(event.name);
+            strings.extend(event.categories);
+            for annotation in &event.debug_annotations {
+                annotation_strings(annotation, &mut strings);
+            }
+        }
+    }
+    strings
 }
 
 fn events(trace: &Trace) -> Vec<(u64, &TrackEvent)> {

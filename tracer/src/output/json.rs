@@ -40,14 +40,14 @@ impl<W: Write> Printer for JsonPrinter<W> {
 /// serde_json's compact format, with every character that acts on a display written as a
 /// `\u` escape (four hex digits) too: C1 controls and DEL, the line and paragraph separators, bidirectional
 /// controls (serde_json escapes only C0 controls). A parser reads the same string; a terminal
-/// showing `tracer --json` shows them as text (see [`crate::output::escape`]).
+/// showing `tracer --json` shows them as text (see [`crate::text::escape()`]).
 struct TerminalSafe;
 
 impl serde_json::ser::Formatter for TerminalSafe {
     fn write_string_fragment<W: ?Sized + Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
         let mut start = 0;
         for (at, c) in fragment.char_indices() {
-            if crate::output::escape::acts_on_display(c) {
+            if crate::text::acts_on_display(c) {
                 writer.write_all(&fragment.as_bytes()[start..at])?;
                 write!(writer, "\\u{:04x}", u32::from(c))?;
                 start = at + c.len_utf8();
@@ -320,7 +320,7 @@ mod tests {
         printer.print(&event).unwrap();
         let line = String::from_utf8(printer.out).unwrap();
         assert!(line.contains(r#""comm":"a\u009bb\u202ec\u2028d\u007f\u001b""#), "{line}");
-        assert!(line.trim_end().chars().all(|c| !crate::output::escape::acts_on_display(c)), "{line}");
+        assert!(line.trim_end().chars().all(|c| !crate::text::acts_on_display(c)), "{line}");
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["comm"], comm);
     }

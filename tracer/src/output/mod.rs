@@ -1,7 +1,6 @@
 //! Printers: the live stream, `tracer run` and `tracer replay` all print through these, so a
 //! replayed recording prints byte for byte what the live run printed. Live output goes through
 //! [`QueuedPrinter`], so a stalled reader never holds up the kernel drain; so does the JSON file.
-pub mod escape;
 pub mod json;
 mod json_file;
 mod place;

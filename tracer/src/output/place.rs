@@ -5,26 +5,20 @@ use std::fmt::Write;
 
 use crate::{
     event::{Event, NamespaceHow, NamespaceInodes, NamespaceKind},
-    text::Text,
+    text::escape,
 };
 
 /// Characters of a container ID the table shows (as `docker ps` does).
 const SHORT_ID: usize = 12;
-
-/// Text from the kernel or a file, with control characters escaped for the terminal.
-fn printable(text: &Text) -> String {
-    text.to_str_lossy()
-        .chars()
-        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
-        .collect()
-}
 
 /// ` [ctr 3f2a9c1b7d4e ns 1/1]`: the container and the task's IDs in its PID namespace where
 /// they differ from the global ones; empty on the host.
 pub fn suffix(event: &Event) -> String {
     let mut parts = Vec::new();
     if let Some(container) = &event.container {
-        parts.push(format!("ctr {}", printable(container).chars().take(SHORT_ID).collect::<String>()));
+        // Cut before escaping, so that the cut never splits an escape.
+        let short: String = container.to_str_lossy().chars().take(SHORT_ID).collect();
+        parts.push(format!("ctr {}", escape(&short)));
     }
     if let (Some(ns_tgid), Some(ns_tid)) = (event.ns_tgid, event.ns_tid)
         && (ns_tgid, ns_tid) != (event.tgid, event.tid)
@@ -77,7 +71,10 @@ pub fn namespace_change(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Detail, test_event};
+    use crate::{
+        event::{Detail, test_event},
+        text::Text,
+    };
 
     #[test]
     fn shows_the_place_only_where_it_differs_from_the_hosts() {
@@ -88,7 +85,9 @@ mod tests {
         (event.ns_tgid, event.ns_tid) = (Some(1), Some(2));
         assert_eq!(suffix(&event), " [ctr 3f2a9c1b7d4e ns 1/2]");
         event.container = Some(Text::from("ev\u{1b}[2J"));
-        assert_eq!(suffix(&event), " [ctr ev\\u{1b}[2J ns 1/2]");
+        assert_eq!(suffix(&event), r" [ctr ev\x1b[2J ns 1/2]");
+        event.container = Some(Text::from("a\u{202e}\u{2028}\\b"));
+        assert_eq!(suffix(&event), r" [ctr a\u{202e}\u{2028}\\b ns 1/2]");
     }
 
     #[test]

@@ -4,7 +4,8 @@ use std::io::{self, Write};
 
 use crate::{
     event::{Detail, Event, LostOrigin},
-    output::{Printer, escape::escape, place},
+    output::{Printer, place},
+    text::{duration, ending, escape, shell_word},
 };
 
 pub struct TablePrinter<W: Write> {
@@ -31,24 +32,6 @@ impl<W: Write> TablePrinter<W> {
         let micros = (timestamp_ns % 1_000_000_000) / 1_000;
         format!("{:02}:{:02}:{:02}.{micros:06}", of_day / 3600, of_day / 60 % 60, of_day % 60)
     }
-}
-
-/// "12.3ms"-style durations.
-fn duration(ns: u64) -> String {
-    match ns {
-        0..1_000 => format!("{ns}ns"),
-        1_000..1_000_000 => format!("{:.1}µs", ns as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1}ms", ns as f64 / 1e6),
-        _ => format!("{:.2}s", ns as f64 / 1e9),
-    }
-}
-
-/// An argument as a shell would need it written (after escaping, so it stays on its line).
-fn shell_word(argument: &str) -> String {
-    let argument = escape(argument);
-    let plain = !argument.is_empty()
-        && argument.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&byte));
-    if plain { argument.into_owned() } else { format!("'{}'", argument.replace('\'', r"'\''")) }
 }
 
 /// `text` escaped, in double quotes (a quote inside is escaped too).
@@ -94,11 +77,7 @@ pub fn describe(event: &Event) -> String {
             text
         }
         Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, .. } => {
-            let how = match (exit_code, signal) {
-                (Some(code), _) => format!("exit {code}"),
-                (None, Some(signal)) => format!("killed by {signal}"),
-                (None, None) => "exit status unknown".to_owned(),
-            };
+            let how = ending(*exit_code, *signal).unwrap_or_else(|| "exit status unknown".to_owned());
             let core = if *core_dumped { " (core dumped)" } else { "" };
             let what = if *group_dead { "process gone" } else { "thread gone" };
             format!("{how}{core}, {what}, lived {}", duration(*lifetime_ns))

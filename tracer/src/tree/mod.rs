@@ -5,7 +5,7 @@ mod render;
 mod text;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 pub use tests::LIFECYCLE_V1;
 

@@ -8,8 +8,11 @@ use std::{
 
 use anstyle::{AnsiColor, Style};
 
-use super::text::{duration, ending, escape, shell_word, shorten};
-use crate::tasks::{Coverage, End, Process, ProcessKey, Start, TaskModel, Thread};
+use super::text::{ending, shorten};
+use crate::{
+    tasks::{Coverage, End, Process, ProcessKey, Start, TaskModel, Thread},
+    text::{duration, escape, shell_word},
+};
 
 /// Most characters of a program's arguments shown per exec.
 const MAX_ARGS: usize = 60;
@@ -256,17 +259,17 @@ fn what(process: &Process) -> String {
             if let Some(argv0) = exec.argv.first()
                 && base(argv0) != base(&exec.filename)
             {
-                text.push_str(&format!(" (as {})", escape(&shell_word(argv0))));
+                text.push_str(&format!(" (as {})", shell_word(argv0)));
             }
-            let args: Vec<String> =
-                exec.argv.iter().skip(1).map(|argument| shell_word(argument).into_owned()).collect();
+            // Shell words are escaped already; the cut counts the characters shown.
+            let args: Vec<String> = exec.argv.iter().skip(1).map(|argument| shell_word(argument)).collect();
             let mut args = args.join(" ");
             if exec.argv_truncated {
                 args.push_str(" …");
             }
             if !args.is_empty() {
                 text.push(' ');
-                text.push_str(&escape(&shorten(&args, MAX_ARGS)));
+                text.push_str(&shorten(&args, MAX_ARGS));
             }
             text
         })

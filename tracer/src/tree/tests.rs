@@ -26,7 +26,7 @@ fn exit(ms: u64, born: i64, tgid: u32, tid: u32, status: u32, group_dead: bool) 
     at(ms, tgid, tid, "x", Detail::exit(status, group_dead, lifetime_ns))
 }
 
-fn draw(events: &[Event], options: Options) -> String {
+pub(crate) fn draw(events: &[Event], options: Options) -> String {
     let mut model = TaskModel::new();
     for event in events {
         model.observe(event);
@@ -36,7 +36,7 @@ fn draw(events: &[Event], options: Options) -> String {
     String::from_utf8(out).unwrap()
 }
 
-fn plain() -> Options {
+pub(crate) fn plain() -> Options {
     Options { depth: None, threads: false, collapse: true, colour: false, coverage: FULL }
 }
 

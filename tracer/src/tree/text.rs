@@ -1,67 +1,51 @@
-//! Words for the tree: strings made safe for a terminal, command lines, durations, exit statuses.
+//! Words only the tree writes: arguments cut to fit a line, and how a process ended with its
+//! core dump. Escaping, shell words and durations are the shared ones of [`crate::text`].
 use std::borrow::Cow;
 
-use crate::{event::exit_status, names::signal_name};
+use crate::{event::exit_status, text::status_ending};
 
-/// `s` with control characters and text-direction overrides made visible (`\n`, `\x1b`,
-/// `\u{202e}`), so a name or argument from the kernel cannot move the cursor, recolour or
-/// reorder what the terminal shows.
-pub fn escape(s: &str) -> Cow<'_, str> {
-    let hidden = |c: char| {
-        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !s.chars().any(hidden) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if hidden(c) && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if hidden(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// An argument as a shell would need it written.
-pub fn shell_word(argument: &str) -> Cow<'_, str> {
-    let plain = !argument.is_empty()
-        && argument.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&byte));
-    if plain { Cow::Borrowed(argument) } else { Cow::Owned(format!("'{}'", argument.replace('\'', r"'\''"))) }
-}
-
-/// `text` cut to at most `max` characters, the cut marked with `…`.
+/// `text` cut to at most `max` characters, the cut marked with `…`. `text` is escaped already,
+/// so the cut never falls inside an escape (`\x1b`, `\u{202e}`, `\\`): half an escape would
+/// leave a backslash that reads as part of something else.
 pub fn shorten(text: &str, max: usize) -> Cow<'_, str> {
     if text.chars().count() <= max {
         return Cow::Borrowed(text);
     }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    Cow::Owned(cut)
-}
-
-/// "12.3ms"-style durations, as the event table prints them.
-pub fn duration(ns: u64) -> String {
-    match ns {
-        0..1_000 => format!("{ns}ns"),
-        1_000..1_000_000 => format!("{:.1}µs", ns as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1}ms", ns as f64 / 1e6),
-        _ => format!("{:.2}s", ns as f64 / 1e9),
+    let budget = max.saturating_sub(1);
+    let (mut kept, mut end) = (0, 0);
+    let mut chars = text.char_indices();
+    while let Some((at, c)) = chars.next() {
+        let mut unit = (1, at + c.len_utf8());
+        if c == '\\' {
+            let mut take = |unit: &mut (usize, usize)| {
+                chars.next().map(|(at, c)| {
+                    *unit = (unit.0 + 1, at + c.len_utf8());
+                    c
+                })
+            };
+            match take(&mut unit) {
+                Some('x') => {
+                    take(&mut unit);
+                    take(&mut unit);
+                }
+                Some('u') => while take(&mut unit).is_some_and(|c| c != '}') {},
+                _ => {}
+            }
+        }
+        if kept + unit.0 > budget {
+            break;
+        }
+        (kept, end) = (kept + unit.0, unit.1);
     }
+    Cow::Owned(format!("{}…", &text[..end]))
 }
 
 /// "exit 0", "exit 3", "killed by SIGSEGV, core dumped".
 pub fn ending(status: u32) -> String {
-    let core = if exit_status::core_dumped(status) { ", core dumped" } else { "" };
-    match (exit_status::code(status), exit_status::signal(status)) {
-        (Some(code), _) => format!("exit {code}"),
-        (None, Some(signal)) => format!("killed by {}{core}", signal_name(signal)),
-        (None, None) => format!("status {status}"),
-    }
+    // The core bit only means something for a task a signal killed.
+    let core = exit_status::signal(status).is_some() && exit_status::core_dumped(status);
+    let words = status_ending(status);
+    if core { format!("{words}, core dumped") } else { words }
 }
 
 #[cfg(test)]
@@ -69,27 +53,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_what_a_terminal_would_obey() {
-        assert_eq!(escape("plain ünïcode"), "plain ünïcode");
-        assert_eq!(escape("a\nb\tc\x1b[31m\u{7f}\u{9b}"), "a\\nb\\tc\\x1b[31m\\x7f\\x9b");
-        assert_eq!(escape("abc\u{202e}fed"), "abc\\u{202e}fed");
-    }
-
-    #[test]
     fn shortens_on_character_boundaries() {
         assert_eq!(shorten("abcdef", 6), "abcdef");
         assert_eq!(shorten("abcdefg", 6), "abcde…");
         assert_eq!(shorten("äöüäöüä", 4), "äöü…");
+        assert_eq!(shorten(r"ab\u{202e}cd", 6), "ab…");
+        assert_eq!(shorten(r"ab\x1bcdef", 7), r"ab\x1b…");
+        assert_eq!(shorten(r"a\\b\ncdef", 3), "a…");
+        assert_eq!(shorten(r"'it'\''s' more", 8), r"'it'\''…");
     }
 
     #[test]
-    fn words_and_endings() {
-        assert_eq!(shell_word("a.c"), "a.c");
-        assert_eq!(shell_word("it's"), r"'it'\''s'");
-        assert_eq!(shell_word(""), "''");
+    fn endings() {
         assert_eq!(ending(0), "exit 0");
         assert_eq!(ending(2 << 8), "exit 2");
+        assert_eq!(ending(9), "killed by SIGKILL");
         assert_eq!(ending(0x80 | 11), "killed by SIGSEGV, core dumped");
-        assert_eq!(duration(1_500_000), "1.5ms");
     }
 }

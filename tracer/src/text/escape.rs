@@ -1,4 +1,5 @@
-//! Makes strings that come from the kernel or from a file safe to show on a terminal: a task
+//! The one escaping policy every printer follows (table, JSON, tree, Perfetto names, error
+//! lines): it makes strings that come from the kernel or from a file safe to show. A task
 //! picks its own comm, argv and exec path, so any of them may hold escape sequences that retitle
 //! or clear the operator's terminal, or newlines that forge whole rows.
 //!
@@ -55,6 +56,12 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// An error as tracer reports it on stderr, causes included: messages can quote file names and
+/// file contents (a glob can pick up a name another user chose), so they are escaped too.
+pub fn error_line(error: &anyhow::Error) -> String {
+    format!("tracer: {}", escape(&format!("{error:#}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +106,11 @@ mod tests {
         let escaped = escape(&all);
         assert!(escaped.chars().all(|c| !needs_escape(c) || c == '\\'), "{escaped}");
         assert!(!escaped.contains('\n'));
+    }
+
+    #[test]
+    fn error_lines_carry_every_cause_escaped() {
+        let error = anyhow::anyhow!("bad\x1b[2J\n").context("cannot read /tmp/a\u{202e}b");
+        assert_eq!(error_line(&error), r"tracer: cannot read /tmp/a\u{202e}b: bad\x1b[2J\n");
     }
 }

@@ -1,11 +1,21 @@
-//! Byte strings from the kernel or from a file (comm, file names, arguments, `/proc` names): kept
-//! exactly as the bytes were, since Linux names need not be UTF-8.
+//! Everything about showing text, in one place: the byte strings that come from the kernel or
+//! from a file ([`Text`]), how every printer escapes them for a terminal ([`escape()`]) and the
+//! words several printers share ([`shell_word`], [`duration`], [`ending`]).
 //!
-//! In JSON a [`Text`] is a string when its bytes are valid UTF-8, and otherwise an object
-//! `{"base64": "<standard base64 of the bytes>"}`: lossless, and a consumer that only expects
-//! strings sees at once that a name was not text. In the binary recording it is a byte string.
-//! Printed for people ([`fmt::Display`]) invalid sequences become U+FFFD; terminal control
-//! characters are escaped by the printers, not here.
+//! A [`Text`] (comm, file names, arguments, `/proc` names) is kept exactly as the bytes were,
+//! since Linux names need not be UTF-8. In JSON it is a string when its bytes are valid UTF-8,
+//! and otherwise an object `{"base64": "<standard base64 of the bytes>"}`: lossless, and a
+//! consumer that only expects strings sees at once that a name was not text. In the binary
+//! recording it is a byte string. Printed for people ([`fmt::Display`]) invalid sequences become
+//! U+FFFD; terminal control characters are escaped by the printers, through [`escape()`].
+mod escape;
+#[cfg(test)]
+mod hostile;
+mod words;
+
+pub use escape::{acts_on_display, error_line, escape};
+pub use words::{duration, ending, shell_word, status_ending};
+
 use std::{borrow::Cow, fmt, sync::Arc};
 
 use base64::Engine;
