@@ -1,10 +1,19 @@
 //! tracer's commands, one per room: the live stream, `tracer run`, `replay`, `tree`, `export`
 //! and `probes`, plus `--generate`. [`dispatch`] runs the one a command line names and
 //! [`exit_status`] maps its error to the status the binary exits with.
+pub mod export;
+pub mod generate;
+pub mod live;
+pub mod probes;
+pub mod replay;
+pub mod run;
+pub mod trace;
+pub mod tree;
+
 use crate::{
     cli::{Cli, Command},
     config::{self, TraceConfig},
-    export, filter, generate, live, loader, replay, run, tree,
+    filter, loader,
 };
 
 /// Exit status for bad command lines, including bad flag values.
@@ -20,7 +29,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let status = match cli.command {
-        None => runtime.block_on(live::trace(TraceConfig::from_args(&cli.trace)?)),
+        None => runtime.block_on(trace::trace(TraceConfig::from_args(&cli.trace)?)),
         Some(Command::Run { trace, events_to, command }) => {
             runtime.block_on(run::run(TraceConfig::from_args(&trace)?, events_to, command))
         }
@@ -28,10 +37,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Tree { file, filters, layout }) => tree::tree(
             &file,
             &filters,
-            tree::Layout { depth: layout.depth.map(|depth| depth as usize), threads: layout.threads, all: layout.all },
+            crate::tree::Layout {
+                depth: layout.depth.map(|depth| depth as usize),
+                threads: layout.threads,
+                all: layout.all,
+            },
         ),
         Some(Command::Export { file, perfetto, force }) => export::perfetto(&file, &perfetto, force),
-        Some(Command::Probes { hooks }) => live::probes(config::parse_hooks(&hooks)?),
+        Some(Command::Probes { hooks }) => probes::probes(config::parse_hooks(&hooks)?),
     };
     // Dropping the runtime would wait for blocking tasks, such as the wait for `tracer run`'s
     // command after a SIGTERM: a stop must not.

@@ -1,5 +1,6 @@
-//! `tracer export FILE --perfetto OUT`: a recording converted for another tool. Perfetto's
-//! trace format is written with prost from the message subset in [`proto`].
+//! A recording's events as a Perfetto trace: a track per process and thread, slices for their
+//! lives, instants for what happened. Perfetto's trace format is written with prost from the
+//! message subset in [`proto`]; `tracer export` is the command (`commands/export.rs`).
 mod packets;
 mod perfetto;
 mod proto;
@@ -7,41 +8,4 @@ mod proto;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::{io::BufWriter, path::Path};
-
-use anyhow::{Context, Result};
-
-use crate::{
-    filter::Filters,
-    recording::RecordingReader,
-    recording_set::{EXIT_DAMAGED, each_event, shown},
-    tasks::Coverage,
-};
-
-/// `tracer export FILE --perfetto OUT [--force]`.
-pub fn perfetto(path: &Path, out: &Path, force: bool) -> Result<u8> {
-    let reader = RecordingReader::open(path)?;
-    let header = reader.header().clone();
-    let mut export = perfetto::Export::new(header.boot_to_wall_ns);
-    let skipped = each_event(path, reader, |event| export.observe(&event));
-    let everything = Filters::from_args(&Default::default())?;
-    let coverage = Coverage::of_recording(&header, &everything);
-
-    // Created only now, so a recording that cannot be read leaves no file behind. Never through
-    // a symlink, and replaced only by a new file: tracer runs as root.
-    let (file, replaced) = crate::recording::create_private(out, force)?;
-    if let Some(replaced) = replaced {
-        eprintln!("tracer: {replaced}");
-    }
-    let packets = export
-        .write(coverage, &mut BufWriter::with_capacity(64 * 1024, file))
-        .with_context(|| format!("cannot write {}", shown(out)))?;
-    let model = export.model();
-    eprintln!(
-        "tracer: wrote {} ({} processes, {} threads, {packets} packets); open it at https://ui.perfetto.dev",
-        shown(out),
-        model.processes().count(),
-        model.threads().count(),
-    );
-    Ok(if skipped > 0 { EXIT_DAMAGED } else { 0 })
-}
+pub use perfetto::Export;

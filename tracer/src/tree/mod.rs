@@ -14,15 +14,12 @@ use std::{
     path::Path,
 };
 
-use anyhow::Result;
-
 pub use render::Options;
 
 use crate::{
-    cli::FilterArgs,
     filter::{EventFilter, Filters},
     recording::RecordingReader,
-    recording_set::{EXIT_DAMAGED, each_event, shown},
+    recording_set::each_event,
     tasks::{Coverage, TaskModel},
 };
 
@@ -47,22 +44,6 @@ pub fn print(model: &TaskModel, layout: Layout, coverage: Coverage) -> std::io::
     let mut out = BufWriter::new(std::io::stdout().lock());
     render::render(model, options, &mut out)?;
     out.flush()
-}
-
-/// `tracer tree FILE [FILTERS]`.
-pub fn tree(path: &Path, filter_args: &FilterArgs, layout: Layout) -> Result<u8> {
-    let filters = Filters::from_args(filter_args)?;
-    let reader = RecordingReader::open(path)?;
-    let coverage = Coverage::of_recording(reader.header(), &filters);
-    let (model, skipped) = read_model(path, reader, filters);
-    if model.processes().next().is_none() {
-        eprintln!("tracer: {}: no task events to draw", shown(path));
-    }
-    match print(&model, layout, coverage) {
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
-        result => result?,
-    }
-    Ok(if skipped > 0 { EXIT_DAMAGED } else { 0 })
 }
 
 /// Files every event of `reader` that `filters` admit into a new model; reports damage on

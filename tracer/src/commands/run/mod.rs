@@ -31,7 +31,7 @@ use anyhow::{Context, Result};
 use aya::programs::RawTracePoint;
 use tracer_common::program::FOLLOW_SELF;
 
-use crate::{config::TraceConfig, live, session};
+use crate::{commands::live, config::TraceConfig, session};
 
 /// Exit status for bad usage.
 const EXIT_USAGE: u8 = 2;

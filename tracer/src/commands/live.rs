@@ -1,12 +1,6 @@
-//! The commands that trace the live kernel: the default stream and `tracer probes`, and what
-//! `tracer run` shares with them (loading, the pipeline, the opening and closing lines).
-use std::{
-    cell::RefCell,
-    collections::{BTreeSet, HashMap},
-    io::Write,
-    path::Path,
-    rc::Rc,
-};
+//! What the commands that trace the live kernel share (the default stream and `tracer run`):
+//! loading, the pipeline, the opening and closing lines, the tree at the end.
+use std::{cell::RefCell, collections::BTreeSet, io::Write, path::Path, rc::Rc};
 
 use anyhow::{Context, Result};
 
@@ -15,11 +9,11 @@ use crate::{
     config::{EnvSelection, TraceConfig},
     event::Kind,
     filter::Filters,
-    loader::{self, LoadError, LoadOptions},
+    loader::{self, LoadOptions},
     output::{self, JsonFile, NoPrinter, Printer, QueuedPrinter},
     pipeline::Pipeline,
     recording::{RecordingHeader, RecordingWriter},
-    session::{self, Ended},
+    session::Ended,
     tasks::{Ancestry, Coverage, TaskModel, TaskTable},
     tree,
 };
@@ -163,21 +157,6 @@ pub fn announce(prepared: &Prepared, config: &TraceConfig, how_it_ends: &str) {
     }
 }
 
-/// `tracer [OPTIONS]`: streams events to stdout until stopped. Returns the process exit status.
-pub async fn trace(config: TraceConfig) -> Result<u8> {
-    let stdout = std::io::stdout().lock();
-    let stdout = std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned().context("cannot use stdout")?;
-    let mut prepared = prepare(&config, false, false, Box::new(std::fs::File::from(stdout)))?;
-    announce(&prepared, &config, "Ctrl-C to stop.");
-    let model = prepared.model.take();
-    let emitted = std::mem::take(&mut prepared.emitted);
-    // SIGHUP reopens the recording and the JSON file, for logrotate.
-    let pipeline = prepared.pipeline.reopening_on_hangup();
-    let ended = session::stream(prepared.loaded, pipeline, config.duration, std::future::pending()).await?;
-    print_tree(model, emitted, &config, &ended)?;
-    Ok(if summarize(&ended, config.output.as_deref()) { EXIT_LOST } else { 0 })
-}
-
 /// The tree of what was traced, when asked for (`--tree`) and the output is still read.
 pub fn print_tree(
     model: Option<Rc<RefCell<TaskModel>>>,
@@ -223,37 +202,4 @@ pub fn summarize(ended: &Ended, recording: Option<&Path>) -> bool {
     }
     output::write_stderr_within(&text, SUMMARY_TIMEOUT);
     counts.lost > 0 || counts.output_lost > 0
-}
-
-/// `tracer probes`: attach every hook and print the plan.
-pub fn probes(hooks: HashMap<Kind, crate::event::Source>) -> Result<u8> {
-    let kinds: BTreeSet<Kind> = Kind::selectable().collect();
-    // As if every kind were asked for by name: the plan shows costly hooks too, and says so.
-    let filters = Filters { kinds: kinds.clone(), kinds_by_name: true, ..Filters::default() };
-    let options = LoadOptions {
-        attach: &kinds,
-        emit: &BTreeSet::new(),
-        filters: &filters,
-        follow_only: false,
-        hooks: &hooks,
-        buffer_mib: 1,
-        arg_bytes: 1,
-        env_bytes: 0,
-    };
-    let (plan, unserved) = match loader::load(&options) {
-        Ok(loaded) => (loaded.plan, None),
-        Err(LoadError::Unserved { kinds, reasons, plan }) => {
-            let error = LoadError::Unserved { kinds, reasons, plan: plan.clone() };
-            (plan, Some(error))
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let mut out = std::io::stdout().lock();
-    write!(out, "{plan}")?;
-    out.flush()?;
-    match unserved {
-        // The plan says it on stdout; the exit status and stderr must say it too.
-        Some(error) => Err(error.into()),
-        None => Ok(0),
-    }
 }
