@@ -1,5 +1,6 @@
 //! Decoding of raw ring-buffer records into [`Event`]s: length-checked, never trusting the
 //! bytes, never panicking.
+use crate::place::Place;
 use std::cell::RefCell;
 
 use tracer_common::{
@@ -234,13 +235,15 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         uid: header.uid,
         source: source(header.source)?,
         detail,
-        ns_tgid: known(header.ns_tgid),
-        ns_tid: known(header.ns_tid),
-        pidns: known(header.pidns),
-        cgroup_id: (header.cgroup_id != 0).then_some(header.cgroup_id),
-        // Filled in from the ID by [`crate::cgroup::CgroupNames`].
-        cgroup: None,
-        container: None,
+        place: Place {
+            ns_tgid: known(header.ns_tgid),
+            ns_tid: known(header.ns_tid),
+            pidns: known(header.pidns),
+            cgroup_id: (header.cgroup_id != 0).then_some(header.cgroup_id),
+            // Filled in from the ID by [`crate::place::cgroup::CgroupNames`].
+            cgroup: None,
+            container: None,
+        },
     })
 }
 

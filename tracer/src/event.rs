@@ -13,7 +13,10 @@ use strum::{EnumCount, EnumDiscriminants, EnumIter, EnumString, IntoStaticStr, V
 use tracer_common::{EventKind, HookSource};
 
 pub use crate::names::{CloneFlags, Signal};
-pub use crate::namespaces::{NamespaceHow, NamespaceInodes, NamespaceKind};
+pub use crate::place::{
+    Place,
+    namespaces::{NamespaceHow, NamespaceInodes, NamespaceKind},
+};
 use crate::text::Text;
 
 /// Which hook observed an event.
@@ -128,19 +131,8 @@ pub struct Event {
     /// What happened; its fields are inlined into the JSON object.
     pub detail: Detail,
     pub source: Source,
-    // Where the task lives; None where unknown (tracer's own events, older recordings).
-    /// The task's TGID and TID in its own PID namespace (what `getpid()`/`gettid()` return
-    /// there, `NSpid` in `/proc/<tid>/status`); the global IDs on the host.
-    pub ns_tgid: Option<u32>,
-    pub ns_tid: Option<u32>,
-    /// Inode number of the task's PID namespace (`readlink /proc/<tid>/ns/pid`).
-    pub pidns: Option<u32>,
-    /// ID of the task's cgroup in the unified (v2) hierarchy: its directory's inode number.
-    pub cgroup_id: Option<u64>,
-    /// That cgroup's path below the hierarchy's root, when tracer could resolve the ID.
-    pub cgroup: Option<Text>,
-    /// The container ID found in `cgroup` (see [`crate::container`]).
-    pub container: Option<Text>,
+    /// Where the task lives; its fields are inlined into the JSON object too.
+    pub place: Place,
 }
 
 /// What happened: one variant per event kind.
@@ -277,6 +269,16 @@ impl Detail {
     }
 }
 
+#[cfg(test)]
+impl Event {
+    /// The event with its cgroup path and container replaced.
+    pub fn with_cgroup(mut self, cgroup: Option<Text>, container: Option<Text>) -> Event {
+        self.place.cgroup = cgroup;
+        self.place.container = container;
+        self
+    }
+}
+
 /// An event for tests: task `tgid`/`tid` named `comm`, parent 1, uid 0, at a fixed time.
 #[cfg(test)]
 pub fn test_event(tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
@@ -290,12 +292,14 @@ pub fn test_event(tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
         uid: 0,
         source: Source::TpBtf,
         detail,
-        ns_tgid: Some(tgid),
-        ns_tid: Some(tid),
-        pidns: Some(crate::namespaces::INIT_PIDNS_INODE),
-        cgroup_id: Some(1),
-        cgroup: Some("/".into()),
-        container: None,
+        place: Place {
+            ns_tgid: Some(tgid),
+            ns_tid: Some(tid),
+            pidns: Some(crate::place::namespaces::INIT_PIDNS_INODE),
+            cgroup_id: Some(1),
+            cgroup: Some("/".into()),
+            container: None,
+        },
     }
 }
 

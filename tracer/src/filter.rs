@@ -12,8 +12,8 @@ use tracer_common::{CGROUP_FILTER_VALUES, COMM_LEN, container::ID_LEN};
 
 use crate::{
     cli::FilterArgs,
-    container,
     event::{Detail, Event, Kind},
+    place::container,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -183,14 +183,15 @@ impl EventFilter {
         if filters.follow && self.followed.contains(&event.tgid) {
             return true;
         }
-        let cgroup = event.cgroup.as_ref().map(|path| path.as_bytes());
+        let cgroup = event.place.cgroup.as_ref().map(|path| path.as_bytes());
         (filters.comms.is_empty() || event.comm.as_str().is_some_and(|comm| filters.comms.contains(comm)))
             && (filters.pids.is_empty() || filters.pids.contains(&event.tgid))
             && (filters.tids.is_empty() || filters.tids.contains(&event.tid))
             && (filters.uids.is_empty() || filters.uids.contains(&event.uid))
-            && (filters.pidns.is_empty() || event.pidns.is_some_and(|inode| filters.pidns.contains(&inode)))
+            && (filters.pidns.is_empty() || event.place.pidns.is_some_and(|inode| filters.pidns.contains(&inode)))
             && (filters.containers.is_empty()
                 || event
+                    .place
                     .container
                     .as_ref()
                     .is_some_and(|id| filters.containers.iter().any(|prefix| container::id_starts_with(id, prefix))))
@@ -301,9 +302,9 @@ mod place_tests {
     /// An exec in the given PID namespace and cgroup.
     fn at(pidns: u32, cgroup: &str) -> Event {
         let mut event = test_event(900, 900, "sh", crate::event::test_exec("/bin/sh", &[], 900));
-        event.pidns = Some(pidns);
-        event.cgroup = Some(Text::from(cgroup));
-        event.container = container::container_of(cgroup.as_bytes());
+        event.place.pidns = Some(pidns);
+        event.place.cgroup = Some(Text::from(cgroup));
+        event.place.container = container::container_of(cgroup.as_bytes());
         event
     }
 
@@ -331,7 +332,7 @@ mod place_tests {
         assert!(!both.admits(&inside) && !both.admits(&host));
         // An event whose cgroup could not be resolved has no container: not selected.
         let mut unknown = inside.clone();
-        (unknown.cgroup, unknown.container) = (None, None);
+        (unknown.place.cgroup, unknown.place.container) = (None, None);
         assert!(!by_container.admits(&unknown) && !by_cgroup.admits(&unknown));
     }
 

@@ -1,12 +1,10 @@
 //! tracer as a library: the kernel programs' loader, the event model, filters, printers,
 //! recordings, the task model and every command. The `tracer` binary only parses its command
 //! line and calls [`commands::dispatch`]; tests, the fuzzer and the bench use the same code.
-pub mod cgroup;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
-pub mod container;
 pub mod decode;
 pub mod event;
 pub mod export;
@@ -14,10 +12,9 @@ pub mod filter;
 pub mod kernel_btf;
 pub mod loader;
 pub mod names;
-pub mod namespace_offsets;
-pub mod namespaces;
 pub mod output;
 pub mod pipeline;
+pub mod place;
 pub mod probes;
 pub mod recording;
 pub mod recording_set;

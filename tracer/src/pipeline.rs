@@ -1,15 +1,16 @@
 //! What happens to each decoded event, live or replayed: resolve `/proc` lookups, keep the
 //! task table current, drop kinds the user did not ask for, count, record, print.
+use crate::place::Place;
 use std::{cell::RefCell, collections::BTreeSet, io, rc::Rc, time::Duration};
 
 use strum::EnumCount;
 
 use crate::{
-    cgroup::CgroupNames,
     clock::Clock,
     event::{Detail, Event, Kind, LostOrigin, Source},
     filter::EventFilter,
     output::Printer,
+    place::cgroup::CgroupNames,
     recording::RecordingWriter,
     tasks::{Ancestry, TaskModel, TaskTable},
 };
@@ -71,12 +72,7 @@ pub fn lost_event(count: u64, origin: LostOrigin) -> Event {
         uid: 0,
         source: Source::Tracer,
         detail: Detail::Lost { count, origin },
-        ns_tgid: None,
-        ns_tid: None,
-        pidns: None,
-        cgroup_id: None,
-        cgroup: None,
-        container: None,
+        place: Place::default(),
     }
 }
 

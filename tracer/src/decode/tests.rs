@@ -49,8 +49,11 @@ fn decodes_a_thread_fork() {
     assert_eq!(event.timestamp_ns, 1_010);
     assert_eq!((event.tgid, event.tid, event.ppid, event.cpu), (812, 815, 1, 1));
     assert_eq!(event.comm, "bash");
-    assert_eq!((event.ns_tgid, event.ns_tid, event.pidns), (Some(3), Some(4), Some(4026532500)));
-    assert_eq!((event.cgroup_id, event.cgroup.clone(), event.container.clone()), (Some(7150), None, None));
+    assert_eq!((event.place.ns_tgid, event.place.ns_tid, event.place.pidns), (Some(3), Some(4), Some(4026532500)));
+    assert_eq!(
+        (event.place.cgroup_id, event.place.cgroup.clone(), event.place.container.clone()),
+        (Some(7150), None, None)
+    );
     assert_eq!(
         event.detail,
         Detail::Fork {

@@ -1,7 +1,7 @@
 //! How loading the kernel programs can fail: one line each, naming the flag, map or hook.
 use tracer_common::CGROUP_VERDICT_ENTRIES;
 
-use crate::{cgroup::CgroupError, kernel_btf::BtfError, probes::ProbePlan};
+use crate::{kernel_btf::BtfError, place::cgroup::CgroupError, probes::ProbePlan};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -7,7 +7,11 @@ use aya::{
 };
 use tracer_common::{COMM_LEN, CgroupFilter, cgroup_verdict, container::ID_LEN, map_name, program};
 
-use crate::{cgroup, container, filter::Filters, loader::error::LoadError};
+use crate::{
+    filter::Filters,
+    loader::error::LoadError,
+    place::{cgroup, container},
+};
 
 fn hash_map<'a, K: aya::Pod>(
     ebpf: &'a mut Ebpf,

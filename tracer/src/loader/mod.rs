@@ -21,11 +21,10 @@ use tracer_common::{
 };
 
 use crate::{
-    cgroup,
     event::{Kind, Source},
     filter::Filters,
     kernel_btf::{KernelBtf, btf_path},
-    namespace_offsets,
+    place::{cgroup, namespace_offsets},
     probes::{self, ProbePlan},
 };
 

@@ -57,8 +57,8 @@ impl serde_json::ser::Formatter for TerminalSafe {
     }
 }
 
-/// The field of [`Event`] whose value (a struct variant) is inlined rather than nested.
-const INLINED_FIELD: &str = "detail";
+/// The fields of [`Event`] whose values (a struct variant, a struct) are inlined rather than nested.
+const INLINED_FIELDS: [&str; 2] = ["detail", "place"];
 
 /// One event as a flat JSON object.
 pub struct JsonLine<'a>(pub &'a Event);
@@ -81,7 +81,11 @@ impl<'m, M: SerializeMap> SerializeStruct for Inline<'m, M> {
     type Error = M::Error;
 
     fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), M::Error> {
-        if key == INLINED_FIELD { value.serialize(Inline(&mut *self.0)) } else { self.0.serialize_entry(key, value) }
+        if INLINED_FIELDS.contains(&key) {
+            value.serialize(Inline(&mut *self.0))
+        } else {
+            self.0.serialize_entry(key, value)
+        }
     }
 
     fn end(self) -> Result<(), M::Error> {
@@ -225,6 +229,7 @@ impl<'m, M: SerializeMap> Serializer for Inline<'m, M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::place::Place;
     use crate::{
         event::{CloneFlags, Detail, LostOrigin, Source},
         text::Text,
@@ -242,12 +247,14 @@ mod tests {
             uid: 1000,
             source: Source::TpBtf,
             detail,
-            ns_tgid: Some(1),
-            ns_tid: Some(1),
-            pidns: Some(4026532500),
-            cgroup_id: Some(7150),
-            cgroup: Some("/libpod_parent/libpod-3f2a".into()),
-            container: Some("3f2a".into()),
+            place: Place {
+                ns_tgid: Some(1),
+                ns_tid: Some(1),
+                pidns: Some(4026532500),
+                cgroup_id: Some(7150),
+                cgroup: Some("/libpod_parent/libpod-3f2a".into()),
+                container: Some("3f2a".into()),
+            },
         };
         printer.print(&event).unwrap();
         let text = String::from_utf8(printer.out).unwrap();

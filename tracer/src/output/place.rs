@@ -15,12 +15,12 @@ const SHORT_ID: usize = 12;
 /// they differ from the global ones; empty on the host.
 pub fn suffix(event: &Event) -> String {
     let mut parts = Vec::new();
-    if let Some(container) = &event.container {
+    if let Some(container) = &event.place.container {
         // Cut before escaping, so that the cut never splits an escape.
         let short: String = container.to_str_lossy().chars().take(SHORT_ID).collect();
         parts.push(format!("ctr {}", escape(&short)));
     }
-    if let (Some(ns_tgid), Some(ns_tid)) = (event.ns_tgid, event.ns_tid)
+    if let (Some(ns_tgid), Some(ns_tid)) = (event.place.ns_tgid, event.place.ns_tid)
         && (ns_tgid, ns_tid) != (event.tgid, event.tid)
     {
         parts.push(format!("ns {ns_tgid}/{ns_tid}"));
@@ -80,13 +80,13 @@ mod tests {
     fn shows_the_place_only_where_it_differs_from_the_hosts() {
         let mut event = test_event(900, 901, "sh", Detail::exit(0, false, 1));
         assert_eq!(suffix(&event), "");
-        event.container = Some(Text::from("3f2a9c1b7d4e5f60718293a4b5c6d7e8"));
+        event.place.container = Some(Text::from("3f2a9c1b7d4e5f60718293a4b5c6d7e8"));
         assert_eq!(suffix(&event), " [ctr 3f2a9c1b7d4e]");
-        (event.ns_tgid, event.ns_tid) = (Some(1), Some(2));
+        (event.place.ns_tgid, event.place.ns_tid) = (Some(1), Some(2));
         assert_eq!(suffix(&event), " [ctr 3f2a9c1b7d4e ns 1/2]");
-        event.container = Some(Text::from("ev\u{1b}[2J"));
+        event.place.container = Some(Text::from("ev\u{1b}[2J"));
         assert_eq!(suffix(&event), r" [ctr ev\x1b[2J ns 1/2]");
-        event.container = Some(Text::from("a\u{202e}\u{2028}\\b"));
+        event.place.container = Some(Text::from("a\u{202e}\u{2028}\\b"));
         assert_eq!(suffix(&event), r" [ctr a\u{202e}\u{2028}\\b ns 1/2]");
     }
 

@@ -122,7 +122,7 @@ pub(super) struct Values {
 pub(super) fn take_out(event: &mut Event) -> Values {
     // An empty `Arc<[T]>` is a shared static: taking the chain allocates nothing.
     let chain = chain_mut(&mut event.detail).map(std::mem::take);
-    let cgroup = Cgroup { path: event.cgroup.take(), container: event.container.take() };
+    let cgroup = Cgroup { path: event.place.cgroup.take(), container: event.place.container.take() };
     Values { chain, cgroup }
 }
 
@@ -130,8 +130,8 @@ pub(super) fn put_back(event: &mut Event, values: Values) {
     if let (Some(slot), Some(chain)) = (chain_mut(&mut event.detail), values.chain) {
         *slot = chain;
     }
-    event.cgroup = values.cgroup.path;
-    event.container = values.cgroup.container;
+    event.place.cgroup = values.cgroup.path;
+    event.place.container = values.cgroup.container;
 }
 
 /// The values of one kind a writer has defined since it last wrote its buffer out.
@@ -275,13 +275,13 @@ impl Known {
             _ => None,
         };
         let cgroup = if version >= 5 {
-            if event.cgroup.is_some() || event.container.is_some() {
+            if event.place.cgroup.is_some() || event.place.container.is_some() {
                 return Err(CodecError::Postcard("a cgroup path inside the event".to_owned()));
             }
             let taken = self.cgroups.take(input)?;
             if let Some(cgroup) = &taken.value {
-                event.cgroup = cgroup.path.clone();
-                event.container = cgroup.container.clone();
+                event.place.cgroup = cgroup.path.clone();
+                event.place.container = cgroup.container.clone();
             }
             Some(taken)
         } else {

@@ -9,6 +9,7 @@ mod linear;
 mod rotation;
 mod trailer;
 
+use crate::place::Place;
 use std::io::{self, Cursor, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -377,12 +378,7 @@ fn events_too_large_are_refused_without_damage() {
         uid: 0,
         source: Source::Tracer,
         detail: crate::event::test_exec(&"y".repeat(MAX_PAYLOAD_LEN), &[], 1),
-        ns_tgid: None,
-        ns_tid: None,
-        pidns: None,
-        cgroup_id: None,
-        cgroup: None,
-        container: None,
+        place: Place { ns_tgid: None, ns_tid: None, pidns: None, cgroup_id: None, cgroup: None, container: None },
     };
     assert!(matches!(writer.append(&mut huge.clone()), Err(RecordingError::EventTooLarge { .. })));
     writer.append(&mut small.clone()).expect("append");

@@ -12,6 +12,7 @@
 
 use super::wire::{CodecError, Input};
 use crate::event::{CloneFlags, Detail, Event, LostOrigin, Source};
+use crate::place::Place;
 
 // Detail tags (first payload byte).
 const TAG_FORK: u8 = 0;
@@ -123,12 +124,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
         source,
         detail,
         // Version 1 did not record where tasks lived.
-        ns_tgid: None,
-        ns_tid: None,
-        pidns: None,
-        cgroup_id: None,
-        cgroup: None,
-        container: None,
+        place: Place::default(),
     })
 }
 

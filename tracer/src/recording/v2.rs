@@ -1,6 +1,7 @@
 //! Decoder of format version 2 payloads, frozen: the postcard encoding of the event model as the
 //! release that wrote version 2 defined it (before tasks' namespaces, cgroups and the namespace
 //! event were added). postcard stores fields by position, so these types must never change.
+use crate::place::Place;
 use serde::Deserialize;
 
 use super::wire::CodecError;
@@ -146,12 +147,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
         source: event.source,
         detail: event.detail.into(),
         // Version 2 did not record where tasks lived.
-        ns_tgid: None,
-        ns_tid: None,
-        pidns: None,
-        cgroup_id: None,
-        cgroup: None,
-        container: None,
+        place: Place::default(),
     })
 }
 

@@ -48,10 +48,9 @@ fn event(ms: u64, tgid: u32, tid: u32, name: &Text, detail: Detail) -> Event {
     Event {
         timestamp_ns: 1_700_000_000_000_000_000 + ms * 1_000_000,
         comm: name.clone(),
-        cgroup: Some(name.clone()),
-        container: Some(name.clone()),
         ..test_event(tgid, tid, "", detail)
     }
+    .with_cgroup(Some(name.clone()), Some(name.clone()))
 }
 
 /// A process that execs a hostile file with hostile arguments, working directory, environment

@@ -1,5 +1,6 @@
 //! Tests of the payload encoding: every variant round-trips, strict decoding, property tests.
 use super::*;
+use crate::place::Place;
 use crate::recording::references::{Definitions, Known};
 use crate::{
     event::{Ancestors, CloneFlags, Detail, LostOrigin, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
@@ -21,21 +22,18 @@ pub(crate) fn sample_events() -> Vec<Event> {
         uid: 1000,
         source: Source::TpBtf,
         detail,
-        ns_tgid: None,
-        ns_tid: None,
-        pidns: None,
-        cgroup_id: None,
-        cgroup: None,
-        container: None,
+        place: Place { ns_tgid: None, ns_tid: None, pidns: None, cgroup_id: None, cgroup: None, container: None },
     };
     // A task in a container, in its own PID namespace.
     let placed = |detail: Detail| Event {
-        ns_tgid: Some(1),
-        ns_tid: Some(u32::MAX),
-        pidns: Some(4026532500),
-        cgroup_id: Some(u64::MAX),
-        cgroup: Some("/libpod_parent/libpod-3f2a".into()),
-        container: Some(Text::new(b"3f2a\xff".to_vec())),
+        place: Place {
+            ns_tgid: Some(1),
+            ns_tid: Some(u32::MAX),
+            pidns: Some(4026532500),
+            cgroup_id: Some(u64::MAX),
+            cgroup: Some("/libpod_parent/libpod-3f2a".into()),
+            container: Some(Text::new(b"3f2a\xff".to_vec())),
+        },
         ..base(detail)
     };
     let inodes = |pairs: &[(NamespaceKind, u32)]| NamespaceInodes(pairs.iter().copied().collect());
@@ -116,15 +114,14 @@ pub(crate) fn sample_events() -> Vec<Event> {
         }),
         Event {
             source: Source::SyscallExit,
-            cgroup: Some(Text::default()),
-            container: None,
             ..placed(Detail::Namespace {
                 how: NamespaceHow::Clone,
                 changed: vec![],
                 old: NamespaceInodes::default(),
                 new: NamespaceInodes::default(),
             })
-        },
+        }
+        .with_cgroup(Some(Text::default()), None),
     ]
 }
 
@@ -244,12 +241,7 @@ pub(crate) fn arb_event() -> impl Strategy<Value = Event> {
                 uid,
                 source,
                 detail,
-                ns_tgid,
-                ns_tid,
-                pidns,
-                cgroup_id,
-                cgroup,
-                container,
+                place: Place { ns_tgid, ns_tid, pidns, cgroup_id, cgroup, container },
             },
         )
 }
@@ -447,7 +439,7 @@ fn a_reference_to_a_chain_never_read_gives_no_ancestors() {
     encode(&mut exit_with(2, &a), &mut writer, &mut second);
     // The record that defined the chain and the cgroup was lost.
     let decoded = decode(&second, super::super::FORMAT_VERSION).expect("decodes");
-    assert_eq!(decoded, Event { cgroup: None, container: None, ..exit_with(2, &Ancestors::default()) });
+    assert_eq!(decoded, exit_with(2, &Ancestors::default()).with_cgroup(None, None));
 }
 
 #[test]
@@ -472,7 +464,7 @@ fn chain_definitions_are_strict() {
 #[test]
 fn cgroup_references_are_strict() {
     let samples = sample_events();
-    let placed = samples.iter().find(|event| event.container.is_some()).expect("a sample in a container");
+    let placed = samples.iter().find(|event| event.place.container.is_some()).expect("a sample in a container");
     let mut writer = Definitions::default();
     let mut first = BytesMut::new();
     encode(&mut placed.clone(), &mut writer, &mut first);

@@ -17,9 +17,9 @@ fn container_threads(n: usize) -> Vec<Event> {
                 if i % 2 == 0 { crate::event::test_fork(4242, tid, true, None) } else { Detail::exit(0, false, 9) };
             let mut event = crate::event::test_event(4242, tid, "worker", detail);
             if i % 10 != 9 {
-                event.cgroup_id = Some(7777);
-                event.cgroup = Some(path.clone());
-                event.container = Some(container.clone());
+                event.place.cgroup_id = Some(7777);
+                event.place.cgroup = Some(path.clone());
+                event.place.container = Some(container.clone());
             }
             event
         })
@@ -55,8 +55,8 @@ fn a_damaged_cgroup_definition_costs_only_its_stretch() {
         offsets.iter().take_while(|&&offset| offset < offsets[0] + super::super::writer::FLUSH_BYTES as u64).count();
     let mut without = 0;
     for (index, (read, written)) in read.iter().zip(&events[1..]).enumerate() {
-        if index + 1 < stretch && written.container.is_some() {
-            assert_eq!(read, &Event { cgroup: None, container: None, ..written.clone() });
+        if index + 1 < stretch && written.place.container.is_some() {
+            assert_eq!(read, &written.clone().with_cgroup(None, None));
             without += 1;
         } else {
             assert_eq!(read, written);
@@ -74,7 +74,8 @@ const V4_FIXTURE_JSON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v
 #[test]
 fn version_4_recordings_replay_as_their_release_printed_them() {
     let events = replayed_as_printed(V4_FIXTURE, V4_FIXTURE_JSON, 4, 8);
-    let contained = events.iter().filter(|event| event.container.as_ref().is_some_and(|id| *id == CONTAINER)).count();
+    let contained =
+        events.iter().filter(|event| event.place.container.as_ref().is_some_and(|id| *id == CONTAINER)).count();
     assert_eq!(contained, 7, "every event after the move into the container's cgroup");
     // Recorded again in format 5, they come back the same, in fewer bytes.
     let again = recorded_again(&events);

@@ -1,5 +1,5 @@
 //! Namespaces as events carry them: their kinds, how a task changes them, and inode numbers by
-//! kind. (What the kernel side needs to read them is in [`crate::namespace_offsets`].)
+//! kind. (What the kernel side needs to read them is in [`crate::place::namespace_offsets`].)
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -22,7 +22,7 @@ use std::{
 
 use foldhash::HashMap;
 
-use crate::{container, event::Event, text::Text};
+use crate::{event::Event, place::container, text::Text};
 
 /// `FILEID_KERNFS`: the file handle type of kernfs (cgroupfs), whose 8 bytes are the node's ID.
 const FILEID_KERNFS: i32 = 0xfe;
@@ -135,8 +135,8 @@ pub struct CgroupNames {
 impl CgroupNames {
     /// Fills in `cgroup` and `container` of an event that has only the ID.
     pub fn fill(&mut self, event: &mut Event) {
-        let Some(id) = event.cgroup_id else { return };
-        if event.cgroup.is_some() {
+        let Some(id) = event.place.cgroup_id else { return };
+        if event.place.cgroup.is_some() {
             return;
         }
         if !self.known.contains_key(&id) {
@@ -156,8 +156,8 @@ impl CgroupNames {
             self.known.insert(id, entry);
         }
         if let Some(Some((path, container))) = self.known.get(&id) {
-            event.cgroup = Some(path.clone());
-            event.container = container.clone();
+            event.place.cgroup = Some(path.clone());
+            event.place.container = container.clone();
         }
     }
 
@@ -275,15 +275,15 @@ mod tests {
         let mut names = CgroupNames::default();
         assert!(unified_mount().is_some(), "tracer's machines mount the unified hierarchy");
         let mut event = test_event(1, 1, "x", Detail::exit(0, true, 1));
-        event.cgroup = None;
+        event.place.cgroup = None;
         names.fill(&mut event);
-        assert_eq!(event.cgroup, Some(Text::from("/")), "the root (ID 1) is /");
-        assert_eq!(event.container, None);
+        assert_eq!(event.place.cgroup, Some(Text::from("/")), "the root (ID 1) is /");
+        assert_eq!(event.place.container, None);
         // IDs are never reused and 2^62 was never handed out.
-        event.cgroup = None;
-        event.cgroup_id = Some(1 << 62);
+        event.place.cgroup = None;
+        event.place.cgroup_id = Some(1 << 62);
         names.fill(&mut event);
-        assert_eq!(event.cgroup, None);
+        assert_eq!(event.place.cgroup, None);
         assert_eq!(id_of("/"), Ok(1));
         let mut seen = Vec::new();
         walk(|id, path| seen.push((id, path.to_vec()))).unwrap();
@@ -298,15 +298,15 @@ mod tests {
         let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap();
         let own = cgroups.lines().find_map(|line| line.strip_prefix("0::")).expect("a unified cgroup").to_owned();
         let mut event = test_event(1, 1, "x", Detail::exit(0, true, 1));
-        event.cgroup = None;
-        event.cgroup_id = Some(id_of(&own).unwrap());
+        event.place.cgroup = None;
+        event.place.cgroup_id = Some(id_of(&own).unwrap());
         names.fill(&mut event);
-        assert_eq!(event.cgroup, Some(Text::from(own.as_str())));
+        assert_eq!(event.place.cgroup, Some(Text::from(own.as_str())));
         // Unknown to the walk just made: no name, and not remembered, so a later event asks again.
-        event.cgroup = None;
-        event.cgroup_id = Some(1 << 62);
+        event.place.cgroup = None;
+        event.place.cgroup_id = Some(1 << 62);
         names.fill(&mut event);
-        assert_eq!(event.cgroup, None);
+        assert_eq!(event.place.cgroup, None);
         assert!(!names.known.contains_key(&(1 << 62)));
     }
 }
