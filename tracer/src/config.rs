@@ -11,9 +11,9 @@ use tracer_common::ARG_BYTES_MAX;
 use crate::{
     cli::{HookArgs, JsonFileArgs, TraceArgs},
     event::{Kind, Source},
+    files::rotate::RotatePolicy,
     filter::{FilterError, Filters},
     probes,
-    rotate::RotatePolicy,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -181,7 +181,7 @@ fn rotate_policy(args: &JsonFileArgs) -> Result<RotatePolicy, ConfigError> {
         Some(given) => Some(rotate_age(given).ok_or_else(|| ConfigError::RotateAge(given.clone()))?),
         None => None,
     };
-    let keep = args.rotate_keep.unwrap_or(crate::rotate::DEFAULT_KEEP);
+    let keep = args.rotate_keep.unwrap_or(crate::files::rotate::DEFAULT_KEEP);
     Ok(RotatePolicy { max_size, max_age, keep })
 }
 

@@ -22,7 +22,7 @@ pub fn perfetto(path: &Path, out: &Path, force: bool) -> Result<u8> {
 
     // Created only now, so a recording that cannot be read leaves no file behind. Never through
     // a symlink, and replaced only by a new file: tracer runs as root.
-    let (file, replaced) = crate::recording::create_private(out, force)?;
+    let crate::files::Created { file, replaced, .. } = crate::files::create(out, force, &[])?;
     if let Some(replaced) = replaced {
         eprintln!("tracer: {replaced}");
     }

@@ -1,12 +1,12 @@
 //! `--json-output FILE`: the JSON lines of the live stream, written by the queued writer thread
 //! ([`super::QueuedPrinter`]) into a file tracer creates itself and rotates by size and age
-//! ([`crate::rotate`]), reopened on SIGHUP. A rotation only happens between two lines, after
+//! ([`crate::files::rotate`]), reopened on SIGHUP. A rotation only happens between two lines, after
 //! every earlier line reached the old file, so the rotated files together hold each event
 //! exactly once, in order.
 use std::{io, path::Path};
 
 use super::queued::Sink;
-use crate::rotate::{Reopened, RotateError, RotatePolicy, RotatingFile};
+use crate::files::rotate::{Reopened, RotateError, RotatePolicy, RotatingFile};
 
 /// The writer thread's end of the JSON file.
 pub struct JsonFile {

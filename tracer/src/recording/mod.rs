@@ -156,8 +156,6 @@
 
 pub mod codec;
 mod crc_index;
-mod create;
-pub(crate) mod open_dir;
 mod reader;
 mod references;
 mod stream;
@@ -177,17 +175,6 @@ use std::path::PathBuf;
 pub use reader::{ReadItem, RecordingReader};
 pub use trailer::{Losses, Trailer};
 pub use writer::RecordingWriter;
-
-/// A new file at `path` (mode 0600) for other outputs than recordings (`tracer export`), made
-/// the way `-o` makes its file: never through a symlink, and with `overwrite` a new inode
-/// renamed over what is there, never a truncated one. Returns it and what it replaced, when
-/// that is worth telling.
-pub fn create_private(
-    path: &std::path::Path,
-    overwrite: bool,
-) -> Result<(std::fs::File, Option<String>), RecordingError> {
-    create::create(path, overwrite, &[]).map(|created| (created.file, created.replaced))
-}
 
 /// The format version this code writes (and the newest it reads).
 pub const FORMAT_VERSION: u16 = 5;
@@ -238,12 +225,8 @@ pub struct RecordingHeader {
 /// Everything that can go wrong creating, writing or opening a recording.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
-    #[error("{} already exists (use --force to overwrite it)", path.display())]
-    Exists { path: PathBuf },
-    #[error("cannot create {}: {error}", path.display())]
-    Create { path: PathBuf, error: io::Error },
-    #[error("cannot replace {}: {error}{why}", path.display())]
-    Replace { path: PathBuf, error: io::Error, why: String },
+    #[error(transparent)]
+    File(#[from] crate::files::CreateError),
     #[error("cannot write {}: {error}", path.display())]
     Write { path: PathBuf, error: io::Error },
     #[error("cannot open {}: {error}", path.display())]
@@ -264,5 +247,5 @@ pub enum RecordingError {
     #[error("event too large to record in {} ({size} bytes encoded; the limit is {limit})", path.display())]
     EventTooLarge { path: PathBuf, size: usize, limit: usize },
     #[error(transparent)]
-    Rotate(#[from] crate::rotate::RotateError),
+    Rotate(#[from] crate::files::rotate::RotateError),
 }

@@ -250,7 +250,7 @@ fn create_refuses_an_existing_file_unless_overwriting() {
     assert_eq!(mode & 0o777, 0o600);
 
     let error = RecordingWriter::create(&path.0, &header(), false).err().expect("refused");
-    assert!(matches!(error, RecordingError::Exists { .. }));
+    assert!(matches!(error, RecordingError::File(crate::files::CreateError::Exists { .. })));
     let message = error.to_string();
     assert!(message.contains(&*path.0.to_string_lossy()) && message.contains("already exists"), "{message}");
     assert!(message.contains("--force"), "{message}");

@@ -1,5 +1,5 @@
 //! Writing recordings: the header at creation, records through a buffer written at every drain,
-//! and the trailer at a clean stop. A recording can rotate ([`crate::rotate`]): the file is then
+//! and the trailer at a clean stop. A recording can rotate ([`crate::files::rotate`]): the file is then
 //! renamed and closed with its trailer, and a new file at the path starts with a header of its
 //! own, so every rotated file is a complete recording that replays alone. A rotation happens
 //! only between two records, after every earlier record reached the old file: the files
@@ -14,13 +14,13 @@ use bytes::{Buf, BufMut, BytesMut};
 
 use super::{
     FORMAT_VERSION, HEADER_PREFIX_LEN, MAGIC, MAX_HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, RECORD_MARKER,
-    RecordingError, RecordingHeader, TRAILER_MARKER, codec, create,
+    RecordingError, RecordingHeader, TRAILER_MARKER, codec,
     references::Definitions,
     trailer::{Losses, Trailer},
 };
 use crate::{
     event::{Detail, Event, LostOrigin},
-    rotate::{Reopened, RotatePolicy, RotatingFile},
+    files::rotate::{Reopened, RotatePolicy, RotatingFile},
 };
 
 /// The buffer is written out once it holds this many bytes, even within a drain.
@@ -92,7 +92,7 @@ impl RecordingWriter {
     /// does not rotate, but can be reopened after an outside rename ([`reopen`](Self::reopen)).
     pub fn create(path: &Path, header: &RecordingHeader, overwrite: bool) -> Result<Self, RecordingError> {
         let head = encode_header(path, header)?;
-        let created = create::create(path, overwrite, &head)?;
+        let created = crate::files::create(path, overwrite, &head)?;
         let file = RotatingFile::adopt(path, created.dir, created.file, RotatePolicy::default())?;
         Ok(Self::writing(file, path, header, created.replaced))
     }
@@ -196,7 +196,7 @@ impl RecordingWriter {
         let trailer = trailer_frame(&self.records, self.losses);
         match self.file.rotate_with(|old| close_with(old, &trailer)) {
             Ok(()) => self.start_file(),
-            Err(error @ crate::rotate::RotateError::Rename { .. }) => {
+            Err(error @ crate::files::rotate::RotateError::Rename { .. }) => {
                 log::warn!("{error}");
                 Ok(())
             }
@@ -219,7 +219,7 @@ impl RecordingWriter {
                 log::info!("{} was not renamed: still recording into it", self.path.display());
                 Ok(())
             }
-            Err(error @ crate::rotate::RotateError::Occupied { .. }) => {
+            Err(error @ crate::files::rotate::RotateError::Occupied { .. }) => {
                 log::warn!("{error}");
                 Ok(())
             }
@@ -255,7 +255,7 @@ impl RecordingWriter {
     /// start). Leaves the path alone if it no longer names this file.
     pub fn discard(mut self) {
         self.buf.clear();
-        create::remove_if_ours(&self.path, self.file.file());
+        crate::files::remove_if_ours(&self.path, self.file.file());
     }
 
     /// Records appended to the current file so far, by kind name (including any still buffered).

@@ -17,6 +17,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use crate::files::CreateError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EventsToError {
     #[error("--events-to {0}: the file exists; pass --force to replace it")]
@@ -54,7 +56,7 @@ fn writer(path: Option<&Path>, force: bool) -> Result<Box<dyn Write + Send>, Eve
     }
     let metadata = match std::fs::symlink_metadata(path) {
         Ok(metadata) => metadata,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return create(path).map_err(failed),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return create(path, false),
         Err(error) => return Err(failed(error)),
     };
     let kind = metadata.file_type();
@@ -62,7 +64,7 @@ fn writer(path: Option<&Path>, force: bool) -> Result<Box<dyn Write + Send>, Eve
         if !force {
             return Err(EventsToError::Exists(path.to_owned()));
         }
-        return replace(path).map_err(failed);
+        return create(path, true);
     }
     if kind.is_symlink() {
         return Err(EventsToError::Refused(path.to_owned(), "a symbolic link; tracer does not write through one"));
@@ -88,25 +90,16 @@ fn descriptor_alias(path: &Path) -> Option<RawFd> {
     }
 }
 
-fn create(path: &Path) -> io::Result<Box<dyn Write + Send>> {
-    // O_EXCL also refuses a symbolic link, even a dangling one.
-    let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    Ok(Box::new(file))
-}
-
-/// A new file renamed over `path`: whoever holds the old inode never sees a byte.
-fn replace(path: &Path) -> io::Result<Box<dyn Write + Send>> {
-    let name = path.file_name().ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(name);
-    temporary_name.push(format!(".tracer-{}", std::process::id()));
-    let temporary = path.with_file_name(temporary_name);
-    let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary)?;
-    if let Err(error) = std::fs::rename(&temporary, path) {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error);
+/// A new file at `path`, made as `-o` makes its file ([`crate::files::create`]); with
+/// `overwrite`, renamed over the one there, whose inode never sees a byte.
+fn create(path: &Path, overwrite: bool) -> Result<Box<dyn Write + Send>, EventsToError> {
+    match crate::files::create(path, overwrite, &[]) {
+        Ok(created) => Ok(Box::new(created.file)),
+        Err(CreateError::Exists { .. }) => Err(EventsToError::Exists(path.to_owned())),
+        Err(
+            CreateError::Create { error, .. } | CreateError::Replace { error, .. } | CreateError::Write { error, .. },
+        ) => Err(EventsToError::Io(path.to_owned(), error)),
     }
-    Ok(Box::new(file))
 }
 
 #[cfg(test)]

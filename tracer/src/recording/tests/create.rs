@@ -46,7 +46,7 @@ fn exclusive_creation_refuses_symlinks_and_never_creates_their_target() {
 
     for path in [&link, &dangling] {
         let error = RecordingWriter::create(path, &header(), false).err().expect("refused");
-        assert!(matches!(error, RecordingError::Exists { .. }), "{error}");
+        assert!(matches!(error, RecordingError::File(crate::files::CreateError::Exists { .. })), "{error}");
     }
     assert_eq!(std::fs::read(&target).expect("read"), b"keep me");
     assert!(!nowhere.exists(), "a dangling symlink's target was created");

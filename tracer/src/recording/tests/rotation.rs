@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::event::{Detail, LostOrigin};
-use crate::rotate::RotatePolicy;
+use crate::files::rotate::RotatePolicy;
 
 /// Every item of the recording at `path`.
 fn items_of(path: &Path) -> (RecordingHeader, Vec<ReadItem>) {

@@ -5,7 +5,7 @@
 //! tracer runs as root, often in directories other users can write to. So a [`RotatingFile`]
 //! only ever writes into files it created itself: `O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600.
 //! Everything happens relative to the directory opened once at start (as `-o` opens it, see
-//! [`crate::recording::open_dir`]) with `openat`, `renameat` and `unlinkat`, so swapping a
+//! [`super::open_dir`]) with `openat`, `renameat` and `unlinkat`, so swapping a
 //! directory on the path later changes nothing. An existing `FILE` at start is rotated away
 //! like at any rotation (or removed when empty), never appended to.
 //!
@@ -17,16 +17,15 @@
 //! (a recording's header, [`RotatingFile::write_preamble`]) that neither counts as content
 //! for rotation nor starts its age. Bytes go through `Write`, which counts them.
 use std::{
-    ffi::{CString, OsStr, OsString},
+    ffi::{OsStr, OsString},
     fs::File,
     io::{self, Write},
-    os::{
-        fd::{AsRawFd, FromRawFd, OwnedFd},
-        unix::ffi::OsStrExt,
-    },
+    os::fd::OwnedFd,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
+
+use super::at::{self, exists_at, fstat, rename_at, stat_at as lstat_at, unlink_at};
 
 /// Rotated files kept when `--rotate-keep` is not given.
 pub const DEFAULT_KEEP: u32 = 5;
@@ -113,7 +112,7 @@ impl RotatingFile {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
-        let dir = crate::recording::open_dir::open_dir(parent)
+        let dir = super::open_dir(parent)
             .map(OwnedFd::from)
             .map_err(|error| RotateError::Directory { path: path.to_owned(), error })?;
         match lstat_at(&dir, &name) {
@@ -315,72 +314,12 @@ fn not_found_ok(result: io::Result<()>) -> io::Result<()> {
     }
 }
 
-fn c_name(name: &OsStr) -> io::Result<CString> {
-    CString::new(name.as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in a file name"))
-}
-
-/// A new file `name` in `dir`, mode 0600, failing if anything (a link included) is there.
+/// A new file `name` in `dir` (see [`at::create_at`]) and its identity (device, inode).
 fn create_at(dir: &OwnedFd, name: &OsStr) -> io::Result<(File, (u64, u64))> {
-    let c = c_name(name)?;
     // O_APPEND keeps an outside `copytruncate` from leaving a hole at the start of the file.
-    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_APPEND | libc::O_CLOEXEC;
-    // SAFETY: a valid directory descriptor and C string; the result is checked and then owned.
-    let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, 0o600 as libc::c_uint) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a descriptor we just opened and nobody else owns.
-    let file = unsafe { File::from_raw_fd(fd) };
+    let file = at::create_at(dir, name, true)?;
     let stat = fstat(&file)?;
     Ok((file, (stat.st_dev, stat.st_ino)))
-}
-
-fn fstat(file: &File) -> io::Result<libc::stat> {
-    // SAFETY: an all-zero stat is a valid value, filled in by fstat.
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid descriptor and a writable stat.
-    if unsafe { libc::fstat(file.as_raw_fd(), &mut stat) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(stat)
-}
-
-fn lstat_at(dir: &OwnedFd, name: &OsStr) -> io::Result<libc::stat> {
-    let c = c_name(name)?;
-    // SAFETY: as in `fstat`.
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid directory descriptor, C string and writable stat.
-    if unsafe { libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &mut stat, libc::AT_SYMLINK_NOFOLLOW) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(stat)
-}
-
-fn exists_at(dir: &OwnedFd, name: &OsStr) -> io::Result<bool> {
-    match lstat_at(dir, name) {
-        Ok(_) => Ok(true),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(error) => Err(error),
-    }
-}
-
-fn rename_at(dir: &OwnedFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
-    let (from, to) = (c_name(from)?, c_name(to)?);
-    // SAFETY: a valid directory descriptor and C strings. rename moves directory entries and
-    // never opens or follows what they name.
-    if unsafe { libc::renameat(dir.as_raw_fd(), from.as_ptr(), dir.as_raw_fd(), to.as_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn unlink_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
-    let c = c_name(name)?;
-    // SAFETY: a valid directory descriptor and C string; unlink never follows a link.
-    if unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -5,34 +5,33 @@
 //! directory before it, without following it, so nothing can be swapped in between.
 
 use std::collections::VecDeque;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, ErrorKind};
-use std::os::fd::{AsRawFd, FromRawFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::fd::FromRawFd;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Component, Path, PathBuf};
+
+use super::at::{c_name, open_dir_at, read_link_at, stat_at};
 
 /// Symlinks followed at most, as the kernel's own limit.
 const MAX_SYMLINKS: usize = 40;
 
 /// Opens directory `dir` (an `O_PATH` descriptor, for `*at` calls).
-pub(crate) fn open_dir(dir: &Path) -> io::Result<File> {
+pub fn open_dir(dir: &Path) -> io::Result<File> {
     let (mut current, mut shown) = start(dir.is_absolute())?;
     let mut pending: VecDeque<OsString> = components(dir).collect();
     let mut followed = 0;
     while let Some(component) = pending.pop_front() {
-        let name = c_string(&component)?;
-        let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-        // SAFETY: a NUL-terminated name relative to an open directory.
-        let fd = unsafe { libc::openat(current.as_raw_fd(), name.as_ptr(), flags) };
-        if fd >= 0 {
-            // SAFETY: `fd` was just opened and is owned by nobody else.
-            current = unsafe { File::from_raw_fd(fd) };
-            shown.push(&component);
-            continue;
-        }
-        let error = io::Error::last_os_error();
-        let link = match stat_at(&current, &name) {
+        let error = match open_dir_at(&current, &component) {
+            Ok(next) => {
+                current = next;
+                shown.push(&component);
+                continue;
+            }
+            Err(error) => error,
+        };
+        let link = match stat_at(&current, &component) {
             Ok(stat) if stat.st_mode & libc::S_IFMT == libc::S_IFLNK => stat,
             _ => return Err(error),
         };
@@ -41,7 +40,7 @@ pub(crate) fn open_dir(dir: &Path) -> io::Result<File> {
         if followed > MAX_SYMLINKS {
             return Err(io::Error::from_raw_os_error(libc::ELOOP));
         }
-        let target = PathBuf::from(OsString::from_vec(read_link_at(&current, &name)?));
+        let target = PathBuf::from(OsString::from_vec(read_link_at(&current, &component)?));
         if target.is_absolute() {
             (current, shown) = start(true)?;
         }
@@ -55,7 +54,7 @@ pub(crate) fn open_dir(dir: &Path) -> io::Result<File> {
 /// The root or the working directory, and how to show it.
 fn start(absolute: bool) -> io::Result<(File, PathBuf)> {
     let from = if absolute { "/" } else { "." };
-    let name = c_string(OsStr::new(from))?;
+    let name = c_name(OsStr::new(from))?;
     // SAFETY: a NUL-terminated path.
     let fd = unsafe { libc::open(name.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
     if fd < 0 {
@@ -95,37 +94,4 @@ fn check_protected(dir: &File, link: &libc::stat, shown: &Path, name: &OsStr) ->
         ));
     }
     Ok(())
-}
-
-fn c_string(name: &OsStr) -> io::Result<CString> {
-    CString::new(name.as_bytes()).map_err(|_| io::Error::new(ErrorKind::InvalidInput, "the path holds a NUL byte"))
-}
-
-/// `lstat` of `name` in `dir`.
-pub(super) fn stat_at(dir: &File, name: &CString) -> io::Result<libc::stat> {
-    // SAFETY: an all-zero stat is valid; fstatat fills it.
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated name relative to an open directory, and a writable stat.
-    if unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut stat, libc::AT_SYMLINK_NOFOLLOW) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(stat)
-}
-
-/// The target of symlink `name` in `dir`.
-fn read_link_at(dir: &File, name: &CString) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; 4096];
-    loop {
-        // SAFETY: `buf` is writable for its length.
-        let len = unsafe { libc::readlinkat(dir.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if len < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let len = len as usize;
-        if len < buf.len() {
-            buf.truncate(len);
-            return Ok(buf);
-        }
-        buf.resize(buf.len() * 2, 0);
-    }
 }
