@@ -12,7 +12,6 @@ pub mod files;
 pub mod filter;
 pub mod kernel_btf;
 pub mod loader;
-pub mod names;
 pub mod output;
 pub mod pipeline;
 pub mod place;

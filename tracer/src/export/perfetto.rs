@@ -16,8 +16,8 @@ use super::{
     proto::{DebugAnnotation, ProcessDescriptor, ThreadDescriptor, TrackDescriptor, TrackEvent, track_event_type},
 };
 use crate::{
+    event::names::{clone_flag_names, signal_name},
     event::{Detail, Event, exit_status},
-    names::{clone_flag_names, signal_name},
     tasks::{Coverage, End, Observed, ProcessKey, Start, TaskModel, ThreadKey},
     text::{escape, status_ending},
 };
