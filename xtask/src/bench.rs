@@ -14,13 +14,15 @@
 //! start-to-first-event for tracer and bpftrace. At the end, replay speed is measured on a
 //! recording and on a hostile file.
 //!
-//! Results: the tables on stdout, `target/bench/results.json` and `target/bench/README-figures.md`.
+//! Results: the tables on stdout, `target/bench/results.json` and `target/bench/README-figures.md`;
+//! with `--write PATH`, also the whole report as a page (docs/benchmarks.md).
 mod count;
 mod floor;
 mod forkstat;
 mod hooks;
 mod json;
 mod machine;
+mod page;
 mod peers;
 mod process;
 mod progress;
@@ -90,6 +92,10 @@ pub struct Options {
     /// carry its path and container ID.
     #[arg(long)]
     cgroup: Option<PathBuf>,
+    /// Also write the whole report, with the machine, date, commit and these options, as a
+    /// markdown page to PATH (e.g. docs/benchmarks.md).
+    #[arg(long, value_name = "PATH")]
+    write: Option<PathBuf>,
 }
 
 /// One run, placed in the schedule.
@@ -119,6 +125,8 @@ pub fn bench(options: &Options) -> Result<()> {
     if options.max_rounds < options.rounds {
         bail!("--max-rounds ({}) is below --rounds ({})", options.max_rounds, options.rounds);
     }
+    let page_path = options.write.as_deref().map(page::check_target).transpose()?;
+    let commit = page::commit();
     let workload_cgroup = options.cgroup.as_deref().map(cgroup_for_storms).transpose()?;
     let mut storms = Vec::new();
     for shape in &options.shapes {
@@ -253,7 +261,11 @@ pub fn bench(options: &Options) -> Result<()> {
     fs::write(&readme_path, format!("{}\n{replay_section}", results.markdown()))
         .with_context(|| format!("cannot write {}", readme_path.display()))?;
     println!("results: {}", json_path.display());
-    println!("figures for README.md: {}", readme_path.display());
+    println!("figures: {}", readme_path.display());
+    if let Some(path) = &page_path {
+        page::write(path, &page::render(&results, options, &commit, &replay_section))?;
+        println!("page: {}", path.display());
+    }
     let failed = results.records.iter().chain(&results.hook_records).filter(|r| r.result.error.is_some()).count();
     let startup_problems: usize = results.startups.iter().map(|startup| startup.errors.len()).sum();
     replay_speed?;

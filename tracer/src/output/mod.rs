@@ -5,6 +5,8 @@ pub mod json;
 mod json_file;
 mod place;
 mod queued;
+#[cfg(test)]
+mod schema_doc;
 mod table;
 
 use std::{

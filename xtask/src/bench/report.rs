@@ -327,7 +327,7 @@ impl Results {
             .collect::<Vec<_>>()
             .join(", ");
         let mut text = String::new();
-        let _ = writeln!(text, "### Benchmark figures\n");
+        let _ = writeln!(text, "## Benchmark figures\n");
         let _ = writeln!(
             text,
             "Measured with `cargo xtask bench` (as root; `--rounds N`, `--max-rounds M`, `--noise X`, \
