@@ -1,11 +1,12 @@
 //! Keeps docs/json.md honest: every key a JSON line carries is documented for its kind, and
 //! every documented key is carried, so the page cannot drift from the event model.
+use crate::place::Place;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
     event::{Ancestor, Ancestors, CloneFlags, Detail, Event, Kind, LostOrigin, Signal, Source},
-    namespaces::{NamespaceHow, NamespaceInodes, NamespaceKind},
     output::{JsonPrinter, Printer},
+    place::namespaces::{NamespaceHow, NamespaceInodes, NamespaceKind},
 };
 
 const PAGE: &str = include_str!("../../../docs/json.md");
@@ -89,12 +90,14 @@ fn sample(kind: Kind) -> Event {
         uid: 1000,
         detail,
         source: Source::TpBtf,
-        ns_tgid: Some(1),
-        ns_tid: Some(1),
-        pidns: Some(4026532500),
-        cgroup_id: Some(7150),
-        cgroup: Some("/libpod_parent/libpod-3f2a".into()),
-        container: Some("3f2a".into()),
+        place: Place {
+            ns_tgid: Some(1),
+            ns_tid: Some(1),
+            pidns: Some(4026532500),
+            cgroup_id: Some(7150),
+            cgroup: Some("/libpod_parent/libpod-3f2a".into()),
+            container: Some("3f2a".into()),
+        },
     }
 }
 
