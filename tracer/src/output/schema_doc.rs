@@ -1,12 +1,14 @@
 //! Keeps docs/json.md honest: every key a JSON line carries is documented for its kind, and
 //! every documented key is carried, so the page cannot drift from the event model.
-use crate::place::Place;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
     event::{Ancestor, Ancestors, CloneFlags, Detail, Event, Kind, LostOrigin, Signal, Source},
     output::{JsonPrinter, Printer},
-    place::namespaces::{NamespaceHow, NamespaceInodes, NamespaceKind},
+    place::{
+        Place,
+        namespaces::{NamespaceHow, NamespaceInodes, NamespaceKind},
+    },
 };
 
 const PAGE: &str = include_str!("../../../docs/json.md");
