@@ -29,6 +29,8 @@ mod progress;
 mod recorded;
 mod replay;
 mod report;
+mod results;
+mod run_parts;
 mod runs;
 mod startup;
 mod stats;
@@ -49,8 +51,8 @@ use crate::{
     build,
     command::{is_root, step, target_dir},
 };
-use report::{Results, Rounds};
-use runs::{Config, RunResult, Storm, Tools};
+use results::{Results, Rounds};
+use run_parts::{Config, RunResult, Storm, Tools};
 use stats::Summary;
 
 /// Tasks per storm, by shape: each storm takes about 1.3 s untraced on the 2-core VM this was

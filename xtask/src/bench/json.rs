@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 use super::{
     Record,
     count::Counts,
-    report::Results,
-    runs,
+    results::Results,
+    run_parts,
     stats::Summary,
     summary::{self, HOOK_CONFIGS},
 };
@@ -42,7 +42,7 @@ fn runs_json(records: &[Record]) -> Vec<Value> {
 pub fn to_json(results: &Results) -> Value {
     let rows = results.rows();
     let breakdowns = results.breakdowns();
-    let counts = |c: Counts| runs::counts_json(c);
+    let counts = |c: Counts| run_parts::counts_json(c);
     json!({
         "machine": results.machine.json,
         "peers": results.peers.iter().map(|(name, status)| json!({"tool": name, "status": status})).collect::<Vec<_>>(),

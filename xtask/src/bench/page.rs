@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use super::{Options, report::Results};
+use super::{Options, results::Results};
 
 /// The command the page names as its generator.
 const GENERATOR: &str = "cargo xtask bench --write docs/benchmarks.md";

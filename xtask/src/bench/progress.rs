@@ -3,7 +3,7 @@ use std::fmt::Write;
 
 use super::{
     Record,
-    runs::{Config, RunResult, Storm},
+    run_parts::{Config, RunResult, Storm},
     summary,
 };
 

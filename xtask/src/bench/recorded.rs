@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use super::{
     count::Tally,
     process::Lines,
-    runs::{Tools, tail},
+    run_parts::{Tools, tail},
 };
 
 /// Tallies `tracer replay FILE --json`.

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use super::{
     process::{self, Lines},
-    runs::Tools,
+    run_parts::Tools,
 };
 
 /// Seconds per MiB a replay may take.

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{
     process::{self, Lines},
-    runs::{READY_TIMEOUT, STOP_TIMEOUT, Tools, tail},
+    run_parts::{READY_TIMEOUT, STOP_TIMEOUT, Tools, tail},
 };
 
 /// Start-to-first-event: spawns the tool streaming live to a pipe, then `/bin/true` every couple

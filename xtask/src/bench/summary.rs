@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::{
     Record,
     count::Counts,
-    runs::{Config, RunResult, Storm},
+    run_parts::{Config, RunResult, Storm},
     stats::{Summary, median},
 };
 

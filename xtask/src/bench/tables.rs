@@ -2,8 +2,8 @@
 use std::fmt::Write;
 
 use super::{
-    report::{Results, Target},
-    runs::Config,
+    results::{Results, Target},
+    run_parts::Config,
     stats::Summary,
     summary::{Breakdown, HOOK_CONFIGS, HookRow, Row},
 };

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use super::runs::{RunResult, Storm, Tools};
+use super::run_parts::{RunResult, Storm, Tools};
 
 /// What the workload reported of one storm.
 pub struct WorkloadReport {
