@@ -15,6 +15,8 @@ pub mod loader;
 pub mod output;
 pub mod pipeline;
 pub mod place;
+#[cfg(test)]
+mod printers_tests;
 pub mod probes;
 pub mod recording;
 pub mod recording_set;

@@ -160,7 +160,7 @@ impl Pipeline {
 
     pub fn handle(&mut self, mut event: Event) -> Result<(), PipelineError> {
         if let Some(cgroups) = &mut self.cgroups {
-            cgroups.fill(&mut event);
+            cgroups.fill(&mut event.place);
         }
         if let Some(names) = &self.env_names {
             crate::decode::keep_env(&mut event, names);

@@ -19,7 +19,7 @@ use crate::{
     event::names::{clone_flag_names, signal_name},
     event::{Detail, Event, exit_status},
     tasks::{Coverage, End, Observed, ProcessKey, Start, TaskModel, ThreadKey},
-    text::{escape, status_ending},
+    text::escape,
 };
 
 /// The track of tracer's own reports (lost events).
@@ -287,7 +287,7 @@ impl Tracks<'_> {
             if let Some(lifetime) = thread.lifetime_ns {
                 args.push(uint("lifetime_ns", lifetime));
             }
-            packets.event(ns, INSTANT, instant(uuid, status_ending(status), args));
+            packets.event(ns, INSTANT, instant(uuid, exit_status::status_ending(status), args));
         }
         packets.event(
             end.max(begin),

@@ -3,9 +3,9 @@
 use std::io::{self, Write};
 
 use crate::{
-    event::{Detail, Event, LostOrigin},
+    event::{Detail, Event, LostOrigin, exit_status},
     output::{Printer, place},
-    text::{duration, ending, escape, shell_word},
+    text::{duration, escape, shell_word},
 };
 
 pub struct TablePrinter<W: Write> {
@@ -77,7 +77,7 @@ pub fn describe(event: &Event) -> String {
             text
         }
         Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, .. } => {
-            let how = ending(*exit_code, *signal).unwrap_or_else(|| "exit status unknown".to_owned());
+            let how = exit_status::ending(*exit_code, *signal).unwrap_or_else(|| "exit status unknown".to_owned());
             let core = if *core_dumped { " (core dumped)" } else { "" };
             let what = if *group_dead { "process gone" } else { "thread gone" };
             format!("{how}{core}, {what}, lived {}", duration(*lifetime_ns))

@@ -22,7 +22,10 @@ use std::{
 
 use foldhash::HashMap;
 
-use crate::{event::Event, place::container, text::Text};
+use crate::{
+    place::{Place, container},
+    text::Text,
+};
 
 /// `FILEID_KERNFS`: the file handle type of kernfs (cgroupfs), whose 8 bytes are the node's ID.
 const FILEID_KERNFS: i32 = 0xfe;
@@ -133,10 +136,10 @@ pub struct CgroupNames {
 }
 
 impl CgroupNames {
-    /// Fills in `cgroup` and `container` of an event that has only the ID.
-    pub fn fill(&mut self, event: &mut Event) {
-        let Some(id) = event.place.cgroup_id else { return };
-        if event.place.cgroup.is_some() {
+    /// Fills in `cgroup` and `container` of a place that has only the ID.
+    pub fn fill(&mut self, place: &mut Place) {
+        let Some(id) = place.cgroup_id else { return };
+        if place.cgroup.is_some() {
             return;
         }
         if !self.known.contains_key(&id) {
@@ -156,8 +159,8 @@ impl CgroupNames {
             self.known.insert(id, entry);
         }
         if let Some(Some((path, container))) = self.known.get(&id) {
-            event.place.cgroup = Some(path.clone());
-            event.place.container = container.clone();
+            place.cgroup = Some(path.clone());
+            place.container = container.clone();
         }
     }
 
@@ -252,7 +255,6 @@ fn relative_path(mount: &Path, full: &Path) -> Option<Text> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Detail, test_event};
 
     #[test]
     fn mount_paths_are_unescaped() {
@@ -274,16 +276,15 @@ mod tests {
     fn resolves_the_root_and_nothing_that_does_not_exist() {
         let mut names = CgroupNames::default();
         assert!(unified_mount().is_some(), "tracer's machines mount the unified hierarchy");
-        let mut event = test_event(1, 1, "x", Detail::exit(0, true, 1));
-        event.place.cgroup = None;
-        names.fill(&mut event);
-        assert_eq!(event.place.cgroup, Some(Text::from("/")), "the root (ID 1) is /");
-        assert_eq!(event.place.container, None);
+        let mut place = Place { cgroup_id: Some(1), ..Place::default() };
+        names.fill(&mut place);
+        assert_eq!(place.cgroup, Some(Text::from("/")), "the root (ID 1) is /");
+        assert_eq!(place.container, None);
         // IDs are never reused and 2^62 was never handed out.
-        event.place.cgroup = None;
-        event.place.cgroup_id = Some(1 << 62);
-        names.fill(&mut event);
-        assert_eq!(event.place.cgroup, None);
+        place.cgroup = None;
+        place.cgroup_id = Some(1 << 62);
+        names.fill(&mut place);
+        assert_eq!(place.cgroup, None);
         assert_eq!(id_of("/"), Ok(1));
         let mut seen = Vec::new();
         walk(|id, path| seen.push((id, path.to_vec()))).unwrap();
@@ -297,16 +298,15 @@ mod tests {
         names.hierarchy().expect("tracer's machines mount the unified hierarchy").by_handle = false;
         let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap();
         let own = cgroups.lines().find_map(|line| line.strip_prefix("0::")).expect("a unified cgroup").to_owned();
-        let mut event = test_event(1, 1, "x", Detail::exit(0, true, 1));
-        event.place.cgroup = None;
-        event.place.cgroup_id = Some(id_of(&own).unwrap());
-        names.fill(&mut event);
-        assert_eq!(event.place.cgroup, Some(Text::from(own.as_str())));
+        let mut place = Place { cgroup_id: Some(1), ..Place::default() };
+        place.cgroup_id = Some(id_of(&own).unwrap());
+        names.fill(&mut place);
+        assert_eq!(place.cgroup, Some(Text::from(own.as_str())));
         // Unknown to the walk just made: no name, and not remembered, so a later event asks again.
-        event.place.cgroup = None;
-        event.place.cgroup_id = Some(1 << 62);
-        names.fill(&mut event);
-        assert_eq!(event.place.cgroup, None);
+        place.cgroup = None;
+        place.cgroup_id = Some(1 << 62);
+        names.fill(&mut place);
+        assert_eq!(place.cgroup, None);
         assert!(!names.known.contains_key(&(1 << 62)));
     }
 }

@@ -9,12 +9,10 @@
 //! recording it is a byte string. Printed for people ([`fmt::Display`]) invalid sequences become
 //! U+FFFD; terminal control characters are escaped by the printers, through [`escape()`].
 mod escape;
-#[cfg(test)]
-mod hostile;
 mod words;
 
 pub use escape::{acts_on_display, error_line, escape};
-pub use words::{duration, ending, shell_word, status_ending};
+pub use words::{duration, shell_word};
 
 use std::{borrow::Cow, fmt, sync::Arc};
 

@@ -1,9 +1,6 @@
-//! Words more than one printer writes the same way: a command-line argument, a duration, how a
-//! task ended. Defined once, so the table, the tree and the Perfetto trace cannot drift apart.
-use crate::{
-    event::{Signal, exit_status},
-    text::escape,
-};
+//! Words more than one printer writes the same way: a command-line argument, a duration (how a
+//! task ended is the event model's, `event::exit_status::ending`). Defined once, so the table, the tree and the Perfetto trace cannot drift apart.
+use crate::text::escape;
 
 /// An argument as a shell would need it written: bare when it is plain, otherwise in single
 /// quotes. Escaped first, so that it stays on its line; the quoting's own `'\''` is then not
@@ -25,22 +22,6 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
-/// How a task ended: "exit 3", "killed by SIGKILL"; `None` when neither is known (each printer
-/// says that in its own words).
-pub fn ending(exit_code: Option<u32>, signal: Option<Signal>) -> Option<String> {
-    match (exit_code, signal) {
-        (Some(code), _) => Some(format!("exit {code}")),
-        (None, Some(signal)) => Some(format!("killed by {signal}")),
-        (None, None) => None,
-    }
-}
-
-/// How a task ended, from its wait status ("status 4991" for one that says neither).
-pub fn status_ending(status: u32) -> String {
-    ending(exit_status::code(status), exit_status::signal(status).map(Signal))
-        .unwrap_or_else(|| format!("status {status}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,14 +36,9 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_endings() {
+    fn durations() {
         assert_eq!(duration(999), "999ns");
         assert_eq!(duration(1_500_000), "1.5ms");
         assert_eq!(duration(2_000_000_000), "2.00s");
-        assert_eq!(ending(Some(3), None).as_deref(), Some("exit 3"));
-        assert_eq!(ending(None, Some(Signal(9))).as_deref(), Some("killed by SIGKILL"));
-        assert_eq!(ending(None, None), None);
-        assert_eq!(status_ending(2 << 8), "exit 2");
-        assert_eq!(status_ending(0x80 | 11), "killed by SIGSEGV");
     }
 }

@@ -2,7 +2,7 @@
 //! core dump. Escaping, shell words and durations are the shared ones of [`crate::text`].
 use std::borrow::Cow;
 
-use crate::{event::exit_status, text::status_ending};
+use crate::event::exit_status::{self, status_ending};
 
 /// `text` cut to at most `max` characters, the cut marked with `…`. `text` is escaped already,
 /// so the cut never falls inside an escape (`\x1b`, `\u{202e}`, `\\`): half an escape would
