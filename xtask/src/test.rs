@@ -5,26 +5,35 @@
 //! 3. the recording reader fuzzed for a minute (libFuzzer, nightly);
 //! 4. the same integration tests in a VM booting Debian's stock 6.1 kernel, where this machine
 //!    can run it; elsewhere the leg says it was skipped and why.
-use std::{process::Command, time::Duration};
+//!
+//! Every program and package the tests use is installed here, before they run; a test only
+//! checks that what it needs is there.
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::{
     build::{self, Artifacts},
-    command::{is_root, run, step},
+    command::{is_root, run, step, target_dir},
     fuzz, packages, vm,
 };
 
 /// How long `cargo xtask test` fuzzes the recording reader.
 const FUZZ_TIME: Duration = Duration::from_secs(60);
 
-/// Programs the integration tests run on the host, with the Debian package providing each:
-/// podman and runc run the container test, busybox is its image's shell, `unshare` serves the
-/// namespace tests, rsyslog and logrotate the output-file tests, strace, systemd-analyze and
-/// setpriv the service tests, systemd-nspawn the unit test. Installed here, where a failed install updates the package lists
-/// and retries.
-const HOST_PROGRAMS: [(&str, &str); 14] = [
+/// Programs the tests run on the host, with the Debian package providing each: podman and runc
+/// run the container test, busybox is its image's shell, `unshare` serves the namespace tests,
+/// rsyslog and logrotate the output-file tests, strace, systemd-analyze and setpriv the service
+/// test, systemd-nspawn and systemctl the unit test, make and cc the build the pictures test
+/// traces, python3 the Perfetto check, and zsh, fish, groff and bash read what `xtask install`
+/// installs. Installed here, where a failed install updates the package lists and retries.
+const HOST_PROGRAMS: &[(&str, &str)] = &[
     ("sh", "dash"),
+    ("bash", "bash"),
     ("cat", "coreutils"),
     ("sleep", "coreutils"),
     ("kill", "procps"),
@@ -36,9 +45,21 @@ const HOST_PROGRAMS: [(&str, &str); 14] = [
     ("logrotate", "logrotate"),
     ("strace", "strace"),
     ("systemd-analyze", "systemd"),
+    ("systemctl", "systemd"),
     ("setpriv", "util-linux"),
     ("systemd-nspawn", "systemd-container"),
+    ("make", "make"),
+    ("cc", "gcc"),
+    ("python3", "python3"),
+    ("zsh", "zsh"),
+    ("fish", "fish"),
+    ("groff", "groff-base"),
 ];
+
+/// Perfetto's Python package, from PyPI, whose protobuf definitions the pictures test decodes
+/// tracer's traces with (tracer/tests/perfetto_check.py). Debian does not package it.
+const PERFETTO_PY: &str = "perfetto==0.59.1";
+
 /// How one leg ended.
 enum Verdict {
     Passed(String),
@@ -48,12 +69,13 @@ enum Verdict {
 
 pub fn test() -> Result<()> {
     let artifacts = build::build()?;
-    packages::ensure(&HOST_PROGRAMS)?;
+    packages::ensure(HOST_PROGRAMS)?;
+    let perfetto_python = perfetto_python()?;
     let mut legs = Vec::new();
 
     step("unit, property and root-free tests (in parallel)");
     let unit = run(&mut tests_cargo(&artifacts));
-    legs.push(("unit, property and root-free tests", verdict(unit, "passed".to_owned())));
+    legs.push(("unit, property and root-free tests", verdict(unit, String::new())));
 
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned();
     step(format!("privileged integration tests on this machine's kernel ({kernel}), one at a time"));
@@ -61,34 +83,28 @@ pub fn test() -> Result<()> {
     // `cat`…) and by PID: two of them at once would each see the other's tasks, so every test
     // executable runs its tests one at a time (the executables themselves run one after another).
     let mut privileged = tests_cargo(&artifacts);
-    privileged.args(["--", "--ignored", "--test-threads=1"]);
+    privileged.env("TRACER_PERFETTO_PYTHON", &perfetto_python).args(["--", "--ignored", "--test-threads=1"]);
     if !is_root() {
         step("they load BPF programs: running the test executables through sudo");
         privileged.env("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER", "sudo -E");
     }
     let privileged = run(&mut privileged);
-    legs.push(("privileged integration tests", verdict(privileged, format!("passed on {kernel}"))));
+    legs.push(("privileged integration tests", verdict(privileged, format!("on {kernel}"))));
 
     step(format!("fuzzing the recording reader for {} s", FUZZ_TIME.as_secs()));
     let fuzzed = fuzz::run_for(FUZZ_TIME);
     legs.push(("recording reader fuzzing", verdict(fuzzed, format!("no failure in {} s", FUZZ_TIME.as_secs()))));
 
     step("the privileged integration tests again, in a VM booting Debian's stock 6.1 kernel");
-    let vm = match vm::run(&artifacts, &[]) {
-        Ok(vm::Outcome::Passed { kernel }) => Verdict::Passed(format!("passed on {kernel}")),
-        Ok(vm::Outcome::Unavailable { reason }) => {
-            step(format!("VM leg SKIPPED, nothing was tested on Debian's 6.1 kernel: {reason}"));
-            Verdict::Skipped(reason)
-        }
-        Err(error) => Verdict::Failed(format!("{error:#}")),
-    };
+    let vm = vm_leg(&artifacts);
     legs.push(("VM leg (Debian 6.1 under qemu)", vm));
 
     step("summary");
     let mut failed = 0;
     for (name, verdict) in &legs {
         let line = match verdict {
-            Verdict::Passed(how) => how.clone(),
+            Verdict::Passed(how) if how.is_empty() => "PASSED".to_owned(),
+            Verdict::Passed(how) => format!("PASSED: {how}"),
             Verdict::Failed(why) => {
                 failed += 1;
                 format!("FAILED: {why}")
@@ -101,6 +117,48 @@ pub fn test() -> Result<()> {
         bail!("{failed} of {} test legs failed", legs.len());
     }
     Ok(())
+}
+
+fn vm_leg(artifacts: &Artifacts) -> Verdict {
+    match vm::run(artifacts, &[]) {
+        Ok(vm::Outcome::Passed { kernel, host_only }) => {
+            Verdict::Passed(format!("on {kernel} ({host_only} host-only tests not run there)"))
+        }
+        Ok(vm::Outcome::Unavailable { reason }) => {
+            step(format!("VM leg SKIPPED, nothing was tested on Debian's 6.1 kernel: {reason}"));
+            Verdict::Skipped(reason)
+        }
+        Err(error) => Verdict::Failed(format!("{error:#}")),
+    }
+}
+
+/// A virtualenv under target/ with Perfetto's Python package (made once), for the pictures
+/// test's trace check; returns its python. python3-venv, which `python3 -m venv` needs on
+/// Debian, has no program of its own to look for: it is installed when the venv cannot be made.
+fn perfetto_python() -> Result<PathBuf> {
+    let venv = target_dir().join("perfetto-venv");
+    let python = venv.join("bin/python");
+    let ready = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import perfetto.protos.perfetto.trace.perfetto_trace_pb2"])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    if ready(&python) {
+        return Ok(python);
+    }
+    step(format!("making {} with PyPI's {PERFETTO_PY}", venv.display()));
+    let make_venv = || run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+    if make_venv().is_err() {
+        packages::apt_install(&["python3-venv"])?;
+        make_venv()?;
+    }
+    run(Command::new(venv.join("bin/pip")).args(["install", "-q", PERFETTO_PY]))
+        .with_context(|| format!("cannot install {PERFETTO_PY} from PyPI"))?;
+    if !ready(&python) {
+        bail!("{PERFETTO_PY} installed in {}, but its protos do not import", venv.display());
+    }
+    Ok(python)
 }
 
 /// `cargo test --release --workspace --no-fail-fast` with the built binaries: every test
