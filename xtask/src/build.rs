@@ -47,17 +47,27 @@ fn build_ebpf(bpf: &toolchain::BpfToolchain) -> Result<PathBuf> {
 /// Builds the eBPF object with extra cargo `features` into `target` (its own target directory,
 /// so a variant never replaces the shipped object); returns the object's path.
 pub fn build_ebpf_variant(bpf: &toolchain::BpfToolchain, features: &[&str], target: &Path) -> Result<PathBuf> {
+    run(ebpf_cargo(bpf, "build")?
+        .arg("--target-dir")
+        .arg(target)
+        .args(features.iter().flat_map(|feature| ["--features", feature])))?;
+    let object = target.join("bpfel-unknown-none/release/tracer-ebpf");
+    strip_dwarf(bpf, &object)?;
+    Ok(object)
+}
+
+/// `cargo +NIGHTLY SUBCOMMAND` on the eBPF crate, the way it is built (release, for
+/// bpfel-unknown-none with its own `core`); `cargo xtask test` lints it with `clippy` so.
+pub fn ebpf_cargo(bpf: &toolchain::BpfToolchain, subcommand: &str) -> Result<Command> {
     let path = env::var_os("PATH").unwrap_or_default();
     let mut paths = vec![bpf.linker_dir.clone()];
     paths.extend(env::split_paths(&path));
-    run(Command::new("cargo")
+    let mut cargo = Command::new("cargo");
+    cargo
         .current_dir(workspace_root())
         .arg(format!("+{}", bpf.nightly))
-        .args(["build", "--package", "tracer-ebpf", "--release"])
+        .args([subcommand, "--package", "tracer-ebpf", "--release"])
         .args(["--target", "bpfel-unknown-none", "-Z", "build-std=core"])
-        .arg("--target-dir")
-        .arg(target)
-        .args(features.iter().flat_map(|feature| ["--features", feature]))
         .env("PATH", env::join_paths(paths).context("PATH holds an invalid entry")?)
         .env_remove("RUSTC")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
@@ -65,10 +75,8 @@ pub fn build_ebpf_variant(bpf: &toolchain::BpfToolchain, features: &[&str], targ
         .env_remove("RUSTFLAGS")
         // BTF for the object: the kernel needs its function information to load a program that
         // passes a callback to a helper (the exec program's `bpf_loop`).
-        .env("CARGO_TARGET_BPFEL_UNKNOWN_NONE_RUSTFLAGS", "-C debuginfo=2 -C link-arg=--btf"))?;
-    let object = target.join("bpfel-unknown-none/release/tracer-ebpf");
-    strip_dwarf(bpf, &object)?;
-    Ok(object)
+        .env("CARGO_TARGET_BPFEL_UNKNOWN_NONE_RUSTFLAGS", "-C debuginfo=2 -C link-arg=--btf");
+    Ok(cargo)
 }
 
 /// Drops the DWARF the BTF was made from (three quarters of the object, which tracer embeds),

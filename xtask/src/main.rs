@@ -35,9 +35,9 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Build, then run every test: unit tests, the privileged integration tests, and the same in
-    /// a VM booting Debian's 6.1 kernel (skipped, and said so, where that VM cannot run).
-    Test,
+    /// Lint, build, then run every test: unit tests, the privileged integration tests, and the
+    /// same in a VM booting Debian's 6.1 kernel (skipped, and said so, where that VM cannot run)
+    Test(test::Options),
     /// Measure tracer's overhead, losses and costs against the untraced workload and bpftrace
     Bench(bench::Options),
     /// Fuzz the recording reader (nightly, libFuzzer) for a while
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Task::Build => build::build().map(|_| ()),
         Task::Install(options) => install::install(&options),
         Task::Run { args } => run::run(&args),
-        Task::Test => test::test(),
+        Task::Test(options) => test::test(&options),
         Task::Bench(options) => bench::bench(&options),
         Task::Fuzz(options) => fuzz::fuzz(&options),
         Task::VmTest { args } => vm::vm_test(&args),

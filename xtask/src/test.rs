@@ -1,30 +1,49 @@
-//! `cargo xtask test`: build, then run every test leg and sum them up:
-//! 1. unit, property and root-free tests, in parallel, as a plain `cargo test` would;
-//! 2. every `#[ignore]`d test: the privileged integration tests, and the few that only need the
+//! `cargo xtask test`: lint, build, then run every test leg and sum them up:
+//! 1. the lints: rustfmt, and clippy denying warnings on the userspace crates (stable) and on the
+//!    eBPF crate (the pinned nightly, for bpfel-unknown-none, as it is built);
+//! 2. unit, property and root-free tests, in parallel, as a plain `cargo test` would;
+//! 3. every `#[ignore]`d test: the privileged integration tests, and the few that only need the
 //!    eBPF object, as root, one at a time, on this machine's kernel;
-//! 3. the recording reader fuzzed for a minute (libFuzzer, nightly);
-//! 4. the same integration tests in a VM booting Debian's stock 6.1 kernel, where this machine
-//!    can run it; elsewhere the leg says it was skipped and why.
-use std::{process::Command, time::Duration};
+//! 4. the recording reader fuzzed for a minute (libFuzzer, nightly);
+//! 5. the same integration tests in a VM booting Debian's stock 6.1 kernel, where this machine
+//!    can run it; elsewhere, or with `--host-only`, the leg says it was skipped and why.
+//!
+//! Every program and package the tests use is installed here, before they run; a test only
+//! checks that what it needs is there.
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::{
     build::{self, Artifacts},
-    command::{is_root, run, step},
-    fuzz, packages, vm,
+    command::{is_root, run, step, target_dir, workspace_root},
+    fuzz, packages, toolchain, vm,
 };
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Skip the VM leg (Debian's 6.1 kernel under qemu, minutes): for quick iteration. The
+    /// summary says it was skipped; CI runs everything.
+    #[arg(long)]
+    host_only: bool,
+}
 
 /// How long `cargo xtask test` fuzzes the recording reader.
 const FUZZ_TIME: Duration = Duration::from_secs(60);
 
-/// Programs the integration tests run on the host, with the Debian package providing each:
-/// podman and runc run the container test, busybox is its image's shell, `unshare` serves the
-/// namespace tests, rsyslog and logrotate the output-file tests, strace, systemd-analyze and
-/// setpriv the service tests, systemd-nspawn the unit test. Installed here, where a failed install updates the package lists
-/// and retries.
-const HOST_PROGRAMS: [(&str, &str); 14] = [
+/// Programs the tests run on the host, with the Debian package providing each: podman and runc
+/// run the container test, busybox is its image's shell, `unshare` serves the namespace tests,
+/// rsyslog and logrotate the output-file tests, strace, systemd-analyze and setpriv the service
+/// test, systemd-nspawn and systemctl the unit test, make and cc the build the pictures test
+/// traces, python3 the Perfetto check, and zsh, fish, groff and bash read what `xtask install`
+/// installs. Installed here, where a failed install updates the package lists and retries.
+const HOST_PROGRAMS: &[(&str, &str)] = &[
     ("sh", "dash"),
+    ("bash", "bash"),
     ("cat", "coreutils"),
     ("sleep", "coreutils"),
     ("kill", "procps"),
@@ -36,9 +55,27 @@ const HOST_PROGRAMS: [(&str, &str); 14] = [
     ("logrotate", "logrotate"),
     ("strace", "strace"),
     ("systemd-analyze", "systemd"),
+    ("systemctl", "systemd"),
     ("setpriv", "util-linux"),
     ("systemd-nspawn", "systemd-container"),
+    ("make", "make"),
+    ("cc", "gcc"),
+    ("python3", "python3"),
+    ("zsh", "zsh"),
+    ("fish", "fish"),
+    ("groff", "groff-base"),
 ];
+
+/// Perfetto's Python package, from PyPI, whose protobuf definitions the pictures test decodes
+/// tracer's traces with (tracer/tests/perfetto_check.py). Debian does not package it.
+const PERFETTO_PY: &str = "perfetto==0.59.1";
+
+/// Clippy lints the eBPF crate is spared. Index loops stay: the verifier bounds an index it can
+/// see, while the iterator forms clippy suggests can compile to pointer arithmetic it rejects.
+/// The needless borrows (5 sites) are style only, left until the crate's restructuring settles.
+const EBPF_CLIPPY_ALLOWED: [&str; 3] =
+    ["clippy::needless_range_loop", "clippy::needless_borrow", "clippy::needless_borrows_for_generic_args"];
+
 /// How one leg ended.
 enum Verdict {
     Passed(String),
@@ -46,14 +83,21 @@ enum Verdict {
     Skipped(String),
 }
 
-pub fn test() -> Result<()> {
-    let artifacts = build::build()?;
-    packages::ensure(&HOST_PROGRAMS)?;
+pub fn test(options: &Options) -> Result<()> {
     let mut legs = Vec::new();
+    step("lints: rustfmt, then clippy denying warnings");
+    legs.push((
+        "lints (rustfmt, clippy)",
+        verdict(lint(), "rustfmt, clippy on the userspace and eBPF crates".to_owned()),
+    ));
+
+    let artifacts = build::build()?;
+    packages::ensure(HOST_PROGRAMS)?;
+    let perfetto_python = perfetto_python()?;
 
     step("unit, property and root-free tests (in parallel)");
     let unit = run(&mut tests_cargo(&artifacts));
-    legs.push(("unit, property and root-free tests", verdict(unit, "passed".to_owned())));
+    legs.push(("unit, property and root-free tests", verdict(unit, String::new())));
 
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned();
     step(format!("privileged integration tests on this machine's kernel ({kernel}), one at a time"));
@@ -61,26 +105,23 @@ pub fn test() -> Result<()> {
     // `cat`…) and by PID: two of them at once would each see the other's tasks, so every test
     // executable runs its tests one at a time (the executables themselves run one after another).
     let mut privileged = tests_cargo(&artifacts);
-    privileged.args(["--", "--ignored", "--test-threads=1"]);
+    privileged.env("TRACER_PERFETTO_PYTHON", &perfetto_python).args(["--", "--ignored", "--test-threads=1"]);
     if !is_root() {
         step("they load BPF programs: running the test executables through sudo");
         privileged.env("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER", "sudo -E");
     }
     let privileged = run(&mut privileged);
-    legs.push(("privileged integration tests", verdict(privileged, format!("passed on {kernel}"))));
+    legs.push(("privileged integration tests", verdict(privileged, format!("on {kernel}"))));
 
     step(format!("fuzzing the recording reader for {} s", FUZZ_TIME.as_secs()));
     let fuzzed = fuzz::run_for(FUZZ_TIME);
     legs.push(("recording reader fuzzing", verdict(fuzzed, format!("no failure in {} s", FUZZ_TIME.as_secs()))));
 
-    step("the privileged integration tests again, in a VM booting Debian's stock 6.1 kernel");
-    let vm = match vm::run(&artifacts, &[]) {
-        Ok(vm::Outcome::Passed { kernel }) => Verdict::Passed(format!("passed on {kernel}")),
-        Ok(vm::Outcome::Unavailable { reason }) => {
-            step(format!("VM leg SKIPPED, nothing was tested on Debian's 6.1 kernel: {reason}"));
-            Verdict::Skipped(reason)
-        }
-        Err(error) => Verdict::Failed(format!("{error:#}")),
+    let vm = if options.host_only {
+        Verdict::Skipped("by request (--host-only)".to_owned())
+    } else {
+        step("the privileged integration tests again, in a VM booting Debian's stock 6.1 kernel");
+        vm_leg(&artifacts)
     };
     legs.push(("VM leg (Debian 6.1 under qemu)", vm));
 
@@ -88,7 +129,8 @@ pub fn test() -> Result<()> {
     let mut failed = 0;
     for (name, verdict) in &legs {
         let line = match verdict {
-            Verdict::Passed(how) => how.clone(),
+            Verdict::Passed(how) if how.is_empty() => "PASSED".to_owned(),
+            Verdict::Passed(how) => format!("PASSED: {how}"),
             Verdict::Failed(why) => {
                 failed += 1;
                 format!("FAILED: {why}")
@@ -101,6 +143,90 @@ pub fn test() -> Result<()> {
         bail!("{failed} of {} test legs failed", legs.len());
     }
     Ok(())
+}
+
+fn vm_leg(artifacts: &Artifacts) -> Verdict {
+    match vm::run(artifacts, &[]) {
+        Ok(vm::Outcome::Passed { kernel, host_only }) => {
+            Verdict::Passed(format!("on {kernel} ({host_only} host-only tests not run there)"))
+        }
+        Ok(vm::Outcome::Unavailable { reason }) => {
+            step(format!("VM leg SKIPPED, nothing was tested on Debian's 6.1 kernel: {reason}"));
+            Verdict::Skipped(reason)
+        }
+        Err(error) => Verdict::Failed(format!("{error:#}")),
+    }
+}
+
+/// rustfmt, clippy on the userspace crates (stable, the default members, every target), then
+/// clippy on the eBPF crate as it is built: each denies warnings, and all run even when one
+/// fails, so one leg shows every complaint.
+fn lint() -> Result<()> {
+    let mut failed = Vec::new();
+    let mut fmt = plain_cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    if let Err(error) = run(&mut fmt) {
+        eprintln!("    {error:#}");
+        failed.push("rustfmt (run `cargo fmt --all`)");
+    }
+    let mut clippy = plain_cargo();
+    clippy.args(["clippy", "--all-targets", "--", "-D", "warnings"]);
+    if let Err(error) = run(&mut clippy) {
+        eprintln!("    {error:#}");
+        failed.push("clippy on the userspace crates");
+    }
+    let ebpf = toolchain::ensure().and_then(|bpf| {
+        let mut clippy = build::ebpf_cargo(&bpf, "clippy")?;
+        clippy.args(["--", "-D", "warnings"]);
+        for lint in EBPF_CLIPPY_ALLOWED {
+            clippy.args(["-A", lint]);
+        }
+        run(&mut clippy)
+    });
+    if let Err(error) = ebpf {
+        eprintln!("    {error:#}");
+        failed.push("clippy on the eBPF crate");
+    }
+    if !failed.is_empty() {
+        bail!("{}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// `cargo` on the default toolchain in the workspace, without an eBPF object: lints need none.
+fn plain_cargo() -> Command {
+    let mut cargo = Command::new("cargo");
+    cargo.current_dir(workspace_root()).env_remove("RUSTUP_TOOLCHAIN").env_remove("RUSTC");
+    cargo
+}
+
+/// A virtualenv under target/ with Perfetto's Python package (made once), for the pictures
+/// test's trace check; returns its python. python3-venv, which `python3 -m venv` needs on
+/// Debian, has no program of its own to look for: it is installed when the venv cannot be made.
+fn perfetto_python() -> Result<PathBuf> {
+    let venv = target_dir().join("perfetto-venv");
+    let python = venv.join("bin/python");
+    let ready = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import perfetto.protos.perfetto.trace.perfetto_trace_pb2"])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    if ready(&python) {
+        return Ok(python);
+    }
+    step(format!("making {} with PyPI's {PERFETTO_PY}", venv.display()));
+    let make_venv = || run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+    if make_venv().is_err() {
+        packages::apt_install(&["python3-venv"])?;
+        make_venv()?;
+    }
+    run(Command::new(venv.join("bin/pip")).args(["install", "-q", PERFETTO_PY]))
+        .with_context(|| format!("cannot install {PERFETTO_PY} from PyPI"))?;
+    if !ready(&python) {
+        bail!("{PERFETTO_PY} installed in {}, but its protos do not import", venv.display());
+    }
+    Ok(python)
 }
 
 /// `cargo test --release --workspace --no-fail-fast` with the built binaries: every test

@@ -1,6 +1,5 @@
 //! Recordings against the real binary: the trailer of a clean stop, what a SIGKILL loses and how
 //! replay reports it, damaged and hostile files, and header fields that would drive a terminal.
-mod common;
 
 use std::{
     collections::BTreeMap,
@@ -9,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use common::{Tracer, field, machine, report, run_tracer, run_workload, workload_bin};
+use crate::common::{Tracer, field, machine, report, run_tracer, run_workload, stderr_of, workload_bin};
 use serde_json::Value;
 
 /// A fresh scratch directory for one test.
@@ -18,10 +17,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
-}
-
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn replay_json(file: &Path) -> (Output, Vec<Value>) {

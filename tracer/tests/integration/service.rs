@@ -3,7 +3,6 @@
 //! privileges) sees every event of a workload, resolves `/proc` lookups and writes and reopens
 //! its JSON file; every syscall it makes passes the unit's SystemCallFilter; and without any one
 //! of those capabilities it refuses to start.
-mod common;
 
 use std::{
     collections::BTreeSet,
@@ -13,10 +12,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{ensure_commands, field, machine, one, report, require_root, run_workload, tracer_bin};
+use crate::common::{field, host_only, need_program, one, report, require_root, run_workload, tracer_bin};
 use serde_json::Value;
 
-const UNIT: &str = include_str!("../../packaging/tracer.service");
+const UNIT: &str = include_str!("../../../packaging/tracer.service");
 /// The user the test runs tracer as, like the unit's DynamicUser.
 const NOBODY: u32 = 65534;
 
@@ -51,17 +50,6 @@ fn setpriv(caps: &[String]) -> Vec<String> {
         format!("--bounding-set={set}"),
         "--no-new-privs".into(),
     ]
-}
-
-fn skipped_in_vm() -> bool {
-    if machine() != "host" {
-        eprintln!(
-            "skipped in the VM ({}): it has no systemd, strace or setpriv; the host leg runs this test",
-            machine()
-        );
-        return true;
-    }
-    false
 }
 
 /// Every syscall in systemd's filter `set` (groups such as @system-service expanded).
@@ -100,11 +88,11 @@ fn signal(pid: u32, signal: i32) {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn the_units_capabilities_and_syscall_filter_are_all_tracer_needs() {
-    if skipped_in_vm() {
-        return;
-    }
+    host_only("systemd, strace and setpriv");
     require_root();
-    ensure_commands(&[("strace", "strace"), ("systemd-analyze", "systemd"), ("setpriv", "util-linux")]);
+    for (program, package) in [("strace", "strace"), ("systemd-analyze", "systemd"), ("setpriv", "util-linux")] {
+        need_program(program, package);
+    }
     let caps = unit_values("AmbientCapabilities");
     assert_eq!(caps, unit_values("CapabilityBoundingSet"), "the unit grants what it bounds");
     assert_eq!(unit_values("NoNewPrivileges"), ["yes"]);

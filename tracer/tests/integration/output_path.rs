@@ -2,7 +2,6 @@
 //! follows a symlink an unprivileged user planted there (as the file or as a directory on the
 //! way), and never writes into a file that user created; `--force` replaces the path with a new
 //! file instead.
-mod common;
 
 use std::{
     os::unix::{
@@ -10,10 +9,10 @@ use std::{
         process::CommandExt,
     },
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Command,
 };
 
-use common::{Tracer, require_root, run_tracer, run_workload, tracer_bin};
+use crate::common::{Tracer, require_root, run_tracer, run_workload, stderr_of, tracer_bin};
 
 /// The unprivileged user planting things (`nobody`; no passwd entry is needed).
 const USER: u32 = 65534;
@@ -44,10 +43,6 @@ fn as_user(uid: u32, script: &str) {
     assert!(status.success(), "`{script}` as uid {uid}: {status}");
 }
 
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("list")
@@ -58,7 +53,7 @@ fn names(dir: &Path) -> Vec<String> {
 }
 
 /// Records the lifecycle workload to `path` (root's data: other users must never see it).
-fn record(path: &Path, force: bool) -> common::Stopped {
+fn record(path: &Path, force: bool) -> crate::common::Stopped {
     let mut args = vec!["--json", "-c", "tracer-workload", "-f", "-o", path.to_str().unwrap()];
     if force {
         args.push("--force");

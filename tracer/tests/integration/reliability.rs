@@ -2,7 +2,6 @@
 //! storm, the recording still gets every event, SIGINT and SIGTERM stop tracer within a second,
 //! the summary says how many events were not printed, a `lost` record carries them in the
 //! recording, and the exit status is 3. Real pipes, real kernel, real workload, as root.
-mod common;
 
 use std::{
     fs::File,
@@ -14,7 +13,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{field, machine, report, require_root, run_tracer, run_workload, scratch_dir, tracer_bin, workload_bin};
+use crate::common::{
+    field, machine, report, require_root, run_tracer, run_workload, scratch_dir, tracer_bin, workload_bin,
+};
 use serde_json::Value;
 
 /// How fast tracer must stop after SIGINT or SIGTERM, whatever its reader does: the promise is

@@ -3,7 +3,6 @@
 //! the unit's whole sandbox (dynamic user, capabilities, syscall filter, read-only system),
 //! reloads it after a logrotate-style rename, and stops it. The check runs in the container as
 //! a oneshot unit and leaves its findings in a shared directory.
-mod common;
 
 use std::{
     collections::BTreeMap,
@@ -12,10 +11,10 @@ use std::{
     process::Command,
 };
 
-use common::{ensure_commands, machine, require_root, tracer_bin, workload_bin};
+use crate::common::{host_only, need_program, require_root, tracer_bin, workload_bin};
 use serde_json::Value;
 
-const UNIT: &str = include_str!("../../packaging/tracer.service");
+const UNIT: &str = include_str!("../../../packaging/tracer.service");
 
 /// Where the shared directory appears in the container (a directory every Debian root has).
 const SHARED: &str = "/srv";
@@ -54,12 +53,11 @@ fn pairs(text: &str) -> BTreeMap<String, String> {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn the_unit_starts_reloads_and_stops_under_systemd() {
-    if machine() != "host" {
-        eprintln!("skipped in the VM ({}): it has no systemd; the host leg runs this test", machine());
-        return;
-    }
+    host_only("systemd");
     require_root();
-    ensure_commands(&[("systemd-nspawn", "systemd-container"), ("systemctl", "systemd")]);
+    for (program, package) in [("systemd-nspawn", "systemd-container"), ("systemctl", "systemd")] {
+        need_program(program, package);
+    }
     let dir = tempfile::tempdir().unwrap();
     let shared = dir.path().join("shared");
     let root = dir.path().join("root");

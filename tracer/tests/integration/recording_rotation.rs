@@ -3,14 +3,13 @@
 //! recording made at the same time holds; each rotated file replays on its own (its header, its
 //! trailer); `tracer replay` takes them all, by name or by a glob, in time order; and SIGHUP
 //! after an outside rename closes the renamed file and starts a new one.
-mod common;
 
 use std::{
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
-use common::{Tracer, field, machine, rotated_files, run_tracer, run_workload};
+use crate::common::{Tracer, field, machine, rotated_files, run_tracer, run_workload};
 use serde_json::Value;
 
 /// `tracer replay ARGS --json`: its stdout and stderr, after checking it exited 0.

@@ -1,11 +1,10 @@
 //! Bad input gets one clear line on stderr and the right exit status: a hook the kernel
 //! refuses, a hook forced for an event kind that is not traced, a BTF file that is a device or
 //! too large, a file name built to drive the terminal. Real binary, real kernel, as root.
-mod common;
 
 use std::process::{Command, Output};
 
-use common::{kernel, machine, require_root, scratch_dir, tracer_bin};
+use crate::common::{kernel, machine, require_root, scratch_dir, tracer_bin};
 
 fn tracer(args: &[&str], env: &[(&str, &str)]) -> Output {
     require_root();

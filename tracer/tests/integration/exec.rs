@@ -2,7 +2,6 @@
 //! the one asked for. `filename` is the script's path as passed to execve, comm the script's file
 //! name, and `argv` the one the kernel rebuilt for the interpreter: the interpreter, its optional
 //! argument (one word), the script's path, then the original arguments without argv[0].
-mod common;
 
 use std::{
     os::unix::{fs::PermissionsExt, process::CommandExt},
@@ -10,7 +9,7 @@ use std::{
     process::Command,
 };
 
-use common::{Tracer, field, machine, one};
+use crate::common::{Tracer, field, machine, one};
 use serde_json::{Value, json};
 
 fn write_script(path: &Path, text: &str) {

@@ -1,6 +1,5 @@
 //! Helpers of the `tracer run` tests (`run.rs`, `run_signals.rs`): scratch files, the events
 //! a run wrote, waiting with a limit, and a pseudo-terminal to type Ctrl-C on.
-#![allow(dead_code)]
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -16,7 +15,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::common::{machine, tracer_bin};
+use super::{machine, tracer_bin};
 
 /// A fresh scratch directory for one test.
 pub fn scratch(name: &str) -> PathBuf {

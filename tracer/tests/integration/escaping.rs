@@ -2,11 +2,10 @@
 //! override in its comm, its exec'd file, its arguments and a `/proc` lookup), and a recording's
 //! header fields, reach the table and stderr escaped: one event is always one line, and the
 //! terminal never receives a control character. Real kernel, real workload, as root.
-mod common;
 
 use std::{os::unix::process::CommandExt, process::Command};
 
-use common::{Tracer, field, one, report, require_root, run_workload, scratch_dir, tracer_bin};
+use crate::common::{Tracer, field, one, report, require_root, run_workload, scratch_dir, tracer_bin};
 use serde_json::Value;
 
 // The workload's names (tracer-workload/src/hostile.rs) and how the table must show them.

@@ -1,9 +1,8 @@
 //! Fork, exec, exit and rename events of a workload with known outcomes, asserted field by
 //! field, once per hook type (tp_btf and raw tracepoints). Runs as root on the real kernel, and
 //! in the Debian 6.1 VM (`cargo xtask vm-test`) against that kernel's layouts.
-mod common;
 
-use common::{Tracer, field, machine, one, report, run_workload};
+use crate::common::{Tracer, field, machine, one, report, run_workload};
 use serde_json::Value;
 
 fn names(event: &Value) -> Vec<&str> {

@@ -1,7 +1,6 @@
 //! A real log shipper collects the rotated JSON files (as root): rsyslog's imfile, from Debian's
 //! package, follows FILE across tracer's renames and ships every line exactly once, in order,
 //! exactly as a recording written alongside holds them.
-mod common;
 
 use std::{
     path::{Path, PathBuf},
@@ -9,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Tracer, machine, run_tracer, run_workload};
+use crate::common::{Tracer, host_only, need_program, run_tracer, run_workload};
 
 /// rsyslogd in the foreground with its own configuration, state and pid file; killed on drop.
 struct Rsyslog(Child);
@@ -19,18 +18,6 @@ impl Drop for Rsyslog {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn ensure_rsyslog() {
-    if Path::new("/usr/sbin/rsyslogd").exists() {
-        return;
-    }
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "-q", "rsyslog"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .expect("run apt-get");
-    assert!(status.success(), "apt-get install rsyslog failed");
 }
 
 fn start_rsyslog(dir: &Path, json: &Path, shipped: &Path) -> Rsyslog {
@@ -49,7 +36,7 @@ fn start_rsyslog(dir: &Path, json: &Path, shipped: &Path) -> Rsyslog {
         shipped = shipped.display(),
     );
     std::fs::write(&config, text).unwrap();
-    let child = Command::new("/usr/sbin/rsyslogd")
+    let child = Command::new(need_program("rsyslogd", "rsyslog"))
         .args(["-n", "-f"])
         .arg(&config)
         .arg("-i")
@@ -75,11 +62,7 @@ fn union(path: &Path) -> String {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn rsyslog_ships_every_line_across_rotations() {
-    if machine() != "host" {
-        eprintln!("skipped in the VM ({}): it has no rsyslog; the host leg runs this test", machine());
-        return;
-    }
-    ensure_rsyslog();
+    host_only("rsyslog");
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("events.json");
     let shipped = dir.path().join("shipped.json");

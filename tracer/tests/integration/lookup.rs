@@ -4,9 +4,8 @@
 //! kprobes on the development kernel) must make a forced `--hook` fail with the kernel's reason.
 //! The Debian 6.1 VM requires fentry and kprobes to be offered, so their events are always
 //! checked somewhere.
-mod common;
 
-use common::{
+use crate::common::{
     Tracer, field,
     kernel::{self, Offer},
     machine, one, report, require_root, run_tracer, run_workload,
@@ -157,7 +156,7 @@ fn tracer_does_not_report_itself() {
 fn tracer_in_a_pid_namespace_never_reports_itself() {
     require_root();
     let context = format!("[{}]", machine());
-    let dir = common::scratch_dir("lookup-pidns");
+    let dir = crate::common::scratch_dir("lookup-pidns");
     let events_file = dir.join("events.jsonl");
     // PID 1 of the namespace is sh; tracer runs beside a `cat` that reads a new process's
     // `/proc` entry. Should tracer feed on itself, it must still stop at its --duration: SIGKILL
@@ -166,7 +165,7 @@ fn tracer_in_a_pid_namespace_never_reports_itself() {
 sleep 1.5; sleep 5 & s=$!; cat /proc/$s/comm > /dev/null; echo $s; kill $s; wait $t"#;
     let output = std::process::Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "sh", "-c", script])
-        .arg(common::tracer_bin())
+        .arg(crate::common::tracer_bin())
         .arg(&events_file)
         .output()
         .unwrap_or_else(|error| panic!("{context} cannot run unshare (util-linux or busybox): {error}"));

@@ -2,7 +2,6 @@
 //! storm the rotated files hold every event exactly once, in order, exactly as the recording
 //! rotated alongside does (replayed from all its files at once); rotation by age; and reopening
 //! on SIGHUP after the real logrotate renamed the file.
-mod common;
 
 use std::{
     collections::HashSet,
@@ -12,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Tracer, field, machine, rotated_files, run_tracer, run_workload};
+use crate::common::{Tracer, field, host_only, machine, need_program, rotated_files, run_tracer, run_workload};
 use serde_json::Value;
 
 fn read(path: &Path) -> String {
@@ -179,11 +178,8 @@ fn wait_for(what: &str, condition: impl Fn() -> bool) {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn sighup_reopens_after_logrotate_and_never_writes_into_its_files() {
-    if machine() != "host" {
-        eprintln!("skipped in the VM ({}): it has no logrotate; the host leg runs this test", machine());
-        return;
-    }
-    ensure_logrotate();
+    host_only("logrotate");
+    need_program("logrotate", "logrotate");
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("events.json");
     let rotated = |index: u32| dir.path().join(format!("events.json.{index}"));
@@ -232,17 +228,4 @@ fn sighup_reopens_after_logrotate_and_never_writes_into_its_files() {
     assert!([second, third, fourth].iter().all(|run| newer.contains(run)) && !newer.contains(&first), "{newer:?}");
     let union = read(&rotated(2)) + &read(&rotated(1));
     assert!(union == replayed(&recording), "the files hold exactly what was recorded");
-}
-
-/// logrotate from Debian's package, installed when missing.
-fn ensure_logrotate() {
-    if Command::new("logrotate").arg("--version").output().is_ok_and(|output| output.status.success()) {
-        return;
-    }
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "-q", "logrotate"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .expect("run apt-get");
-    assert!(status.success(), "apt-get install logrotate failed");
 }

@@ -3,7 +3,6 @@
 //! arguments, the environment, credentials of a set-user-ID program run by an unprivileged user,
 //! and the working directory. Each command runs under a UID of its own, which `--uid` selects in
 //! the kernel. Runs as root on the real kernel, and in the Debian 6.1 VM.
-mod common;
 
 use std::{
     ffi::OsStr,
@@ -16,7 +15,7 @@ use std::{
     process::Command,
 };
 
-use common::{Tracer, field, machine, workload_bin};
+use crate::common::{Tracer, field, machine, workload_bin};
 use serde_json::{Value, json};
 
 /// A directory of this test's own, readable by every user.

@@ -5,11 +5,10 @@
 //! refuses fentry and has no kprobes: here those hooks must be refused cleanly, quoting the
 //! kernel's reason, and the syscall path is exercised; in the Debian 6.1 VM all three must
 //! deliver the same events. What to expect is asked of the kernel itself (`common/kernel.rs`). Also: `--pidns` in the kernel, and `tracer probes`' namespace row.
-mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{
+use crate::common::{
     Tracer, field,
     kernel::{self, Offer},
     machine, one, report, run_tracer, run_workload, workload_bin,

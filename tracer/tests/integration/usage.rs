@@ -1,11 +1,10 @@
 //! The command line's answers that need neither root nor the eBPF object, so they run in a plain
 //! `cargo test`: bad flags and values, replays of files that are not recordings, a recording
 //! that would be overwritten, the help text. Each is one line on stderr and a distinct status.
-mod common;
 
 use std::path::PathBuf;
 
-use common::run_tracer;
+use crate::common::run_tracer;
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {

@@ -1,7 +1,6 @@
 //! The ancestors exec and exit events carry: complete for a process that started before tracer,
 //! and right after a double fork leaves a daemon to a subreaper. Runs as root on the real kernel,
 //! and in the Debian 6.1 VM.
-mod common;
 
 use std::{
     io::Write,
@@ -10,7 +9,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use common::{Tracer, field, machine, workload_bin};
+use crate::common::{Tracer, field, machine, workload_bin};
 use serde_json::Value;
 
 /// A copy of the workload binary named `name` in a directory of this test's own.
@@ -31,6 +30,25 @@ fn chain(event: &Value) -> Vec<u64> {
         .iter()
         .map(|ancestor| field(ancestor, "tgid"))
         .collect()
+}
+
+/// This process as a child subreaper until dropped. Every test shares the process, so a failing
+/// test must not leave the later ones adopting orphans.
+struct Subreaper;
+
+impl Subreaper {
+    fn on() -> Self {
+        // SAFETY: prctl with integer arguments.
+        assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }, 0);
+        Subreaper
+    }
+}
+
+impl Drop for Subreaper {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) };
+    }
 }
 
 /// `tgid`'s parent as the kernel says now.
@@ -82,8 +100,7 @@ fn a_process_older_than_tracer_gives_its_child_a_complete_chain() {
 fn a_double_forked_daemon_shows_the_subreaper_that_adopted_it() {
     let (dir, path) = program("anc-daemon");
     // This test process adopts orphans of its descendants, as a service manager would.
-    // SAFETY: prctl with integer arguments.
-    assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }, 0);
+    let subreaper = Subreaper::on();
     let tracer = Tracer::start(&["--json", "-e", "exec", "-c", "anc-daemon"]);
     // The shell's subshell outlives it, is adopted, then execs the daemon.
     let status = Command::new("sh")
@@ -95,8 +112,7 @@ fn a_double_forked_daemon_shows_the_subreaper_that_adopted_it() {
     std::thread::sleep(std::time::Duration::from_millis(800));
     reap_orphans();
     let stopped = tracer.stop();
-    // SAFETY: as above.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) };
+    drop(subreaper);
     let events = stopped.events();
     let exec = events
         .iter()

@@ -7,37 +7,24 @@
 //! with 42. It proves: `container` is podman's own ID and `cgroup` its cgroup; `ns_tgid`/`ns_tid`
 //! are the IDs the container reads in `/proc/<id>/status`; and `--container <short ID>`, filtered
 //! in the kernel, selects exactly the events an unfiltered tracer attributes to the container.
-//! Podman is not in the VM: there the test says it is skipped, on stderr (never captured), and
-//! does nothing else; on the host a missing podman fails it (`cargo xtask test` installs it).
+//! Podman is not in the VM, whose leg skips this test; on the host a missing podman fails it
+//! (`cargo xtask test` installs it).
 //!
 //! `a_cgroup_and_the_cgroups_created_below_it_are_selected`: `--cgroup` for a cgroup this test
 //! creates, with a child cgroup created after tracer started (judged by the kernel side when it is
 //! created); runs wherever the unified hierarchy is mounted (the VM mounts it too).
-mod common;
 
 use std::{
     collections::BTreeMap,
-    io::Write,
     os::unix::fs::symlink,
     path::{Path, PathBuf},
     process::Command,
 };
 
-use common::{Tracer, field, machine, one, report, require_root, run_tracer, workload_bin};
+use crate::common::{
+    Tracer, field, host_only, machine, need_program, one, report, require_root, run_tracer, workload_bin,
+};
 use serde_json::{Value, json};
-
-/// Says, past the test harness's capture, that a test did not run.
-fn say_skipped(test: &str, why: &str) {
-    let mut stderr = std::io::stderr();
-    let _ = writeln!(stderr, "[{}] {test}: SKIPPED: {why}", machine());
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"]
-        .iter()
-        .map(|dir| Path::new(dir).join(name))
-        .find(|path| path.is_file())
-}
 
 /// A scratch folder removed at the end.
 struct Scratch(PathBuf);
@@ -145,14 +132,10 @@ fn untimed(event: &Value) -> String {
 #[ignore = "needs root, podman and the eBPF object: run by `cargo xtask test`"]
 fn a_podman_container_is_seen_from_inside_and_selected_by_its_id() {
     require_root();
-    let test = "a_podman_container_is_seen_from_inside_and_selected_by_its_id";
-    let (Some(_), Some(busybox)) = (find_program("podman"), find_program("busybox")) else {
-        if std::env::var_os("TRACER_VM").is_some() {
-            say_skipped(test, "podman is not installed in this VM; the host runs this test");
-            return;
-        }
-        panic!("podman and busybox-static are needed on the host (cargo xtask test installs them)");
-    };
+    host_only("podman");
+    need_program("podman", "podman");
+    need_program("runc", "runc");
+    let busybox = need_program("busybox", "busybox-static");
     let scratch = Scratch::new("container");
     let conf = scratch.0.join("containers.conf");
     std::fs::write(&conf, "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n")

@@ -2,8 +2,6 @@
 //! reach the command once, a terminal's Ctrl-C is not sent twice, a signal after the command
 //! exited or before it started stops tracer, and tracer dies of the signal that killed the
 //! command. The `signals` workload reports each signal it gets, with its si_code and sender.
-mod common;
-mod run_support;
 
 use std::{
     io::{BufRead, BufReader, Read},
@@ -12,11 +10,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{machine, require_root, workload_bin};
-use run_support::{
+use crate::common::run::{
     OnTerminal, assert_summary, caught, events_in, scratch, signal, start_until_ready, text, tracer_command,
     wait_within,
 };
+use crate::common::{machine, require_root, workload_bin};
 
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]

@@ -2,8 +2,6 @@
 //! untraced, is traced from its exec, keeps its stdout, and tracer ends with it, whatever the
 //! task filters, lost events, or PID namespace. The checks of a command that cannot start load
 //! nothing and need no root. Signals are in `run_signals.rs`.
-mod common;
-mod run_support;
 
 use std::{
     io::Read,
@@ -15,8 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{field, machine, require_root, tracer_bin, workload_bin};
-use run_support::{assert_summary, events_in, scratch, text, wait_within};
+use crate::common::run::{assert_summary, events_in, scratch, text, wait_within};
+use crate::common::{field, machine, require_root, tracer_bin, workload_bin};
 use serde_json::Value;
 
 #[test]

@@ -1,29 +1,17 @@
 //! Filters, recording and replay, lost events and error handling, against the
 //! real binary and kernel (as root).
-mod common;
 
 use std::{
     io::{BufRead, BufReader, Write},
     os::unix::{fs::PermissionsExt, process::CommandExt},
-    path::PathBuf,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{Tracer, field, machine, require_root, run_tracer, run_workload, tracer_bin, workload_bin};
+use crate::common::{
+    Tracer, field, machine, require_root, run_tracer, run_workload, scratch_dir, stderr_of, tracer_bin, workload_bin,
+};
 use serde_json::Value;
-
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tracer-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
-
-fn stderr_of(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// The `pair` workload, started and waiting for the go line: (child, tgid, thread tid).
 fn start_pair() -> (std::process::Child, u64, u64) {
@@ -78,7 +66,7 @@ fn pid_and_tid_filters_select_a_process_or_one_thread() {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn follow_traces_descendants_through_exec() {
-    let dir = scratch("follow");
+    let dir = scratch_dir("follow");
     // A shell whose comm is `fw-root`: its children exec into other programs.
     let root = dir.join("fw-root");
     std::os::unix::fs::symlink("/bin/sh", &root).expect("symlink");
@@ -113,7 +101,7 @@ fn follow_traces_descendants_through_exec() {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn replay_prints_exactly_what_the_live_run_printed() {
-    let dir = scratch("replay");
+    let dir = scratch_dir("replay");
     for json in [false, true] {
         let file = dir.join(if json { "json.rec" } else { "table.rec" });
         let file_arg = file.to_str().unwrap();
@@ -154,7 +142,7 @@ fn replay_prints_exactly_what_the_live_run_printed() {
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn existing_recordings_are_never_overwritten_silently() {
     require_root();
-    let dir = scratch("exists");
+    let dir = scratch_dir("exists");
     let file = dir.join("keep.rec");
     std::fs::write(&file, b"precious").unwrap();
     let output = run_tracer(&["-o", file.to_str().unwrap(), "-d", "0.2"]);
@@ -199,7 +187,7 @@ fn tracer_pid(tracer: &Tracer) -> String {
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn errors_get_one_clear_line_and_a_non_zero_exit() {
     require_root();
-    let dir = scratch("errors");
+    let dir = scratch_dir("errors");
     let not_recording = dir.join("notes.txt");
     std::fs::write(&not_recording, "just text\n").unwrap();
     // (arguments, environment, exit status, the one line on stderr)
