@@ -46,20 +46,20 @@ impl EventKind {
     /// The programs of the eBPF object that produce this kind, one set per hook (see
     /// [`program`]); the probe plan picks which set to attach.
     pub const fn programs(self) -> &'static [&'static str] {
-        use program::*;
+        use program as p;
         match self {
-            EventKind::Fork => &[TASK_NEWTASK, SCHED_PROCESS_FORK, TASK_NEWTASK_RAW, SCHED_PROCESS_FORK_RAW],
-            EventKind::Exec => &[SCHED_PROCESS_EXEC, SCHED_PROCESS_EXEC_RAW],
-            EventKind::Exit => &[SCHED_PROCESS_EXIT, SCHED_PROCESS_EXIT_TASK_ONLY, SCHED_PROCESS_EXIT_RAW],
-            EventKind::Rename => &[TASK_RENAME, TASK_RENAME_RAW],
-            EventKind::Lookup => &[PROC_ROOT_LOOKUP, PROC_ROOT_LOOKUP_KPROBE, PROC_PATH_SYSCALLS],
+            EventKind::Fork => &[p::TASK_NEWTASK, p::SCHED_PROCESS_FORK, p::TASK_NEWTASK_RAW, p::SCHED_PROCESS_FORK_RAW],
+            EventKind::Exec => &[p::SCHED_PROCESS_EXEC, p::SCHED_PROCESS_EXEC_RAW],
+            EventKind::Exit => &[p::SCHED_PROCESS_EXIT, p::SCHED_PROCESS_EXIT_TASK_ONLY, p::SCHED_PROCESS_EXIT_RAW],
+            EventKind::Rename => &[p::TASK_RENAME, p::TASK_RENAME_RAW],
+            EventKind::Lookup => &[p::PROC_ROOT_LOOKUP, p::PROC_ROOT_LOOKUP_KPROBE, p::PROC_PATH_SYSCALLS],
             EventKind::Namespace => &[
-                SWITCH_TASK_NAMESPACES,
-                COMMIT_CREDS,
-                SWITCH_TASK_NAMESPACES_KPROBE,
-                COMMIT_CREDS_KPROBE,
-                NAMESPACE_SYSCALLS_ENTER,
-                NAMESPACE_SYSCALLS_EXIT,
+                p::SWITCH_TASK_NAMESPACES,
+                p::COMMIT_CREDS,
+                p::SWITCH_TASK_NAMESPACES_KPROBE,
+                p::COMMIT_CREDS_KPROBE,
+                p::NAMESPACE_SYSCALLS_ENTER,
+                p::NAMESPACE_SYSCALLS_EXIT,
             ],
         }
     }

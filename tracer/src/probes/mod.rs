@@ -5,7 +5,7 @@
 //! attached and why.
 use std::{collections::HashMap, fmt};
 
-use tracer_common::program::*;
+use tracer_common::program as p;
 
 mod attach;
 pub use attach::attach;
@@ -174,49 +174,49 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
     match kind {
         Kind::Fork => vec![
             tp_btf(vec![
-                (TASK_NEWTASK, Attach::TpBtf("task_newtask")),
-                (SCHED_PROCESS_FORK, Attach::TpBtf("sched_process_fork")),
+                (p::TASK_NEWTASK, Attach::TpBtf("task_newtask")),
+                (p::SCHED_PROCESS_FORK, Attach::TpBtf("sched_process_fork")),
             ]),
             raw(vec![
-                (TASK_NEWTASK_RAW, Attach::RawTracepoint("task_newtask")),
-                (SCHED_PROCESS_FORK_RAW, Attach::RawTracepoint("sched_process_fork")),
+                (p::TASK_NEWTASK_RAW, Attach::RawTracepoint("task_newtask")),
+                (p::SCHED_PROCESS_FORK_RAW, Attach::RawTracepoint("sched_process_fork")),
             ]),
         ],
         Kind::Exec => vec![
-            tp_btf(vec![(SCHED_PROCESS_EXEC, Attach::TpBtf("sched_process_exec"))]),
-            raw(vec![(SCHED_PROCESS_EXEC_RAW, Attach::RawTracepoint("sched_process_exec"))]),
+            tp_btf(vec![(p::SCHED_PROCESS_EXEC, Attach::TpBtf("sched_process_exec"))]),
+            raw(vec![(p::SCHED_PROCESS_EXEC_RAW, Attach::RawTracepoint("sched_process_exec"))]),
         ],
         Kind::Exit => {
             // Linux 6.16 added `group_dead`; the program must not read an argument that is absent.
             let program = match tracepoints.get("sched_process_exit") {
-                Some(arguments) if arguments >= 2 => SCHED_PROCESS_EXIT,
-                _ => SCHED_PROCESS_EXIT_TASK_ONLY,
+                Some(arguments) if arguments >= 2 => p::SCHED_PROCESS_EXIT,
+                _ => p::SCHED_PROCESS_EXIT_TASK_ONLY,
             };
             vec![
                 tp_btf(vec![(program, Attach::TpBtf("sched_process_exit"))]),
-                raw(vec![(SCHED_PROCESS_EXIT_RAW, Attach::RawTracepoint("sched_process_exit"))]),
+                raw(vec![(p::SCHED_PROCESS_EXIT_RAW, Attach::RawTracepoint("sched_process_exit"))]),
             ]
         }
         Kind::Rename => vec![
-            tp_btf(vec![(TASK_RENAME, Attach::TpBtf("task_rename"))]),
-            raw(vec![(TASK_RENAME_RAW, Attach::RawTracepoint("task_rename"))]),
+            tp_btf(vec![(p::TASK_RENAME, Attach::TpBtf("task_rename"))]),
+            raw(vec![(p::TASK_RENAME_RAW, Attach::RawTracepoint("task_rename"))]),
         ],
         Kind::Lookup => vec![
             Strategy {
                 source: Source::Fentry,
-                programs: vec![(PROC_ROOT_LOOKUP, Attach::Fentry("proc_root_lookup"))],
+                programs: vec![(p::PROC_ROOT_LOOKUP, Attach::Fentry("proc_root_lookup"))],
                 unavailable: None,
                 costly: None,
             },
             Strategy {
                 source: Source::Kprobe,
-                programs: vec![(PROC_ROOT_LOOKUP_KPROBE, Attach::Kprobe("proc_root_lookup"))],
+                programs: vec![(p::PROC_ROOT_LOOKUP_KPROBE, Attach::Kprobe("proc_root_lookup"))],
                 unavailable: None,
                 costly: None,
             },
             Strategy {
                 source: Source::SyscallEntry,
-                programs: vec![(PROC_PATH_SYSCALLS, Attach::RawTracepoint("sys_enter"))],
+                programs: vec![(p::PROC_PATH_SYSCALLS, Attach::RawTracepoint("sys_enter"))],
                 unavailable: (!cfg!(target_arch = "x86_64"))
                     .then(|| "the syscall fallback knows x86-64 syscall numbers only".to_owned()),
                 costly: None,
@@ -229,8 +229,8 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
                 Strategy {
                     source: Source::Fentry,
                     programs: vec![
-                        (SWITCH_TASK_NAMESPACES, Attach::Fentry("switch_task_namespaces")),
-                        (COMMIT_CREDS, Attach::Fentry("commit_creds")),
+                        (p::SWITCH_TASK_NAMESPACES, Attach::Fentry("switch_task_namespaces")),
+                        (p::COMMIT_CREDS, Attach::Fentry("commit_creds")),
                     ],
                     unavailable: x86_only.clone(),
                     costly: None,
@@ -238,8 +238,8 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
                 Strategy {
                     source: Source::Kprobe,
                     programs: vec![
-                        (SWITCH_TASK_NAMESPACES_KPROBE, Attach::Kprobe("switch_task_namespaces")),
-                        (COMMIT_CREDS_KPROBE, Attach::Kprobe("commit_creds")),
+                        (p::SWITCH_TASK_NAMESPACES_KPROBE, Attach::Kprobe("switch_task_namespaces")),
+                        (p::COMMIT_CREDS_KPROBE, Attach::Kprobe("commit_creds")),
                     ],
                     unavailable: x86_only.clone(),
                     costly: None,
@@ -247,8 +247,8 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
                 Strategy {
                     source: Source::SyscallExit,
                     programs: vec![
-                        (NAMESPACE_SYSCALLS_ENTER, Attach::RawTracepoint("sys_enter")),
-                        (NAMESPACE_SYSCALLS_EXIT, Attach::RawTracepoint("sys_exit")),
+                        (p::NAMESPACE_SYSCALLS_ENTER, Attach::RawTracepoint("sys_enter")),
+                        (p::NAMESPACE_SYSCALLS_EXIT, Attach::RawTracepoint("sys_exit")),
                     ],
                     unavailable: x86_only,
                     costly: Some("two programs run at every syscall's entry and exit, on every task"),
