@@ -48,7 +48,9 @@ impl EventKind {
     pub const fn programs(self) -> &'static [&'static str] {
         use program as p;
         match self {
-            EventKind::Fork => &[p::TASK_NEWTASK, p::SCHED_PROCESS_FORK, p::TASK_NEWTASK_RAW, p::SCHED_PROCESS_FORK_RAW],
+            EventKind::Fork => {
+                &[p::TASK_NEWTASK, p::SCHED_PROCESS_FORK, p::TASK_NEWTASK_RAW, p::SCHED_PROCESS_FORK_RAW]
+            }
             EventKind::Exec => &[p::SCHED_PROCESS_EXEC, p::SCHED_PROCESS_EXEC_RAW],
             EventKind::Exit => &[p::SCHED_PROCESS_EXIT, p::SCHED_PROCESS_EXIT_TASK_ONLY, p::SCHED_PROCESS_EXIT_RAW],
             EventKind::Rename => &[p::TASK_RENAME, p::TASK_RENAME_RAW],
