@@ -12,11 +12,15 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use super::{debian::Kernel, initramfs::MARKER};
+use super::{
+    debian::Kernel,
+    initramfs::{MARKER, TEST_TIMEOUT_SECS},
+};
 use crate::command::step;
 
-/// The whole boot-test-poweroff cycle; a boot alone takes about 3 s under TCG.
-const TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The whole boot-test-poweroff cycle: the guest's own limit on the tests, and 5 min for the
+/// boot (about 3 s under TCG) and the probes before them.
+const TIMEOUT: Duration = Duration::from_secs(TEST_TIMEOUT_SECS as u64 + 5 * 60);
 /// After the marker (or the console closing), how long qemu gets to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(10);
 
