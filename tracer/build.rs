@@ -55,19 +55,19 @@ fn git_commit() -> String {
             .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
     };
     let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else { return "unknown".to_owned() };
-    // The verdict must follow the tree: a new commit (HEAD, refs, index) or an edit anywhere in
-    // the sources reruns this script. Cargo scans the folders named here for any change.
+    // A new commit or a change to the index reruns this script, and so does any edit below the
+    // folders whose changes rebuild tracer anyway. An edit elsewhere (docs, xtask) only shows
+    // at the next of those: `cargo xtask` passes TRACER_GIT_COMMIT, exact at every build.
     if let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         let git_dir = Path::new(&git_dir);
         for file in ["HEAD", "index", "refs", "packed-refs"] {
             println!("cargo:rerun-if-changed={}", git_dir.join(file).display());
         }
     }
-    for entry in fs::read_dir(root).into_iter().flatten().flatten() {
-        let name = entry.file_name();
-        if name != "target" && name != ".git" {
-            println!("cargo:rerun-if-changed={}", entry.path().display());
-        }
+    for folder in
+        ["tracer/src", "tracer/build.rs", "tracer/Cargo.toml", "tracer-common/src", "Cargo.toml", "Cargo.lock"]
+    {
+        println!("cargo:rerun-if-changed={}", root.join(folder).display());
     }
     let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_none_or(|status| !status.is_empty());
     if dirty { format!("{commit}-dirty") } else { commit }
