@@ -4,7 +4,8 @@
 //!    eBPF object, as root, one at a time, on this machine's kernel;
 //! 3. the recording reader fuzzed for a minute (libFuzzer, nightly);
 //! 4. the same integration tests in a VM booting Debian's stock 6.1 kernel, where this machine
-//!    can run it; elsewhere the leg says it was skipped and why.
+//!    can run it; elsewhere the leg says it was skipped and why;
+//! 5. the packages of `cargo xtask dist`, installed where users install them ([`dist::verify`]).
 use std::{process::Command, time::Duration};
 
 use anyhow::{Result, bail};
@@ -12,7 +13,7 @@ use anyhow::{Result, bail};
 use crate::{
     build::{self, Artifacts},
     command::{is_root, run, step},
-    fuzz, packages, vm,
+    dist, fuzz, packages, vm,
 };
 
 /// How long `cargo xtask test` fuzzes the recording reader.
@@ -83,6 +84,13 @@ pub fn test() -> Result<()> {
         Err(error) => Verdict::Failed(format!("{error:#}")),
     };
     legs.push(("VM leg (Debian 6.1 under qemu)", vm));
+
+    step("packages: lintian, the .deb in clean Debian 11, 12 and 13, the OCI image under podman");
+    let packaged = dist::verify::run(&artifacts);
+    legs.push((
+        "packages (tarball, .deb, OCI image)",
+        packaged.map_or_else(|error| Verdict::Failed(format!("{error:#}")), Verdict::Passed),
+    ));
 
     step("summary");
     let mut failed = 0;
