@@ -42,10 +42,21 @@ Examples:
   sudo tracer run --json --events-to ev.jsonl -- ./t   events as JSON lines in ev.jsonl
   sudo tracer run -e exec -- sh -c 'ls | wc -l'        only the programs it runs";
 
+/// `tracer --version`: the version second, as scripts read it, then what tells two builds of one
+/// version apart: the git commit (`-dirty`: uncommitted changes) and the eBPF object's build ID.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TRACER_GIT_COMMIT"),
+    ", eBPF object ",
+    env!("TRACER_EBPF_BUILD_ID"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tracer",
-    version,
+    version = VERSION,
     about = "Watch tasks being born, exec'ing, renaming and dying, and every /proc/<n> lookup, live.",
     after_help = EXAMPLES,
     args_conflicts_with_subcommands = true,

@@ -16,6 +16,9 @@ use crate::{
 /// Environment variable naming the eBPF object that `tracer/build.rs` embeds.
 pub const EBPF_OBJECT_ENV: &str = "TRACER_EBPF_OBJECT";
 
+/// Environment variable giving `tracer --version`'s commit (`tracer/build.rs`).
+pub const GIT_COMMIT_ENV: &str = "TRACER_GIT_COMMIT";
+
 /// Paths of what `build` produced.
 pub struct Artifacts {
     pub ebpf_object: PathBuf,
@@ -100,8 +103,28 @@ pub fn userspace_cargo(ebpf_object: &PathBuf) -> Command {
     command
         .current_dir(workspace_root())
         .env(EBPF_OBJECT_ENV, ebpf_object)
+        .env(GIT_COMMIT_ENV, git_commit())
         // `cargo xtask` runs under cargo, whose toolchain override must not leak into this one.
         .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("RUSTC");
     command
+}
+
+/// The HEAD commit as `git rev-parse --short=12` names it, `-dirty` when tracked files have
+/// uncommitted changes, "unknown" without git. Computed here at every build, where
+/// `tracer/build.rs` alone would only notice some changes (it cannot watch the whole tree without
+/// rebuilding tracer for every edit anywhere).
+pub fn git_commit() -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .current_dir(workspace_root())
+            .args(args)
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else { return "unknown".to_owned() };
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_none_or(|status| !status.is_empty());
+    if dirty { format!("{commit}-dirty") } else { commit }
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod build;
 mod command;
+mod dist;
 mod fuzz;
 mod install;
 mod packages;
@@ -40,6 +41,14 @@ enum Task {
     Test(test::Options),
     /// Measure tracer's overhead, losses and costs against the untraced workload and bpftrace
     Bench(bench::Options),
+    /// Build the static binary, then write a tarball, a .deb, an OCI image and SHA256SUMS into
+    /// target/dist/
+    Dist {
+        /// Then test them as `cargo xtask test` does: lintian, the .deb in clean Debian 11, 12
+        /// and 13, the OCI image under podman.
+        #[arg(long)]
+        verify: bool,
+    },
     /// Fuzz the recording reader (nightly, libFuzzer) for a while
     Fuzz(fuzz::Options),
     /// Run the integration tests inside a VM booting Debian's stock 6.1 kernel
@@ -58,6 +67,7 @@ fn main() -> ExitCode {
         Task::Run { args } => run::run(&args),
         Task::Test(options) => test::test(&options),
         Task::Bench(options) => bench::bench(&options),
+        Task::Dist { verify } => dist::dist(verify),
         Task::Fuzz(options) => fuzz::fuzz(&options),
         Task::VmTest { args } => vm::vm_test(&args),
     };

@@ -6,7 +6,8 @@
 //!    eBPF object, as root, one at a time, on this machine's kernel;
 //! 4. the recording reader fuzzed for a minute (libFuzzer, nightly);
 //! 5. the same integration tests in a VM booting Debian's stock 6.1 kernel, where this machine
-//!    can run it; elsewhere, or with `--host-only`, the leg says it was skipped and why.
+//!    can run it; elsewhere, or with `--host-only`, the leg says it was skipped and why;
+//! 6. the packages of `cargo xtask dist`, installed where users install them ([`dist::verify`]).
 //!
 //! Every program and package the tests use is installed here, before they run; a test only
 //! checks that what it needs is there.
@@ -21,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use crate::{
     build::{self, Artifacts},
     command::{is_root, run, step, target_dir, workspace_root},
-    fuzz, packages, toolchain, vm,
+    dist, fuzz, packages, toolchain, vm,
 };
 
 #[derive(clap::Args)]
@@ -124,6 +125,13 @@ pub fn test(options: &Options) -> Result<()> {
         vm_leg(&artifacts)
     };
     legs.push(("VM leg (Debian 6.1 under qemu)", vm));
+
+    step("packages: lintian, the .deb in clean Debian 11, 12 and 13, the OCI image under podman");
+    let packaged = dist::verify::run(&artifacts);
+    legs.push((
+        "packages (tarball, .deb, OCI image)",
+        packaged.map_or_else(|error| Verdict::Failed(format!("{error:#}")), Verdict::Passed),
+    ));
 
     step("summary");
     let mut failed = 0;

@@ -197,7 +197,12 @@ fn exec_scratch_entries() -> u32 {
 }
 
 /// Hands freed heap (parsed BTF) back to the system, so it does not stay in tracer's RSS.
+/// glibc only: the static (musl) build has no malloc_trim, and its allocator gives freed memory
+/// back by itself.
 fn release_free_heap() {
     // SAFETY: malloc_trim only releases memory that is free.
-    unsafe { libc::malloc_trim(0) };
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0)
+    };
 }
