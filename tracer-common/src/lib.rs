@@ -147,6 +147,8 @@ pub struct EventHeader {
 pub mod fork_flags {
     /// `clone_flags` holds the flags seen by `task_newtask`.
     pub const CLONE_FLAGS_KNOWN: u32 = 1;
+    /// `exit_signal` was read from the child.
+    pub const EXIT_SIGNAL_KNOWN: u32 = 2;
 }
 
 /// A task created a task (`sched_process_fork`). The header is the creator.
@@ -159,7 +161,9 @@ pub struct ForkEvent {
     pub clone_flags: u64,
     /// [`fork_flags`].
     pub flags: u32,
-    pub _pad: u32,
+    /// The child's `exit_signal` (a C `int`): the signal its parent gets when it ends; -1 for a
+    /// thread, 0 for none. The kernel keeps it apart from the flags `task_newtask` sees.
+    pub exit_signal: u32,
     /// The child's TGID and TID in its own PID namespace.
     pub child_ns_tgid: u32,
     pub child_ns_tid: u32,
@@ -329,6 +333,7 @@ pub struct KernelOffsets {
     /// `pt_regs` offsets of the first two syscall arguments (x86-64: `di`, `si`).
     pub regs_arg0: u32,
     pub regs_arg1: u32,
+    pub task_exit_signal: u32,
 }
 
 /// What the kernel programs report, set by userspace before load.
@@ -378,7 +383,7 @@ mod tests {
         assert_eq!(size_of::<RenameEvent>(), 104);
         assert_eq!(size_of::<LookupEvent>(), 72 + 8 + LOOKUP_NAME_LEN);
         assert_eq!(size_of::<NamespaceEvent>(), 72 + 8 + 2 * 4 * namespace::KINDS);
-        assert_eq!(size_of::<KernelOffsets>(), 128);
+        assert_eq!(size_of::<KernelOffsets>(), 132);
         assert_eq!(size_of::<TracerSettings>(), 28);
         assert_eq!(size_of::<namespace::NamespaceOffsets>(), 4 * (18 + 2 * namespace::KINDS));
         assert_eq!(size_of::<CgroupFilter>(), 8 * container::ID_LEN + 4 * 8 + 8);

@@ -43,7 +43,7 @@ fn sample(kind: Kind) -> Event {
             child_tgid: 812,
             child_tid: 815,
             thread: true,
-            clone_flags: Some(CloneFlags(0x0001_0f00)),
+            clone_flags: Some(CloneFlags::with_exit_signal(0x0001_0f00, -1)),
             child_ns_tgid: Some(1),
             child_ns_tid: Some(4),
             child_namespaces: namespaces(),

@@ -228,7 +228,7 @@ fn layout_matches_the_documented_format() {
     let events = sample_events();
     let bytes = recording_bytes(&events);
     assert_eq!(bytes.get(..8), Some(&b"\x89TRACER\n"[..]));
-    assert_eq!(bytes.get(8..10), Some(&[5, 0][..]));
+    assert_eq!(bytes.get(8..10), Some(&[6, 0][..]));
     let (offsets, end) = layout(&events);
     assert_eq!(bytes.len() as u64, end);
     for &offset in &offsets {
@@ -330,10 +330,10 @@ fn header_problems_are_clear_errors() {
     assert!(open_bytes(&good).is_ok());
 
     let mut future = good.clone();
-    future[8] = 6;
+    future[8] = 7;
     assert_eq!(
         message(&future),
-        "some.file is a tracer recording in format version 6, but this tracer reads only versions 1 to 5"
+        "some.file is a tracer recording in format version 7, but this tracer reads only versions 1 to 6"
     );
 
     assert_eq!(

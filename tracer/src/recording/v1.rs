@@ -54,7 +54,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
                 thread: child_tgid == tgid,
                 clone_flags: match input.option("the clone flags")? {
                     false => None,
-                    true => Some(CloneFlags(input.varint("the clone flags")?)),
+                    true => Some(CloneFlags::flags(input.varint("the clone flags")?)),
                 },
                 child_ns_tgid: None,
                 child_ns_tid: None,

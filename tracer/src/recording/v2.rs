@@ -30,7 +30,8 @@ enum DetailV2 {
         child_tgid: u32,
         child_tid: u32,
         thread: bool,
-        clone_flags: Option<CloneFlags>,
+        // Before format 6, the flags alone (no exit signal).
+        clone_flags: Option<u64>,
     },
     Exec {
         filename: Text,
@@ -78,7 +79,7 @@ impl From<DetailV2> for Detail {
                 child_tgid,
                 child_tid,
                 thread,
-                clone_flags,
+                clone_flags: clone_flags.map(CloneFlags::flags),
                 child_ns_tgid: None,
                 child_ns_tid: None,
                 child_namespaces: NamespaceInodes::default(),
