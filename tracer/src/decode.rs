@@ -203,6 +203,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
                         &record.child_ns,
                     ),
                 },
+                child_start_ns: (record.child_start_ns != 0).then_some(record.child_start_ns),
             }
         }
         EventKind::Exec => exec(bytes)?,
@@ -234,6 +235,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         timestamp_ns: clock.wall_ns(header.timestamp_ns),
         cpu: header.cpu,
         tgid: header.tgid,
+        start_ns: (header.start_ns != 0).then_some(header.start_ns),
         tid: header.tid,
         ppid: header.ppid,
         comm: comm(&header.comm),

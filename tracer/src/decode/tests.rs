@@ -24,6 +24,7 @@ fn header(kind: EventKind) -> EventHeader {
         ns_tid: 4,
         pidns: 4026532500,
         cgroup_id: 7150,
+        start_ns: 5,
     }
 }
 
@@ -44,10 +45,12 @@ fn decodes_a_thread_fork() {
         _pad2: 0,
         parent_ns: [0; tracer_common::namespace::KINDS],
         child_ns: [0; tracer_common::namespace::KINDS],
+        child_start_ns: 5,
     };
     let event = decode(&bytes_of(&record), &CLOCK).unwrap();
     assert_eq!(event.timestamp_ns, 1_010);
     assert_eq!((event.tgid, event.tid, event.ppid, event.cpu), (812, 815, 1, 1));
+    assert_eq!(event.start_ns, Some(5), "on the timestamps' clock, without the wall-clock base");
     assert_eq!(event.comm, "bash");
     assert_eq!((event.place.ns_tgid, event.place.ns_tid, event.place.pidns), (Some(3), Some(4), Some(4026532500)));
     assert_eq!(
@@ -64,6 +67,7 @@ fn decodes_a_thread_fork() {
             child_ns_tgid: Some(3),
             child_ns_tid: Some(5),
             child_namespaces: NamespaceInodes::default(),
+            child_start_ns: Some(5),
         }
     );
 }
@@ -104,6 +108,7 @@ fn decodes_namespace_changes_and_a_clones_new_namespaces() {
         _pad2: 0,
         parent_ns: [5; KINDS],
         child_ns: [5; KINDS],
+        child_start_ns: 0,
     };
     fork.child_ns[kind::PID] = 4026532600;
     let Detail::Fork { child_namespaces, child_ns_tgid, .. } = decode(&bytes_of(&fork), &CLOCK).unwrap().detail else {

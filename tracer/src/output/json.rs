@@ -241,6 +241,7 @@ mod tests {
             timestamp_ns: 1_700_000_000_123_456_789,
             cpu: 1,
             tgid,
+            start_ns: Some(5_000_000_000),
             tid,
             ppid: 1,
             comm: "a \"q\"".into(),
@@ -269,7 +270,8 @@ mod tests {
         printer.print(&event).unwrap();
         assert_eq!(
             String::from_utf8(printer.out).unwrap(),
-            "{\"event\":\"lost\",\"ts\":\"1970-01-01T01:02:03.000456789Z\",\"cpu\":0,\"tgid\":9,\"tid\":9,\"ppid\":1,\
+            "{\"event\":\"lost\",\"ts\":\"1970-01-01T01:02:03.000456789Z\",\"cpu\":0,\"tgid\":9,\"start_ns\":9000000,\
+             \"tid\":9,\"ppid\":1,\
              \"comm\":\"sh\",\"uid\":0,\"count\":3,\"origin\":\"output\",\"source\":\"tp_btf\",\"ns_tgid\":9,\"ns_tid\":9,\
              \"pidns\":4026531836,\"cgroup_id\":1,\"cgroup\":\"/\",\"container\":null}\n"
         );

@@ -47,6 +47,7 @@ fn sample(kind: Kind) -> Event {
             child_ns_tgid: Some(1),
             child_ns_tid: Some(4),
             child_namespaces: namespaces(),
+            child_start_ns: Some(4_000_000_000),
         },
         Kind::Exec => Detail::Exec {
             filename: "/usr/bin/cat".into(),
@@ -86,6 +87,7 @@ fn sample(kind: Kind) -> Event {
         timestamp_ns: 1_700_000_000_123_456_789,
         cpu: 1,
         tgid: 812,
+        start_ns: Some(3_000_000_000),
         tid: 812,
         ppid: 1,
         comm: "sh".into(),

@@ -1,6 +1,6 @@
 //! Decoder of format versions 3 to 5 payloads, frozen: the postcard encoding of the event model
 //! as the releases that wrote them defined it (before fork's exit signal was kept beside its
-//! clone flags). postcard stores fields by position, so these types must never change; what
+//! clone flags, and before process start times). postcard stores fields by position, so these types must never change; what
 //! follows the event (format 4's chain and format 5's cgroup references) is read as it is for
 //! the current format, by [`super::references`].
 use serde::Deserialize;
@@ -128,6 +128,7 @@ impl From<DetailV5> for Detail {
                 child_ns_tgid,
                 child_ns_tid,
                 child_namespaces,
+                child_start_ns: None,
             },
             DetailV5::Exec {
                 filename,
@@ -182,6 +183,8 @@ pub fn decode(payload: &[u8], version: u16, known: &mut Known) -> Result<Event, 
         timestamp_ns: event.timestamp_ns,
         cpu: event.cpu,
         tgid: event.tgid,
+        // Process start times came with format 6.
+        start_ns: None,
         tid: event.tid,
         ppid: event.ppid,
         comm: event.comm,
