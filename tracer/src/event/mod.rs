@@ -28,7 +28,7 @@ use crate::text::Text;
 pub use kind::Source;
 pub use names::{CloneFlags, Signal};
 #[cfg(test)]
-pub use testing::{test_event, test_exec, test_fork};
+pub use testing::{test_event, test_exec, test_fork, test_start_ns};
 pub use time::rfc3339;
 use time::wall_time;
 
