@@ -141,12 +141,18 @@ pub struct EventHeader {
     pub pidns: u32,
     /// ID of the task's cgroup in the unified (v2) hierarchy (its directory's inode number).
     pub cgroup_id: u64,
+    /// CLOCK_BOOTTIME nanoseconds at which the task's process started (its thread group
+    /// leader's `start_boottime`); with `tgid`, it names one process for a boot. 0 when
+    /// unreadable.
+    pub start_ns: u64,
 }
 
 /// Bits of [`ForkEvent::flags`].
 pub mod fork_flags {
     /// `clone_flags` holds the flags seen by `task_newtask`.
     pub const CLONE_FLAGS_KNOWN: u32 = 1;
+    /// `exit_signal` was read from the child.
+    pub const EXIT_SIGNAL_KNOWN: u32 = 2;
 }
 
 /// A task created a task (`sched_process_fork`). The header is the creator.
@@ -159,7 +165,9 @@ pub struct ForkEvent {
     pub clone_flags: u64,
     /// [`fork_flags`].
     pub flags: u32,
-    pub _pad: u32,
+    /// The child's `exit_signal` (a C `int`): the signal its parent gets when it ends; -1 for a
+    /// thread, 0 for none. The kernel keeps it apart from the flags `task_newtask` sees.
+    pub exit_signal: u32,
     /// The child's TGID and TID in its own PID namespace.
     pub child_ns_tgid: u32,
     pub child_ns_tid: u32,
@@ -169,6 +177,8 @@ pub struct ForkEvent {
     pub _pad2: u32,
     pub parent_ns: [u32; namespace::KINDS],
     pub child_ns: [u32; namespace::KINDS],
+    /// When the child's process started (for a thread, the creator's process); 0 when unreadable.
+    pub child_start_ns: u64,
 }
 
 /// Bits of [`ExecEvent::flags`].
@@ -329,6 +339,7 @@ pub struct KernelOffsets {
     /// `pt_regs` offsets of the first two syscall arguments (x86-64: `di`, `si`).
     pub regs_arg0: u32,
     pub regs_arg1: u32,
+    pub task_exit_signal: u32,
 }
 
 /// What the kernel programs report, set by userspace before load.
@@ -370,15 +381,15 @@ mod tests {
     /// The kernel side and userspace must agree on these sizes byte for byte.
     #[test]
     fn record_sizes_are_pinned() {
-        assert_eq!(size_of::<EventHeader>(), 72);
-        assert_eq!(size_of::<ForkEvent>(), 72 + 24 + 16 + 2 * 4 * namespace::KINDS);
-        assert_eq!(size_of::<ExecEvent>(), 72 + 48 + COMM_LEN);
+        assert_eq!(size_of::<EventHeader>(), 80);
+        assert_eq!(size_of::<ForkEvent>(), 80 + 24 + 16 + 2 * 4 * namespace::KINDS + 8);
+        assert_eq!(size_of::<ExecEvent>(), 80 + 48 + COMM_LEN);
         assert_eq!(size_of::<ExecEvent>() % 8, 0, "records stay 8-byte aligned");
-        assert_eq!(size_of::<ExitEvent>(), 88);
-        assert_eq!(size_of::<RenameEvent>(), 104);
-        assert_eq!(size_of::<LookupEvent>(), 72 + 8 + LOOKUP_NAME_LEN);
-        assert_eq!(size_of::<NamespaceEvent>(), 72 + 8 + 2 * 4 * namespace::KINDS);
-        assert_eq!(size_of::<KernelOffsets>(), 128);
+        assert_eq!(size_of::<ExitEvent>(), 96);
+        assert_eq!(size_of::<RenameEvent>(), 112);
+        assert_eq!(size_of::<LookupEvent>(), 80 + 8 + LOOKUP_NAME_LEN);
+        assert_eq!(size_of::<NamespaceEvent>(), 80 + 8 + 2 * 4 * namespace::KINDS);
+        assert_eq!(size_of::<KernelOffsets>(), 132);
         assert_eq!(size_of::<TracerSettings>(), 28);
         assert_eq!(size_of::<namespace::NamespaceOffsets>(), 4 * (18 + 2 * namespace::KINDS));
         assert_eq!(size_of::<CgroupFilter>(), 8 * container::ID_LEN + 4 * 8 + 8);

@@ -10,7 +10,7 @@ use crate::{
     config::settings,
     maps::{EVENTS, LOST},
     place,
-    task::Who,
+    task::{self, Who},
 };
 
 /// Reserves a record, or counts it as lost when the ring buffer is full.
@@ -69,10 +69,12 @@ pub fn header<const BTF: bool>(kind: EventKind, source: HookSource, who: &Who, p
         ppid,
         &place::of::<BTF>(who.task, who.tgid, who.tid),
         place::cgroup_id::<BTF>(who.task),
+        task::process_start::<BTF>(who.task, crate::config::offsets()),
     )
 }
 
-/// [`header`] for a task whose place and cgroup are known already.
+/// [`header`] for a task whose place, cgroup and process start ([`task::process_start`]) are
+/// known already.
 #[inline(always)]
 pub fn header_at(
     kind: EventKind,
@@ -81,6 +83,7 @@ pub fn header_at(
     ppid: u32,
     place: &place::Place,
     cgroup_id: u64,
+    start_ns: u64,
 ) -> EventHeader {
     EventHeader {
         kind: kind as u32,
@@ -97,5 +100,6 @@ pub fn header_at(
         ns_tid: place.ns_tid,
         pidns: place.pidns,
         cgroup_id,
+        start_ns,
     }
 }

@@ -66,6 +66,15 @@ pub fn parent_tgid<const BTF: bool>(task: *const u8, offsets: &KernelOffsets) ->
     try_get::<_, BTF>(parent, offsets.task_tgid)
 }
 
+/// CLOCK_BOOTTIME ns at which the task's process started: its thread group leader's
+/// `start_boottime` (a thread's own start is not the process's; after a non-leader thread's
+/// exec the kernel hands it the old leader's). 0 when unreadable.
+#[inline(always)]
+pub fn process_start<const BTF: bool>(task: *const u8, offsets: &KernelOffsets) -> u64 {
+    let leader: *const u8 = get::<_, BTF>(task, offsets.task_group_leader);
+    get::<_, BTF>(leader, offsets.task_start_boottime)
+}
+
 /// A task's comm, aligned so that it can be compared as two words.
 #[derive(Clone, Copy)]
 #[repr(C, align(8))]

@@ -2,6 +2,7 @@
 //! them under tracer and assert the exact events they cause; benchmarks use them as load.
 use std::process::ExitCode;
 
+mod clones;
 mod container;
 mod hostile;
 mod lifecycle;
@@ -14,6 +15,7 @@ mod thread_exec;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("clones") => clones::run(&args[1..]),
         Some("hostile-names") => hostile::run(&args[1..]),
         Some("lifecycle") => lifecycle::run(&args[1..]),
         Some("pair") => pair::run(&args[1..]),
@@ -29,7 +31,7 @@ fn main() -> ExitCode {
         Some("true") => ExitCode::SUCCESS,
         _ => {
             eprintln!(
-                "usage: tracer-workload lifecycle\n       tracer-workload pair\n       tracer-workload signals [--exit N]\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload hostile-names DIR\n       tracer-workload ns-setns-thread | ns-unshare-uts | ns-clone-user | ns-report\n       tracer-workload container"
+                "usage: tracer-workload lifecycle\n       tracer-workload clones\n       tracer-workload pair\n       tracer-workload signals [--exit N]\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload hostile-names DIR\n       tracer-workload ns-setns-thread | ns-unshare-uts | ns-clone-user | ns-report\n       tracer-workload container"
             );
             ExitCode::from(2)
         }

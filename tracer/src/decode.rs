@@ -187,8 +187,13 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
                 child_tgid: record.child_tgid,
                 child_tid: record.child_tid,
                 thread: record.child_tgid == header.tgid,
-                clone_flags: (record.flags & fork_flags::CLONE_FLAGS_KNOWN != 0)
-                    .then_some(CloneFlags(record.clone_flags)),
+                clone_flags: (record.flags & fork_flags::CLONE_FLAGS_KNOWN != 0).then(|| {
+                    let exit_signal = match record.flags & fork_flags::EXIT_SIGNAL_KNOWN {
+                        0 => 0,
+                        _ => record.exit_signal as i32,
+                    };
+                    CloneFlags::with_exit_signal(record.clone_flags, exit_signal)
+                }),
                 child_ns_tgid: known(record.child_ns_tgid),
                 child_ns_tid: known(record.child_ns_tid),
                 child_namespaces: match record.ns_compared {
@@ -198,6 +203,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
                         &record.child_ns,
                     ),
                 },
+                child_start_ns: (record.child_start_ns != 0).then_some(record.child_start_ns),
             }
         }
         EventKind::Exec => exec(bytes)?,
@@ -229,6 +235,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         timestamp_ns: clock.wall_ns(header.timestamp_ns),
         cpu: header.cpu,
         tgid: header.tgid,
+        start_ns: (header.start_ns != 0).then_some(header.start_ns),
         tid: header.tid,
         ppid: header.ppid,
         comm: comm(&header.comm),

@@ -66,6 +66,8 @@ pub fn lost_event(count: u64, origin: LostOrigin) -> Event {
         timestamp_ns: Clock::wall_now_ns(),
         cpu: 0,
         tgid: std::process::id(),
+        // Not a task's event: nothing to join on.
+        start_ns: None,
         tid: std::process::id(),
         ppid: 0,
         comm: "tracer".into(),

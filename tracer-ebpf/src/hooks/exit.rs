@@ -56,6 +56,7 @@ fn on_exit<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource, has_gro
     let ppid = task::parent_tgid::<BTF>(task, offsets).unwrap_or(0);
     let cgroup_id = place::cgroup_id::<BTF>(who.task);
     let place = place::of::<BTF>(who.task, who.tgid, who.tid);
+    let start_ns = task::process_start::<BTF>(who.task, offsets);
     let group_dead = if has_group_dead {
         (unsafe { *args.add(1) } & 1) != 0
     } else {
@@ -70,7 +71,7 @@ fn on_exit<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource, has_gro
         return 0;
     }
     let Some(mut entry) = emit::reserve::<ExitEvent>() else { return 0 };
-    let header = emit::header_at(EventKind::Exit, source, &who, ppid, &place, cgroup_id);
+    let header = emit::header_at(EventKind::Exit, source, &who, ppid, &place, cgroup_id, start_ns);
     let lifetime_ns = header.timestamp_ns.saturating_sub(started);
     entry.write(ExitEvent {
         header,

@@ -106,6 +106,11 @@ fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i32 
     // against BTF again on every path that reaches it, which after the branches below made
     // this program take ten times as long to load.
     let ppid = task::parent_tgid::<BTF>(parent, offsets).unwrap_or(0);
+    // copy_process has set it by now (-1 for a thread, the creator's leader's with CLONE_PARENT):
+    // the flags `task_newtask` sees no longer carry it since Linux 5.3.
+    let exit_signal = task::try_get::<i32, BTF>(child, offsets.task_exit_signal);
+    let start_ns = task::process_start::<BTF>(who.task, offsets);
+    let child_start_ns = task::process_start::<BTF>(child, offsets);
     let cgroup_id = place::cgroup_id::<BTF>(who.task);
     let parent_place = place::of::<BTF>(parent, who.tgid, who.tid);
     let child_place = place::of::<BTF>(child, child_tgid, child_tid);
@@ -135,18 +140,20 @@ fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i32 
         let event = entry.as_mut_ptr();
         // SAFETY: `event` points at the reserved record, written field by field.
         unsafe {
-            (*event).header = emit::header_at(EventKind::Fork, source, &who, ppid, &parent_place, cgroup_id);
+            (*event).header = emit::header_at(EventKind::Fork, source, &who, ppid, &parent_place, cgroup_id, start_ns);
             (*event).child_tgid = child_tgid;
             (*event).child_tid = child_tid;
             (*event).clone_flags = clone_flags.unwrap_or(0);
-            (*event).flags = if clone_flags.is_some() { fork_flags::CLONE_FLAGS_KNOWN } else { 0 };
-            (*event)._pad = 0;
+            (*event).flags = if clone_flags.is_some() { fork_flags::CLONE_FLAGS_KNOWN } else { 0 }
+                | if exit_signal.is_ok() { fork_flags::EXIT_SIGNAL_KNOWN } else { 0 };
+            (*event).exit_signal = exit_signal.unwrap_or(0) as u32;
             (*event).child_ns_tgid = child_place.ns_tgid;
             (*event).child_ns_tid = child_place.ns_tid;
             (*event).ns_compared = u32::from(compared);
             (*event)._pad2 = 0;
             (*event).parent_ns = old;
             (*event).child_ns = new;
+            (*event).child_start_ns = child_start_ns;
         }
         emit::submit(entry);
     }

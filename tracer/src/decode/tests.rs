@@ -24,6 +24,7 @@ fn header(kind: EventKind) -> EventHeader {
         ns_tid: 4,
         pidns: 4026532500,
         cgroup_id: 7150,
+        start_ns: 5,
     }
 }
 
@@ -36,18 +37,20 @@ fn decodes_a_thread_fork() {
         child_tgid: 812,
         child_tid: 816,
         clone_flags: 0x0001_0900,
-        flags: fork_flags::CLONE_FLAGS_KNOWN,
-        _pad: 0,
+        flags: fork_flags::CLONE_FLAGS_KNOWN | fork_flags::EXIT_SIGNAL_KNOWN,
+        exit_signal: -1i32 as u32,
         child_ns_tgid: 3,
         child_ns_tid: 5,
         ns_compared: 0,
         _pad2: 0,
         parent_ns: [0; tracer_common::namespace::KINDS],
         child_ns: [0; tracer_common::namespace::KINDS],
+        child_start_ns: 5,
     };
     let event = decode(&bytes_of(&record), &CLOCK).unwrap();
     assert_eq!(event.timestamp_ns, 1_010);
     assert_eq!((event.tgid, event.tid, event.ppid, event.cpu), (812, 815, 1, 1));
+    assert_eq!(event.start_ns, Some(5), "on the timestamps' clock, without the wall-clock base");
     assert_eq!(event.comm, "bash");
     assert_eq!((event.place.ns_tgid, event.place.ns_tid, event.place.pidns), (Some(3), Some(4), Some(4026532500)));
     assert_eq!(
@@ -60,10 +63,11 @@ fn decodes_a_thread_fork() {
             child_tgid: 812,
             child_tid: 816,
             thread: true,
-            clone_flags: Some(CloneFlags(0x0001_0900)),
+            clone_flags: Some(CloneFlags::flags(0x0001_0900)),
             child_ns_tgid: Some(3),
             child_ns_tid: Some(5),
             child_namespaces: NamespaceInodes::default(),
+            child_start_ns: Some(5),
         }
     );
 }
@@ -97,13 +101,14 @@ fn decodes_namespace_changes_and_a_clones_new_namespaces() {
         child_tid: 900,
         clone_flags: 0,
         flags: 0,
-        _pad: 0,
+        exit_signal: 0,
         child_ns_tgid: 1,
         child_ns_tid: 1,
         ns_compared: 1,
         _pad2: 0,
         parent_ns: [5; KINDS],
         child_ns: [5; KINDS],
+        child_start_ns: 0,
     };
     fork.child_ns[kind::PID] = 4026532600;
     let Detail::Fork { child_namespaces, child_ns_tgid, .. } = decode(&bytes_of(&fork), &CLOCK).unwrap().detail else {

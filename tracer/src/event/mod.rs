@@ -28,7 +28,7 @@ use crate::text::Text;
 pub use kind::Source;
 pub use names::{CloneFlags, Signal};
 #[cfg(test)]
-pub use testing::{test_event, test_exec, test_fork};
+pub use testing::{test_event, test_exec, test_fork, test_start_ns};
 pub use time::rfc3339;
 use time::wall_time;
 
@@ -41,6 +41,10 @@ pub struct Event {
     pub cpu: u32,
     /// The task the event is about (see each [`Detail`] for which task that is).
     pub tgid: u32,
+    /// CLOCK_BOOTTIME ns at which that task's process started (its thread group leader's
+    /// start): with `tgid`, the name of one process for a boot, whatever PIDs are reused.
+    /// `None` for events no task caused (`lost`) and in recordings before format 6.
+    pub start_ns: Option<u64>,
     pub tid: u32,
     /// TGID of the task's parent process.
     pub ppid: u32,
@@ -77,6 +81,9 @@ pub enum Detail {
         child_ns_tid: Option<u32>,
         /// The child's namespaces that differ from the creator's, by kind (inode numbers).
         child_namespaces: NamespaceInodes,
+        /// When the child's process started (for a thread, the creator's process): with
+        /// `child_tgid`, the name of the child's process.
+        child_start_ns: Option<u64>,
     },
     /// The task replaced its program.
     Exec {

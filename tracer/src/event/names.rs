@@ -48,8 +48,11 @@ pub fn signal_name(signal: u32) -> String {
     }
 }
 
-/// Names of the flag bits of `clone_flags` (the low byte is the exit signal, not a flag).
-pub const CLONE_FLAGS: [(u64, &str); 24] = [
+/// Names of the flag bits of `clone_flags`, as `include/uapi/linux/sched.h` defines them. Since
+/// Linux 5.3 the flags hold no exit signal (the kernel keeps it apart, see [`CloneFlags`]), and
+/// clone3 may set `CLONE_NEWTIME` in the low byte, so no bit of it is read as a signal.
+pub const CLONE_FLAGS: [(u64, &str); 27] = [
+    (0x0000_0080, "CLONE_NEWTIME"),
     (0x0000_0100, "CLONE_VM"),
     (0x0000_0200, "CLONE_FS"),
     (0x0000_0400, "CLONE_FILES"),
@@ -74,6 +77,8 @@ pub const CLONE_FLAGS: [(u64, &str); 24] = [
     (0x2000_0000, "CLONE_NEWPID"),
     (0x4000_0000, "CLONE_NEWNET"),
     (0x8000_0000, "CLONE_IO"),
+    (0x1_0000_0000, "CLONE_CLEAR_SIGHAND"),
+    (0x2_0000_0000, "CLONE_INTO_CGROUP"),
 ];
 
 /// Names of the flags set in `flags`, in bit order.
@@ -120,24 +125,42 @@ pub fn signal_number(name: &str) -> Option<u32> {
     (1..=31).find(|&signal| signal_name(signal) == name).or_else(|| name.strip_prefix("SIG")?.parse().ok())
 }
 
-/// `clone_flags` as the kernel passed them; JSON lists their names: each flag bit set
-/// (`"CLONE_VM"`), the exit signal of the low byte (`"SIGCHLD"`), and any bits without a name as
-/// one hexadecimal string (`"0x200000000"`), so the list says everything the number does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CloneFlags(pub u64);
+/// How a task was created: `clone_flags` as `task_newtask` saw them, and the new task's exit
+/// signal, which the kernel keeps apart from the flags (`exit_signal`). JSON lists their names as
+/// `strace` shows them: each flag bit set (`"CLONE_VM"`), then the exit signal (`"SIGCHLD"` for a
+/// process, nothing for a thread or a child that signals nobody), then any bits without a name
+/// as one hexadecimal string (`"0x400000000"`), so the list says everything the numbers do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CloneFlags {
+    pub flags: u64,
+    /// The signal the parent gets when the child ends; 0 for none (a thread's `exit_signal` is
+    /// -1, shown as none too).
+    pub exit_signal: u32,
+}
 
-/// The low byte of `clone_flags`: the signal sent to the parent when the child exits.
+/// Largest exit signal clone and clone3 accept (`CSIGNAL`, the low byte of clone's flags).
 const CSIGNAL: u64 = 0xff;
 
 impl CloneFlags {
+    /// Flags without a known exit signal: what recordings before format 6 hold.
+    pub fn flags(flags: u64) -> Self {
+        Self { flags, exit_signal: 0 }
+    }
+
+    /// The flags and the child's `exit_signal` as the kernel holds it (an `int`): negative
+    /// values (a thread's -1) and values past `CSIGNAL` name no signal.
+    pub fn with_exit_signal(flags: u64, exit_signal: i32) -> Self {
+        let exit_signal = u32::try_from(exit_signal).ok().filter(|signal| u64::from(*signal) <= CSIGNAL).unwrap_or(0);
+        Self { flags, exit_signal }
+    }
+
     pub fn names(self) -> Vec<String> {
-        let mut names: Vec<String> = clone_flag_names(self.0).map(str::to_owned).collect();
-        let signal = (self.0 & CSIGNAL) as u32;
-        if signal != 0 {
-            names.push(signal_name(signal));
+        let mut names: Vec<String> = clone_flag_names(self.flags).map(str::to_owned).collect();
+        if self.exit_signal != 0 {
+            names.push(signal_name(self.exit_signal));
         }
-        let named = CLONE_FLAGS.iter().fold(CSIGNAL, |bits, (bit, _)| bits | bit);
-        let unnamed = self.0 & !named;
+        let named = CLONE_FLAGS.iter().fold(0, |bits, (bit, _)| bits | bit);
+        let unnamed = self.flags & !named;
         if unnamed != 0 {
             names.push(format!("{unnamed:#x}"));
         }
@@ -146,17 +169,17 @@ impl CloneFlags {
 
     /// The inverse of [`names`](Self::names).
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Self> {
-        let mut flags = 0;
+        let mut result = Self::default();
         for name in names {
-            flags |= match CLONE_FLAGS.iter().find(|(_, flag)| *flag == name) {
-                Some((bit, _)) => *bit,
-                None => match name.strip_prefix("0x") {
-                    Some(hex) => u64::from_str_radix(hex, 16).ok()?,
-                    None => u64::from(signal_number(name).filter(|signal| u64::from(*signal) <= CSIGNAL)?),
-                },
-            };
+            if let Some((bit, _)) = CLONE_FLAGS.iter().find(|(_, flag)| *flag == name) {
+                result.flags |= bit;
+            } else if let Some(hex) = name.strip_prefix("0x") {
+                result.flags |= u64::from_str_radix(hex, 16).ok()?;
+            } else {
+                result.exit_signal = signal_number(name).filter(|signal| u64::from(*signal) <= CSIGNAL)?;
+            }
         }
-        Some(Self(flags))
+        Some(result)
     }
 }
 
@@ -165,7 +188,7 @@ impl Serialize for CloneFlags {
         if serializer.is_human_readable() {
             self.names().serialize(serializer)
         } else {
-            serializer.serialize_u64(self.0)
+            (self.flags, self.exit_signal).serialize(serializer)
         }
     }
 }
@@ -177,7 +200,8 @@ impl<'de> Deserialize<'de> for CloneFlags {
             CloneFlags::from_names(names.iter().map(String::as_str))
                 .ok_or_else(|| serde::de::Error::custom(format!("unknown clone flag in {names:?}")))
         } else {
-            u64::deserialize(deserializer).map(CloneFlags)
+            let (flags, exit_signal) = <(u64, u32)>::deserialize(deserializer)?;
+            Ok(CloneFlags { flags, exit_signal })
         }
     }
 }
@@ -196,18 +220,51 @@ mod tests {
 
     #[test]
     fn names_thread_clone_flags() {
-        let names: Vec<_> = clone_flag_names(0x0001_0000 | 0x0800 | 0x0100 | 17).collect();
+        let names: Vec<_> = clone_flag_names(0x0001_0000 | 0x0800 | 0x0100).collect();
         assert_eq!(names, ["CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD"]);
     }
 
     #[test]
     fn clone_flags_list_every_bit_and_round_trip() {
-        let flags = CloneFlags(0x0001_0000 | 0x0800 | 0x0100 | 17 | 0x2_0000_0000);
+        let flags = CloneFlags::with_exit_signal(0x0001_0000 | 0x0800 | 0x0100 | 0x4_0000_0000, 17);
         let names = flags.names();
-        assert_eq!(names, ["CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD", "SIGCHLD", "0x200000000"]);
+        assert_eq!(names, ["CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD", "SIGCHLD", "0x400000000"]);
         assert_eq!(CloneFlags::from_names(names.iter().map(String::as_str)), Some(flags));
         let json = serde_json::to_string(&flags).unwrap();
         assert_eq!(serde_json::from_str::<CloneFlags>(&json).unwrap(), flags);
+        let bytes = postcard::to_allocvec(&flags).unwrap();
+        assert_eq!(postcard::from_bytes::<CloneFlags>(&bytes).unwrap(), flags);
+    }
+
+    /// What strace prints for each way of creating a task, from what the kernel holds.
+    #[test]
+    fn clone_flags_read_as_strace_shows_them() {
+        let shown = |flags: u64, exit_signal: i32| CloneFlags::with_exit_signal(flags, exit_signal).names();
+        // fork(): glibc's clone(CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD).
+        assert_eq!(shown(0x0120_0000, 17), ["CLONE_CHILD_CLEARTID", "CLONE_CHILD_SETTID", "SIGCHLD"]);
+        assert_eq!(shown(0x4100, 17), ["CLONE_VM", "CLONE_VFORK", "SIGCHLD"]);
+        // A thread's exit_signal is -1: no signal, as strace shows a pthread.
+        assert_eq!(shown(0x003d_0f00, -1).last().map(String::as_str), Some("CLONE_CHILD_CLEARTID"));
+        // clone3 with CLONE_NEWTIME (0x80) and no exit signal: a flag, never "SIG128".
+        assert_eq!(shown(0x80, 0), ["CLONE_NEWTIME"]);
+        assert_eq!(shown(0x80, 10), ["CLONE_NEWTIME", "SIGUSR1"]);
+        assert_eq!(shown(0x3_0000_0000, 0), ["CLONE_CLEAR_SIGHAND", "CLONE_INTO_CGROUP"]);
+        assert_eq!(shown(0, 64), ["SIGRTMIN+32"]);
+        assert_eq!(shown(0, 300), Vec::<String>::new(), "past CSIGNAL is no signal clone accepts");
+        // Every named bit names itself alone, and the names are the kernel's, each once.
+        for (bit, name) in CLONE_FLAGS {
+            assert_eq!(shown(bit, 0), [name]);
+        }
+        let all = CLONE_FLAGS.iter().fold(0, |bits, (bit, _)| bits | bit);
+        assert_eq!(all.count_ones() as usize, CLONE_FLAGS.len());
+    }
+
+    #[test]
+    fn clone_flag_names_read_back() {
+        assert_eq!(CloneFlags::from_names(["CLONE_NEWTIME"]), Some(CloneFlags::flags(0x80)));
+        assert_eq!(CloneFlags::from_names(["CLONE_VM", "SIGCHLD"]), Some(CloneFlags::with_exit_signal(0x100, 17)));
+        assert_eq!(CloneFlags::from_names(["SIG300"]), None);
+        assert_eq!(CloneFlags::from_names(["CLONE_NOPE"]), None);
     }
 
     #[test]

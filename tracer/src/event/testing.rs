@@ -16,6 +16,7 @@ pub fn test_event(tgid: u32, tid: u32, comm: &str, detail: Detail) -> Event {
         timestamp_ns: 3_723_000_456_789,
         cpu: 0,
         tgid,
+        start_ns: Some(test_start_ns(tgid)),
         tid,
         ppid: 1,
         comm: comm.into(),
@@ -43,7 +44,13 @@ pub fn test_fork(child_tgid: u32, child_tid: u32, thread: bool, clone_flags: Opt
         child_ns_tgid: Some(child_tgid),
         child_ns_tid: Some(child_tid),
         child_namespaces: NamespaceInodes::default(),
+        child_start_ns: Some(test_start_ns(child_tgid)),
     }
+}
+
+/// The start time [`test_event`] gives process `tgid`.
+pub fn test_start_ns(tgid: u32) -> u64 {
+    1_000_000 * u64::from(tgid)
 }
 
 /// An exec for tests: `filename` with `argv`, by root in `/`, nothing truncated.

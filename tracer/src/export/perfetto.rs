@@ -16,7 +16,7 @@ use super::{
     proto::{DebugAnnotation, ProcessDescriptor, ThreadDescriptor, TrackDescriptor, TrackEvent, track_event_type},
 };
 use crate::{
-    event::names::{clone_flag_names, signal_name},
+    event::{CloneFlags, names::signal_name},
     event::{Detail, Event, exit_status},
     tasks::{Coverage, End, Observed, ProcessKey, Start, TaskModel, ThreadKey},
     text::escape,
@@ -40,10 +40,27 @@ fn flow_id(child: ThreadKey) -> u64 {
 
 /// Activity the model does not keep, gathered while events are filed.
 enum Mark {
-    Fork { by: ThreadKey, child: ThreadKey, new_process: bool, child_tgid: u32, child_tid: u32, flags: Option<u64> },
-    Rename { thread: ThreadKey, old: String, new: String },
-    Lookup { thread: ThreadKey, name: String, target_tgid: Option<u32> },
-    Lost { count: u64 },
+    Fork {
+        by: ThreadKey,
+        child: ThreadKey,
+        new_process: bool,
+        child_tgid: u32,
+        child_tid: u32,
+        flags: Option<CloneFlags>,
+    },
+    Rename {
+        thread: ThreadKey,
+        old: String,
+        new: String,
+    },
+    Lookup {
+        thread: ThreadKey,
+        name: String,
+        target_tgid: Option<u32>,
+    },
+    Lost {
+        count: u64,
+    },
 }
 
 /// Builds a trace from a stream of events.
@@ -75,7 +92,7 @@ impl Export {
                     new_process: *child_tgid != event.tgid,
                     child_tgid: *child_tgid,
                     child_tid: *child_tid,
-                    flags: clone_flags.map(|flags| flags.0),
+                    flags: *clone_flags,
                 }
             }
             (Detail::Rename { old_comm, new_comm }, Some(observed)) => {
@@ -306,8 +323,7 @@ fn mark_event(ns: u64, mark: &Mark, packets: &mut Packets) {
             let mut args = vec![uint("child_tgid", *child_tgid), uint("child_tid", *child_tid)];
             args.push(flag("thread", !new_process));
             if let Some(flags) = flags {
-                let names: Vec<String> = clone_flag_names(*flags).map(str::to_owned).collect();
-                args.push(strings("clone_flags", &names));
+                args.push(strings("clone_flags", &flags.names()));
             }
             TrackEvent { flow_ids: vec![flow_id(*child)], ..instant(thread_uuid(*by), name, args) }
         }

@@ -101,6 +101,23 @@ fn a_reused_pid_gets_its_own_tracks_and_each_fork_a_flow() {
     assert_eq!(first.0, 100 + 5_000);
 }
 
+/// With forks and exits not in the stream (`-e exec`), only the start time tells the two
+/// processes that held PID 20 apart: still two tracks.
+#[test]
+fn a_reused_pid_whose_exit_went_unseen_gets_its_own_track_by_its_start_time() {
+    let exec = |ns, start_ns| Event {
+        start_ns: Some(start_ns),
+        ..at(ns, 20, 20, crate::event::test_exec("/bin/true", &["true"], 20))
+    };
+    let trace = export(&[exec(100, 7), exec(150, 7), exec(200, 190)]);
+    let tracks = trace
+        .packet
+        .iter()
+        .filter(|packet| packet.track_descriptor.as_ref().and_then(|track| track.process.as_ref()?.pid) == Some(20))
+        .count();
+    assert_eq!(tracks, 2, "two processes held PID 20");
+}
+
 #[test]
 fn exports_a_format_1_recording() {
     let reader = crate::recording::RecordingReader::open(std::path::Path::new(crate::tree::LIFECYCLE_V1)).unwrap();

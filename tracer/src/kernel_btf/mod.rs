@@ -275,6 +275,7 @@ impl KernelBtf {
             task_tgid: self.field_offset("task_struct", "tgid")?,
             task_real_parent: self.field_offset("task_struct", "real_parent")?,
             task_exit_code: self.field_offset("task_struct", "exit_code")?,
+            task_exit_signal: self.field_offset("task_struct", "exit_signal")?,
             task_start_boottime: self
                 .field_offset("task_struct", "start_boottime")
                 .or_else(|_| self.field_offset("task_struct", "real_start_time"))?,

@@ -241,6 +241,7 @@ mod tests {
             timestamp_ns: 1_700_000_000_123_456_789,
             cpu: 1,
             tgid,
+            start_ns: Some(5_000_000_000),
             tid,
             ppid: 1,
             comm: "a \"q\"".into(),
@@ -269,7 +270,8 @@ mod tests {
         printer.print(&event).unwrap();
         assert_eq!(
             String::from_utf8(printer.out).unwrap(),
-            "{\"event\":\"lost\",\"ts\":\"1970-01-01T01:02:03.000456789Z\",\"cpu\":0,\"tgid\":9,\"tid\":9,\"ppid\":1,\
+            "{\"event\":\"lost\",\"ts\":\"1970-01-01T01:02:03.000456789Z\",\"cpu\":0,\"tgid\":9,\"start_ns\":9000000,\
+             \"tid\":9,\"ppid\":1,\
              \"comm\":\"sh\",\"uid\":0,\"count\":3,\"origin\":\"output\",\"source\":\"tp_btf\",\"ns_tgid\":9,\"ns_tid\":9,\
              \"pidns\":4026531836,\"cgroup_id\":1,\"cgroup\":\"/\",\"container\":null}\n"
         );
@@ -277,13 +279,13 @@ mod tests {
 
     #[test]
     fn fork_lines_carry_thread_and_flag_names() {
-        let detail = crate::event::test_fork(812, 815, true, Some(CloneFlags(0x0001_0900 | 17)));
+        let detail = crate::event::test_fork(812, 815, true, Some(CloneFlags::with_exit_signal(0x0001_0900, -1)));
         let value = line(detail, 812, 812);
         assert_eq!(value["event"], "fork");
         assert_eq!(value["ts"], "2023-11-14T22:13:20.123456789Z");
         assert_eq!(value["comm"], "a \"q\"");
         assert_eq!(value["thread"], true);
-        assert_eq!(value["clone_flags"], serde_json::json!(["CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD", "SIGCHLD"]));
+        assert_eq!(value["clone_flags"], serde_json::json!(["CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD"]));
     }
 
     #[test]

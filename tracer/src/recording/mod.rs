@@ -11,6 +11,7 @@ mod stream;
 mod trailer;
 mod v1;
 mod v2;
+mod v5;
 mod wire;
 mod writer;
 
@@ -26,7 +27,7 @@ pub use trailer::{Losses, Trailer};
 pub use writer::RecordingWriter;
 
 /// The format version this code writes (and the newest it reads).
-pub const FORMAT_VERSION: u16 = 5;
+pub const FORMAT_VERSION: u16 = 6;
 /// The oldest format version this code reads.
 pub const OLDEST_READABLE_VERSION: u16 = 1;
 

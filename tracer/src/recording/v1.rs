@@ -54,11 +54,12 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
                 thread: child_tgid == tgid,
                 clone_flags: match input.option("the clone flags")? {
                     false => None,
-                    true => Some(CloneFlags(input.varint("the clone flags")?)),
+                    true => Some(CloneFlags::flags(input.varint("the clone flags")?)),
                 },
                 child_ns_tgid: None,
                 child_ns_tid: None,
                 child_namespaces: Default::default(),
+                child_start_ns: None,
             }
         }
         TAG_EXEC => {
@@ -116,6 +117,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
         timestamp_ns,
         cpu,
         tgid,
+        start_ns: None,
         tid,
         ppid,
         comm,

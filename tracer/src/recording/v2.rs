@@ -30,7 +30,8 @@ enum DetailV2 {
         child_tgid: u32,
         child_tid: u32,
         thread: bool,
-        clone_flags: Option<CloneFlags>,
+        // Before format 6, the flags alone (no exit signal).
+        clone_flags: Option<u64>,
     },
     Exec {
         filename: Text,
@@ -78,10 +79,11 @@ impl From<DetailV2> for Detail {
                 child_tgid,
                 child_tid,
                 thread,
-                clone_flags,
+                clone_flags: clone_flags.map(CloneFlags::flags),
                 child_ns_tgid: None,
                 child_ns_tid: None,
                 child_namespaces: NamespaceInodes::default(),
+                child_start_ns: None,
             },
             DetailV2::Exec {
                 filename,
@@ -140,6 +142,8 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
         timestamp_ns: event.timestamp_ns,
         cpu: event.cpu,
         tgid: event.tgid,
+        // Process start times came with format 6.
+        start_ns: None,
         tid: event.tid,
         ppid: event.ppid,
         comm: event.comm,
@@ -169,7 +173,7 @@ mod tests {
         let then = std::fs::read_to_string(FIXTURE_JSON).unwrap();
         assert_eq!(now.lines().count(), 25);
         assert_eq!(now.lines().count(), then.lines().count());
-        let added = ["ns_tgid", "ns_tid", "pidns", "cgroup_id", "cgroup", "container"];
+        let added = ["ns_tgid", "ns_tid", "pidns", "cgroup_id", "cgroup", "container", "start_ns"];
         for (now, then) in now.lines().zip(then.lines()) {
             let now: serde_json::Value = serde_json::from_str(now).unwrap();
             let then: serde_json::Value = serde_json::from_str(then).unwrap();
@@ -178,7 +182,7 @@ mod tests {
             }
             for (key, value) in now.as_object().unwrap() {
                 if then.get(key).is_none() {
-                    let fork_field = ["child_ns_tgid", "child_ns_tid"].contains(&key.as_str());
+                    let fork_field = ["child_ns_tgid", "child_ns_tid", "child_start_ns"].contains(&key.as_str());
                     let empty = value.is_null() || (key == "child_namespaces" && value == &serde_json::json!({}));
                     assert!(added.contains(&key.as_str()) || fork_field || key == "child_namespaces", "{key}");
                     assert!(empty, "field {key} of {now} is not known for version 2");

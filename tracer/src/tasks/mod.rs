@@ -8,6 +8,8 @@ mod lookup;
 mod model;
 
 #[cfg(test)]
+mod identity_tests;
+#[cfg(test)]
 mod tests;
 
 pub use ancestry::Ancestry;

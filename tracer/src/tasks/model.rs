@@ -5,7 +5,9 @@
 //! Entries are keyed by their order of first sight ([`ProcessKey`], [`ThreadKey`]), never by
 //! PID: a PID names a different process once the first one is gone. Live PIDs and TIDs map to
 //! the entries they name now; an event about a PID or TID the model does not know starts a new
-//! entry whose birth is unseen ([`Start::Unseen`]).
+//! entry whose birth is unseen ([`Start::Unseen`]). An event whose process start time
+//! (`start_ns`) differs from the live entry's names another process that reused the PID, even
+//! when neither the old one's exit nor the new one's fork was in the stream (`-e exec`).
 use foldhash::HashMap;
 
 use crate::event::{Detail, Event};
@@ -59,6 +61,9 @@ pub struct Exec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Process {
     pub tgid: u32,
+    /// When the kernel says it started (`start_ns`, CLOCK_BOOTTIME ns): with `tgid`, its
+    /// identity. `None` before format 6 and for tracer's own reports.
+    pub start_ns: Option<u64>,
     /// TGID of its parent as the kernel reported it when the process was first seen.
     pub ppid: u32,
     /// The process that created it (or, when its creation was not seen, the live process its
@@ -216,12 +221,13 @@ impl TaskModel {
         self.processes[process.0].last_seen_ns = ns;
         let mut observed = Observed { process, thread: subject, created: None };
         match &event.detail {
-            Detail::Fork { child_tgid, child_tid, .. } => {
+            Detail::Fork { child_tgid, child_tid, child_start_ns, .. } => {
                 let start = Start::Forked { ns, by: subject };
                 let child_process = if *child_tgid == event.tgid {
                     process
                 } else {
-                    self.new_process(*child_tgid, event.tgid, Some(process), start, ns, event.comm.to_string())
+                    let identity = (*child_tgid, *child_start_ns);
+                    self.new_process(identity, event.tgid, Some(process), start, ns, event.comm.to_string())
                 };
                 let child = self.new_thread(child_process, *child_tid, start, ns, event.comm.to_string());
                 observed.created = Some((child_process, child));
@@ -269,18 +275,26 @@ impl TaskModel {
     /// The live thread `tid` of process `event.tgid`, filed anew when the model does not know it.
     fn subject(&mut self, event: &Event, tid: u32) -> ThreadKey {
         if let Some(&thread) = self.live_threads.get(&tid) {
-            if self.processes[self.threads[thread.0].process.0].tgid == event.tgid {
+            let process = &self.processes[self.threads[thread.0].process.0];
+            if process.tgid == event.tgid && same_start(process.start_ns, event.start_ns) {
                 return thread;
             }
             // The TID names a task of another process now: the old one's end went unseen.
             self.live_threads.remove(&tid);
         }
         let ns = event.timestamp_ns;
-        let process = match self.live_processes.get(&event.tgid) {
-            Some(&process) => process,
-            None => {
+        let live = self.live_processes.get(&event.tgid).copied();
+        let process = match live {
+            Some(process) if same_start(self.processes[process.0].start_ns, event.start_ns) => {
+                let known = &mut self.processes[process.0].start_ns;
+                *known = known.or(event.start_ns);
+                process
+            }
+            // Unknown, or another process that reused the PID after the old one's unseen end.
+            _ => {
                 let parent = self.live_processes.get(&event.ppid).copied();
-                self.new_process(event.tgid, event.ppid, parent, Start::Unseen, ns, comm_before(event))
+                let identity = (event.tgid, event.start_ns);
+                self.new_process(identity, event.ppid, parent, Start::Unseen, ns, comm_before(event))
             }
         };
         self.new_thread(process, tid, Start::Unseen, ns, comm_before(event))
@@ -296,9 +310,10 @@ impl TaskModel {
         self.threads[thread.0].tid_after_exec = Some(tid);
     }
 
+    /// A process entry for (`tgid`, start time).
     fn new_process(
         &mut self,
-        tgid: u32,
+        (tgid, start_ns): (u32, Option<u64>),
         ppid: u32,
         parent: Option<ProcessKey>,
         start: Start,
@@ -308,6 +323,7 @@ impl TaskModel {
         let key = ProcessKey(self.processes.len());
         self.processes.push(Process {
             tgid,
+            start_ns,
             ppid,
             parent,
             children: Vec::new(),
@@ -344,6 +360,11 @@ impl TaskModel {
         self.live_threads.insert(tid, key);
         key
     }
+}
+
+/// Whether two process start times can be the same process's: unknown ones match anything.
+fn same_start(known: Option<u64>, seen: Option<u64>) -> bool {
+    known.zip(seen).is_none_or(|(known, seen)| known == seen)
 }
 
 /// The task's comm before `event`: an exec event carries the new one, and the old one apart.

@@ -123,3 +123,45 @@ fn lost_events_are_counted_and_belong_to_no_task() {
     assert_eq!(model.lost(), 7);
     assert_eq!(model.processes().count(), 0);
 }
+
+/// With exits not selected (`-e exec`), a PID reused by another process shows only in the start
+/// time its events carry: the two are two entries, each with its own programs.
+#[test]
+fn a_reused_pid_whose_end_went_unseen_is_a_new_process_by_its_start_time() {
+    let mut model = TaskModel::new();
+    let first = model.observe(&exec(100, 30, 30, 1, 30, "/bin/true", &["true"])).unwrap();
+    let again = model.observe(&exec(150, 30, 30, 1, 30, "/bin/true", &["true"])).unwrap();
+    assert_eq!(again.process, first.process, "the same start: the same process");
+    let reused = Event {
+        start_ns: Some(first_start(&model, first.process) + 1),
+        ..exec(200, 30, 30, 7, 30, "/bin/bash", &["bash"])
+    };
+    let second = model.observe(&reused).unwrap();
+    assert_ne!(second.process, first.process);
+    assert_ne!(second.thread, first.thread, "its TID names another task too");
+    let programs = |key| model.process(key).execs.iter().map(|exec| exec.filename.clone()).collect::<Vec<_>>();
+    assert_eq!(programs(first.process), ["/bin/true", "/bin/true"]);
+    assert_eq!(programs(second.process), ["/bin/bash"]);
+    assert_eq!(model.process(second.process).start_ns, reused.start_ns);
+    assert_eq!(model.process(second.process).ppid, 7);
+}
+
+fn first_start(model: &TaskModel, key: ProcessKey) -> u64 {
+    model.process(key).start_ns.expect("a start time")
+}
+
+/// A fork's child is known by the start time the fork reported: its own events join it, a
+/// thread's events join their process, and recordings without start times still file by PID.
+#[test]
+fn a_forked_child_is_joined_by_its_start_time() {
+    let mut model = TaskModel::new();
+    let forked = model.observe(&fork(100, 10, 10, 20, 20, "sh")).unwrap();
+    let (child, _) = forked.created.unwrap();
+    assert_eq!(model.process(child).start_ns, Some(crate::event::test_start_ns(20)));
+    let own = model.observe(&exec(120, 20, 20, 10, 20, "/bin/cc", &["cc"])).unwrap();
+    assert_eq!(own.process, child);
+    let thread = model.observe(&fork(130, 20, 20, 20, 21, "cc")).unwrap();
+    assert_eq!(thread.created.unwrap().0, child);
+    let unknown = Event { start_ns: None, ..exec(140, 20, 21, 10, 21, "/bin/as", &["as"]) };
+    assert_eq!(model.observe(&unknown).unwrap().process, child, "no start time: filed by PID");
+}

@@ -16,6 +16,7 @@ pub(crate) fn sample_events() -> Vec<Event> {
         timestamp_ns: 1_700_000_000_123_456_789,
         cpu: 3,
         tgid: 4242,
+        start_ns: Some(12_345),
         tid: 4243,
         ppid: 1,
         comm: "bash".into(),
@@ -45,9 +46,10 @@ pub(crate) fn sample_events() -> Vec<Event> {
         child_ns_tgid: None,
         child_ns_tid: None,
         child_namespaces: NamespaceInodes::default(),
+        child_start_ns: None,
     };
     vec![
-        base(plain_fork(5000, 5000, false, Some(CloneFlags(0x0120_0011)))),
+        base(plain_fork(5000, 5000, false, Some(CloneFlags::with_exit_signal(0x0120_0000, 17)))),
         base(plain_fork(4242, 5001, true, None)),
         base(Detail::Exec {
             filename: "/usr/bin/ls".into(),
@@ -101,10 +103,11 @@ pub(crate) fn sample_events() -> Vec<Event> {
             child_tgid: 5000,
             child_tid: 5000,
             thread: false,
-            clone_flags: Some(CloneFlags(0x1000_0011)),
+            clone_flags: Some(CloneFlags::with_exit_signal(0x1000_0000, 17)),
             child_ns_tgid: Some(1),
             child_ns_tid: None,
             child_namespaces: inodes(&[(NamespaceKind::Pid, 4026532501), (NamespaceKind::User, u32::MAX)]),
+            child_start_ns: Some(u64::MAX),
         }),
         placed(Detail::Namespace {
             how: NamespaceHow::Setns,
@@ -139,20 +142,28 @@ pub(crate) fn arb_detail() -> impl Strategy<Value = Detail> {
             any::<u32>(),
             any::<u32>(),
             any::<bool>(),
-            any::<Option<u64>>(),
+            any::<Option<(u64, u32)>>(),
             any::<(Option<u32>, Option<u32>)>(),
-            arb_inodes()
+            (arb_inodes(), any::<Option<u64>>())
         )
             .prop_map(
-                |(child_tgid, child_tid, thread, clone_flags, (child_ns_tgid, child_ns_tid), child_namespaces)| {
+                |(
+                    child_tgid,
+                    child_tid,
+                    thread,
+                    clone_flags,
+                    (child_ns_tgid, child_ns_tid),
+                    (child_namespaces, child_start_ns),
+                )| {
                     Detail::Fork {
                         child_tgid,
                         child_tid,
                         thread,
-                        clone_flags: clone_flags.map(CloneFlags),
+                        clone_flags: clone_flags.map(|(flags, exit_signal)| CloneFlags { flags, exit_signal }),
                         child_ns_tgid,
                         child_ns_tid,
                         child_namespaces,
+                        child_start_ns,
                     }
                 }
             ),
@@ -220,30 +231,31 @@ pub(crate) fn arb_event() -> impl Strategy<Value = Event> {
         proptest::option::of(arb_text()),
         proptest::option::of(arb_text()),
     );
-    (any::<u64>(), any::<u32>(), any::<[u32; 3]>(), arb_text(), any::<u32>(), arb_source(), arb_detail(), place)
-        .prop_map(
-            |(
-                timestamp_ns,
-                cpu,
-                [tgid, tid, ppid],
-                comm,
-                uid,
-                source,
-                detail,
-                ((ns_tgid, ns_tid, pidns), cgroup_id, cgroup, container),
-            )| Event {
-                timestamp_ns,
-                cpu,
-                tgid,
-                tid,
-                ppid,
-                comm,
-                uid,
-                source,
-                detail,
-                place: Place { ns_tgid, ns_tid, pidns, cgroup_id, cgroup, container },
-            },
-        )
+    let ids = (any::<[u32; 3]>(), any::<Option<u64>>());
+    (any::<u64>(), any::<u32>(), ids, arb_text(), any::<u32>(), arb_source(), arb_detail(), place).prop_map(
+        |(
+            timestamp_ns,
+            cpu,
+            ([tgid, tid, ppid], start_ns),
+            comm,
+            uid,
+            source,
+            detail,
+            ((ns_tgid, ns_tid, pidns), cgroup_id, cgroup, container),
+        )| Event {
+            timestamp_ns,
+            cpu,
+            tgid,
+            start_ns,
+            tid,
+            ppid,
+            comm,
+            uid,
+            source,
+            detail,
+            place: Place { ns_tgid, ns_tid, pidns, cgroup_id, cgroup, container },
+        },
+    )
 }
 
 /// `event` encoded as the first record of a file.
@@ -269,9 +281,10 @@ fn every_variant_round_trips() {
 fn encoding_is_compact() {
     let event = &sample_events()[0];
     // 9 timestamp + 1+2+2+1 ids + 5 comm + 2 uid + 1 kind + 2+2 child ids + 1 thread + 1+4 flags
+    // + 1 exit signal + 1 no child start + 1+2 start
     // + 1+1+1 no child ns ids, no child namespaces + 1 source + 6 unknown place fields + 1 no
     // cgroup reference
-    assert_eq!(encoded(event).len(), 44);
+    assert_eq!(encoded(event).len(), 49);
 }
 
 #[test]
@@ -301,9 +314,9 @@ fn strict_decoding() {
     // A boolean that is not 0 or 1 (`thread` of a fork).
     let fork = &sample_events()[1];
     let mut bytes = encoded(fork);
-    // Then the clone flags' absence byte, two absent child ns ids, no child namespaces, the
-    // source, six absent place fields and the cgroup reference.
-    let thread = bytes.len() - 13;
+    // Then the clone flags' absence byte, two absent child ns ids, no child namespaces, no
+    // child start, the source, six absent place fields and the cgroup reference.
+    let thread = bytes.len() - 14;
     assert_eq!(bytes[thread], 1);
     bytes[thread] = 2;
     assert!(matches!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::Postcard(_))));
@@ -313,9 +326,9 @@ fn strict_decoding() {
 fn huge_argument_count_does_not_allocate() {
     let exec = &sample_events()[3];
     let mut bytes = encoded(exec);
-    // timestamp (9), cpu, tgid (2), tid (2), ppid, comm (5), uid (2), kind, filename (1): then
-    // argv's count.
-    let count = 9 + 1 + 2 + 2 + 1 + 5 + 2 + 1 + 1;
+    // timestamp (9), cpu, tgid (2), start (3), tid (2), ppid, comm (5), uid (2), kind, filename
+    // (1): then argv's count.
+    let count = 9 + 1 + 2 + 3 + 2 + 1 + 5 + 2 + 1 + 1;
     assert_eq!(bytes[count], 0);
     let tail = bytes.split_off(count + 1);
     bytes.truncate(count);
@@ -455,16 +468,20 @@ fn chain_definitions_are_strict() {
         Err(CodecError::Postcard(reason)) if reason.contains("defined after")
     ));
     // A chain inside the event itself, as format 3 wrote it.
-    let mut old = BytesMut::new();
-    append_postcard(&exit_with(1, &chain_of(&[900, 1])), &mut old);
+    let exit = Event { start_ns: None, ..exit_with(1, &chain_of(&[900, 1])) };
+    let old = as_format_5(&exit);
     assert!(decode(&old, super::super::FORMAT_VERSION).is_err());
-    assert_eq!(decode(&old, 3), Ok(exit_with(1, &chain_of(&[900, 1]))));
+    assert_eq!(decode(&old, 3), Ok(exit));
 }
 
 #[test]
 fn cgroup_references_are_strict() {
     let samples = sample_events();
-    let placed = samples.iter().find(|event| event.place.container.is_some()).expect("a sample in a container");
+    // Not a fork: format 4 encoded fork's clone flags otherwise than today.
+    let placed = samples
+        .iter()
+        .find(|event| event.place.container.is_some() && matches!(event.detail, Detail::Namespace { .. }))
+        .expect("a sample in a container");
     let mut writer = Definitions::default();
     let mut first = BytesMut::new();
     encode(&mut placed.clone(), &mut writer, &mut first);
@@ -476,11 +493,29 @@ fn cgroup_references_are_strict() {
         Err(CodecError::Postcard(reason)) if reason == "cgroup 0 defined after a later one"
     ));
     // A cgroup path inside the event itself, as format 4 wrote it.
-    let mut old = BytesMut::new();
-    append_postcard(placed, &mut old);
+    let placed = Event { start_ns: None, ..placed.clone() };
+    let old = as_format_5(&placed);
+    assert!(decode(&old, 4).is_ok());
+    let mut now = BytesMut::new();
+    append_postcard(&placed, &mut now);
     assert!(matches!(
-        decode(&old, super::super::FORMAT_VERSION),
+        decode(&now, super::super::FORMAT_VERSION),
         Err(CodecError::Postcard(reason)) if reason == "a cgroup path inside the event"
     ));
-    assert_eq!(decode(&old, 4).as_ref(), Ok(placed));
+    assert_eq!(decode(&old, 4), Ok(placed));
+}
+
+/// `event` as postcard encoded it in formats 3 to 5, its references inside it: today's
+/// encoding without the process start, which came after `tgid` (only for events without one,
+/// and for kinds other than fork, whose clone flags changed too).
+fn as_format_5(event: &Event) -> BytesMut {
+    assert!(event.start_ns.is_none() && !matches!(event.detail, Detail::Fork { .. }));
+    let mut bytes = BytesMut::new();
+    append_postcard(event, &mut bytes);
+    let start = postcard::to_allocvec(&(event.timestamp_ns, event.cpu, event.tgid)).unwrap().len();
+    assert_eq!(bytes[start], 0, "an absent start time");
+    let tail = bytes.split_off(start + 1);
+    bytes.truncate(start);
+    bytes.unsplit(tail);
+    bytes
 }
