@@ -2,9 +2,7 @@
 //! the kernel for and what `strace -f` prints for the same calls: each flag by its kernel name,
 //! the exit signal read from the new task (`SIGCHLD` for a process, none for a thread), and
 //! clone3's `CLONE_NEWTIME` in the low byte as a flag, never as a signal. Once per hook type.
-mod common;
-
-use common::{Tracer, field, machine, one, report, run_workload};
+use crate::common::{Tracer, field, machine, one, report, run_workload};
 use serde_json::Value;
 
 fn check_clone_paths(hook: &str) {

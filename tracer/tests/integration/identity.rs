@@ -1,11 +1,9 @@
 //! Process identity: every event's `start_ns` is its process's start on the timestamps' clock,
 //! the instant `/proc/<pid>/stat` gives in clock ticks; a thread's events carry its process's
 //! start, and a fork's `child_start_ns` is what the child's own events carry. Once per hook type.
-mod common;
-
 use std::process::Command;
 
-use common::{Tracer, field, machine, one, report, run_workload};
+use crate::common::{Tracer, field, machine, one, report, run_workload};
 use serde_json::Value;
 
 /// Field 22 of `/proc/<pid>/stat` (the start time in clock ticks since boot), in nanoseconds.
