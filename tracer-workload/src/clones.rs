@@ -50,7 +50,7 @@ fn fork() -> i32 {
     pid
 }
 
-#[allow(deprecated)]
+#[allow(deprecated, reason = "libc deprecates vfork, and vfork is the clone path this tests")]
 fn vfork() -> i32 {
     // SAFETY: the child shares the parent's memory and stack until it leaves, so it leaves at
     // once without touching either.
@@ -106,7 +106,8 @@ fn clone3_with(flags: u64, exit_signal: u64) -> std::io::Result<i32> {
 fn pthread() -> i32 {
     let (sender, receiver) = std::sync::mpsc::channel();
     // SAFETY: gettid has no preconditions.
-    std::thread::spawn(move || sender.send(unsafe { libc::gettid() })).join().expect("the thread ran").ok();
+    let sent = std::thread::spawn(move || sender.send(unsafe { libc::gettid() })).join().expect("the thread ran");
+    sent.expect("the receiver is alive");
     receiver.recv().expect("the thread sent its tid")
 }
 
