@@ -105,9 +105,11 @@ pub fn remove_if_ours(path: &Path, file: &File) {
 fn create_temp(dir: &File) -> io::Result<(File, OsString)> {
     for _ in 0..TEMP_TRIES {
         let mut random = [0u8; 8];
+        // The system call, not libc's wrapper: the static (musl) build links no getrandom symbol,
+        // and its call through an unresolved entry jumped to address 0.
         // SAFETY: fills the 8-byte buffer.
-        let got = unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
-        if got != random.len() as isize {
+        let got = unsafe { libc::syscall(libc::SYS_getrandom, random.as_mut_ptr(), random.len(), 0) };
+        if got != random.len() as libc::c_long {
             return Err(io::Error::other("no random bytes for a temporary name (getrandom failed)"));
         }
         let name = OsString::from(format!(".tracer-{:016x}.tmp", u64::from_ne_bytes(random)));
