@@ -5,13 +5,14 @@
 //! in rounds; each round runs every configuration of a storm once, in an order rotated each
 //! round, so slow drifts of the machine hit every configuration alike. Configurations:
 //! `untraced`, `floor` (tracer's hooks with programs that return at once), `tracer-record`
-//! (recording every event to a file), `tracer-comm-miss` (recording with a `--comm` filter
-//! nothing matches), `bpftrace` (a script on the sched tracepoints printing the same facts to a
+//! (recording every event to a file), `tracer-static-record` (the same with the static musl
+//! build the packages ship; `--no-static` leaves it out), `tracer-comm-miss` (recording with a
+//! `--comm` filter nothing matches), `bpftrace` (a script on the sched tracepoints printing the same facts to a
 //! file) and `forkstat` (the proc connector tool); a peer that cannot be had is reported as not
 //! run, with the reason. Storms whose figures are still noisy after the first rounds get more,
 //! up to a cap. Then, with the kernel's BPF run-time statistics on, one run per storm of the floor
 //! and of tracer measures each hook's cost. Each of the first rounds also measures
-//! start-to-first-event for tracer and bpftrace. At the end, replay speed is measured on a
+//! start-to-first-event for tracer (both builds) and bpftrace. At the end, replay speed is measured on a
 //! recording and on a hostile file.
 //!
 //! Results: the tables on stdout, `target/bench/results.json` and `target/bench/README-figures.md`;
@@ -86,6 +87,9 @@ pub struct Options {
     /// Leave forkstat out even when it is installed.
     #[arg(long)]
     no_forkstat: bool,
+    /// Leave out the static (musl) build of tracer (`tracer-static-record` and its start-up).
+    #[arg(long)]
+    no_static: bool,
     /// Skip the per-hook cost runs.
     #[arg(long)]
     no_hook_costs: bool,
@@ -141,6 +145,12 @@ pub fn bench(options: &Options) -> Result<()> {
 
     let artifacts = build::build()?;
     let tracer_floor = floor::build()?;
+    // A static build that cannot be had (no rustup, no musl target offline) costs its rows, not
+    // the whole bench: the glibc figures are still worth having.
+    let tracer_static = match options.no_static {
+        true => Err("left out (--no-static)".to_owned()),
+        false => crate::dist::static_tracer(&artifacts).map_err(|error| format!("not built: {error:#}")),
+    };
     let out_dir = target_dir().join("bench");
     let scratch = out_dir.join("scratch");
     fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
@@ -151,6 +161,13 @@ pub fn bench(options: &Options) -> Result<()> {
     step(format!("forkstat: {}", forkstat.status));
     let mut configs = vec![Config::Untraced, Config::Floor, Config::TracerRecord, Config::TracerCommMiss];
     let mut not_run = Vec::new();
+    match &tracer_static {
+        Ok(_) => configs.push(Config::TracerStaticRecord),
+        Err(why) => {
+            step(format!("static tracer: {why}"));
+            not_run.push((Config::TracerStaticRecord, why.clone()));
+        }
+    }
     for (config, peer) in [(Config::Bpftrace, &bpftrace), (Config::Forkstat, &forkstat)] {
         match peer.path {
             Some(_) => configs.push(config),
@@ -160,6 +177,7 @@ pub fn bench(options: &Options) -> Result<()> {
     let peer_statuses = vec![("bpftrace", bpftrace.status.clone()), ("forkstat", forkstat.status.clone())];
     let tools = Tools {
         tracer: artifacts.tracer,
+        tracer_static: tracer_static.ok(),
         tracer_floor,
         workload: artifacts.workload,
         bpftrace: bpftrace.path,
@@ -184,7 +202,7 @@ pub fn bench(options: &Options) -> Result<()> {
     let began = Instant::now();
     let mut records = Vec::new();
     let mut disturbances = Vec::new();
-    let mut startups = [Startup::default(), Startup::default()];
+    let mut startups: [Startup; 3] = Default::default();
     let rounds = Rounds { base: options.rounds, max: options.max_rounds, noise: options.noise };
     for round in 0..rounds.max {
         let storms_now: Vec<Storm> = if round < rounds.base {
@@ -300,41 +318,42 @@ fn cgroup_for_storms(path: &Path) -> Result<PathBuf> {
 /// floor or of tracer to untraced, or of tracer's own cost over the floor, is wider than
 /// ± `noise`.
 fn noisy(records: &[Record], storm: &Storm, configs: &[Config], noise: f64) -> bool {
-    let mut samples: Vec<Vec<f64>> = [Config::Floor, Config::TracerRecord, Config::TracerCommMiss]
-        .into_iter()
-        .filter(|config| configs.contains(config))
-        .map(|config| summary::paired_ratios(records, storm, config))
-        .collect();
+    let mut samples: Vec<Vec<f64>> =
+        [Config::Floor, Config::TracerRecord, Config::TracerStaticRecord, Config::TracerCommMiss]
+            .into_iter()
+            .filter(|config| configs.contains(config))
+            .map(|config| summary::paired_ratios(records, storm, config))
+            .collect();
     for config in [Config::TracerRecord, Config::TracerCommMiss] {
         samples.push(summary::paired_differences(records, storm, config, Config::Floor));
     }
     samples.iter().filter_map(|values| Summary::of(values)).any(|summary| summary.half_width > noise)
 }
 
-/// One start-to-first-event sample of tracer and, when it is there, of bpftrace.
-fn measure_startups(tools: &Tools, startups: &mut [Startup; 2]) {
-    for (index, bpftrace) in [false, true].into_iter().enumerate() {
-        if bpftrace && tools.bpftrace.is_none() {
+/// One start-to-first-event sample of each tool that is there.
+fn measure_startups(tools: &Tools, startups: &mut [Startup; 3]) {
+    for (index, tool) in startup::Tool::ALL.into_iter().enumerate() {
+        if !tool.available(tools) {
             continue;
         }
-        let name = if bpftrace { "bpftrace" } else { "tracer" };
-        match startup::measure(tools, bpftrace) {
+        let name = tool.name();
+        match startup::measure(tools, tool) {
             Ok(sample) => {
                 let ready = sample.ready_ns.unwrap_or(0);
                 let first = sample.first_event_ns;
                 eprintln!(
-                    "    {name:<8} start-to-first-event {:.0} ms (ready after {:.0} ms)",
+                    "    {name:<13} start-to-first-event {:.0} ms (ready after {:.0} ms)",
                     first as f64 / 1e6,
                     ready as f64 / 1e6
                 );
                 startups[index].samples.push((ready, first));
                 if let Some(problem) = sample.problem {
-                    eprintln!("    {name:<8} PROBLEM: {problem}");
+                    eprintln!("    {name:<13} PROBLEM: {problem}");
                     startups[index].errors.push(problem);
                 }
             }
             Err(error) => {
-                eprintln!("    {name:<8} start-to-first-event: FAILED: {error:#}");
+                eprintln!("    {name:<13} start-to-first-event: FAILED: {error:#}");
                 startups[index].errors.push(format!("{error:#}"));
             }
         }

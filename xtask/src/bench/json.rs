@@ -7,6 +7,7 @@ use super::{
     count::Counts,
     results::Results,
     run_parts,
+    startup::Tool,
     stats::Summary,
     summary::{self, HOOK_CONFIGS},
 };
@@ -102,8 +103,8 @@ pub fn to_json(results: &Results) -> Value {
                 "ns_per_run": row.ns_per_run(index),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "start_to_first_event": (["tracer", "bpftrace"]).iter().enumerate().map(|(index, name)| json!({
-            "tool": name,
+        "start_to_first_event": Tool::ALL.iter().enumerate().map(|(index, tool)| json!({
+            "tool": tool.name(),
             "samples_ns": results.startups[index].samples.iter().map(|&(ready, first)| json!({"ready": ready, "first_event": first})).collect::<Vec<_>>(),
             "ready_ms_median": results.startup_summary(index).map(|s| s.0),
             "first_event_ms_median": results.startup_summary(index).map(|s| s.1),

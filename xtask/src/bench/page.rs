@@ -59,6 +59,7 @@ fn options_line(options: &Options) -> String {
     for (set, flag) in [
         (options.no_bpftrace, "--no-bpftrace"),
         (options.no_forkstat, "--no-forkstat"),
+        (options.no_static, "--no-static"),
         (options.no_hook_costs, "--no-hook-costs"),
     ] {
         if set {

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use super::{
     results::{Results, Target},
     run_parts::{self, Config},
+    startup::Tool,
     summary::{self, Breakdown, Row},
     tables,
 };
@@ -121,7 +122,7 @@ impl Results {
                 record.result.error.as_deref().unwrap_or("")
             );
         }
-        for (index, name) in ["tracer", "bpftrace"].into_iter().enumerate() {
+        for (index, name) in Tool::ALL.map(Tool::name).into_iter().enumerate() {
             if let Some(error) = self.startups[index].errors.first() {
                 let _ = writeln!(
                     text,
@@ -216,8 +217,8 @@ impl Results {
         let _ = writeln!(text, "{}", tables::hook_table(&summary::hook_rows(&self.hook_records, &self.storms)));
         let _ = writeln!(text, "Start to first event:\n");
         text.push_str(&legend(
-            "The tool is spawned streaming live to a pipe (`tracer --json`; bpftrace's script on \
-             stdout), then `/bin/true` runs every ~2 ms until the first event line arrives; measured \
+            "The tool is spawned streaming live to a pipe (`tracer --json`, the glibc build \
+             and the static one; bpftrace's script on stdout), then `/bin/true` runs every ~2 ms until the first event line arrives; measured \
              from the tool's spawn.",
         ));
         let _ = writeln!(text, "{}", tables::startup_table(self));
@@ -284,7 +285,8 @@ impl Results {
              (`one`) or from one pinned worker per CPU (`all`). Configurations: `untraced`; `floor` \
              (tracer built with programs that return at once, `target/bench/tracer-floor`: the very \
              hooks tracer attaches on this kernel, doing nothing); `tracer-record` (`tracer -o FILE -q`, \
-             every event recorded); `tracer-comm-miss` (the same with `--comm {}`, which matches \
+             every event recorded); `tracer-static-record` (the same, run by the static musl build \
+             the packages ship); `tracer-comm-miss` (the same with `--comm {}`, which matches \
              nothing); `bpftrace` (a script on `sched:sched_process_{{fork,exec,exit}}` printing pid, \
              tid, ppid, comm and child pid or exit code, stdout to a file); `forkstat` (`forkstat -e \
              fork,exec,exit,clone`, the proc connector, stdout to a file). Every round runs every \

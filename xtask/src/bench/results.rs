@@ -38,8 +38,8 @@ pub struct Results {
     pub hook_records: Vec<Record>,
     /// How the per-hook costs were measured, or why they were not.
     pub hooks_status: String,
-    /// tracer's, then bpftrace's.
-    pub startups: [Startup; 2],
+    /// By [`super::startup::Tool::ALL`]: tracer's, bpftrace's, the static tracer's.
+    pub startups: [Startup; 3],
     pub elapsed: Duration,
     /// Load averages before the first round and after the last.
     pub load: (String, String),

@@ -28,6 +28,8 @@ pub enum Config {
     /// tracer's hooks with programs that return at once (`target/bench/tracer-floor`).
     Floor,
     TracerRecord,
+    /// tracer-record's command line run by the static (musl) build, the one the packages ship.
+    TracerStaticRecord,
     TracerCommMiss,
     Bpftrace,
     Forkstat,
@@ -35,10 +37,11 @@ pub enum Config {
 
 impl Config {
     /// Every configuration, in the report's order.
-    pub const ALL: [Config; 6] = [
+    pub const ALL: [Config; 7] = [
         Config::Untraced,
         Config::Floor,
         Config::TracerRecord,
+        Config::TracerStaticRecord,
         Config::TracerCommMiss,
         Config::Bpftrace,
         Config::Forkstat,
@@ -49,6 +52,7 @@ impl Config {
             Config::Untraced => "untraced",
             Config::Floor => "floor",
             Config::TracerRecord => "tracer-record",
+            Config::TracerStaticRecord => "tracer-static-record",
             Config::TracerCommMiss => "tracer-comm-miss",
             Config::Bpftrace => "bpftrace",
             Config::Forkstat => "forkstat",
@@ -57,13 +61,15 @@ impl Config {
 
     /// tracer itself, reporting events (not the floor).
     pub fn is_tracer(self) -> bool {
-        matches!(self, Config::TracerRecord | Config::TracerCommMiss)
+        matches!(self, Config::TracerRecord | Config::TracerStaticRecord | Config::TracerCommMiss)
     }
 }
 
 /// What the bench drives.
 pub struct Tools {
     pub tracer: PathBuf,
+    /// The static (musl) build of tracer, when it could be built.
+    pub tracer_static: Option<PathBuf>,
     /// tracer embedding the floor object.
     pub tracer_floor: PathBuf,
     pub workload: PathBuf,

@@ -68,7 +68,13 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, hooks: bool, result: 
             command
         }
         _ => {
-            let binary = if config == Config::Floor { &tools.tracer_floor } else { &tools.tracer };
+            let binary = match config {
+                Config::Floor => &tools.tracer_floor,
+                Config::TracerStaticRecord => {
+                    tools.tracer_static.as_ref().context("the static tracer is not available")?
+                }
+                _ => &tools.tracer,
+            };
             let mut command = Command::new(binary);
             command.arg("-o").arg(&recording).args(["--force", "-q"]).stdout(Stdio::null());
             if config == Config::TracerCommMiss {

@@ -1,6 +1,8 @@
-//! Start-to-first-event of tracer and bpftrace: the tool is spawned streaming live to a pipe,
-//! then `/bin/true` runs every couple of milliseconds until the first event line arrives.
+//! Start-to-first-event of tracer (glibc and static builds) and bpftrace: the tool is spawned
+//! streaming live to a pipe, then `/bin/true` runs every couple of milliseconds until the first
+//! event line arrives.
 use std::{
+    path::PathBuf,
     process::{Command, Stdio},
     time::Instant,
 };
@@ -13,20 +15,59 @@ use super::{
     run_parts::{READY_TIMEOUT, STOP_TIMEOUT, Tools, tail},
 };
 
+/// A tool whose start-up is measured; its position in [`Tool::ALL`] indexes the samples.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Tracer,
+    Bpftrace,
+    /// Appended, not placed beside tracer, so the first two entries keep their index in
+    /// `results.json` across versions of the bench.
+    TracerStatic,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 3] = [Tool::Tracer, Tool::Bpftrace, Tool::TracerStatic];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Tracer => "tracer",
+            Tool::Bpftrace => "bpftrace",
+            Tool::TracerStatic => "tracer-static",
+        }
+    }
+
+    /// The start-up table's label: the command measured.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tool::Tracer => "tracer --json",
+            Tool::Bpftrace => "bpftrace",
+            Tool::TracerStatic => "tracer-static --json",
+        }
+    }
+
+    /// The binary to run, or `None` when it could not be had.
+    fn binary(self, tools: &Tools) -> Option<&PathBuf> {
+        match self {
+            Tool::Tracer => Some(&tools.tracer),
+            Tool::Bpftrace => tools.bpftrace.as_ref(),
+            Tool::TracerStatic => tools.tracer_static.as_ref(),
+        }
+    }
+
+    pub fn available(self, tools: &Tools) -> bool {
+        self.binary(tools).is_some()
+    }
+}
+
 /// Start-to-first-event: spawns the tool streaming live to a pipe, then `/bin/true` every couple
 /// of milliseconds until the first event line arrives, then stops the tool with SIGINT.
-pub fn measure(tools: &Tools, bpftrace: bool) -> Result<StartupSample> {
-    let mut command = match bpftrace {
-        true => {
-            let mut command = Command::new(tools.bpftrace.as_ref().context("bpftrace is not available")?);
-            command.arg(tools.script());
-            command
-        }
-        false => {
-            let mut command = Command::new(&tools.tracer);
-            command.arg("--json");
-            command
-        }
+pub fn measure(tools: &Tools, tool: Tool) -> Result<StartupSample> {
+    let name = tool.name();
+    let bpftrace = tool == Tool::Bpftrace;
+    let mut command = Command::new(tool.binary(tools).with_context(|| format!("{name} is not available"))?);
+    match bpftrace {
+        true => command.arg(tools.script()),
+        false => command.arg("--json"),
     };
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();
@@ -45,7 +86,6 @@ pub fn measure(tools: &Tools, bpftrace: bool) -> Result<StartupSample> {
     let reaped = process::reap(&child, STOP_TIMEOUT)?;
     let out_lines = stdout.finish_timed();
     let err_lines = stderr.finish_timed();
-    let name = if bpftrace { "bpftrace" } else { "tracer" };
     let problem = reaped.killed.then(|| {
         format!(
             "{name} did not exit within {} s of SIGINT and was killed; it had written {} lines on stdout",

@@ -4,6 +4,7 @@ use std::fmt::Write;
 use super::{
     results::{Results, Target},
     run_parts::Config,
+    startup::Tool,
     stats::Summary,
     summary::{Breakdown, HOOK_CONFIGS, HookRow, Row},
 };
@@ -207,7 +208,7 @@ pub fn startup_table(results: &Results) -> String {
         ["tool", "ready ms (median)", "first event ms (median)", "first event min–max", "starts", "problems"]
             .map(str::to_owned),
     ];
-    for (index, name) in ["tracer --json", "bpftrace"].into_iter().enumerate() {
+    for (index, name) in Tool::ALL.map(Tool::label).into_iter().enumerate() {
         let failed = results.startups[index].errors.len();
         if let Some((ready, first, lo, hi, n)) = results.startup_summary(index) {
             table.push([
