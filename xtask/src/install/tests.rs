@@ -53,8 +53,14 @@ fn installs_a_tree_that_systemd_man_and_the_shells_accept() {
     };
     let (binary, mode) = installed("bin/tracer");
     assert_eq!(mode, 0o755);
+    // The installed binary is the built one: the same version, commit and eBPF object.
     let version = output(Command::new(&binary).arg("--version"));
-    assert_eq!(String::from_utf8_lossy(&version.stdout), format!("tracer {}\n", env!("CARGO_PKG_VERSION")));
+    let built = output(Command::new(&tracer).arg("--version"));
+    assert_eq!(String::from_utf8_lossy(&version.stdout), String::from_utf8_lossy(&built.stdout));
+    assert!(
+        String::from_utf8_lossy(&version.stdout).starts_with(&format!("tracer {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{version:?}"
+    );
 
     for page in ["tracer", "tracer-run", "tracer-replay", "tracer-tree", "tracer-export", "tracer-probes"] {
         let (path, mode) = installed(&format!("share/man/man1/{page}.1"));
