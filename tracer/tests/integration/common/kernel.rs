@@ -86,6 +86,110 @@ pub fn tp_btf(tracepoint: &str) -> Offer {
     checked("tp_btf", &format!("tp_btf on {tracepoint}"), offer)
 }
 
+/// tp_btf on `tracepoint` for a program that calls `bpf_get_current_task_btf` (Linux 5.11+), as
+/// tracer's tp_btf fork, exec and exit programs do to read the current task with plain loads.
+pub fn tp_btf_task_btf(tracepoint: &str) -> Offer {
+    let offer = match btf_id(&format!("btf_trace_{tracepoint}"), BtfKind::Typedef) {
+        Err(reason) => Offer::Refused { reason, evidence: tracepoint.to_owned() },
+        Ok(id) => match load_and_attach(
+            bpf_prog_type::BPF_PROG_TYPE_TRACING,
+            bpf_attach_type::BPF_TRACE_RAW_TP as u32,
+            id,
+            None,
+            &CALLS_GET_CURRENT_TASK_BTF,
+        ) {
+            Ok(()) => Offer::Offered,
+            Err((call, error)) => Offer::Refused {
+                reason: format!(
+                    "a tp_btf program on {tracepoint} calling bpf_get_current_task_btf: {call} failed: {error}"
+                ),
+                evidence: error.to_string(),
+            },
+        },
+    };
+    checked("tp_btf", &format!("bpf_get_current_task_btf in tp_btf on {tracepoint}"), offer)
+}
+
+/// `bpf_loop` (Linux 5.17+), which tracer's tp_btf exec program walks the working directory
+/// with: a program that calls it with a callback, loaded (not attached).
+pub fn bpf_loop() -> Offer {
+    match load(bpf_prog_type::BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, &CALLS_BPF_LOOP) {
+        Ok(_) => Offer::Offered,
+        Err(error) => Offer::Refused {
+            reason: format!("a program calling bpf_loop: BPF_PROG_LOAD failed: {error}"),
+            evidence: error.to_string(),
+        },
+    }
+}
+
+/// `bpf_task_pt_regs` on `bpf_get_current_task_btf` (Linux 5.15+) in a program of `hook`'s type
+/// (`fentry`, `kprobe`), loaded (not attached): how tracer's fentry and kprobe namespace programs
+/// read the syscall number from the task's saved registers.
+pub fn task_pt_regs(hook: &str) -> Offer {
+    let loaded = match hook {
+        "fentry" => btf_id("switch_task_namespaces", BtfKind::Func).map_err(io::Error::other).and_then(|id| {
+            load(
+                bpf_prog_type::BPF_PROG_TYPE_TRACING,
+                bpf_attach_type::BPF_TRACE_FENTRY as u32,
+                id,
+                &CALLS_TASK_PT_REGS,
+            )
+        }),
+        "kprobe" => load(bpf_prog_type::BPF_PROG_TYPE_KPROBE, 0, 0, &CALLS_TASK_PT_REGS),
+        _ => panic!("no {hook} program reads pt_regs"),
+    };
+    match loaded {
+        Ok(_) => Offer::Offered,
+        Err(error) => Offer::Refused {
+            reason: format!("a {hook} program calling bpf_task_pt_regs: BPF_PROG_LOAD failed: {error}"),
+            evidence: error.to_string(),
+        },
+    }
+}
+
+/// What tracer's tp_btf strategy for the lifecycle `kind` (`fork`, `exec`, `exit`, `rename`)
+/// needs from this kernel, asked without tracer: each tracepoint, with `bpf_get_current_task_btf`
+/// where tracer's program reads the current task through it (fork, exec, exit), and `bpf_loop`
+/// for exec. The first refusal, or `Offered`.
+pub fn lifecycle_tp_btf(kind: &str) -> Offer {
+    let needs: &[&str] = match kind {
+        "fork" => &["task_newtask", "sched_process_fork"],
+        "exec" => &["sched_process_exec"],
+        "exit" => &["sched_process_exit"],
+        "rename" => return tp_btf("task_rename"),
+        _ => panic!("no lifecycle kind {kind}"),
+    };
+    for tracepoint in needs {
+        let offer = tp_btf_task_btf(tracepoint);
+        if !offer.is_offered() {
+            return offer;
+        }
+    }
+    if kind == "exec" { bpf_loop() } else { Offer::Offered }
+}
+
+/// `r0 = 0; exit`: BPF_ALU64 | BPF_MOV | BPF_K with dst r0 and imm 0, then BPF_JMP | BPF_EXIT.
+const TRIVIAL: [u64; 2] = [0xb7, 0x95];
+/// `call bpf_get_current_task_btf (158); r0 = 0; exit`.
+const CALLS_GET_CURRENT_TASK_BTF: [u64; 3] = [0x85 | (158 << 32), 0xb7, 0x95];
+/// `call bpf_get_current_task_btf; r1 = r0; call bpf_task_pt_regs (175); r0 = 0; exit`.
+const CALLS_TASK_PT_REGS: [u64; 5] = [0x85 | (158 << 32), 0xbf | (0x01 << 8), 0x85 | (175 << 32), 0xb7, 0x95];
+/// `bpf_loop(1, callback, NULL, 0); r0 = 0; exit`, then the callback, `r0 = 1; exit`. The
+/// callback's address is a BPF_PSEUDO_FUNC ld_imm64 (src 4), its immediate the distance from the
+/// instruction after it (1 + 6 + 1 = 8).
+const CALLS_BPF_LOOP: [u64; 10] = [
+    0xb7 | (1 << 8) | (1 << 32),
+    0x18 | (0x42 << 8) | (6 << 32),
+    0,
+    0xb7 | (3 << 8),
+    0xb7 | (4 << 8),
+    0x85 | (181 << 32),
+    0xb7,
+    0x95,
+    0xb7 | (1 << 32),
+    0x95,
+];
+
 /// A kprobe on kernel function `function`.
 pub fn kprobe(function: &str) -> Offer {
     let offer = match std::fs::read_to_string(KPROBE_TYPE) {
@@ -145,8 +249,11 @@ fn trivial_program(
     btf_id: u32,
     tracepoint: Option<&CStr>,
 ) -> Result<(), (&'static str, io::Error)> {
-    // BPF_ALU64 | BPF_MOV | BPF_K with dst r0 and imm 0, then BPF_JMP | BPF_EXIT.
-    let instructions: [u64; 2] = [0xb7, 0x95];
+    load_and_attach(program_type, attach_type, btf_id, tracepoint, &TRIVIAL)
+}
+
+/// Loads `instructions` as `program_type`; the program's descriptor.
+fn load(program_type: bpf_prog_type, attach_type: u32, btf_id: u32, instructions: &[u64]) -> io::Result<OwnedFd> {
     let license = c"GPL";
     // SAFETY: bpf_attr is plain data; all-zero is its documented initial state.
     let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
@@ -158,7 +265,19 @@ fn trivial_program(
     load.insns = instructions.as_ptr() as u64;
     load.insn_cnt = instructions.len() as u32;
     load.license = license.as_ptr() as u64;
-    let program = bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr).map_err(|error| ("BPF_PROG_LOAD", error))?;
+    bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr)
+}
+
+/// Loads `instructions` as `program_type`, attaches it with BPF_RAW_TRACEPOINT_OPEN (to
+/// `tracepoint`, or where a tracing program was loaded for), and lets both go.
+fn load_and_attach(
+    program_type: bpf_prog_type,
+    attach_type: u32,
+    btf_id: u32,
+    tracepoint: Option<&CStr>,
+    instructions: &[u64],
+) -> Result<(), (&'static str, io::Error)> {
+    let program = load(program_type, attach_type, btf_id, instructions).map_err(|error| ("BPF_PROG_LOAD", error))?;
     // SAFETY: as above.
     let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
     attr.raw_tracepoint.name = tracepoint.map_or(0, |name| name.as_ptr() as u64);
