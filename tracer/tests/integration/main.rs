@@ -20,6 +20,7 @@ mod exec_context;
 mod lifecycle;
 mod lookup;
 mod namespaces;
+mod ordering;
 mod output_path;
 mod pictures;
 mod recording;
