@@ -78,7 +78,8 @@ fn print_closing_lines(series: &Series, log: &Path) {
     let Ok(text) = fs::read_to_string(log) else { return };
     let mut out = Vec::new();
     let mut in_failures = false;
-    for line in text.lines() {
+    // The serial console ends its lines with CR LF.
+    for line in text.lines().map(str::trim_end) {
         let keep = line.starts_with("tracer-vm: Linux ")
             || line.starts_with("test result: ")
             || line.starts_with("tracer-vm: leg summary")
