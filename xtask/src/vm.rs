@@ -116,7 +116,6 @@ pub struct Shared {
 /// The host tools, busybox and the test executable, or why this machine cannot run a VM.
 pub fn prepare(artifacts: &Artifacts) -> Result<Result<Shared, String>> {
     let dir = vm_dir()?;
-    let _lock = lock(&dir)?;
     let arch = std::env::consts::ARCH;
     if arch != "x86_64" {
         return Ok(Err(format!(
@@ -129,6 +128,8 @@ pub fn prepare(artifacts: &Artifacts) -> Result<Result<Shared, String>> {
         ));
     }
     let from_debian = |what: &str, error: anyhow::Error| format!("cannot get {what} from Debian's packages: {error:#}");
+    // Held while apt runs (its lists and the busybox cache are shared), not while cargo builds.
+    let lock = lock(&dir)?;
     let tools = match debian::host_tools() {
         Ok(tools) => tools,
         Err(error) => return Ok(Err(from_debian("qemu", error))),
@@ -137,6 +138,7 @@ pub fn prepare(artifacts: &Artifacts) -> Result<Result<Shared, String>> {
         Ok(busybox) => busybox,
         Err(error) => return Ok(Err(from_debian("busybox-static", error))),
     };
+    drop(lock);
     let test = test_binary::build_test_executable(&artifacts.ebpf_object)?;
     test_binary::check_host_only(&test)?;
     Ok(Ok(Shared { tools, busybox, test }))
