@@ -32,7 +32,8 @@ pub struct Options {
     #[arg(long)]
     host_only: bool,
     /// How many VM legs run at a time. Each guest is one host thread under TCG, so on 2 cores
-    /// two guests at a time share the machine without waiting on each other (docs/testing.md).
+    /// two at a time should take about half as long as one after another; not yet measured on
+    /// an idle machine (docs/testing.md).
     #[arg(long, default_value_t = 2)]
     vm_jobs: usize,
 }
