@@ -37,7 +37,8 @@ enum Task {
         args: Vec<String>,
     },
     /// Lint, build, then run every test: unit tests, the privileged integration tests, and the
-    /// same in a VM booting Debian's 6.1 kernel (skipped, and said so, where that VM cannot run)
+    /// same in VMs booting Debian's 5.10, 6.1, 6.1-rt and 6.12 kernels (skipped, and said so,
+    /// where a VM cannot run)
     Test(test::Options),
     /// Measure tracer's overhead, losses and costs against the untraced workload and bpftrace
     Bench(bench::Options),
@@ -51,8 +52,11 @@ enum Task {
     },
     /// Fuzz the recording reader (nightly, libFuzzer) for a while
     Fuzz(fuzz::Options),
-    /// Run the integration tests inside a VM booting Debian's stock 6.1 kernel
+    /// Run the integration tests inside VMs booting Debian's stock kernels
     VmTest {
+        /// The kernel series to boot: 5.10, 6.1, 6.1-rt or 6.12 (every one when not given).
+        #[arg(long)]
+        kernel: Option<String>,
         /// Extra arguments for every test executable (after `--`), e.g. a test name filter.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -69,7 +73,7 @@ fn main() -> ExitCode {
         Task::Bench(options) => bench::bench(&options),
         Task::Dist { verify } => dist::dist(verify),
         Task::Fuzz(options) => fuzz::fuzz(&options),
-        Task::VmTest { args } => vm::vm_test(&args),
+        Task::VmTest { kernel, args } => vm::vm_test(kernel.as_deref(), &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

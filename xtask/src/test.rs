@@ -5,8 +5,9 @@
 //! 3. every `#[ignore]`d test: the privileged integration tests, and the few that only need the
 //!    eBPF object, as root, one at a time, on this machine's kernel;
 //! 4. the recording reader fuzzed for a minute (libFuzzer, nightly);
-//! 5. the same integration tests in a VM booting Debian's stock 6.1 kernel, where this machine
-//!    can run it; elsewhere, or with `--host-only`, the leg says it was skipped and why;
+//! 5. the same integration tests in VMs booting Debian's stock 5.10, 6.1, 6.1-rt and 6.12
+//!    kernels, one leg each, where this machine can run them; elsewhere, or with `--host-only`,
+//!    each leg says it was skipped and why;
 //! 6. the packages of `cargo xtask dist`, installed where users install them ([`dist::verify`]).
 //!
 //! Every program and package the tests use is installed here, before they run; a test only
@@ -27,10 +28,15 @@ use crate::{
 
 #[derive(clap::Args)]
 pub struct Options {
-    /// Skip the VM leg (Debian's 6.1 kernel under qemu, minutes): for quick iteration. The
-    /// summary says it was skipped; CI runs everything.
+    /// Skip the VM legs (Debian's kernels under qemu, minutes): for quick iteration. The
+    /// summary says they were skipped; CI runs everything.
     #[arg(long)]
     host_only: bool,
+    /// How many VM legs run at a time. Each guest is one host thread under TCG, so on 2 cores
+    /// two at a time should take about half as long as one after another; not yet measured on
+    /// an idle machine (docs/testing.md).
+    #[arg(long, default_value_t = 2)]
+    vm_jobs: usize,
 }
 
 /// How long `cargo xtask test` fuzzes the recording reader.
@@ -85,10 +91,10 @@ enum Verdict {
 }
 
 pub fn test(options: &Options) -> Result<()> {
-    let mut legs = Vec::new();
+    let mut legs: Vec<(String, Verdict)> = Vec::new();
     step("lints: rustfmt, then clippy denying warnings");
     legs.push((
-        "lints (rustfmt, clippy)",
+        "lints (rustfmt, clippy)".to_owned(),
         verdict(lint(), "rustfmt, clippy on the userspace and eBPF crates".to_owned()),
     ));
 
@@ -98,7 +104,7 @@ pub fn test(options: &Options) -> Result<()> {
 
     step("unit, property and root-free tests (in parallel)");
     let unit = run(&mut tests_cargo(&artifacts));
-    legs.push(("unit, property and root-free tests", verdict(unit, String::new())));
+    legs.push(("unit, property and root-free tests".to_owned(), verdict(unit, String::new())));
 
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned();
     step(format!("privileged integration tests on this machine's kernel ({kernel}), one at a time"));
@@ -112,24 +118,34 @@ pub fn test(options: &Options) -> Result<()> {
         privileged.env("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER", "sudo -E");
     }
     let privileged = run(&mut privileged);
-    legs.push(("privileged integration tests", verdict(privileged, format!("on {kernel}"))));
+    legs.push(("privileged integration tests".to_owned(), verdict(privileged, format!("on {kernel}"))));
 
     step(format!("fuzzing the recording reader for {} s", FUZZ_TIME.as_secs()));
     let fuzzed = fuzz::run_for(FUZZ_TIME);
-    legs.push(("recording reader fuzzing", verdict(fuzzed, format!("no failure in {} s", FUZZ_TIME.as_secs()))));
+    legs.push((
+        "recording reader fuzzing".to_owned(),
+        verdict(fuzzed, format!("no failure in {} s", FUZZ_TIME.as_secs())),
+    ));
 
-    let vm = if options.host_only {
-        Verdict::Skipped("by request (--host-only)".to_owned())
+    if options.host_only {
+        for series in vm::series::ALL {
+            legs.push((vm_leg_name(&series), Verdict::Skipped("by request (--host-only)".to_owned())));
+        }
     } else {
-        step("the privileged integration tests again, in a VM booting Debian's stock 6.1 kernel");
-        vm_leg(&artifacts)
-    };
-    legs.push(("VM leg (Debian 6.1 under qemu)", vm));
+        step(format!(
+            "the privileged integration tests again, in VMs booting Debian's stock {} kernels, {} at a time",
+            vm::series::Series::names(),
+            options.vm_jobs
+        ));
+        for result in vm::run_legs(&artifacts, &vm::series::ALL, options.vm_jobs, &[]) {
+            legs.push((vm_leg_name(&result.series), vm_verdict(&result.series, result.outcome)));
+        }
+    }
 
     step("packages: lintian, the .deb in clean Debian 11, 12 and 13, the OCI image under podman");
     let packaged = dist::verify::run(&artifacts);
     legs.push((
-        "packages (tarball, .deb, OCI image)",
+        "packages (tarball, .deb, OCI image)".to_owned(),
         packaged.map_or_else(|error| Verdict::Failed(format!("{error:#}")), Verdict::Passed),
     ));
 
@@ -153,13 +169,15 @@ pub fn test(options: &Options) -> Result<()> {
     Ok(())
 }
 
-fn vm_leg(artifacts: &Artifacts) -> Verdict {
-    match vm::run(artifacts, &[]) {
-        Ok(vm::Outcome::Passed { kernel, host_only }) => {
-            Verdict::Passed(format!("on {kernel} ({host_only} host-only tests not run there)"))
-        }
+fn vm_leg_name(series: &vm::series::Series) -> String {
+    format!("VM leg {} ({})", series.name, series.why)
+}
+
+fn vm_verdict(series: &vm::series::Series, outcome: Result<vm::Outcome>) -> Verdict {
+    match outcome {
+        Ok(vm::Outcome::Passed(passed)) => Verdict::Passed(passed.describe()),
         Ok(vm::Outcome::Unavailable { reason }) => {
-            step(format!("VM leg SKIPPED, nothing was tested on Debian's 6.1 kernel: {reason}"));
+            step(format!("VM leg {} SKIPPED, nothing was tested on that kernel: {reason}", series.name));
             Verdict::Skipped(reason)
         }
         Err(error) => Verdict::Failed(format!("{error:#}")),

@@ -1,51 +1,96 @@
-//! `cargo xtask vm-test`: the integration tests inside a VM booting Debian's stock 6.1 kernel.
+//! `cargo xtask vm-test`: the integration tests inside VMs booting Debian's stock kernels, one
+//! leg per kernel series (`series::ALL`: 5.10, 6.1, 6.1-rt, 6.12).
 //!
-//! The development kernel refuses fentry and has no kprobes, so the hooks on `proc_root_lookup`
-//! can only be exercised on a stock kernel. This builds the integration test executable, packs
-//! it with tracer, tracer-workload, busybox and their shared libraries into an initramfs, boots
-//! Debian's cloud kernel on it under qemu (TCG) and reads the verdict from the serial console.
+//! The development kernel refuses fentry and has no kprobes, and is newer than what people run,
+//! so the hooks on `proc_root_lookup` and the fallbacks for older kernels can only be exercised
+//! on stock kernels. This builds the integration test executable once, packs it with tracer,
+//! tracer-workload, busybox and their shared libraries into an initramfs per leg, boots each
+//! kernel on it under qemu (TCG) and reads the verdict and counts from the serial console.
 //!
 //! Everything comes from Debian's packages and is cached under `target/vm/`:
-//! `kernel/<package>_<version>/` (the extracted kernel package, never installed into /boot),
-//! `busybox/<package>_<version>/`, `initramfs/` and `initramfs.cpio.gz` (rebuilt every run) and
-//! `serial.log` (the console of the last run, kept).
+//! `kernel/<package>_<version>/` (extracted kernel packages, never installed into /boot),
+//! `busybox/<package>_<version>/`, `apt/` (the private apt configuration for the suites the
+//! machine does not list) and `legs/<series>/` (each leg's initramfs, rebuilt every run, and the
+//! console of its last run, `serial.log`).
+mod apt;
 mod debian;
+mod init_script;
 mod initramfs;
+mod legs;
 mod qemu;
+pub mod series;
+mod test_binary;
 
 use std::{
     fs::{self, File},
     os::fd::AsRawFd,
     path::{Path, PathBuf},
-    process::Stdio,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
 
+pub use legs::run_legs;
+use series::Series;
+
 use crate::{
     build::{self, Artifacts},
-    command::{step, target_dir, workspace_root},
+    command::{step, target_dir},
     packages,
 };
 
-/// `cargo xtask vm-test [-- TEST-ARGS]`: build, then run the integration tests in the VM. Asked
-/// for by name, a VM that cannot run here is an error.
-pub fn vm_test(test_args: &[String]) -> Result<()> {
+/// `cargo xtask vm-test [--kernel SERIES] [-- TEST-ARGS]`: build, then run one leg (or every
+/// leg). Asked for by name, a VM that cannot run here is an error.
+pub fn vm_test(kernel: Option<&str>, test_args: &[String]) -> Result<()> {
+    let chosen: Vec<Series> = match kernel {
+        Some(name) => vec![
+            Series::by_name(name)
+                .with_context(|| format!("no kernel series {name:?}: choose one of {}", Series::names()))?,
+        ],
+        None => series::ALL.to_vec(),
+    };
     let artifacts = build::build()?;
-    match run(&artifacts, test_args)? {
-        Outcome::Passed { .. } => Ok(()),
-        Outcome::Unavailable { reason } => bail!("the VM cannot run on this machine: {reason}"),
+    let results = run_legs(&artifacts, &chosen, 1, test_args);
+    let mut failed = 0;
+    for result in &results {
+        match &result.outcome {
+            Ok(Outcome::Passed(passed)) => step(format!("{}: PASSED: {}", result.series.name, passed.describe())),
+            Ok(Outcome::Unavailable { reason }) => bail!("the VM cannot run on this machine: {reason}"),
+            Err(error) => {
+                failed += 1;
+                step(format!("{}: FAILED: {error:#}", result.series.name));
+            }
+        }
     }
+    if failed > 0 {
+        bail!("{failed} of {} VM legs failed", results.len());
+    }
+    Ok(())
 }
 
-/// How the VM leg ended, when it did not fail.
+/// How a VM leg ended, when it did not fail.
 pub enum Outcome {
-    /// Every integration test the guest ran passed; `host_only` tests ([`HOST_ONLY`]) were not
-    /// run there.
-    Passed { kernel: String, host_only: usize },
+    Passed(Passed),
     /// The VM cannot run on this machine (not x86-64, no Debian packages, no qemu): nothing was
     /// tested.
-    Unavailable { reason: String },
+    Unavailable {
+        reason: String,
+    },
+}
+
+/// A leg whose tests all passed or were skipped.
+pub struct Passed {
+    /// The guest kernel, e.g. `5.10.0-35-cloud-amd64 (Linux 5.10.237), from …`.
+    pub kernel: String,
+    /// The guest's own count: `P passed, F failed, S skipped, H not run`.
+    pub counts: String,
+    pub took: Duration,
+}
+
+impl Passed {
+    pub fn describe(&self) -> String {
+        format!("{} on {}, in {} s", self.counts, self.kernel, self.took.as_secs())
+    }
 }
 
 /// Integration tests the guest does not run, with what they need that it lacks: it has busybox,
@@ -61,117 +106,115 @@ pub const HOST_ONLY: [(&str, &str); 6] = [
     ("systemd::the_unit_starts_reloads_and_stops_under_systemd", "systemd"),
 ];
 
-/// What the VM needs from the host and from Debian's archive, obtained.
-struct Prerequisites {
+/// What every leg shares: the host's tools, busybox and the one test executable.
+pub struct Shared {
     tools: debian::HostTools,
-    kernel: debian::Kernel,
     busybox: PathBuf,
+    test: PathBuf,
 }
 
-/// The VM leg on already built artifacts; `test_args` go to the test executable (a name
-/// filter, say) after `--include-ignored --test-threads=1`. Missing prerequisites give
-/// [`Outcome::Unavailable`]; a guest that boots and fails its tests is an error.
-pub fn run(artifacts: &Artifacts, test_args: &[String]) -> Result<Outcome> {
-    let dir = target_dir().join("vm");
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // Several people (and `cargo xtask test`) share this target directory.
-    let _lock = lock(&dir)?;
-    let prerequisites = match prerequisites(&dir) {
-        Ok(prerequisites) => prerequisites,
-        Err(reason) => return Ok(Outcome::Unavailable { reason }),
-    };
-    let Prerequisites { tools, kernel, busybox } = prerequisites;
-    step(format!("guest kernel: {}", kernel.describe()));
-    let test = build_test_executable(&artifacts.ebpf_object)?;
-    check_host_only(&test)?;
-    let initrd = initramfs::build(
-        &dir,
-        &initramfs::Contents {
-            busybox: &busybox,
-            shell: &tools.dash,
-            tracer: &artifacts.tracer,
-            workload: &artifacts.workload,
-            test: &test,
-            host_only: &HOST_ONLY,
-            test_args,
-        },
-    )?;
-    qemu::boot(&tools.qemu, &kernel, &initrd, &dir.join("serial.log"))?;
-    Ok(Outcome::Passed { kernel: kernel.describe(), host_only: HOST_ONLY.len() })
-}
-
-/// The host tools, guest kernel and busybox, or why this machine cannot have them.
-fn prerequisites(dir: &Path) -> Result<Prerequisites, String> {
+/// The host tools, busybox and the test executable, or why this machine cannot run a VM.
+pub fn prepare(artifacts: &Artifacts) -> Result<Result<Shared, String>> {
+    let dir = vm_dir()?;
     let arch = std::env::consts::ARCH;
     if arch != "x86_64" {
-        return Err(format!(
+        return Ok(Err(format!(
             "the host is {arch}, and the VM boots an x86-64 kernel on the host's own tracer and test binaries"
-        ));
+        )));
     }
     if packages::find_program("apt-get").is_none() || packages::find_program("dpkg").is_none() {
-        return Err("no apt-get or dpkg: qemu, busybox and the guest kernel come from Debian's packages".to_owned());
+        return Ok(Err(
+            "no apt-get or dpkg: qemu, busybox and the guest kernels come from Debian's packages".to_owned()
+        ));
     }
     let from_debian = |what: &str, error: anyhow::Error| format!("cannot get {what} from Debian's packages: {error:#}");
-    let tools = debian::host_tools().map_err(|error| from_debian("qemu", error))?;
-    let kernel = debian::kernel(dir).map_err(|error| from_debian("the guest kernel", error))?;
-    let busybox = debian::busybox(dir).map_err(|error| from_debian("busybox-static", error))?;
-    Ok(Prerequisites { tools, kernel, busybox })
+    // Held while apt runs (its lists and the busybox cache are shared), not while cargo builds.
+    let lock = lock(&dir)?;
+    let tools = match debian::host_tools() {
+        Ok(tools) => tools,
+        Err(error) => return Ok(Err(from_debian("qemu", error))),
+    };
+    let busybox = match debian::busybox(&dir) {
+        Ok(busybox) => busybox,
+        Err(error) => return Ok(Err(from_debian("busybox-static", error))),
+    };
+    drop(lock);
+    let test = test_binary::build_test_executable(&artifacts.ebpf_object)?;
+    test_binary::check_host_only(&test)?;
+    Ok(Ok(Shared { tools, busybox, test }))
 }
 
-/// Builds tracer's integration test executable (`tracer/tests/integration/`) without running
-/// it; returns its path.
-fn build_test_executable(ebpf_object: &PathBuf) -> Result<PathBuf> {
-    step("building the integration test executable (release, not run on the host here)");
-    let mut cargo = build::userspace_cargo(ebpf_object);
-    cargo
-        .args(["test", "--release", "--package", "tracer", "--test", "integration", "--no-run"])
-        // JSON on stdout for us, human-readable compiler diagnostics on stderr.
-        .arg("--message-format=json-render-diagnostics")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let line = format!("{cargo:?}");
-    let output = cargo.output().with_context(|| format!("cannot start {line}"))?;
-    if !output.status.success() {
-        bail!("{line} failed ({})", output.status);
-    }
-    let executables: Vec<PathBuf> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|message| serde_json::from_str::<serde_json::Value>(message).ok())
-        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == "integration")
-        .filter_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .collect();
-    match executables.as_slice() {
-        [executable] => Ok(executable.clone()),
-        _ => bail!(
-            "{line} gave {} executables for the `integration` test target, expected one (tracer/tests/integration/main.rs in {})",
-            executables.len(),
-            workspace_root().display()
-        ),
-    }
-}
+/// How long one leg's tests may run in the guest, and the whole boot on the host. The slowest
+/// leg took about 6 min under TCG with nothing else running; a busy machine makes it longer.
+const TEST_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+const BOOT_TIMEOUT: Duration = Duration::from_secs(25 * 60);
 
-/// Every [`HOST_ONLY`] name is exactly one test of `executable` (its `--list`, which runs
-/// nothing): a renamed test must not be skipped by a stale name, nor a name skip several.
-fn check_host_only(executable: &Path) -> Result<()> {
-    let output = std::process::Command::new(executable)
-        .args(["--list", "--include-ignored"])
-        .output()
-        .with_context(|| format!("cannot run {} --list", executable.display()))?;
-    if !output.status.success() {
-        bail!("{} --list failed ({})", executable.display(), output.status);
-    }
-    let listed = String::from_utf8_lossy(&output.stdout);
-    let tests: Vec<&str> = listed.lines().filter_map(|line| line.strip_suffix(": test")).collect();
-    for (name, _) in HOST_ONLY {
-        let matching = tests.iter().filter(|test| test.contains(name)).count();
-        if matching != 1 {
-            bail!("HOST_ONLY in xtask/src/vm.rs names {name}, which matches {matching} integration tests, not one");
+/// One leg: fetch `series`' newest kernel, pack the guest, boot it and read its verdict.
+/// `echo`: copy the console to the terminal as it comes. A kernel that cannot be obtained gives
+/// [`Outcome::Unavailable`]; a guest that boots and fails its tests is an error.
+pub fn leg(
+    artifacts: &Artifacts,
+    shared: &Shared,
+    series: &Series,
+    test_args: &[String],
+    echo: bool,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let dir = vm_dir()?;
+    let kernel = {
+        // The package lists and the kernel cache are shared by every leg and every clone's run.
+        let _lock = lock(&dir)?;
+        match debian::kernel(&dir, series) {
+            Ok(kernel) => kernel,
+            Err(error) => {
+                return Ok(Outcome::Unavailable {
+                    reason: format!("cannot get a {series} kernel from Debian's packages: {error:#}"),
+                });
+            }
         }
-    }
-    Ok(())
+    };
+    let leg_dir = dir.join("legs").join(series.name);
+    fs::create_dir_all(&leg_dir).with_context(|| format!("cannot create {}", leg_dir.display()))?;
+    let _lock = lock(&leg_dir)?;
+    step(format!("[{}] guest kernel: {}", series.name, kernel.describe()));
+    let vm_name = series.vm_name();
+    let initrd = initramfs::build(
+        &leg_dir,
+        &initramfs::Contents {
+            busybox: &shared.busybox,
+            shell: &shared.tools.dash,
+            tracer: &artifacts.tracer,
+            workload: &artifacts.workload,
+            test: &shared.test,
+            leg: init_script::Leg {
+                vm_name: &vm_name,
+                test_timeout_secs: TEST_TIMEOUT.as_secs() as u32,
+                host_only: &HOST_ONLY,
+                test_args,
+            },
+        },
+    )?;
+    let log_path = leg_dir.join("serial.log");
+    let counts = qemu::boot(&qemu::Boot {
+        qemu: &shared.tools.qemu,
+        kernel: &kernel,
+        initrd: &initrd,
+        log_path: &log_path,
+        echo,
+        timeout: BOOT_TIMEOUT,
+    })?;
+    Ok(Outcome::Passed(Passed { kernel: kernel.describe(), counts, took: started.elapsed() }))
 }
 
-/// An exclusive lock on `target/vm/`, held until dropped.
+/// `target/vm/`, created.
+fn vm_dir() -> Result<PathBuf> {
+    let dir = target_dir().join("vm");
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// An exclusive lock on `dir`, held until dropped: several people (and `cargo xtask test`)
+/// share this target directory.
 fn lock(dir: &Path) -> Result<File> {
     let path = dir.join(".lock");
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;

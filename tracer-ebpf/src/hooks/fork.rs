@@ -108,7 +108,11 @@ fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i32 
     let ppid = task::parent_tgid::<BTF>(parent, offsets).unwrap_or(0);
     // copy_process has set it by now (-1 for a thread, the creator's leader's with CLONE_PARENT):
     // the flags `task_newtask` sees no longer carry it since Linux 5.3.
-    let exit_signal = task::try_get::<i32, BTF>(child, offsets.task_exit_signal);
+    // A written pair, not a `Result`, for the reason given at the clone flags below.
+    let (signal_known, exit_signal) = match task::try_get::<i32, BTF>(child, offsets.task_exit_signal) {
+        Ok(signal) => (true, signal),
+        Err(_) => (false, 0),
+    };
     let start_ns = task::process_start::<BTF>(who.task, offsets);
     let child_start_ns = task::process_start::<BTF>(child, offsets);
     let cgroup_id = place::cgroup_id::<BTF>(who.task);
@@ -122,12 +126,18 @@ fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i32 
     if !forks && !namespaces {
         return 0;
     }
-    // `task_newtask` stored them under the same conditions, just before.
-    let clone_flags = if forks { take_clone_flags(who.tid, child_tid) } else { None };
+    // `task_newtask` stored them under the same conditions, just before. Unknown flags are a
+    // written zero, not an `Option`: LLVM reads a `None`'s payload anyway and discards it, and
+    // Linux 5.10's verifier refuses any read of a stack slot some path left unwritten ("invalid
+    // read from stack"), which refused this program whenever namespace events were on.
+    let (flags_known, clone_flags) = match if forks { take_clone_flags(who.tid, child_tid) } else { None } {
+        Some(flags) => (true, flags),
+        None => (false, 0),
+    };
     // Namespaces are compared by inode only where the task structs point at different ones:
     // a plain fork shares its creator's nsproxy, and only CLONE_NEWUSER gives it another user
     // namespace (when the flags are unknown, the pointers tell).
-    let new_user = clone_flags.is_none_or(|flags| flags & CLONE_NEWUSER != 0);
+    let new_user = !flags_known || clone_flags & CLONE_NEWUSER != 0;
     let (mut old, mut new) = ([0u32; KINDS], [0u32; KINDS]);
     let compared =
         child_place.pidns != parent_place.pidns || place::namespace_pointers_differ::<false>(parent, child, new_user);
@@ -143,10 +153,10 @@ fn on_fork<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i32 
             (*event).header = emit::header_at(EventKind::Fork, source, &who, ppid, &parent_place, cgroup_id, start_ns);
             (*event).child_tgid = child_tgid;
             (*event).child_tid = child_tid;
-            (*event).clone_flags = clone_flags.unwrap_or(0);
-            (*event).flags = if clone_flags.is_some() { fork_flags::CLONE_FLAGS_KNOWN } else { 0 }
-                | if exit_signal.is_ok() { fork_flags::EXIT_SIGNAL_KNOWN } else { 0 };
-            (*event).exit_signal = exit_signal.unwrap_or(0) as u32;
+            (*event).clone_flags = clone_flags;
+            (*event).flags = if flags_known { fork_flags::CLONE_FLAGS_KNOWN } else { 0 }
+                | if signal_known { fork_flags::EXIT_SIGNAL_KNOWN } else { 0 };
+            (*event).exit_signal = exit_signal as u32;
             (*event).child_ns_tgid = child_place.ns_tgid;
             (*event).child_ns_tid = child_place.ns_tid;
             (*event).ns_compared = u32::from(compared);

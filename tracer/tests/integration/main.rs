@@ -22,6 +22,7 @@ mod identity;
 mod lifecycle;
 mod lookup;
 mod namespaces;
+mod ordering;
 mod output_path;
 mod pictures;
 mod recording;

@@ -1,5 +1,5 @@
 //! What the VM needs, from Debian's packages only: qemu and cpio installed on the host
-//! (`apt-get install`), the kernel and busybox-static downloaded and extracted under
+//! (`apt-get install`), the kernels and busybox-static downloaded and extracted under
 //! `target/vm/` (`apt-get download` + `dpkg -x`, never installed), each extraction reused until
 //! Debian publishes a newer version.
 use std::{
@@ -10,15 +10,12 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+use super::{apt::Apt, series::Series};
 use crate::{
-    command::{is_root, run, step},
+    command::{run, step},
     packages::{self, apt_update},
 };
 
-/// The kernel series and flavour booted: Debian's stock 6.1, the cloud build (LZ4, boots under
-/// TCG in about 3 s; it has kprobes, fentry, BTF and BPF events like the generic one).
-const KERNEL_ABI_PREFIX: &str = "6.1.0-";
-const KERNEL_FLAVOUR: &str = "cloud-amd64";
 const BUSYBOX_PACKAGE: &str = "busybox-static";
 /// Written last into an extraction, so a half-done one is never reused.
 const COMPLETE: &str = ".complete";
@@ -64,16 +61,20 @@ impl Kernel {
     }
 }
 
-/// The newest Debian 6.1 cloud kernel, extracted under `dir/kernel/`.
-pub fn kernel(dir: &Path) -> Result<Kernel> {
+/// The newest kernel of `series`, extracted under `dir/kernel/`.
+pub fn kernel(dir: &Path, series: &Series) -> Result<Kernel> {
     let kernels = dir.join("kernel");
-    step(format!("finding the newest Debian {KERNEL_ABI_PREFIX}*-{KERNEL_FLAVOUR} kernel package (apt-cache)"));
-    let package = match newest_kernel_package()? {
+    let apt = Apt::for_suite(series.suite, dir)?;
+    if !apt.has_lists() {
+        apt.update()?;
+    }
+    step(format!("finding the newest {series} kernel package (apt-cache)"));
+    let package = match newest_kernel_package(&apt, series)? {
         Some(package) => Some(package),
         None => {
             step("apt knows no such kernel package: updating the package lists (apt-get update)");
-            match apt_update() {
-                Ok(()) => newest_kernel_package()?,
+            match apt.update() {
+                Ok(()) => newest_kernel_package(&apt, series)?,
                 Err(error) => {
                     eprintln!("    {error:#}");
                     None
@@ -84,21 +85,19 @@ pub fn kernel(dir: &Path) -> Result<Kernel> {
     let fetched = match package {
         Some(package) => {
             let into = kernels.join(cache_name(&package));
-            download_and_extract(&package, &into, &["boot"]).map(|()| (package, into))
+            download_and_extract(&apt, &package, &into, &["boot"]).map(|()| (package, into))
         }
-        None => Err(anyhow::anyhow!(
-            "apt knows no linux-image-{KERNEL_ABI_PREFIX}<N>-{KERNEL_FLAVOUR} package (see `apt-cache search linux-image-6.1`)"
-        )),
+        None => Err(anyhow::anyhow!("apt knows no {series} package (see `apt-cache search linux-image-`)")),
     };
     let (package, root) = match fetched {
         Ok(found) => found,
         // Offline, say: an earlier download still does the job.
-        Err(error) => match newest_cached(&kernels) {
+        Err(error) => match newest_cached(&kernels, series) {
             Some(cached) => {
                 step(format!("{error:#}; using the cached {}", cached.1.display()));
                 cached
             }
-            None => return Err(error.context("cannot obtain a Debian 6.1 kernel for the VM")),
+            None => return Err(error.context(format!("cannot obtain a {series} kernel for the VM"))),
         },
     };
     let release = package.name.trim_start_matches("linux-image-").trim_end_matches("-unsigned").to_owned();
@@ -111,16 +110,16 @@ pub fn kernel(dir: &Path) -> Result<Kernel> {
 
 /// busybox-static, extracted under `dir/busybox/`; returns the `busybox` binary.
 pub fn busybox(dir: &Path) -> Result<PathBuf> {
-    let mut version = candidate(BUSYBOX_PACKAGE)?;
+    let mut version = candidate(&Apt::System, BUSYBOX_PACKAGE)?;
     if version.is_none() {
         step(format!("apt knows no {BUSYBOX_PACKAGE}: updating the package lists (apt-get update)"));
         apt_update()?;
-        version = candidate(BUSYBOX_PACKAGE)?;
+        version = candidate(&Apt::System, BUSYBOX_PACKAGE)?;
     }
     let version = version.with_context(|| format!("apt has no candidate for {BUSYBOX_PACKAGE}"))?;
     let package = Package { name: BUSYBOX_PACKAGE.to_owned(), version };
     let root = dir.join("busybox").join(cache_name(&package));
-    download_and_extract(&package, &root, &["bin", "usr"])?;
+    download_and_extract(&Apt::System, &package, &root, &["bin", "usr"])?;
     ["bin/busybox", "usr/bin/busybox"]
         .iter()
         .map(|path| root.join(path))
@@ -138,13 +137,12 @@ fn cache_name(package: &Package) -> String {
     format!("{}_{}", package.name, package.version.replace(':', "%3a"))
 }
 
-/// The kernel packages apt knows, newest ABI first, signed before `-unsigned`: the first with a
-/// candidate version.
-fn newest_kernel_package() -> Result<Option<Package>> {
-    let pattern =
-        format!("^linux-image-{}[0-9]+-{}(-unsigned)?$", KERNEL_ABI_PREFIX.replace('.', "\\."), KERNEL_FLAVOUR);
-    let output = Command::new("apt-cache")
-        .args(["search", "--names-only", &pattern])
+/// The kernel packages of `series` apt knows, newest ABI first, signed before `-unsigned`: the
+/// first with a candidate version.
+fn newest_kernel_package(apt: &Apt, series: &Series) -> Result<Option<Package>> {
+    let output = apt
+        .command("apt-cache")
+        .args(["search", "--names-only", &series.search_pattern()])
         .output()
         .context("cannot run apt-cache: the VM's kernel comes from Debian's packages")?;
     if !output.status.success() {
@@ -154,15 +152,13 @@ fn newest_kernel_package() -> Result<Option<Package>> {
         .lines()
         .filter_map(|line| {
             let name = line.split_whitespace().next()?;
-            let abi = name.strip_prefix("linux-image-")?.strip_prefix(KERNEL_ABI_PREFIX)?;
-            let number = abi.split('-').next()?.parse().ok()?;
-            Some((number, name.ends_with("-unsigned"), name.to_owned()))
+            Some((series.abi(name)?, name.ends_with("-unsigned"), name.to_owned()))
         })
         .collect();
     // Newest ABI first; for one ABI the signed package (what Debian's meta-packages install).
     names.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     for (_, _, name) in names {
-        if let Some(version) = candidate(&name)? {
+        if let Some(version) = candidate(apt, &name)? {
             return Ok(Some(Package { name, version }));
         }
     }
@@ -170,8 +166,8 @@ fn newest_kernel_package() -> Result<Option<Package>> {
 }
 
 /// The version `apt-get download` would fetch, from `apt-cache policy`.
-fn candidate(package: &str) -> Result<Option<String>> {
-    let output = Command::new("apt-cache").args(["policy", package]).output().context("cannot run apt-cache")?;
+fn candidate(apt: &Apt, package: &str) -> Result<Option<String>> {
+    let output = apt.command("apt-cache").args(["policy", package]).output().context("cannot run apt-cache")?;
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .find_map(|line| line.trim().strip_prefix("Candidate:").map(str::trim))
@@ -179,36 +175,27 @@ fn candidate(package: &str) -> Result<Option<String>> {
         .map(str::to_owned))
 }
 
-/// The newest complete kernel extraction under `kernels`, if any.
-fn newest_cached(kernels: &Path) -> Option<(Package, PathBuf)> {
-    let mut cached: Vec<(Package, PathBuf)> = fs::read_dir(kernels)
+/// The newest complete extraction of a `series` kernel under `kernels`, if any.
+fn newest_cached(kernels: &Path, series: &Series) -> Option<(Package, PathBuf)> {
+    let mut cached: Vec<(u32, Package, PathBuf)> = fs::read_dir(kernels)
         .ok()?
         .filter_map(|entry| {
             let path = entry.ok()?.path();
             let file_name = path.file_name()?.to_str()?.to_owned();
             let (name, version) = file_name.split_once('_')?;
+            let abi = series.abi(name)?;
             let package = Package { name: name.to_owned(), version: version.replace("%3a", ":") };
-            path.join(COMPLETE).is_file().then_some((package, path))
+            path.join(COMPLETE).is_file().then_some((abi, package, path))
         })
         .collect();
-    let abi = |package: &Package| -> u32 {
-        package
-            .name
-            .trim_start_matches("linux-image-")
-            .trim_start_matches(KERNEL_ABI_PREFIX)
-            .split('-')
-            .next()
-            .and_then(|number| number.parse().ok())
-            .unwrap_or(0)
-    };
-    cached.sort_by_key(|(package, _)| abi(package));
-    cached.pop()
+    cached.sort_by_key(|(abi, _, _)| *abi);
+    cached.pop().map(|(_, package, path)| (package, path))
 }
 
 /// `apt-get download` `package` into a scratch folder and `dpkg -x` it into `into`, keeping only
 /// the top-level folders in `keep` (a kernel's modules are 100 MB nobody needs here), unless a
 /// complete extraction is already there.
-fn download_and_extract(package: &Package, into: &Path, keep: &[&str]) -> Result<()> {
+fn download_and_extract(apt: &Apt, package: &Package, into: &Path, keep: &[&str]) -> Result<()> {
     if into.join(COMPLETE).is_file() {
         return Ok(());
     }
@@ -220,18 +207,14 @@ fn download_and_extract(package: &Package, into: &Path, keep: &[&str]) -> Result
     let spec = format!("{}={}", package.name, package.version);
     step(format!("downloading {} {} (apt-get download)", package.name, package.version));
     let download = || {
-        let mut apt = Command::new("apt-get");
-        apt.current_dir(&work).arg("download").arg(&spec);
-        if is_root() {
-            // apt's sandbox user cannot write into this folder; root downloads itself, quietly.
-            apt.args(["-o", "APT::Sandbox::User=root"]);
-        }
-        run(&mut apt)
+        let mut download = apt.command("apt-get");
+        download.current_dir(&work).arg("download").arg(&spec);
+        run(&mut download)
     };
     if let Err(error) = download() {
         eprintln!("    {error:#}");
         step("download failed: updating the package lists (apt-get update) and retrying");
-        apt_update()?;
+        apt.update()?;
         download().with_context(|| format!("cannot download {spec} from Debian's archive"))?;
     }
     let deb = fs::read_dir(&work)?

@@ -12,15 +12,9 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use super::{
-    debian::Kernel,
-    initramfs::{MARKER, TEST_TIMEOUT_SECS},
-};
+use super::{debian::Kernel, init_script::MARKER};
 use crate::command::step;
 
-/// The whole boot-test-poweroff cycle: the guest's own limit on the tests, and 5 min for the
-/// boot (about 3 s under TCG) and the probes before them.
-const TIMEOUT: Duration = Duration::from_secs(TEST_TIMEOUT_SECS as u64 + 5 * 60);
 /// After the marker (or the console closing), how long qemu gets to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(10);
 
@@ -31,7 +25,23 @@ enum Event {
     Closed,
 }
 
-pub fn boot(qemu: &Path, kernel: &Kernel, initrd: &Path, log_path: &Path) -> Result<()> {
+/// How one boot is run.
+pub struct Boot<'a> {
+    pub qemu: &'a Path,
+    pub kernel: &'a Kernel,
+    pub initrd: &'a Path,
+    /// Where the console is kept.
+    pub log_path: &'a Path,
+    /// Whether the console is also copied to the terminal (not when legs run side by side).
+    pub echo: bool,
+    /// The whole boot-test-poweroff cycle; a boot alone takes a few seconds under TCG.
+    pub timeout: Duration,
+}
+
+/// Boots the guest and waits for its verdict; returns what follows `pass` on the marker line
+/// (the leg's counts).
+pub fn boot(boot: &Boot) -> Result<String> {
+    let Boot { qemu, kernel, initrd, log_path, echo, timeout } = *boot;
     let mut command = Command::new(qemu);
     command
         .args(["-nographic", "-no-reboot", "-m", "1G", "-smp", "2"])
@@ -55,16 +65,16 @@ pub fn boot(qemu: &Path, kernel: &Kernel, initrd: &Path, log_path: &Path) -> Res
         "booting {} under qemu (TCG; serial console below and in {}; timeout {})",
         kernel.release,
         log_path.display(),
-        human(TIMEOUT)
+        human(timeout)
     ));
     let log = File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
     let started = Instant::now();
     let mut child = command.spawn().with_context(|| format!("cannot start {}", qemu.display()))?;
     let console = child.stdout.take().expect("piped");
     let (events, received) = mpsc::channel();
-    let reader = thread::spawn(move || tee_console(console, log, events));
+    let reader = thread::spawn(move || tee_console(console, log, echo, events));
 
-    let outcome = wait_for_verdict(&received, started);
+    let outcome = wait_for_verdict(&received, started, timeout);
     if !matches!(outcome, Outcome::TimedOut) {
         // The guest powers off right after the marker (and the VM exits after a panic, thanks to
         // panic=-1 and -no-reboot): give qemu a moment to exit by itself.
@@ -79,7 +89,7 @@ pub fn boot(qemu: &Path, kernel: &Kernel, initrd: &Path, log_path: &Path) -> Res
     }
     let status = child.wait().ok();
     let ended_with_newline = reader.join().unwrap_or(true);
-    if !ended_with_newline {
+    if echo && !ended_with_newline {
         println!();
     }
     let elapsed = started.elapsed().as_secs();
@@ -90,9 +100,10 @@ pub fn boot(qemu: &Path, kernel: &Kernel, initrd: &Path, log_path: &Path) -> Res
         log_path.display()
     );
     match outcome {
-        Outcome::Verdict(verdict) if verdict == "pass" => {
-            step(format!("VM integration tests passed on {} in {elapsed} s", kernel.release));
-            Ok(())
+        Outcome::Verdict(verdict) if verdict.starts_with("pass") => {
+            let counts = verdict.trim_start_matches("pass").trim().to_owned();
+            step(format!("VM integration tests passed on {} in {elapsed} s: {counts}", kernel.release));
+            Ok(counts)
         }
         Outcome::Verdict(verdict) => {
             let which = verdict.strip_prefix("fail").unwrap_or(&verdict).trim();
@@ -103,7 +114,7 @@ pub fn boot(qemu: &Path, kernel: &Kernel, initrd: &Path, log_path: &Path) -> Res
             status.map_or_else(|| "status unknown".to_owned(), |status| status.to_string())
         ),
         Outcome::TimedOut => {
-            bail!("the VM gave no result within {}, killed it ({place})", human(TIMEOUT))
+            bail!("the VM gave no result within {}, killed it ({place})", human(timeout))
         }
     }
 }
@@ -114,8 +125,8 @@ enum Outcome {
     TimedOut,
 }
 
-fn wait_for_verdict(received: &mpsc::Receiver<Event>, started: Instant) -> Outcome {
-    let left = (started + TIMEOUT).saturating_duration_since(Instant::now());
+fn wait_for_verdict(received: &mpsc::Receiver<Event>, started: Instant, timeout: Duration) -> Outcome {
+    let left = (started + timeout).saturating_duration_since(Instant::now());
     match received.recv_timeout(left) {
         Ok(Event::Verdict(verdict)) => Outcome::Verdict(verdict),
         Ok(Event::Closed) | Err(RecvTimeoutError::Disconnected) => Outcome::Closed,
@@ -135,7 +146,7 @@ fn human(duration: Duration) -> String {
 /// sequences (SeaBIOS and the kernel reset the screen and turn off line wrapping); reports the
 /// marker line.
 /// Returns whether the console's output ended with a newline.
-fn tee_console(mut console: impl Read, mut log: File, events: mpsc::Sender<Event>) -> bool {
+fn tee_console(mut console: impl Read, mut log: File, echo: bool, events: mpsc::Sender<Event>) -> bool {
     let mut terminal = std::io::stdout();
     let mut buffer = [0u8; 4096];
     let mut filter = EscapeFilter::default();
@@ -148,8 +159,10 @@ fn tee_console(mut console: impl Read, mut log: File, events: mpsc::Sender<Event
         };
         clean.clear();
         clean.extend(buffer[..count].iter().copied().filter(|&byte| filter.keep(byte)));
-        let _ = terminal.write_all(&clean);
-        let _ = terminal.flush();
+        if echo {
+            let _ = terminal.write_all(&clean);
+            let _ = terminal.flush();
+        }
         let _ = log.write_all(&clean);
         for &byte in &clean {
             if byte != b'\n' {

@@ -6,7 +6,7 @@ pub mod kernel;
 pub mod run;
 
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader, Read, Write},
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
@@ -203,6 +203,15 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
+}
+
+/// Says that the running test could not check all of itself on this machine, and why. The VM
+/// legs count the tests that say so as skipped, not passed (`SKIP_MARKER` in
+/// xtask/src/vm/init_script.rs); libtest itself still reports them `ok`. Written to the
+/// process's stderr, past libtest's capture, on a line of its own.
+pub fn skipped(why: &str) {
+    let test = std::thread::current().name().unwrap_or("unnamed test").to_owned();
+    let _ = writeln!(std::io::stderr(), "\nSKIPPED: {test} — [{}] {why}", machine());
 }
 
 /// Guards a test that needs what only the host has (podman, systemd, rsyslog…). The VM leg
