@@ -143,12 +143,19 @@ pub fn prepare(config: &TraceConfig, running: bool, follow_only: bool, out: Box<
 
 /// The line that says tracing has begun, ending with `how_it_ends`; and the same to systemd.
 pub fn announce(prepared: &Prepared, config: &TraceConfig, how_it_ends: &str) {
+    let plan = &prepared.loaded.plan;
+    // What this kernel made tracer leave out is said on the same line, never just absent.
+    let left_out: String = config
+        .filters
+        .kinds
+        .iter()
+        .filter_map(|kind| plan.left_out(*kind))
+        .map(|notice| format!(" ({notice})"))
+        .collect();
     eprintln!(
-        "Attached {} programs: tracing {}. {how_it_ends}",
-        prepared.loaded.plan.attached_programs(),
-        describe_kinds(
-            &config.filters.kinds.iter().copied().filter(|kind| !prepared.loaded.plan.skips(*kind)).collect()
-        )
+        "Attached {} programs: tracing {}{left_out}. {how_it_ends}",
+        plan.attached_programs(),
+        describe_kinds(&config.filters.kinds.iter().copied().filter(|kind| !plan.skips(*kind)).collect())
     );
     // Under systemd (Type=notify), `systemctl start` returns now: nothing started after it is
     // missed. Outside systemd (no NOTIFY_SOCKET) this does nothing.

@@ -90,6 +90,17 @@ impl ProbePlan {
         self.choices.iter().any(|choice| choice.kind == kind && choice.skipped)
     }
 
+    /// What a run says about `kind` when it was left out for its cost.
+    pub fn left_out(&self, kind: Kind) -> Option<String> {
+        let choice = self.choices.iter().find(|choice| choice.kind == kind && choice.skipped)?;
+        let source = choice.attempts.last().map_or("its only hook", |attempt| attempt.source.name());
+        Some(format!(
+            "not {name}: this kernel serves it only by {source}, which costs every system call; \
+             -e {name} traces it",
+            name = kind.name()
+        ))
+    }
+
     /// Whether `kind` is served.
     pub fn serves(&self, kind: Kind) -> bool {
         self.choices.iter().any(|choice| choice.kind == kind && choice.chosen().is_some())

@@ -250,6 +250,14 @@ fn probes_shows_the_namespace_hook_and_its_cost() {
         let output = run_tracer(&["-d", "0.5"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let attached = stderr.lines().find(|line| line.starts_with("Attached")).unwrap_or_default();
-        assert!(!attached.contains("namespace"), "{stderr}");
+        assert!(attached.contains(" programs: tracing fork, exec, exit, rename, lookup (not namespace: "), "{stderr}");
+        assert!(
+            attached.contains(
+                " (not namespace: this kernel serves it only by syscall_exit, which costs every system call; \
+                 -e namespace traces it). "
+            ),
+            "[{}] the run says what it left out: {stderr}",
+            machine()
+        );
     }
 }
