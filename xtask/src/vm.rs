@@ -3,8 +3,9 @@
 //!
 //! The development kernel refuses fentry and has no kprobes, and is newer than what people run,
 //! so the hooks on `proc_root_lookup` and the fallbacks for older kernels can only be exercised
-//! on stock kernels. This builds the integration test executable once, packs it with tracer,
-//! tracer-workload, busybox and their shared libraries into an initramfs per leg, boots each
+//! on stock kernels. This builds the integration test executable once, packs it with the static
+//! (musl) tracer that the packages ship, tracer-workload, busybox and their shared libraries
+//! into an initramfs per leg, boots each
 //! kernel on it under qemu (TCG) and reads the verdict and counts from the serial console.
 //!
 //! Everything comes from Debian's packages and is cached under `target/vm/`:
@@ -36,7 +37,7 @@ use series::Series;
 use crate::{
     build::{self, Artifacts},
     command::{step, target_dir},
-    packages,
+    dist, packages,
 };
 
 /// `cargo xtask vm-test [--kernel SERIES] [-- TEST-ARGS]`: build, then run one leg (or every
@@ -106,10 +107,13 @@ pub const HOST_ONLY: [(&str, &str); 6] = [
     ("systemd::the_unit_starts_reloads_and_stops_under_systemd", "systemd"),
 ];
 
-/// What every leg shares: the host's tools, busybox and the one test executable.
+/// What every leg shares: the host's tools, busybox, the static tracer and the one test
+/// executable.
 pub struct Shared {
     tools: debian::HostTools,
     busybox: PathBuf,
+    /// The tracer users download (`cargo xtask dist`): the guests prove it, not the glibc build.
+    tracer: PathBuf,
     test: PathBuf,
 }
 
@@ -139,9 +143,10 @@ pub fn prepare(artifacts: &Artifacts) -> Result<Result<Shared, String>> {
         Err(error) => return Ok(Err(from_debian("busybox-static", error))),
     };
     drop(lock);
+    let tracer = dist::static_tracer(artifacts)?;
     let test = test_binary::build_test_executable(&artifacts.ebpf_object)?;
     test_binary::check_host_only(&test)?;
-    Ok(Ok(Shared { tools, busybox, test }))
+    Ok(Ok(Shared { tools, busybox, tracer, test }))
 }
 
 /// How long one leg's tests may run in the guest, and the whole boot on the host. The slowest
@@ -183,7 +188,7 @@ pub fn leg(
         &initramfs::Contents {
             busybox: &shared.busybox,
             shell: &shared.tools.dash,
-            tracer: &artifacts.tracer,
+            tracer: &shared.tracer,
             workload: &artifacts.workload,
             test: &shared.test,
             leg: init_script::Leg {

@@ -73,6 +73,9 @@ export TRACER_BIN=/bin/tracer TRACER_WORKLOAD=/bin/tracer-workload TRACER_VM={vm
 # to assert, so every VM leg exercises the fentry and kprobe hooks.
 export TRACER_REQUIRE_HOOKS=tp_btf,fentry,kprobe
 
+# The static (musl) binary the packages ship: it needs nothing from the guest's libraries.
+echo "tracer-vm: static $(/bin/tracer --version | head -n 1)"
+
 # Which hook serves each event on this kernel (informational; the tests decide).
 if /bin/tracer probes >/tmp/probes.out 2>&1; then
     echo "tracer-vm: tracer probes:"
