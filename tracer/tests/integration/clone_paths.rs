@@ -2,7 +2,7 @@
 //! the kernel for and what `strace -f` prints for the same calls: each flag by its kernel name,
 //! the exit signal read from the new task (`SIGCHLD` for a process, none for a thread), and
 //! clone3's `CLONE_NEWTIME` in the low byte as a flag, never as a signal. Once per hook type.
-use crate::common::{Tracer, field, kernel, kernel::Offer, machine, one, report, run_tracer, run_workload, skipped};
+use crate::common::{Tracer, field, machine, one, report, run_workload, through_tp_btf};
 use serde_json::Value;
 
 fn check_clone_paths(hook: &str) {
@@ -44,22 +44,7 @@ fn check_clone_paths(hook: &str) {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn clone_flags_of_every_clone_path_from_tp_btf_hooks() {
-    match kernel::lifecycle_tp_btf("fork") {
-        Offer::Offered => check_clone_paths("tp_btf"),
-        // Before 5.11: forcing tp_btf must fail with the kernel's reason; the raw tracepoint
-        // test below checks every clone path on such a kernel.
-        Offer::Refused { reason, evidence } => {
-            let output = run_tracer(&["--json", "-e", "fork", "--hook", "fork=tp_btf", "-d", "1"]);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let context = format!("[{} fork=tp_btf]", machine());
-            assert_eq!(output.status.code(), Some(1), "{context} the kernel refuses it ({reason}): {stderr}");
-            assert!(
-                stderr.contains("no hook for fork could attach") && stderr.contains(&evidence),
-                "{context} tracer's refusal must quote the kernel's reason ({reason}):\n{stderr}"
-            );
-            skipped(&format!("the kernel refuses tp_btf for fork ({reason}), and tracer says so"));
-        }
-    }
+    through_tp_btf(&["fork"], || check_clone_paths("tp_btf"));
 }
 
 #[test]

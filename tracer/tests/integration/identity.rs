@@ -3,7 +3,7 @@
 //! start, and a fork's `child_start_ns` is what the child's own events carry. Once per hook type.
 use std::process::Command;
 
-use crate::common::{Tracer, field, machine, one, report, run_workload};
+use crate::common::{Tracer, field, machine, one, report, run_workload, through_tp_btf};
 use serde_json::Value;
 
 /// Field 22 of `/proc/<pid>/stat` (the start time in clock ticks since boot), in nanoseconds.
@@ -84,7 +84,7 @@ fn check_threads_and_children(hook: &str) {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn start_ns_is_the_start_proc_shows_from_tp_btf_hooks() {
-    check_start_matches_proc("tp_btf");
+    through_tp_btf(&["exec", "exit"], || check_start_matches_proc("tp_btf"));
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn start_ns_is_the_start_proc_shows_from_raw_tracepoints() {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn start_ns_names_the_process_of_threads_and_children_from_tp_btf_hooks() {
-    check_threads_and_children("tp_btf");
+    through_tp_btf(&["fork", "exit"], || check_threads_and_children("tp_btf"));
 }
 
 #[test]

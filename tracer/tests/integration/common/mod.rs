@@ -254,3 +254,25 @@ pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// Runs `check` where the kernel offers what tracer's tp_btf programs for the lifecycle `kinds`
+/// need. Where it does not (before 5.11), forcing tp_btf for the first refused kind must fail
+/// quoting the kernel's reason, and the test says it was skipped: the raw tracepoint twin of
+/// the test checks those events on such a kernel.
+pub fn through_tp_btf(kinds: &[&str], check: impl FnOnce()) {
+    let refused = kinds.iter().find_map(|kind| match kernel::lifecycle_tp_btf(kind) {
+        kernel::Offer::Offered => None,
+        kernel::Offer::Refused { reason, evidence } => Some((kind, reason, evidence)),
+    });
+    let Some((kind, reason, evidence)) = refused else { return check() };
+    let forced = format!("{kind}=tp_btf");
+    let output = run_tracer(&["--json", "-e", kind, "--hook", &forced, "-d", "1"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let context = format!("[{} {forced}]", machine());
+    assert_eq!(output.status.code(), Some(1), "{context} the kernel refuses it ({reason}): {stderr}");
+    assert!(
+        stderr.contains(&format!("no hook for {kind} could attach")) && stderr.contains(&evidence),
+        "{context} tracer's refusal must quote the kernel's reason ({reason}):\n{stderr}"
+    );
+    skipped(&format!("the kernel refuses tp_btf for {kind} ({reason}), and tracer says so"));
+}
