@@ -156,14 +156,17 @@ fn tracer_in_a_pid_namespace_never_reports_itself() {
     let dir = crate::common::scratch_dir("lookup-pidns");
     let events_file = dir.join("events.jsonl");
     // PID 1 of the namespace is sh; tracer runs beside a `cat` that reads a new process's
-    // `/proc` entry. Should tracer feed on itself, it must still stop at its --duration: SIGKILL
-    // after 20 s bounds the damage (and fails the test) otherwise.
-    let script = r#"timeout -s KILL 20 "$0" --json -e lookup -d 3 > "$1" 2>/dev/null & t=$!
-sleep 1.5; sleep 5 & s=$!; cat /proc/$s/comm > /dev/null; echo $s; kill $s; wait $t"#;
+    // `/proc` entry once tracer says it is attached (a guest on a busy host can take seconds).
+    // Should tracer feed on itself, it must still stop at its --duration: SIGKILL after 60 s
+    // bounds the damage (and fails the test) otherwise.
+    let script = r#"timeout -s KILL 60 "$0" --json -e lookup -d 3 > "$1" 2> "$2" & t=$!
+i=0; until grep -q '^Attached' "$2" || [ $i -ge 300 ]; do sleep 0.1; i=$((i+1)); done
+sleep 5 & s=$!; cat /proc/$s/comm > /dev/null; echo $s; kill $s; wait $t"#;
     let output = std::process::Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "sh", "-c", script])
         .arg(crate::common::tracer_bin())
         .arg(&events_file)
+        .arg(dir.join("stderr"))
         .output()
         .unwrap_or_else(|error| panic!("{context} cannot run unshare (util-linux or busybox): {error}"));
     assert!(
@@ -188,7 +191,8 @@ sleep 1.5; sleep 5 & s=$!; cat /proc/$s/comm > /dev/null; echo $s; kill $s; wait
     let host_pidns = std::fs::read_link("/proc/self/ns/pid").expect("readlink").to_string_lossy().into_owned();
     assert!(
         events.iter().any(|e| e["event"] == "lookup" && !host_pidns.contains(&e["pidns"].to_string())),
-        "{context} no lookup of the namespace's processes was reported: {text}"
+        "{context} no lookup of the namespace's processes was reported: {text}\ntracer's stderr: {}",
+        std::fs::read_to_string(dir.join("stderr")).unwrap_or_default()
     );
     // The syscall-entry hook sees every lookup, cached or not: there, cat's must be reported.
     if events.iter().all(|e| e["source"] == "syscall_entry") {
