@@ -259,7 +259,6 @@ fn the_command_starts_with_the_signals_environment_and_descriptors_it_would_have
 fn task_filters_do_not_keep_run_from_ending() {
     require_root();
     for filter in [["-c", "no-such-comm"], ["-p", "1"], ["-c", "sh"]] {
-        let started = Instant::now();
         let mut child = Command::new(tracer_bin())
             .args(["run", "--json"])
             .args(filter)
@@ -268,11 +267,11 @@ fn task_filters_do_not_keep_run_from_ending() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let status = wait_within(&mut child, Duration::from_secs(20), &format!("run {filter:?}"));
+        // Without the fix, run waits forever; a guest on a busy host takes 15 s to load and attach.
+        let status = wait_within(&mut child, Duration::from_secs(60), &format!("run {filter:?}"));
         let mut stderr = String::new();
         child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
         assert_eq!(status.code(), Some(3), "{filter:?}: {stderr}");
-        assert!(started.elapsed() < Duration::from_secs(10), "{filter:?} took {:?}", started.elapsed());
         assert_summary(&stderr);
         if filter[1] == "sh" {
             // Selected by its comm, the command's own exec is among the events.
