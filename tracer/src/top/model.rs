@@ -193,9 +193,14 @@ impl TopModel {
         group.activity.add(ns);
         match &event.detail {
             Detail::Fork { child_tgid, child_tid, child_start_ns, .. } => {
-                let born_ns = Some(child_start_ns.map_or(ns, |start| wall(start, boot_to_wall_ns)));
+                // A new thread's event carries its process's start, not its own.
+                let thread = *child_tgid == event.tgid;
+                let born_ns = match child_start_ns {
+                    Some(start) if !thread => Some(wall(*start, boot_to_wall_ns)),
+                    _ => Some(ns),
+                };
                 let task = Task { comm: event.comm.clone(), born_ns };
-                if *child_tgid == event.tgid {
+                if thread {
                     group.tasks.insert(*child_tid, task);
                     self.count(&event.comm, Happening::Thread, ns);
                 } else {
