@@ -1,11 +1,12 @@
 //! The terminal while `tracer top` has it: raw mode, the alternate screen, the cursor hidden;
 //! and its return, whatever ends the view: `q`, a stop signal (the guard is dropped), a panic
-//! (the hook restores it before the panic message is printed).
+//! (the hook restores it before the panic message is printed). Log lines, which go to the same
+//! terminal on stderr, are held back meanwhile: they would tear the view.
 use std::{
     io::{self, Write},
     sync::{
         Once,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
 };
 
@@ -17,6 +18,8 @@ use crossterm::{
 
 /// Whether the terminal is in tracer's hands now.
 static TAKEN: AtomicBool = AtomicBool::new(false);
+/// The log level before the terminal was taken (as `log::LevelFilter as usize`).
+static LOG_LEVEL: AtomicUsize = AtomicUsize::new(0);
 static PANIC_HOOK: Once = Once::new();
 
 /// Holds the terminal; dropping it gives it back.
@@ -32,6 +35,8 @@ impl TerminalGuard {
                 previous(info);
             }));
         });
+        LOG_LEVEL.store(log::max_level() as usize, Ordering::SeqCst);
+        log::set_max_level(log::LevelFilter::Off);
         TAKEN.store(true, Ordering::SeqCst);
         let guard = TerminalGuard(());
         enable_raw_mode()?;
@@ -53,5 +58,8 @@ fn restore() {
         let _ = execute!(stdout, LeaveAlternateScreen, Show);
         let _ = disable_raw_mode();
         let _ = stdout.flush();
+        let level = LOG_LEVEL.load(Ordering::SeqCst);
+        let level = log::LevelFilter::iter().find(|filter| *filter as usize == level).unwrap_or(log::LevelFilter::Warn);
+        log::set_max_level(level);
     }
 }
