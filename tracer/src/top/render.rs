@@ -225,7 +225,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, view: &View) {
 }
 
 fn draw_help(frame: &mut Frame, area: Rect) {
-    let width = 64.min(area.width);
+    let width = 72.min(area.width);
     let height = (KEYS.len() as u16 + 4).min(area.height);
     let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     let lines: Vec<Line> = KEYS

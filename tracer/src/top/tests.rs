@@ -151,3 +151,31 @@ fn a_terminal_too_small_says_so() {
     let lines = frame(&Snapshot::default(), &View::default(), 40, 6);
     assert!(lines.join(" ").contains("The terminal is too small (40×6)"), "{lines:?}");
 }
+
+#[test]
+fn lost_events_are_red_pause_is_said_and_help_lists_the_keys() {
+    let mut model = known_model();
+    let snapshot = snapshot::take(&mut model, T0 + 3 * SECOND, &Layout::default(), &Users::default());
+    let view = View { paused: true, help: true, ..View::default() };
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let context = Context::default();
+    terminal.draw(|frame| render::draw(frame, &context, &snapshot, &view, &mut TableState::default())).unwrap();
+    let buffer = terminal.backend().buffer();
+    let first: String = (0..100).map(|x| buffer[(x, 0)].symbol()).collect();
+    let lost = first.find("lost 20").expect("the header counts the lost events");
+    let column = first[..lost].chars().count() as u16;
+    assert_eq!(buffer[(column, 0)].fg, ratatui::style::Color::Red, "{first}");
+    assert!(first.contains("PAUSED"), "{first}");
+    let screen: String =
+        (0..30).map(|y| (0..100).map(|x| buffer[(x, y)].symbol()).collect::<String>() + "\n").collect();
+    for key in ["quit", "filter: comm, command, PID or container", "pause the view", "sort by churn, age, tasks"] {
+        assert!(screen.contains(key), "the help lacks {key:?}:\n{screen}");
+    }
+    // None lost: not red.
+    let quiet = Snapshot::default();
+    terminal.draw(|frame| render::draw(frame, &context, &quiet, &View::default(), &mut TableState::default())).unwrap();
+    let buffer = terminal.backend().buffer();
+    let first: String = (0..100).map(|x| buffer[(x, 0)].symbol()).collect();
+    let column = first[..first.find("lost 0").unwrap()].chars().count() as u16;
+    assert_eq!(buffer[(column, 0)].fg, ratatui::style::Color::Reset, "{first}");
+}
