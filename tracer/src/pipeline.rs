@@ -82,6 +82,10 @@ pub fn lost_event(count: u64, origin: LostOrigin) -> Event {
 /// every loss (`tracer top`'s model).
 pub trait Watcher {
     fn observe(&mut self, event: &Event);
+    /// Called after each batch, as the output is flushed.
+    fn flush(&mut self) {}
+    /// Done with what it was shown, whatever it takes (the end of a replay).
+    fn settle(&mut self) {}
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +216,17 @@ impl Pipeline {
 
     /// Pushes printed lines out (after each batch, so a live stream shows promptly).
     pub fn flush_output(&mut self) -> Result<(), PipelineError> {
+        if let Some(watcher) = &mut self.watcher {
+            watcher.flush();
+        }
         self.printer.flush().map_err(output_error)
+    }
+
+    /// Lets the watcher finish with every event it was shown.
+    pub fn settle_watcher(&mut self) {
+        if let Some(watcher) = &mut self.watcher {
+            watcher.settle();
+        }
     }
 
     /// Emits a `lost` event (origin output) when the printer dropped events since the last one:

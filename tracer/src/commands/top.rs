@@ -17,7 +17,7 @@ use crate::{
     clock::Clock,
     commands::{
         EXIT_USAGE,
-        live::{EXIT_LOST, prepare, summarize},
+        live::{EXIT_LOST, announce, prepare, summarize},
     },
     config::{ConfigError, TraceConfig},
     filter::{EventFilter, Filters},
@@ -81,7 +81,10 @@ async fn live(args: &TopArgs) -> Result<u8> {
         filters: describe_filters(&config.filters),
         hooks: describe_hooks(&prepared.loaded.plan),
     };
-    let pipeline = prepared.pipeline.watching(Box::new(Feed(shared.clone())));
+    // Before the view takes the terminal (it is there again once the view closes): what is
+    // traced, and, to systemd or a bench, that tracing has begun.
+    announce(&prepared, &config, "q to quit.");
+    let pipeline = prepared.pipeline.watching(Box::new(Feed::new(shared.clone())));
     let screen = spawn_screen(shared.clone(), context, Users::local())?;
     let quit = shared.clone();
     let until = async move {
@@ -116,7 +119,7 @@ async fn replay(args: &TopArgs, file: &Path) -> Result<u8> {
     };
     let mut pipeline =
         Pipeline::new(filters.kinds.clone(), Some(EventFilter::new(filters)), None, Box::new(NoPrinter), None)
-            .watching(Box::new(Feed(shared.clone())));
+            .watching(Box::new(Feed::new(shared.clone())));
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot install signal handlers")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot install signal handlers")?;
     let screen = spawn_screen(shared.clone(), context, Users::default())?;
@@ -142,6 +145,7 @@ async fn replay(args: &TopArgs, file: &Path) -> Result<u8> {
                     }
                     last_ns = last_ns.max(Some(event.timestamp_ns));
                     pipeline.handle(event)?;
+                    pipeline.flush_output()?;
                 }
                 ReadItem::Skipped { offset, reason } => {
                     problems.push(format!("{shown}: skipped a damaged record at byte {offset}: {reason}"))
@@ -154,6 +158,7 @@ async fn replay(args: &TopArgs, file: &Path) -> Result<u8> {
             }
         }
     }
+    pipeline.settle_watcher();
     // The end state stays on screen until the view is quit.
     if let TimeSource::Replay { ended_at, .. } = &mut shared.model().time {
         *ended_at = last_ns;

@@ -51,12 +51,66 @@ impl Shared {
     }
 }
 
-/// Feeds the pipeline's events to the shared model.
-pub struct Feed(pub Arc<Shared>);
+/// Feeds the pipeline's events to the shared model without ever waiting for it: while the
+/// drawing thread holds the model (and it may be preempted holding it, on a machine busy with a
+/// storm), events queue here and are filed at the next batch's end.
+pub struct Feed {
+    shared: Arc<Shared>,
+    pending: Vec<Event>,
+}
+
+/// Queued events past which the drain does wait for the model, rather than grow without bound.
+const PENDING_MAX: usize = 1 << 20;
+
+impl Feed {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Feed { shared, pending: Vec::new() }
+    }
+
+    fn file_pending(&mut self, model: &mut TopModel) {
+        for event in self.pending.drain(..) {
+            model.observe(&event);
+        }
+    }
+}
 
 impl Watcher for Feed {
     fn observe(&mut self, event: &Event) {
-        self.0.model().observe(event);
+        if self.pending.is_empty()
+            && let Some(mut model) = try_model(&self.shared)
+        {
+            model.observe(event);
+            return;
+        }
+        self.pending.push(event.clone());
+        if self.pending.len() >= PENDING_MAX {
+            let shared = self.shared.clone();
+            self.file_pending(&mut shared.model());
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let shared = self.shared.clone();
+        if let Some(mut model) = try_model(&shared) {
+            self.file_pending(&mut model);
+        }
+    }
+
+    fn settle(&mut self) {
+        let shared = self.shared.clone();
+        self.file_pending(&mut shared.model());
+    }
+}
+
+/// The model if nobody holds it now.
+fn try_model(shared: &Shared) -> Option<MutexGuard<'_, TopModel>> {
+    match shared.model.try_lock() {
+        Ok(model) => Some(model),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
     }
 }
 
