@@ -288,8 +288,28 @@ fn group_row(group: &Group, now_ns: u64, branch: String, users: &Users) -> Row {
         state,
         branch,
         comm: escape(&group.comm.to_str_lossy()).into_owned(),
-        command: group.argv.iter().map(|argument| shell_word(&argument.to_str_lossy())).collect::<Vec<_>>().join(" "),
+        command: command_line(&group.argv),
     }
+}
+
+/// Characters of a command line kept: more than any terminal is wide. A compiler's argument list
+/// can run to tens of kilobytes, and every frame would quote and lay it all out.
+const COMMAND_CHARS: usize = 512;
+
+/// The arguments as a shell would need them written, cut after [`COMMAND_CHARS`].
+fn command_line(argv: &[crate::text::Text]) -> String {
+    let mut line = String::new();
+    for argument in argv {
+        if line.len() >= COMMAND_CHARS {
+            line.push_str(" …");
+            break;
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&shell_word(&argument.to_str_lossy()));
+    }
+    line
 }
 
 /// An age as htop shows times: short, coarser as it grows.

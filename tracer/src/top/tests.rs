@@ -179,3 +179,36 @@ fn lost_events_are_red_pause_is_said_and_help_lists_the_keys() {
     let column = first[..first.find("lost 0").unwrap()].chars().count() as u16;
     assert_eq!(buffer[(column, 0)].fg, ratatui::style::Color::Reset, "{first}");
 }
+
+#[test]
+fn the_drain_never_waits_for_the_model_while_a_frame_is_taken() {
+    use crate::{
+        pipeline::Watcher,
+        top::screen::{Feed, Shared},
+    };
+    let shared = Shared::new(TopModel::new(0, TimeSource::Wall));
+    let mut feed = Feed::new(shared.clone());
+    let fork = at(test_event(100, 100, "bash", test_fork(200, 200, false, None)), T0, 1);
+    // The drawing thread holds the model: on this same thread, waiting would never end.
+    let frame = shared.model();
+    feed.observe(&fork);
+    feed.flush();
+    drop(frame);
+    assert_eq!(shared.model().total_events, 0, "queued, not filed");
+    feed.observe(&at(test_event(200, 200, "bash", thread(200, 201)), T0 + 1, 100));
+    assert_eq!(shared.model().total_events, 0, "still behind the queued one");
+    feed.flush();
+    let model = shared.model();
+    assert_eq!((model.total_events, model.live[&200].tasks.len()), (2, 2), "filed in order");
+}
+
+#[test]
+fn a_huge_argument_list_is_cut_to_what_a_screen_can_show() {
+    let mut model = TopModel::new(0, TimeSource::Wall);
+    let argv: Vec<String> = (0..20_000).map(|n| format!("-Cflag{n}")).collect();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    model.observe(&at(test_event(500, 500, "rustc", test_exec("/usr/bin/rustc", &argv, 500)), T0, 1));
+    let snapshot = snapshot::take(&mut model, T0, &Layout::default(), &Users::default());
+    let command = &snapshot.rows[0].command;
+    assert!(command.starts_with("-Cflag0 -Cflag1 ") && command.ends_with(" …") && command.len() < 600, "{command}");
+}
