@@ -16,6 +16,8 @@ pub struct View {
     pub help: bool,
     /// Index of the selected row.
     pub selected: usize,
+    /// The ID on the selected row, which the selection follows as rows move (htop's way).
+    pub selected_id: Option<u32>,
     pub quit: bool,
 }
 
@@ -36,7 +38,7 @@ impl View {
                 KeyCode::Enter => {
                     self.layout.filter = std::mem::take(text);
                     self.editing = None;
-                    self.selected = 0;
+                    (self.selected, self.selected_id) = (0, None);
                 }
                 KeyCode::Esc => self.editing = None,
                 KeyCode::Backspace => {
@@ -52,6 +54,16 @@ impl View {
             return;
         }
         let last = rows.len().saturating_sub(1);
+        let moves = matches!(
+            key.code,
+            KeyCode::Up
+                | KeyCode::Down
+                | KeyCode::PageUp
+                | KeyCode::PageDown
+                | KeyCode::Home
+                | KeyCode::End
+                | KeyCode::Char('k' | 'j')
+        );
         match key.code {
             KeyCode::Char('q' | 'Q') => self.quit = true,
             KeyCode::Char('/') => self.editing = Some(self.layout.filter.clone()),
@@ -62,7 +74,7 @@ impl View {
             KeyCode::Enter => {
                 if let Some(row) = rows.get(self.selected) {
                     self.layout.focus = Some(row.tgid);
-                    self.selected = 0;
+                    (self.selected, self.selected_id) = (0, None);
                 }
             }
             KeyCode::Esc | KeyCode::Backspace => {
@@ -71,7 +83,7 @@ impl View {
                 } else {
                     self.layout.filter.clear();
                 }
-                self.selected = 0;
+                (self.selected, self.selected_id) = (0, None);
             }
             KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1).min(last),
             KeyCode::Down | KeyCode::Char('j') => self.selected = (self.selected + 1).min(last),
@@ -81,6 +93,17 @@ impl View {
             KeyCode::End => self.selected = last,
             _ => {}
         }
+        if moves {
+            self.selected_id = rows.get(self.selected).map(|row| row.id);
+        }
+    }
+
+    /// Keeps the selection on the same row in a new frame's `rows`.
+    pub fn follow(&mut self, rows: &[Row]) {
+        if let Some(index) = self.selected_id.and_then(|id| rows.iter().position(|row| row.id == id)) {
+            self.selected = index;
+        }
+        self.selected = self.selected.min(rows.len().saturating_sub(1));
     }
 }
 
@@ -125,6 +148,12 @@ mod tests {
         press(&mut view, KeyCode::Char('p'), &rows);
         assert_eq!((view.layout.sort, view.layout.threads, view.paused), (Sort::Age, true, true));
         press(&mut view, KeyCode::Down, &rows);
+        // The rows move: the selection stays on process 20.
+        let moved = [row(20), row(10), row(30)];
+        view.follow(&moved);
+        assert_eq!(view.selected, 0);
+        view.follow(&rows);
+        assert_eq!(view.selected, 1);
         press(&mut view, KeyCode::Enter, &rows);
         assert_eq!((view.layout.focus, view.selected), (Some(20), 0));
         press(&mut view, KeyCode::End, &rows);

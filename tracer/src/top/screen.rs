@@ -176,7 +176,7 @@ pub fn run(shared: Arc<Shared>, context: Context, users: Users) -> io::Result<()
                 snapshot::take(&mut model, now, &view.layout, &users)
             }
         };
-        view.selected = view.selected.min(snapshot.rows.len().saturating_sub(1));
+        view.follow(&snapshot.rows);
         terminal.draw(|frame| render::draw(frame, &context, &snapshot, &view, &mut table))?;
         last_frame = Some(Instant::now());
         changed = false;
