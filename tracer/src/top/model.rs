@@ -204,20 +204,35 @@ impl TopModel {
                     group.tasks.insert(*child_tid, task);
                     self.count(&event.comm, Happening::Thread, ns);
                 } else {
+                    // A fork child runs its parent's program until it execs.
                     let child = Group {
                         tgid: *child_tgid,
                         start_ns: *child_start_ns,
                         ppid: event.tgid,
+                        uid: group.uid,
+                        container: group.container.clone(),
+                        comm: group.comm.clone(),
+                        argv: group.argv.clone(),
                         tasks: BTreeMap::from([(*child_tid, task)]),
                         born_ns,
                         born_seen: true,
                         end: None,
                         activity: Window::default(),
                         kernel: event.tgid == KTHREADD,
-                        ..group.clone()
                     };
-                    // A live entry under the same TGID left without its exit being seen.
-                    self.live.insert(*child_tgid, child);
+                    let same = |known: &Group| known.start_ns.zip(*child_start_ns).is_none_or(|(a, b)| a == b);
+                    match self.live.get_mut(child_tgid) {
+                        // The child's own events came first (another CPU's ring order): what
+                        // they said, its exec included, stands.
+                        Some(known) if same(known) => {
+                            known.born_ns = born_ns;
+                            known.born_seen = true;
+                        }
+                        // Else a live entry under the same TGID left without its exit seen.
+                        _ => {
+                            self.live.insert(*child_tgid, child);
+                        }
+                    }
                     self.count(&event.comm, Happening::Fork, ns);
                 }
             }

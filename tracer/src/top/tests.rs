@@ -212,3 +212,12 @@ fn a_huge_argument_list_is_cut_to_what_a_screen_can_show() {
     let command = &snapshot.rows[0].command;
     assert!(command.starts_with("-Cflag0 -Cflag1 ") && command.ends_with(" …") && command.len() < 600, "{command}");
 }
+
+#[test]
+fn a_childs_exec_seen_before_its_fork_stands() {
+    let mut model = TopModel::new(0, TimeSource::Wall);
+    model.observe(&at(test_event(600, 600, "tracer-workload", test_exec("/bin/w", &["w", "12"], 600)), T0 + 2, 1));
+    model.observe(&at(test_event(1, 1, "systemd", test_fork(600, 600, false, None)), T0 + 1, 1));
+    let child = &model.live[&600];
+    assert_eq!((child.comm.to_string(), child.argv.len(), child.born_seen), ("tracer-workload".to_owned(), 2, true));
+}
