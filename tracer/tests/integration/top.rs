@@ -70,20 +70,55 @@ impl Tmux {
         }
     }
 
-    /// The command's exit status, once it ended (within 60 s: closing the recording of a busy
-    /// machine may wait for a busy disk); it fails the test if a signal killed it.
-    fn exit_status(&self) -> i32 {
+    /// tracer's exit status, once it ended (within 60 s), from the file the pane's shell writes
+    /// after reaping it: tmux itself was seen leaving its exited child a zombie for minutes.
+    fn exit_status(&self, status_file: &Path) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            // The pane is dead once its terminal closes; the status comes when tmux reaps it.
-            let (status, signal) = (self.display("#{pane_dead_status}"), self.display("#{pane_dead_signal}"));
-            assert!(signal.is_empty(), "tracer top was killed by signal {signal}:\n{}", self.screen());
-            if let Ok(status) = status.parse() {
+            if let Some(status) = std::fs::read_to_string(status_file).ok().and_then(|text| text.trim().parse().ok()) {
                 return status;
             }
-            assert!(Instant::now() < deadline, "tracer top did not end within 60 s:\n{}", self.screen());
+            assert!(
+                Instant::now() < deadline,
+                "tracer top did not end within 60 s: {}\n{}",
+                self.whereabouts(),
+                self.screen()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// tracer's PID: the one child of the pane's shell.
+    fn tracer_pid(&self) -> i32 {
+        let shell = self.display("#{pane_pid}");
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).expect("the shell's children");
+        let pids: Vec<i32> = children.split_whitespace().map(|pid| pid.parse().expect("a PID")).collect();
+        assert_eq!(pids.len(), 1, "the pane's shell should run tracer alone: {pids:?}");
+        pids[0]
+    }
+}
+
+impl Tmux {
+    /// Where the pane's process is, for a failure message: its state and each thread's wait
+    /// channel.
+    fn whereabouts(&self) -> String {
+        let pid = self.display("#{pane_pid}");
+        let state = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| status.lines().find(|line| line.starts_with("State:")).map(str::to_owned))
+            .unwrap_or_else(|| "gone".to_owned());
+        let threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                let dir = entry.ok()?.path();
+                let name = std::fs::read_to_string(dir.join("comm")).ok()?;
+                let wchan = std::fs::read_to_string(dir.join("wchan")).unwrap_or_default();
+                Some(format!("{} in {wchan}", name.trim()))
+            })
+            .collect();
+        format!("process {pid}: {state}; threads: {}", threads.join(", "))
     }
 }
 
@@ -93,10 +128,10 @@ impl Drop for Tmux {
     }
 }
 
-/// The shell line running `tracer top ARGS` with stderr to `stderr` (exec'd: the pane's
-/// process is tracer).
-fn top_line(args: &str, stderr: &Path) -> String {
-    format!("exec {} top {args} 2>{}", tracer_bin().display(), stderr.display())
+/// The shell line running `tracer top ARGS` with stderr to `stderr`, then writing its exit
+/// status to `status`.
+fn top_line(args: &str, stderr: &Path, status: &Path) -> String {
+    format!("{} top {args} 2>{}; echo $? >{}", tracer_bin().display(), stderr.display(), status.display())
 }
 
 /// The row of the tree for `pid`, split into columns.
@@ -136,7 +171,10 @@ fn top_shows_threads_as_one_row_a_short_lived_child_with_its_exit_and_filters_th
     require_root();
     let dir = scratch_dir("top");
     let (stderr, recording) = (dir.join("stderr"), dir.join("top.rec"));
-    let tmux = Tmux::start(&dir, &top_line(&format!("--buffer-size 16 -o {}", recording.display()), &stderr));
+    let tmux = Tmux::start(
+        &dir,
+        &top_line(&format!("--buffer-size 16 -o {}", recording.display()), &stderr, &dir.join("status")),
+    );
     let before =
         tmux.wait_for("the view with PID 1", |screen| screen.contains("tracer top · live") && row(screen, 1).is_some());
     assert_eq!(tmux.display("#{alternate_on}"), "1", "tracer top draws on the alternate screen:\n{before}");
@@ -165,7 +203,7 @@ fn top_shows_threads_as_one_row_a_short_lived_child_with_its_exit_and_filters_th
     assert_eq!(columns[1], std::process::id().to_string(), "its parent is this test:\n{screen}");
 
     tmux.keys(&["q"]);
-    let status = tmux.exit_status();
+    let status = tmux.exit_status(&dir.join("status"));
     let log = std::fs::read_to_string(&stderr).unwrap_or_default();
     assert_eq!(status, expected_status(&stderr), "q exits 0 (3 when events were lost); stderr: {log}");
     assert_left_the_terminal(&tmux, &stderr);
@@ -173,16 +211,20 @@ fn top_shows_threads_as_one_row_a_short_lived_child_with_its_exit_and_filters_th
     let _ = workload.wait();
     drop(tmux);
 
-    // The recording made meanwhile, replayed fast: the child's end is on screen and stays.
+    // The recording made meanwhile, replayed fast with the workload's tree selected (other
+    // storms may be recorded too): the child's end is on screen and stays.
     let replayed = dir.join("replay-stderr");
-    let tmux =
-        Tmux::start(&dir, &top_line(&format!("{} --speed 20 -c tracer-workload", recording.display()), &replayed));
+    let tmux = Tmux::start(
+        &dir,
+        &top_line(&format!("{} --speed 20 -p {pid} -f", recording.display()), &replayed, &dir.join("replay-status")),
+    );
     let screen = tmux.wait_for("the replayed child's exit 7", |screen| {
         screen.lines().any(|line| line.starts_with(&child.to_string()) && line.contains("exit 7"))
     });
     assert!(screen.contains("replay of"), "{screen}");
     tmux.keys(&["q"]);
-    assert_eq!(tmux.exit_status(), 0, "stderr: {}", std::fs::read_to_string(&replayed).unwrap_or_default());
+    let status = tmux.exit_status(&dir.join("replay-status"));
+    assert_eq!(status, 0, "stderr: {}", std::fs::read_to_string(&replayed).unwrap_or_default());
     assert_left_the_terminal(&tmux, &replayed);
 }
 
@@ -192,12 +234,12 @@ fn top_gives_the_terminal_back_on_sigterm() {
     require_root();
     let dir = scratch_dir("top-sigterm");
     let stderr = dir.join("stderr");
-    let tmux = Tmux::start(&dir, &top_line("--buffer-size 16", &stderr));
+    let tmux = Tmux::start(&dir, &top_line("--buffer-size 16", &stderr, &dir.join("status")));
     tmux.wait_for("the view", |screen| screen.contains("tracer top · live"));
-    let pid: i32 = tmux.display("#{pane_pid}").parse().expect("the pane's PID");
-    // SAFETY: kill(2) on the pane's process, tracer itself (the shell exec'd it).
+    let pid = tmux.tracer_pid();
+    // SAFETY: kill(2) on tracer, the pane's shell's child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = tmux.exit_status();
+    let status = tmux.exit_status(&dir.join("status"));
     let log = std::fs::read_to_string(&stderr).unwrap_or_default();
     assert_eq!(status, expected_status(&stderr), "SIGTERM exits 0 (3 when events were lost); stderr: {log}");
     assert_left_the_terminal(&tmux, &stderr);
