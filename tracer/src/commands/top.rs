@@ -96,8 +96,10 @@ async fn live(args: &TopArgs) -> Result<u8> {
     shared.quit.store(true, Ordering::SeqCst);
     let drawn = join_screen(screen);
     let ended = ended?;
+    // Even when the view failed (a panic there is already on stderr): what was traced is said.
+    let lost = summarize(&ended, config.output.as_deref());
     drawn?;
-    Ok(if summarize(&ended, config.output.as_deref()) { EXIT_LOST } else { 0 })
+    Ok(if lost { EXIT_LOST } else { 0 })
 }
 
 async fn replay(args: &TopArgs, file: &Path) -> Result<u8> {
@@ -170,8 +172,8 @@ async fn replay(args: &TopArgs, file: &Path) -> Result<u8> {
         eprintln!("tracer: {problem}");
     }
     let counts = pipeline.finish()?;
-    drawn?;
     eprintln!("{}", counts.summary(started.elapsed()));
+    drawn?;
     Ok(if problems.is_empty() { 0 } else { EXIT_DAMAGED })
 }
 
