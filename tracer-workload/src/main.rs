@@ -11,6 +11,7 @@ mod pair;
 mod signals;
 mod storm;
 mod thread_exec;
+mod top_family;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         Some("pair") => pair::run(&args[1..]),
         Some("signals") => signals::run(&args[1..]),
         Some("storm") => storm::run(&args[1..]),
+        Some("top-family") => top_family::run(&args[1..]),
         Some("thread-exec") => thread_exec::run(&args[1..]),
         Some("ns-setns-thread") => namespaces::setns_thread(&args[1..]),
         Some("ns-unshare-uts") => namespaces::unshare_uts(&args[1..]),
@@ -31,7 +33,7 @@ fn main() -> ExitCode {
         Some("true") => ExitCode::SUCCESS,
         _ => {
             eprintln!(
-                "usage: tracer-workload lifecycle\n       tracer-workload clones\n       tracer-workload pair\n       tracer-workload signals [--exit N]\n       tracer-workload thread-exec\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload hostile-names DIR\n       tracer-workload ns-setns-thread | ns-unshare-uts | ns-clone-user | ns-report\n       tracer-workload container"
+                "usage: tracer-workload lifecycle\n       tracer-workload clones\n       tracer-workload pair\n       tracer-workload signals [--exit N]\n       tracer-workload thread-exec\n       tracer-workload top-family SECONDS\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload hostile-names DIR\n       tracer-workload ns-setns-thread | ns-unshare-uts | ns-clone-user | ns-report\n       tracer-workload container"
             );
             ExitCode::from(2)
         }

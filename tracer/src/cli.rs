@@ -19,6 +19,7 @@ Examples:
   tracer tree trace.rec --threads      the process tree of a recording, with threads
   tracer export trace.rec --perfetto trace.pftrace   a timeline for ui.perfetto.dev
   sudo tracer probes                   which hook serves each event on this kernel
+  sudo tracer top                      a live full-screen view: tree, births, deaths, churn
 
 Exit status: 0 on success; 1 on errors; 2 on bad usage; 3 when the kernel dropped events
 (ring buffer full); `tracer run` exits with the command's status instead.";
@@ -120,6 +121,10 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// A live, full-screen view of processes and threads as they are born and die, with the
+    /// churn per comm; or a recording replayed into the same view.
+    #[command(after_help = TOP_HELP)]
+    Top(TopArgs),
     /// Attach every hook and show which one serves each event kind on this kernel, and why.
     Probes {
         #[command(flatten)]
@@ -156,6 +161,48 @@ pub struct FilterArgs {
     /// Also trace every descendant of the selected tasks, whatever they exec into.
     #[arg(short = 'f', long = "follow")]
     pub follow: bool,
+}
+
+const TOP_HELP: &str = "\
+Keys: q quit, / filter (comm, command, PID, container), p pause, s sort (churn, age, tasks),
+t threads, Enter focus the selected subtree, Esc leave it, ? help.
+
+stdout must be a terminal; for a pipe or a file use the stream (`tracer`) or `tracer --json`.
+
+Examples:
+  sudo tracer top                        the whole machine
+  sudo tracer top --container 3f2a9c1b   one container
+  sudo tracer top -o trace.rec           watch and record
+  tracer top trace.rec --speed 4         replay a recording into the view, four times as fast";
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct TopArgs {
+    /// Replay this recording (`tracer -o FILE`) into the view at its recorded pace, instead of
+    /// watching the kernel.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Also record the events to FILE while watching (replay it with `tracer top FILE`).
+    #[arg(short = 'o', long = "output", value_name = "FILE", conflicts_with = "file")]
+    pub output: Option<PathBuf>,
+    /// Overwrite the recording when it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
+    /// Replay N times as fast as recorded (with FILE).
+    #[arg(long, value_name = "N", requires = "file")]
+    pub speed: Option<f64>,
+    /// Stop after SECS seconds.
+    #[arg(short = 'd', long = "duration", value_name = "SECS", conflicts_with = "file")]
+    pub duration: Option<f64>,
+    /// Size of the kernel's event ring buffer, in MiB (a power of two).
+    #[arg(long = "buffer-size", value_name = "MIB", default_value_t = 4)]
+    pub buffer_mib: u32,
+    /// Bytes of each exec's argument list to keep, NULs included (at most 262144).
+    #[arg(long = "arg-bytes", value_name = "N", default_value_t = 32 * 1024)]
+    pub arg_bytes: u32,
+    #[command(flatten)]
+    pub hooks: HookArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -22,6 +22,8 @@ pub enum ConfigError {
     Filter(#[from] FilterError),
     #[error("--duration {0}: expected a positive number of seconds")]
     Duration(f64),
+    #[error("--speed {0}: expected a positive number, e.g. 0.5 or 4")]
+    Speed(f64),
     #[error("--hook {0:?}: expected EVENT=HOOK, e.g. lookup=kprobe")]
     HookSyntax(String),
     #[error("--hook {given:?}: {kind} can be served by {choices}")]

@@ -23,4 +23,5 @@ pub mod recording_set;
 pub mod session;
 pub mod tasks;
 pub mod text;
+pub mod top;
 pub mod tree;

@@ -78,6 +78,16 @@ pub fn lost_event(count: u64, origin: LostOrigin) -> Event {
     }
 }
 
+/// Something else that is shown every event of the selected tasks, whatever its kind, and
+/// every loss (`tracer top`'s model).
+pub trait Watcher {
+    fn observe(&mut self, event: &Event);
+    /// Called after each batch, as the output is flushed.
+    fn flush(&mut self) {}
+    /// Done with what it was shown, whatever it takes (the end of a replay).
+    fn settle(&mut self) {}
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// Whoever reads our output went away (`tracer | head`): stop quietly.
@@ -107,6 +117,7 @@ pub struct Pipeline {
     ancestry: Option<Ancestry>,
     /// Fed every event of the selected tasks, whatever its kind (`--tree`).
     model: Option<Rc<RefCell<TaskModel>>>,
+    watcher: Option<Box<dyn Watcher>>,
     /// Cgroup paths of live events; a replay keeps what was recorded (this machine's cgroups are
     /// not the recording's).
     cgroups: Option<CgroupNames>,
@@ -135,6 +146,7 @@ impl Pipeline {
             env_names: None,
             ancestry: None,
             model: None,
+            watcher: None,
             cgroups,
             counts: Counts::default(),
             unprinted_reported: 0,
@@ -160,6 +172,12 @@ impl Pipeline {
         self
     }
 
+    /// Also shows every event of the selected tasks to `watcher`, whatever its kind.
+    pub fn watching(mut self, watcher: Box<dyn Watcher>) -> Self {
+        self.watcher = Some(watcher);
+        self
+    }
+
     pub fn handle(&mut self, mut event: Event) -> Result<(), PipelineError> {
         if let Some(cgroups) = &mut self.cgroups {
             cgroups.fill(&mut event.place);
@@ -182,6 +200,9 @@ impl Pipeline {
         if let Some(model) = &self.model {
             model.borrow_mut().observe(&event);
         }
+        if let Some(watcher) = &mut self.watcher {
+            watcher.observe(&event);
+        }
         let kind = event.kind();
         if kind != Kind::Lost && !self.shown.contains(&kind) {
             return Ok(());
@@ -195,7 +216,17 @@ impl Pipeline {
 
     /// Pushes printed lines out (after each batch, so a live stream shows promptly).
     pub fn flush_output(&mut self) -> Result<(), PipelineError> {
+        if let Some(watcher) = &mut self.watcher {
+            watcher.flush();
+        }
         self.printer.flush().map_err(output_error)
+    }
+
+    /// Lets the watcher finish with every event it was shown.
+    pub fn settle_watcher(&mut self) {
+        if let Some(watcher) = &mut self.watcher {
+            watcher.settle();
+        }
     }
 
     /// Emits a `lost` event (origin output) when the printer dropped events since the last one:

@@ -7,7 +7,8 @@
 //! `untraced`, `floor` (tracer's hooks with programs that return at once), `tracer-record`
 //! (recording every event to a file), `tracer-static-record` (the same with the static musl
 //! build the packages ship; `--no-static` leaves it out), `tracer-comm-miss` (recording with a
-//! `--comm` filter nothing matches), `bpftrace` (a script on the sched tracepoints printing the same facts to a
+//! `--comm` filter nothing matches), `tracer-top` (`tracer top -o FILE`, drawing on a
+//! pseudo-terminal), `bpftrace` (a script on the sched tracepoints printing the same facts to a
 //! file) and `forkstat` (the proc connector tool); a peer that cannot be had is reported as not
 //! run, with the reason. Storms whose figures are still noisy after the first rounds get more,
 //! up to a cap. Then, with the kernel's BPF run-time statistics on, one run per storm of the floor
@@ -159,7 +160,8 @@ pub fn bench(options: &Options) -> Result<()> {
     let forkstat = if options.no_forkstat { peers::Peer::left_out("--no-forkstat") } else { peers::forkstat() };
     step(format!("bpftrace: {}", bpftrace.status));
     step(format!("forkstat: {}", forkstat.status));
-    let mut configs = vec![Config::Untraced, Config::Floor, Config::TracerRecord, Config::TracerCommMiss];
+    let mut configs =
+        vec![Config::Untraced, Config::Floor, Config::TracerRecord, Config::TracerCommMiss, Config::TracerTop];
     let mut not_run = Vec::new();
     match &tracer_static {
         Ok(_) => configs.push(Config::TracerStaticRecord),

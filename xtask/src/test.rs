@@ -47,7 +47,8 @@ const FUZZ_TIME: Duration = Duration::from_secs(60);
 /// rsyslog and logrotate the output-file tests, strace, systemd-analyze and setpriv the service
 /// test, systemd-nspawn and systemctl the unit test, make and cc the build the pictures test
 /// traces, python3 the Perfetto check, and zsh, fish, groff and bash read what `xtask install`
-/// installs. Installed here, where a failed install updates the package lists and retries.
+/// installs, tmux is the terminal `tracer top`'s tests type into. Installed here, where a failed
+/// install updates the package lists and retries.
 const HOST_PROGRAMS: &[(&str, &str)] = &[
     ("sh", "dash"),
     ("bash", "bash"),
@@ -71,6 +72,7 @@ const HOST_PROGRAMS: &[(&str, &str)] = &[
     ("zsh", "zsh"),
     ("fish", "fish"),
     ("groff", "groff-base"),
+    ("tmux", "tmux"),
 ];
 
 /// Perfetto's Python package, from PyPI, whose protobuf definitions the pictures test decodes

@@ -98,13 +98,15 @@ impl Passed {
 /// not Debian's userland. They are skipped by name (`--skip`), so libtest's summary in the guest
 /// counts them as filtered out, never as passed; each also fails if run in a VM anyway
 /// (`common::host_only`), so a renamed test cannot pass there untested.
-pub const HOST_ONLY: [(&str, &str); 6] = [
+pub const HOST_ONLY: [(&str, &str); 8] = [
     ("container::a_podman_container_is_seen_from_inside_and_selected_by_its_id", "podman"),
     ("pictures::make_build_tree_and_perfetto_trace", "make, a C compiler and Python"),
     ("rotation::sighup_reopens_after_logrotate_and_never_writes_into_its_files", "logrotate"),
     ("service::the_units_capabilities_and_syscall_filter_are_all_tracer_needs", "systemd, strace and setpriv"),
     ("shipper::rsyslog_ships_every_line_across_rotations", "rsyslog"),
     ("systemd::the_unit_starts_reloads_and_stops_under_systemd", "systemd"),
+    ("top::top_shows_threads_as_one_row_a_short_lived_child_with_its_exit_and_filters_then_quits", "tmux"),
+    ("top::top_gives_the_terminal_back_on_sigterm", "tmux"),
 ];
 
 /// What every leg shares: the host's tools, busybox, the static tracer and the one test

@@ -87,7 +87,7 @@ mod tests {
         assert_eq!(
             text("list"),
             "man tracer.1\nman-run tracer-run.1\nman-replay tracer-replay.1\nman-tree tracer-tree.1\n\
-             man-export tracer-export.1\nman-probes tracer-probes.1\ncomplete-bash tracer\ncomplete-zsh _tracer\ncomplete-fish tracer.fish\n"
+             man-export tracer-export.1\nman-top tracer-top.1\nman-probes tracer-probes.1\ncomplete-bash tracer\ncomplete-zsh _tracer\ncomplete-fish tracer.fish\n"
         );
     }
 
@@ -118,7 +118,7 @@ mod tests {
         let error = generate("man-bogus", &mut Vec::new()).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "--generate \"man-bogus\": expected one of list, man, man-run, man-replay, man-tree, man-export, man-probes, complete-bash, \
+            "--generate \"man-bogus\": expected one of list, man, man-run, man-replay, man-tree, man-export, man-top, man-probes, complete-bash, \
              complete-zsh, complete-fish"
         );
     }

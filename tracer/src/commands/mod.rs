@@ -1,5 +1,5 @@
-//! tracer's commands, one per room: the live stream, `tracer run`, `replay`, `tree`, `export`
-//! and `probes`, plus `--generate`. [`dispatch`] runs the one a command line names and
+//! tracer's commands, one per room: the live stream, `tracer run`, `replay`, `tree`, `export`,
+//! `top` and `probes`, plus `--generate`. [`dispatch`] runs the one a command line names and
 //! [`exit_status`] maps its error to the status the binary exits with.
 pub mod export;
 pub mod generate;
@@ -7,6 +7,7 @@ pub mod live;
 pub mod probes;
 pub mod replay;
 pub mod run;
+pub mod top;
 pub mod trace;
 pub mod tree;
 
@@ -44,6 +45,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             },
         ),
         Some(Command::Export { file, perfetto, force }) => export::perfetto(&file, &perfetto, force),
+        Some(Command::Top(args)) => runtime.block_on(top::top(&args)),
         Some(Command::Probes { hooks }) => probes::probes(config::parse_hooks(&hooks)?),
     };
     // Dropping the runtime would wait for blocking tasks, such as the wait for `tracer run`'s

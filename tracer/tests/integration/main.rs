@@ -34,4 +34,5 @@ mod run_signals;
 mod service;
 mod shipper;
 mod systemd;
+mod top;
 mod usage;

@@ -194,3 +194,41 @@ pub fn reap(child: &Child, timeout: Duration) -> Result<Reaped> {
         }
     }
 }
+
+/// A pseudo-terminal of 160×45 whose screen is read (and dropped) by a thread, as a terminal
+/// would: `tracer top` draws on its other side.
+pub struct Pty {
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Pty {
+    /// The terminal, and the descriptor of its other side to give the tool.
+    pub fn open() -> Result<(Pty, std::os::fd::OwnedFd)> {
+        use std::os::fd::FromRawFd;
+        let (mut master, mut slave) = (-1, -1);
+        let size = libc::winsize { ws_row: 45, ws_col: 160, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: openpty fills both descriptors, owned below; the size is only read.
+        let opened = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
+        if opened != 0 {
+            bail!("openpty: {}", std::io::Error::last_os_error());
+        }
+        // SAFETY: both were just opened and are owned by nothing else.
+        let (master, slave) =
+            unsafe { (std::os::fd::OwnedFd::from_raw_fd(master), std::os::fd::OwnedFd::from_raw_fd(slave)) };
+        let mut screen = fs::File::from(master);
+        let reader = thread::spawn(move || {
+            let mut buffer = [0u8; 16 * 1024];
+            // EIO once the tool let go of the terminal.
+            while screen.read(&mut buffer).is_ok_and(|read| read > 0) {}
+        });
+        Ok((Pty { reader: Some(reader) }, slave))
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}

@@ -22,21 +22,39 @@ impl Results {
         let not_measured = |label: &str| (label.to_owned(), "not measured".to_owned(), None);
         let mut targets = Vec::new();
 
-        let label = "0 lost events recording the all-cores thread storm";
-        let storm = rows
+        for (config, label) in [
+            (Config::TracerRecord, "0 lost events recording the all-cores thread storm"),
+            (Config::TracerTop, "0 lost events under tracer top in the all-cores thread storm"),
+        ] {
+            let storm =
+                rows.iter().find(|row| row.config == config && row.storm.shape == "thread" && row.storm.cores == "all");
+            targets.push(match storm {
+                Some(row) if row.ok > 0 => {
+                    let lost = row.lost.unwrap_or(0);
+                    let (captured, expected) = row.captured.map(|(c, e)| (c.total(), e.total())).unwrap_or((0, 0));
+                    (
+                        label.to_owned(),
+                        format!("{lost} lost over {} runs; {captured} of {expected} workload events recorded", row.ok),
+                        Some(lost == 0 && row.lost.is_some()),
+                    )
+                }
+                _ => not_measured(label),
+            });
+        }
+        let label = "tracer top's CPU ≤ 1.5 × tracer-record's (per event, same storm)";
+        let top_over_record = rows
             .iter()
-            .find(|row| row.config == Config::TracerRecord && row.storm.shape == "thread" && row.storm.cores == "all");
-        targets.push(match storm {
-            Some(row) if row.ok > 0 => {
-                let lost = row.lost.unwrap_or(0);
-                let (captured, expected) = row.captured.map(|(c, e)| (c.total(), e.total())).unwrap_or((0, 0));
-                (
-                    label.to_owned(),
-                    format!("{lost} lost over {} runs; {captured} of {expected} workload events recorded", row.ok),
-                    Some(lost == 0 && row.lost.is_some()),
-                )
-            }
-            _ => not_measured(label),
+            .filter(|row| row.config == Config::TracerTop && row.ok > 0)
+            .filter_map(|top| {
+                let record = tracer_rows(Config::TracerRecord)
+                    .find(|record| summary::same_storm(&record.storm, &top.storm))?
+                    .cpu_per_event_ns?;
+                Some((top.cpu_per_event_ns? / record, format!("{}/{}", top.storm.shape, top.storm.cores)))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        targets.push(match top_over_record {
+            Some((ratio, storm)) => (label.to_owned(), format!("worst ×{ratio:.2} ({storm})"), Some(ratio <= 1.5)),
+            None => not_measured(label),
         });
         for (config, limit, label) in [
             (Config::TracerRecord, 1.10, "slowdown ≤ 1.10 recording every event"),
@@ -287,7 +305,8 @@ impl Results {
              hooks tracer attaches on this kernel, doing nothing); `tracer-record` (`tracer -o FILE -q`, \
              every event recorded); `tracer-static-record` (the same, run by the static musl build \
              the packages ship); `tracer-comm-miss` (the same with `--comm {}`, which matches \
-             nothing); `bpftrace` (a script on `sched:sched_process_{{fork,exec,exit}}` printing pid, \
+             nothing); `tracer-top` (`tracer top -o FILE`, drawing at most 10 frames a second on a \
+             160×45 pseudo-terminal that is read and dropped); `bpftrace` (a script on `sched:sched_process_{{fork,exec,exit}}` printing pid, \
              tid, ppid, comm and child pid or exit code, stdout to a file); `forkstat` (`forkstat -e \
              fork,exec,exit,clone`, the proc connector, stdout to a file). Every round runs every \
              configuration of a storm once, in a rotated order; ratios are per-round ratios to the same \

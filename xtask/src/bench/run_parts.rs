@@ -31,18 +31,21 @@ pub enum Config {
     /// tracer-record's command line run by the static (musl) build, the one the packages ship.
     TracerStaticRecord,
     TracerCommMiss,
+    /// `tracer top -o FILE` drawing on a pseudo-terminal: the live view's cost over recording.
+    TracerTop,
     Bpftrace,
     Forkstat,
 }
 
 impl Config {
     /// Every configuration, in the report's order.
-    pub const ALL: [Config; 7] = [
+    pub const ALL: [Config; 8] = [
         Config::Untraced,
         Config::Floor,
         Config::TracerRecord,
         Config::TracerStaticRecord,
         Config::TracerCommMiss,
+        Config::TracerTop,
         Config::Bpftrace,
         Config::Forkstat,
     ];
@@ -54,6 +57,7 @@ impl Config {
             Config::TracerRecord => "tracer-record",
             Config::TracerStaticRecord => "tracer-static-record",
             Config::TracerCommMiss => "tracer-comm-miss",
+            Config::TracerTop => "tracer-top",
             Config::Bpftrace => "bpftrace",
             Config::Forkstat => "forkstat",
         }
@@ -61,7 +65,7 @@ impl Config {
 
     /// tracer itself, reporting events (not the floor).
     pub fn is_tracer(self) -> bool {
-        matches!(self, Config::TracerRecord | Config::TracerStaticRecord | Config::TracerCommMiss)
+        matches!(self, Config::TracerRecord | Config::TracerStaticRecord | Config::TracerCommMiss | Config::TracerTop)
     }
 }
 

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use super::{
     count::{Counts, Tally},
     forkstat, hooks,
-    process::{self, Lines},
+    process::{self, Lines, Pty},
     recorded,
     run_parts::{Config, MISSING_COMM, READY_TIMEOUT, RunResult, STOP_TIMEOUT, Storm, Tools, tail},
     workload,
@@ -54,6 +54,8 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, hooks: bool, result: 
     let _ = fs::remove_file(&recording);
     let _ = fs::remove_file(&peer_out);
 
+    // `tracer top`'s terminal, read while it draws.
+    let mut view = None;
     let mut command = match config {
         Config::Bpftrace => {
             let bpftrace = tools.bpftrace.as_ref().context("bpftrace is not available")?;
@@ -76,16 +78,32 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, hooks: bool, result: 
                 _ => &tools.tracer,
             };
             let mut command = Command::new(binary);
-            command.arg("-o").arg(&recording).args(["--force", "-q"]).stdout(Stdio::null());
+            match config {
+                Config::TracerTop => {
+                    let (pty, terminal) = Pty::open()?;
+                    command.arg("top").arg("-o").arg(&recording).arg("--force");
+                    command.stdin(Stdio::from(terminal.try_clone()?)).stdout(Stdio::from(terminal));
+                    view = Some(pty);
+                }
+                _ => {
+                    command.arg("-o").arg(&recording).args(["--force", "-q"]);
+                    command.stdin(Stdio::null()).stdout(Stdio::null());
+                }
+            }
             if config == Config::TracerCommMiss {
                 command.args(["--comm", MISSING_COMM]);
             }
             command
         }
     };
-    command.stdin(Stdio::null()).stderr(Stdio::piped());
+    if view.is_none() {
+        command.stdin(Stdio::null());
+    }
+    command.stderr(Stdio::piped());
     let started = Instant::now();
     let mut child = command.spawn().with_context(|| format!("cannot start {command:?}"))?;
+    // Its copy of the terminal's descriptor would keep the terminal open after the tool exits.
+    drop(command);
     let pid = child.id();
     let mut stderr = Lines::new(child.stderr.take().expect("stderr is piped"));
 
@@ -112,6 +130,7 @@ fn run_traced(tools: &Tools, config: Config, storm: Storm, hooks: bool, result: 
     process::signal(pid, libc::SIGINT);
     let reaped = process::reap(&child, STOP_TIMEOUT)?;
     let lines = stderr.finish();
+    drop(view);
     if reaped.killed {
         bail!(
             "{} did not exit within {} s of SIGINT and was killed; its stderr ends with: {}",

@@ -62,7 +62,8 @@ fn installs_a_tree_that_systemd_man_and_the_shells_accept() {
         "{version:?}"
     );
 
-    for page in ["tracer", "tracer-run", "tracer-replay", "tracer-tree", "tracer-export", "tracer-probes"] {
+    for page in ["tracer", "tracer-run", "tracer-replay", "tracer-tree", "tracer-export", "tracer-top", "tracer-probes"]
+    {
         let (path, mode) = installed(&format!("share/man/man1/{page}.1"));
         assert_eq!(mode, 0o644);
         let checked = output(Command::new("groff").args(["-man", "-Tutf8", "-ww", "-z"]).arg(&path));

@@ -1,0 +1,324 @@
+//! What one frame shows, taken from the model in one short pass (the drain waits meanwhile) so
+//! that drawing it takes no lock: the rows of the process tree as the view's sort, filter,
+//! focus and threads settings lay them out, the churn panel's rows and the header's figures.
+//! Every name is escaped here, once: nothing from a task reaches the terminal raw.
+use std::collections::BTreeMap;
+
+use crate::{
+    event::exit_status,
+    text::{duration, escape, shell_word},
+    top::{
+        model::{GONE_KEEP_NS, Group, NEW_NS, TopModel},
+        users::Users,
+    },
+};
+
+/// How the rows are ordered among siblings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Most events in the last two seconds first.
+    #[default]
+    Churn,
+    /// Youngest first.
+    Age,
+    /// Most tasks first.
+    Tasks,
+}
+
+impl Sort {
+    pub fn next(self) -> Sort {
+        match self {
+            Sort::Churn => Sort::Age,
+            Sort::Age => Sort::Tasks,
+            Sort::Tasks => Sort::Churn,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Sort::Churn => "churn",
+            Sort::Age => "age",
+            Sort::Tasks => "tasks",
+        }
+    }
+}
+
+/// The view's settings that choose and order rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    pub sort: Sort,
+    /// Only processes whose comm or command line holds this, whose PID it is, or whose
+    /// container ID starts with it.
+    pub filter: String,
+    /// Only this process and its descendants.
+    pub focus: Option<u32>,
+    pub threads: bool,
+}
+
+/// How a row's process is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Created in the last [`NEW_NS`].
+    New,
+    Running,
+    /// Ended (how, escaped), kept [`GONE_KEEP_NS`].
+    Gone(String),
+    /// A thread row under its process.
+    Thread,
+}
+
+/// One line of the tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The process's TGID, or the thread's TID.
+    pub id: u32,
+    /// The TGID of the process the row belongs to (focus takes it).
+    pub tgid: u32,
+    pub ppid: u32,
+    pub user: String,
+    pub container: String,
+    pub tasks: usize,
+    /// Age, or for a gone process its lifetime.
+    pub age: String,
+    pub state: State,
+    /// Tree branches before the name.
+    pub branch: String,
+    pub comm: String,
+    pub command: String,
+}
+
+/// A line of the churn panel: per second over the last two seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChurnRow {
+    pub comm: String,
+    pub forks: f64,
+    pub execs: f64,
+    pub exits: f64,
+    pub threads: f64,
+    pub lookups: f64,
+    pub hidden: f64,
+    pub total: u64,
+}
+
+/// The header's figures.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Figures {
+    pub events_per_second: f64,
+    pub events: u64,
+    pub lost: u64,
+    pub processes: usize,
+    pub tasks: usize,
+}
+
+/// One frame's content.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    pub figures: Figures,
+    pub rows: Vec<Row>,
+    pub churn: Vec<ChurnRow>,
+}
+
+/// The header's figures now.
+pub fn figures(model: &TopModel, now_ns: u64) -> Figures {
+    Figures {
+        events_per_second: model.events.per_second(now_ns),
+        events: model.total_events,
+        lost: model.lost,
+        processes: model.live.values().filter(|group| !group.kernel).count(),
+        tasks: model.live_tasks(),
+    }
+}
+
+/// Takes the frame's content from `model` as of `now_ns`, laid out as `layout` says.
+pub fn take(model: &mut TopModel, now_ns: u64, layout: &Layout, users: &Users) -> Snapshot {
+    model.prune(now_ns);
+    Snapshot { figures: figures(model, now_ns), rows: rows(model, now_ns, layout, users), churn: churn(model, now_ns) }
+}
+
+fn churn(model: &TopModel, now_ns: u64) -> Vec<ChurnRow> {
+    let mut rows: Vec<ChurnRow> = model
+        .churn
+        .iter()
+        .map(|(comm, churn)| ChurnRow {
+            comm: escape(&comm.to_str_lossy()).into_owned(),
+            forks: churn.forks.per_second(now_ns),
+            execs: churn.execs.per_second(now_ns),
+            exits: churn.exits.per_second(now_ns),
+            threads: churn.threads.per_second(now_ns),
+            lookups: churn.lookups.per_second(now_ns),
+            hidden: churn.hidden.per_second(now_ns),
+            total: churn.total,
+        })
+        .collect();
+    let rate = |row: &ChurnRow| row.forks + row.execs + row.exits + row.threads + row.lookups;
+    rows.sort_by(|a, b| rate(b).total_cmp(&rate(a)).then(b.total.cmp(&a.total)).then(a.comm.cmp(&b.comm)));
+    rows
+}
+
+fn matches(group: &Group, filter: &str) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    if filter.parse::<u32>().is_ok_and(|pid| pid == group.tgid) {
+        return true;
+    }
+    let lower = filter.to_lowercase();
+    group.comm.to_str_lossy().to_lowercase().contains(&lower)
+        || group.argv.iter().any(|argument| argument.to_str_lossy().to_lowercase().contains(&lower))
+        || group.container.as_ref().is_some_and(|id| id.as_bytes().starts_with(filter.as_bytes()))
+}
+
+/// The tree's rows: live and recently gone processes, kernel threads left out.
+fn rows(model: &TopModel, now_ns: u64, layout: &Layout, users: &Users) -> Vec<Row> {
+    let groups: Vec<&Group> = model
+        .live
+        .values()
+        .chain(model.gone.iter().filter(|group| group.end.is_some_and(|end| end.ns + GONE_KEEP_NS >= now_ns)))
+        .filter(|group| !group.kernel)
+        .collect();
+    // A parent by TGID: the live process, else the last one gone under that TGID.
+    let mut by_tgid: BTreeMap<u32, usize> = BTreeMap::new();
+    for (index, group) in groups.iter().enumerate() {
+        let replace = by_tgid.get(&group.tgid).is_none_or(|&other| groups[other].end.is_some());
+        if replace {
+            by_tgid.insert(group.tgid, index);
+        }
+    }
+    let parent_of = |index: usize| -> Option<usize> {
+        let group = groups[index];
+        by_tgid.get(&group.ppid).copied().filter(|&parent| parent != index && groups[parent].tgid != group.tgid)
+    };
+    // Focus: the focused process and what descends from it.
+    let in_focus = |index: usize| -> bool {
+        let Some(focus) = layout.focus else { return true };
+        let mut at = Some(index);
+        for _ in 0..groups.len() {
+            let Some(current) = at else { return false };
+            if groups[current].tgid == focus && groups[current].end.is_none() {
+                return true;
+            }
+            at = parent_of(current);
+        }
+        false
+    };
+    let shown: Vec<bool> =
+        (0..groups.len()).map(|index| in_focus(index) && matches(groups[index], &layout.filter)).collect();
+    // The shown parent of each shown group (a hidden parent makes it a root of the view).
+    let mut children: BTreeMap<Option<usize>, Vec<usize>> = BTreeMap::new();
+    for index in (0..groups.len()).filter(|&index| shown[index]) {
+        let parent = parent_of(index).filter(|&parent| shown[parent]);
+        children.entry(parent).or_default().push(index);
+    }
+    let key = |index: usize| {
+        let group = groups[index];
+        let order = match layout.sort {
+            Sort::Churn => -(group.activity.per_second(now_ns) * 1000.0) as i64,
+            Sort::Age => -(group.born_ns.unwrap_or(0) as i64),
+            Sort::Tasks => -(group.tasks.len() as i64),
+        };
+        (order, group.tgid, group.end.map(|end| end.ns))
+    };
+    for siblings in children.values_mut() {
+        siblings.sort_by_key(|&index| key(index));
+    }
+    let mut rows = Vec::new();
+    // Depth-first, with each level's "is this the last sibling" for the branches.
+    let mut stack: Vec<(usize, String, bool, bool)> = children
+        .get(&None)
+        .map(|roots| roots.iter().rev().map(|&index| (index, String::new(), false, true)).collect())
+        .unwrap_or_default();
+    let mut visited = vec![false; groups.len()];
+    while let Some((index, prefix, nested, last)) = stack.pop() {
+        if std::mem::replace(&mut visited[index], true) {
+            continue;
+        }
+        let group = groups[index];
+        let branch =
+            if nested { format!("{prefix}{}", if last { "└─ " } else { "├─ " }) } else { String::new() };
+        let below = if nested { format!("{prefix}{}", if last { "   " } else { "│  " }) } else { String::new() };
+        rows.push(group_row(group, now_ns, branch, users));
+        let kids = children.get(&Some(index)).cloned().unwrap_or_default();
+        if layout.threads && group.end.is_none() {
+            let threads: Vec<_> = group.tasks.iter().filter(|(tid, _)| **tid != group.tgid).collect();
+            for (position, (tid, task)) in threads.iter().enumerate() {
+                let last_thread = position + 1 == threads.len() && kids.is_empty();
+                rows.push(Row {
+                    id: **tid,
+                    tgid: group.tgid,
+                    ppid: group.tgid,
+                    user: String::new(),
+                    container: String::new(),
+                    tasks: 1,
+                    age: task.born_ns.map(|born| age(now_ns.saturating_sub(born))).unwrap_or_default(),
+                    state: State::Thread,
+                    branch: format!("{below}{}", if last_thread { "└┄ " } else { "├┄ " }),
+                    comm: escape(&task.comm.to_str_lossy()).into_owned(),
+                    command: String::new(),
+                });
+            }
+        }
+        for (position, &child) in kids.iter().enumerate().rev() {
+            stack.push((child, below.clone(), true, position + 1 == kids.len()));
+        }
+    }
+    rows
+}
+
+fn group_row(group: &Group, now_ns: u64, branch: String, users: &Users) -> Row {
+    let (state, age_ns) = match group.end {
+        Some(end) => (State::Gone(exit_status::status_ending(end.status)), end.lifetime_ns),
+        None => {
+            let age_ns = group.born_ns.map(|born| now_ns.saturating_sub(born));
+            let new = group.born_seen && age_ns.is_some_and(|age| age <= NEW_NS);
+            (if new { State::New } else { State::Running }, age_ns)
+        }
+    };
+    Row {
+        id: group.tgid,
+        tgid: group.tgid,
+        ppid: group.ppid,
+        user: users.name(group.uid),
+        container: group
+            .container
+            .as_ref()
+            .map(|id| escape(&id.to_str_lossy()).chars().take(12).collect())
+            .unwrap_or_default(),
+        tasks: group.tasks.len(),
+        age: age_ns.map(age).unwrap_or_default(),
+        state,
+        branch,
+        comm: escape(&group.comm.to_str_lossy()).into_owned(),
+        command: command_line(&group.argv),
+    }
+}
+
+/// Characters of a command line kept: more than any terminal is wide. A compiler's argument list
+/// can run to tens of kilobytes, and every frame would quote and lay it all out.
+const COMMAND_CHARS: usize = 512;
+
+/// The arguments as a shell would need them written, cut after [`COMMAND_CHARS`].
+fn command_line(argv: &[crate::text::Text]) -> String {
+    let mut line = String::new();
+    for argument in argv {
+        if line.len() >= COMMAND_CHARS {
+            line.push_str(" …");
+            break;
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&shell_word(&argument.to_str_lossy()));
+    }
+    line
+}
+
+/// An age as htop shows times: short, coarser as it grows.
+pub fn age(ns: u64) -> String {
+    let seconds = ns / 1_000_000_000;
+    match seconds {
+        0..10 => duration(ns),
+        10..3600 => format!("{}:{:02}", seconds / 60, seconds % 60),
+        3600..86_400 => format!("{}h{:02}", seconds / 3600, seconds % 3600 / 60),
+        _ => format!("{}d{:02}h", seconds / 86_400, seconds % 86_400 / 3600),
+    }
+}
