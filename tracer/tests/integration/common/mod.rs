@@ -254,3 +254,35 @@ pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// A copy of the workload binary named `name`, so that its comm is `name`, in a directory of its
+/// own; returns the directory and the copy's path.
+pub fn renamed_workload(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch_dir(name);
+    let path = dir.join(name);
+    std::fs::copy(workload_bin(), &path).expect("copy the workload binary");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (dir, path)
+}
+
+/// Nanoseconds per clock tick of `/proc/<pid>/stat`.
+pub fn tick_ns() -> u64 {
+    // SAFETY: no preconditions.
+    1_000_000_000 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64
+}
+
+/// Field 22 of a `/proc/<pid>/stat` line: the process's start in clock ticks since boot.
+pub fn stat_start_ticks(stat: &str) -> u64 {
+    // Fields after the comm, which is in parentheses and may hold anything.
+    let after_comm = &stat[stat.rfind(')').expect("a comm") + 2..];
+    after_comm.split(' ').nth(22 - 3).expect("field 22").parse().expect("a number")
+}
+
+/// Asserts that `ancestor` (an element of an event's `ancestors`) is the process `tgid` that
+/// started at clock tick `ticks`, named `comm`.
+pub fn assert_ancestor(ancestor: &Value, tgid: u64, ticks: u64, comm: &str, context: &str) {
+    assert_eq!(field(ancestor, "tgid"), tgid, "[{}] {context}: {ancestor}", machine());
+    let start = field(ancestor, "start_ns");
+    assert_eq!(start / tick_ns(), ticks, "[{}] {context}: the start /proc showed: {ancestor}", machine());
+    assert_eq!(ancestor["comm"], comm, "[{}] {context}: {ancestor}", machine());
+}
