@@ -5,8 +5,8 @@
 //! read from `/proc` (whose start time, in clock ticks, must match). A process known nowhere
 //! gets no program rather than the one of another process that held its PID.
 //!
-//! Memory stays bounded when exits are not traced: past [`SWEEP_AT`] processes, those that
-//! `/proc` no longer shows are forgotten.
+//! Memory stays bounded when exits are not traced: past [`SWEEP_AT`] entries, the processes
+//! that `/proc` no longer shows are forgotten, and the shared chains with them.
 use std::path::{Path, PathBuf};
 
 use foldhash::{HashMap, HashSet};
@@ -147,7 +147,7 @@ impl Ancestry {
         if let (Detail::Exit { group_dead: true, .. }, Some(own)) = (&event.detail, own) {
             self.forget(own);
         }
-        if self.seen.len() + self.proc.len() + self.unknown.len() > SWEEP_AT {
+        if self.seen.len() + self.proc.len() + self.unknown.len() + self.chains.len() > SWEEP_AT {
             self.sweep();
         }
     }

@@ -131,3 +131,17 @@ fn this_process_is_found_in_the_real_proc_by_its_start() {
     let exe = std::env::current_exe().unwrap();
     assert_eq!(programs(&exit), [Some(exe.to_string_lossy().into_owned())]);
 }
+
+#[test]
+fn without_exits_the_processes_gone_from_proc_are_forgotten() {
+    let root = fake_proc("sweep", &[(812, 250, "bash", "/usr/bin/bash")]);
+    let mut ancestry = Ancestry::from_root(&root, TICK);
+    for tgid in 1000..1000 + SWEEP_AT as u32 + 10 {
+        let mut exec = test_event(tgid, tgid, "job", test_exec("/usr/bin/job", &["job"], tgid));
+        exec.start_ns = Some(u64::from(tgid) * TICK);
+        ancestry.observe(&mut exec);
+    }
+    assert!(ancestry.seen.len() < 100, "{} programs kept", ancestry.seen.len());
+    assert_eq!(ancestry.proc.len(), 1, "bash still runs");
+    std::fs::remove_dir_all(root).unwrap();
+}
