@@ -8,7 +8,10 @@ use std::{
     process::{Command, Stdio},
 };
 
-use crate::common::{Tracer, assert_ancestor, field, machine, one, renamed_workload, stat_start_ticks};
+use crate::common::{
+    PRINT_SHELL, Tracer, assert_ancestor, field, lifecycle_hook_offered, machine, one, renamed_workload, shell_program,
+    shells_printed, stat_start_ticks,
+};
 use serde_json::Value;
 
 fn chain(event: &Value) -> Vec<u64> {
@@ -133,13 +136,13 @@ fn this_process() -> (u64, String) {
     (stat_start_ticks(&stat), comm.trim_end().to_owned())
 }
 
-/// Lines `PID TICKS` a script printed, as numbers.
-fn processes_printed(stdout: &[u8]) -> Vec<(u64, u64)> {
+/// Lines `LEVEL PID` the nested workload printed, as numbers.
+fn levels_printed(stdout: &[u8]) -> Vec<(u64, u64)> {
     String::from_utf8_lossy(stdout)
         .lines()
         .map(|line| {
             let mut numbers = line.split(' ').map(|number| number.parse().unwrap_or_else(|_| panic!("{line:?}")));
-            (numbers.next().expect("a PID"), numbers.next().expect("a start"))
+            (numbers.next().expect("a level"), numbers.next().expect("a PID"))
         })
         .collect()
 }
@@ -149,38 +152,44 @@ fn hooks(hook: &str) -> [String; 4] {
     ["--hook".into(), format!("exec={hook}"), "--hook".into(), format!("exit={hook}")]
 }
 
-/// `-c idchild`, where idchild is started by a bash subshell that is gone long before tracer
+/// `-c idchild`, where idchild is started by a shell's subshell that is gone long before tracer
 /// reads the event: its exec and exit name the subshell, the shell above it and this test by
 /// the TGID, start and comm they had.
 fn check_parent_gone_under_a_comm_filter(hook: &str) {
+    if !lifecycle_hook_offered(hook, &["exec", "exit"]) {
+        return;
+    }
     let (dir, path) = renamed_workload("idchild");
     let hooks = hooks(hook);
     let mut args = vec!["--json", "-e", "exec,exit", "-c", "idchild"];
     args.extend(hooks.iter().map(String::as_str));
     let tracer = Tracer::start(&args);
-    // Each shell prints its PID and its start in ticks (field 22 of its stat) before going on;
-    // the subshell's `true` keeps it from exec'ing the child in its place.
-    let script = r#"read -r -a f < /proc/$$/stat; echo "$$ ${f[21]}"
-( read -r -a g < /proc/$BASHPID/stat; echo "$BASHPID ${g[21]}"; "$0" true; true ); true"#;
-    let output = Command::new("bash").args(["-c", script]).arg(&path).output().expect("run bash");
+    // Each shell prints itself before going on; the subshell's `true` keeps it from exec'ing
+    // the child in its place.
+    let script = format!("{PRINT_SHELL}\n( {PRINT_SHELL}; \"$0\" true; true ); true");
+    let output = Command::new("sh").args(["-c", &script]).arg(&path).output().expect("run sh");
     assert!(output.status.success(), "{output:?}");
     let stopped = tracer.stop();
-    let shells = processes_printed(&output.stdout);
-    let [(outer, outer_ticks), (subshell, subshell_ticks)] = shells[..] else { panic!("{shells:?}") };
+    let shells = shells_printed(&output.stdout);
+    let [(outer, outer_ticks, outer_comm), (subshell, subshell_ticks, subshell_comm)] = &shells[..] else {
+        panic!("{shells:?}")
+    };
     let events = stopped.events();
     let context = format!("[{} {hook}]", machine());
     let exec = one(&events, "exec of idchild", |event| event["event"] == "exec");
     let exit = one(&events, "exit of idchild", |event| event["event"] == "exit");
     let me = u64::from(std::process::id());
     let (my_ticks, my_comm) = this_process();
+    let shell = shell_program();
     for event in [exec, exit] {
         let ancestors = &event["ancestors"];
-        assert_ancestor(&ancestors[0], subshell, subshell_ticks, "bash", &format!("{context} the subshell"));
-        assert_ancestor(&ancestors[1], outer, outer_ticks, "bash", &format!("{context} the shell"));
+        let what = format!("{context} the subshell");
+        assert_ancestor(&ancestors[0], *subshell, *subshell_ticks, subshell_comm, &what);
+        assert_ancestor(&ancestors[1], *outer, *outer_ticks, outer_comm, &format!("{context} the shell"));
         assert_ancestor(&ancestors[2], me, my_ticks, &my_comm, &format!("{context} this test"));
-        // Gone or not when tracer looked, the subshell ran bash, never idchild.
+        // Gone or not when tracer looked, the subshell ran the shell's program, never idchild.
         let exe = &ancestors[0]["exe"];
-        assert!(exe.is_null() || exe.as_str().is_some_and(|exe| exe.ends_with("bash")), "{context} {event}");
+        assert!(exe.is_null() || *exe == shell.as_str(), "{context} {shell}: {event}");
         assert_eq!(event["ancestors_truncated"], false, "{context} {event}");
         assert_eq!(chain(event).last(), Some(&1), "{context} up to PID 1: {event}");
     }
@@ -209,6 +218,9 @@ const KEPT: usize = 16;
 /// ancestors are the 16 levels above it, by TGID, start and program, and the chain says it was
 /// cut, at exec and at exit; the outermost one's nearest ancestor is this test.
 fn check_deep_chain(hook: &str) {
+    if !lifecycle_hook_offered(hook, &["exec", "exit"]) {
+        return;
+    }
     let (dir, path) = renamed_workload("anc-nest");
     let hooks = hooks(hook);
     let mut args = vec!["--json", "-e", "exec,exit", "-c", "anc-nest"];
@@ -218,7 +230,7 @@ fn check_deep_chain(hook: &str) {
     assert!(output.status.success(), "{output:?}");
     let stopped = tracer.stop();
     // `LEVEL PID` per level, outermost (NEST) first.
-    let levels: Vec<(u64, u64)> = processes_printed(&output.stdout);
+    let levels: Vec<(u64, u64)> = levels_printed(&output.stdout);
     assert_eq!(levels.len() as u64, NEST + 1, "{levels:?}");
     let pid_at = |level: u64| levels.iter().find(|(at, _)| *at == level).expect("every level printed").1;
     let events = stopped.events();

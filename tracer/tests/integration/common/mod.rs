@@ -286,3 +286,49 @@ pub fn assert_ancestor(ancestor: &Value, tgid: u64, ticks: u64, comm: &str, cont
     assert_eq!(start / tick_ns(), ticks, "[{}] {context}: the start /proc showed: {ancestor}", machine());
     assert_eq!(ancestor["comm"], comm, "[{}] {context}: {ancestor}", machine());
 }
+
+/// Whether the kernel offers what tracer's `hook` programs for these lifecycle `kinds` need:
+/// raw tracepoints always do; tp_btf ones need `bpf_get_current_task_btf` (5.11) and, for exec,
+/// `bpf_loop` (5.17). When it does not, the test says it was skipped (the lifecycle tests check
+/// that tracer refuses a forced tp_btf hook there with the kernel's reason).
+pub fn lifecycle_hook_offered(hook: &str, kinds: &[&str]) -> bool {
+    if hook != "tp_btf" {
+        return true;
+    }
+    let refused: Vec<String> = kinds
+        .iter()
+        .filter_map(|kind| match kernel::lifecycle_tp_btf(kind) {
+            kernel::Offer::Offered => None,
+            kernel::Offer::Refused { reason, .. } => Some(format!("{kind}: {reason}")),
+        })
+        .collect();
+    if !refused.is_empty() {
+        skipped(&format!("the kernel refuses tp_btf ({}); the raw tracepoint test covers it", refused.join("; ")));
+    }
+    refused.is_empty()
+}
+
+/// The program `sh` runs, links resolved: what `/proc/<pid>/exe` shows for a shell.
+pub fn shell_program() -> String {
+    let sh = need_program("sh", "dash");
+    std::fs::canonicalize(&sh).expect("resolve sh").to_string_lossy().into_owned()
+}
+
+/// Lines `PID TICKS (COMM)` that shells printed from their own `/proc/self/stat` (fields 1, 22
+/// and 2), as (PID, start ticks, comm).
+pub fn shells_printed(stdout: &[u8]) -> Vec<(u64, u64, String)> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let [pid, ticks, comm] = fields[..] else { panic!("not PID TICKS (COMM): {line:?}") };
+            let number = |text: &str| text.parse::<u64>().unwrap_or_else(|_| panic!("{line:?}"));
+            (number(pid), number(ticks), comm.trim_start_matches('(').trim_end_matches(')').to_owned())
+        })
+        .collect()
+}
+
+/// A shell line that prints the shell's own `PID TICKS (COMM)` (for [`shells_printed`]): `read`
+/// and the redirection are the shell's own, so `/proc/self` is that shell, a subshell included.
+/// It replaces the positional parameters (not `$0`).
+pub const PRINT_SHELL: &str = r#"read -r line < /proc/self/stat; set -- $line; echo "$1 ${22} $2""#;
