@@ -22,6 +22,11 @@ pub const CWD_DEPTH: u32 = 64;
 /// Bytes after the fixed part of an [`ExecEvent`] record: the working directory, file name,
 /// argument list and environment, back to back.
 pub const EXEC_DATA_LEN: usize = FILENAME_LEN + 2 * ARG_BYTES_MAX + CWD_LEN;
+/// Ancestors an exec or exit record carries: the task's parent process, its parent, and so on;
+/// a chain that goes on past them is marked cut ([`ancestor_flags::TRUNCATED`]). Deep enough for
+/// real process trees (a desktop terminal's shell is about 8 levels below PID 1, a container's
+/// process about 6); each level costs the walk five reads and the record 32 bytes.
+pub const ANCESTOR_DEPTH: usize = 16;
 /// Longest name of one directory entry, NUL included (NAME_MAX + 1).
 pub const NAME_LEN: usize = 256;
 /// Bytes of a `/proc` entry name kept in a [`LookupEvent`], NUL included.
@@ -181,6 +186,36 @@ pub struct ForkEvent {
     pub child_start_ns: u64,
 }
 
+/// A process above an event's task, as it was at the event.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AncestorRecord {
+    pub tgid: u32,
+    pub _pad: u32,
+    /// Its thread group leader's `start_boottime`, as [`EventHeader::start_ns`]; 0 when unreadable.
+    pub start_ns: u64,
+    /// Its thread group leader's comm, NUL-padded.
+    pub comm: [u8; COMM_LEN],
+}
+
+/// Bits of [`AncestorChain::flags`].
+pub mod ancestor_flags {
+    /// The chain goes on past the [`crate::ANCESTOR_DEPTH`] ancestors kept.
+    pub const TRUNCATED: u32 = 1;
+}
+
+/// The ancestors of an event's task, nearest first, read by walking `real_parent` at the event.
+/// It ends below the idle task (PID 0): at PID 1 for a process, at `kthreadd` for a kernel thread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AncestorChain {
+    /// Entries of `ancestors` written (at most [`ANCESTOR_DEPTH`]); the rest hold old bytes.
+    pub count: u32,
+    /// [`ancestor_flags`].
+    pub flags: u32,
+    pub ancestors: [AncestorRecord; ANCESTOR_DEPTH],
+}
+
 /// Bits of [`ExecEvent::flags`].
 pub mod exec_flags {
     /// The argument list was longer than the bytes kept.
@@ -229,6 +264,7 @@ pub struct ExecEvent {
     pub _pad: u32,
     /// The comm before exec.
     pub old_comm: [u8; COMM_LEN],
+    pub ancestors: AncestorChain,
 }
 
 /// Bits of [`ExitEvent::flags`].
@@ -248,6 +284,7 @@ pub struct ExitEvent {
     pub flags: u32,
     /// Nanoseconds since the task was created.
     pub lifetime_ns: u64,
+    pub ancestors: AncestorChain,
 }
 
 /// A task's comm changed (`task_rename`: prctl, a write to `/proc/<tid>/comm`, exec).
@@ -383,9 +420,10 @@ mod tests {
     fn record_sizes_are_pinned() {
         assert_eq!(size_of::<EventHeader>(), 80);
         assert_eq!(size_of::<ForkEvent>(), 80 + 24 + 16 + 2 * 4 * namespace::KINDS + 8);
-        assert_eq!(size_of::<ExecEvent>(), 80 + 48 + COMM_LEN);
+        assert_eq!(size_of::<AncestorChain>(), 8 + 32 * ANCESTOR_DEPTH);
+        assert_eq!(size_of::<ExecEvent>(), 80 + 48 + COMM_LEN + size_of::<AncestorChain>());
         assert_eq!(size_of::<ExecEvent>() % 8, 0, "records stay 8-byte aligned");
-        assert_eq!(size_of::<ExitEvent>(), 96);
+        assert_eq!(size_of::<ExitEvent>(), 96 + size_of::<AncestorChain>());
         assert_eq!(size_of::<RenameEvent>(), 112);
         assert_eq!(size_of::<LookupEvent>(), 80 + 8 + LOOKUP_NAME_LEN);
         assert_eq!(size_of::<NamespaceEvent>(), 80 + 8 + 2 * 4 * namespace::KINDS);

@@ -22,6 +22,7 @@ macro_rules! floor_return {
     };
 }
 
+mod ancestry;
 mod cgroup_filter;
 mod config;
 mod emit;

@@ -7,6 +7,7 @@ mod container;
 mod hostile;
 mod lifecycle;
 mod namespaces;
+mod nest;
 mod pair;
 mod signals;
 mod storm;
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
         Some("clones") => clones::run(&args[1..]),
         Some("hostile-names") => hostile::run(&args[1..]),
         Some("lifecycle") => lifecycle::run(&args[1..]),
+        Some("nest") => nest::run(&args[1..]),
         Some("pair") => pair::run(&args[1..]),
         Some("signals") => signals::run(&args[1..]),
         Some("storm") => storm::run(&args[1..]),
@@ -33,7 +35,7 @@ fn main() -> ExitCode {
         Some("true") => ExitCode::SUCCESS,
         _ => {
             eprintln!(
-                "usage: tracer-workload lifecycle\n       tracer-workload clones\n       tracer-workload pair\n       tracer-workload signals [--exit N]\n       tracer-workload thread-exec\n       tracer-workload top-family SECONDS\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload hostile-names DIR\n       tracer-workload ns-setns-thread | ns-unshare-uts | ns-clone-user | ns-report\n       tracer-workload container"
+                "usage: tracer-workload lifecycle\n       tracer-workload clones\n       tracer-workload nest DEPTH [--linger MS]\n       tracer-workload pair\n       tracer-workload signals [--exit N]\n       tracer-workload thread-exec\n       tracer-workload top-family SECONDS\n       tracer-workload storm --shape thread|fork|exec --tasks N [--cores one|all]\n       tracer-workload hostile-names DIR\n       tracer-workload ns-setns-thread | ns-unshare-uts | ns-clone-user | ns-report\n       tracer-workload container"
             );
             ExitCode::from(2)
         }

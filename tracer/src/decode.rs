@@ -4,13 +4,13 @@ use crate::place::Place;
 use std::cell::RefCell;
 
 use tracer_common::{
-    COMM_LEN, EventHeader, EventKind, ExecEvent, ExitEvent, ForkEvent, HookSource, LookupEvent, NamespaceEvent,
-    RenameEvent, exec_flags, exit_flags, fork_flags,
+    ANCESTOR_DEPTH, AncestorChain, COMM_LEN, EventHeader, EventKind, ExecEvent, ExitEvent, ForkEvent, HookSource,
+    LookupEvent, NamespaceEvent, RenameEvent, ancestor_flags, exec_flags, exit_flags, fork_flags,
 };
 
 use crate::{
     clock::Clock,
-    event::{CloneFlags, Detail, Event, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
+    event::{Ancestor, Ancestors, CloneFlags, Detail, Event, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
     text::Text,
 };
 
@@ -111,6 +111,22 @@ fn arguments(block: &[u8]) -> Vec<Text> {
     argv
 }
 
+/// The kernel's chain of ancestors (at most [`ANCESTOR_DEPTH`], whatever its count says), and
+/// whether it was cut. Programs are for [`crate::tasks::Ancestry`] to add.
+fn ancestors(chain: &AncestorChain) -> (Ancestors, bool) {
+    let count = (chain.count as usize).min(ANCESTOR_DEPTH);
+    let ancestors = chain.ancestors[..count]
+        .iter()
+        .map(|ancestor| Ancestor {
+            tgid: ancestor.tgid,
+            start_ns: (ancestor.start_ns != 0).then_some(ancestor.start_ns),
+            comm: comm(&ancestor.comm),
+            exe: None,
+        })
+        .collect();
+    (ancestors, chain.flags & ancestor_flags::TRUNCATED != 0)
+}
+
 /// The data after an exec record's fixed part, taken in order; lengths past the end are cut.
 struct Data<'a>(&'a [u8]);
 
@@ -130,6 +146,7 @@ fn exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
     let filename = Text::from_c(data.take(record.filename_len));
     let argv = arguments(data.take(record.argv_len));
     let env = arguments(data.take(record.env_len));
+    let (ancestors, ancestors_truncated) = ancestors(&record.ancestors);
     Ok(Detail::Exec {
         filename,
         argv,
@@ -144,7 +161,8 @@ fn exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
         egid: record.egid,
         cwd: (flags & exec_flags::CWD_UNKNOWN == 0).then(|| path_of(cwd, flags & exec_flags::CWD_TRUNCATED != 0)),
         cwd_truncated: flags & exec_flags::CWD_TRUNCATED != 0,
-        ancestors: Default::default(),
+        ancestors,
+        ancestors_truncated,
     })
 }
 
@@ -209,7 +227,12 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         EventKind::Exec => exec(bytes)?,
         EventKind::Exit => {
             let record: ExitEvent = read(bytes)?;
-            Detail::exit(record.exit_code, record.flags & exit_flags::GROUP_DEAD != 0, record.lifetime_ns)
+            let mut exit =
+                Detail::exit(record.exit_code, record.flags & exit_flags::GROUP_DEAD != 0, record.lifetime_ns);
+            if let Detail::Exit { ancestors: slot, ancestors_truncated, .. } = &mut exit {
+                (*slot, *ancestors_truncated) = ancestors(&record.ancestors);
+            }
+            exit
         }
         EventKind::Rename => {
             let record: RenameEvent = read(bytes)?;

@@ -64,7 +64,7 @@ fn events(name: &Text) -> Vec<Event> {
         *cwd = Some(path.clone());
         *env = Some(vec![name.clone()]);
         *old_comm = Some(name.clone());
-        *ancestors = vec![Ancestor { tgid: 1, comm: name.clone(), exe: Some(path) }].into();
+        *ancestors = vec![Ancestor { tgid: 1, start_ns: Some(1_000_000), comm: name.clone(), exe: Some(path) }].into();
     }
     let renamed = Text::new([name.as_bytes(), b"2"].concat());
     vec![

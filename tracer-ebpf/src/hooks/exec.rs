@@ -21,7 +21,7 @@ use tracer_common::{
 };
 
 use crate::{
-    config, emit, filter,
+    ancestry, config, emit, filter,
     maps::{EXEC_OLD_COMM, EXEC_SCRATCH, ExecScratch},
     task,
 };
@@ -82,8 +82,9 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool, const BTF: bool>(ctx: &C, so
             None => [0; 16],
         };
 
-        // The directory walk's loops come first, while no length is known yet: the verifier then
-        // walks them once, not once per combination of the lengths found before them.
+        // The walks' loops come first, while no length is known yet: the verifier then walks
+        // them once, not once per combination of the lengths found before them.
+        ancestry::write::<BTF>(who.task, offsets, &raw mut (*event).ancestors);
         let (cwd_len, cwd_flags) = working_directory::<LOOP_HELPER>(task, offsets, scratch, data);
         (*event).cwd_len = cwd_len as u32;
         flags |= cwd_flags;

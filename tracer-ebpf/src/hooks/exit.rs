@@ -12,7 +12,7 @@ use aya_ebpf::{
 };
 use tracer_common::{EventKind, ExitEvent, HookSource, KernelOffsets, exit_flags};
 
-use crate::{config, emit, filter, maps::GROUP_DEATHS, place, task};
+use crate::{ancestry, config, emit, filter, maps::GROUP_DEATHS, place, task};
 
 /// For kernels whose tracepoint passes `(task, group_dead)`.
 #[btf_tracepoint(function = "sched_process_exit")]
@@ -71,14 +71,16 @@ fn on_exit<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource, has_gro
         return 0;
     }
     let Some(mut entry) = emit::reserve::<ExitEvent>() else { return 0 };
-    let header = emit::header_at(EventKind::Exit, source, &who, ppid, &place, cgroup_id, start_ns);
-    let lifetime_ns = header.timestamp_ns.saturating_sub(started);
-    entry.write(ExitEvent {
-        header,
-        exit_code,
-        flags: if group_dead { exit_flags::GROUP_DEAD } else { 0 },
-        lifetime_ns,
-    });
+    let event = entry.as_mut_ptr();
+    // SAFETY: `event` points at the reserved record, written field by field: the whole record
+    // would not fit the stack.
+    unsafe {
+        (*event).header = emit::header_at(EventKind::Exit, source, &who, ppid, &place, cgroup_id, start_ns);
+        (*event).exit_code = exit_code;
+        (*event).flags = if group_dead { exit_flags::GROUP_DEAD } else { 0 };
+        (*event).lifetime_ns = (*event).header.timestamp_ns.saturating_sub(started);
+        ancestry::write::<BTF>(who.task, offsets, &raw mut (*event).ancestors);
+    }
     emit::submit(entry);
     0
 }

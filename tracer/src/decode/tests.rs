@@ -1,5 +1,6 @@
 //! Tests of decoding kernel records into events.
 use super::*;
+use tracer_common::AncestorRecord;
 
 fn bytes_of<T: Record>(record: &T) -> Vec<u8> {
     // SAFETY: `Record` types are plain data without padding bytes left uninitialised here
@@ -117,6 +118,50 @@ fn decodes_namespace_changes_and_a_clones_new_namespaces() {
     assert_eq!((child_namespaces, child_ns_tgid), (inodes(&[(NamespaceKind::Pid, 4026532600)]), Some(1)));
 }
 
+/// A kernel chain of `count` ancestors (TGIDs 100, 99, …, started at 1 s, 2 s, …), its count
+/// field saying `claimed` when that is larger.
+fn chain(count: usize, claimed: u32) -> AncestorChain {
+    let mut chain = AncestorChain {
+        count: claimed.max(count as u32),
+        flags: 0,
+        ancestors: [AncestorRecord { tgid: 0, _pad: 0, start_ns: 0, comm: [0xaa; COMM_LEN] }; ANCESTOR_DEPTH],
+    };
+    for (level, ancestor) in chain.ancestors.iter_mut().enumerate().take(count) {
+        let name = format!("p{level}");
+        ancestor.comm = [0; COMM_LEN];
+        ancestor.comm[..name.len()].copy_from_slice(name.as_bytes());
+        ancestor.tgid = 100 - level as u32;
+        ancestor.start_ns = (level as u64 + 1) * 1_000_000_000;
+    }
+    chain
+}
+
+#[test]
+fn decodes_the_kernels_ancestors_and_bounds_their_count() {
+    let exit =
+        |chain| ExitEvent { header: header(EventKind::Exit), exit_code: 0, flags: 0, lifetime_ns: 1, ancestors: chain };
+    let decoded = |chain| match decode(&bytes_of(&exit(chain)), &CLOCK).unwrap().detail {
+        Detail::Exit { ancestors, ancestors_truncated, .. } => (ancestors.to_vec(), ancestors_truncated),
+        other => panic!("not an exit: {other:?}"),
+    };
+    let (two, cut) = decoded(chain(2, 0));
+    assert_eq!(
+        two,
+        [
+            Ancestor { tgid: 100, start_ns: Some(1_000_000_000), comm: "p0".into(), exe: None },
+            Ancestor { tgid: 99, start_ns: Some(2_000_000_000), comm: "p1".into(), exe: None },
+        ]
+    );
+    assert!(!cut);
+    let mut full = chain(ANCESTOR_DEPTH, u32::MAX);
+    full.flags = ancestor_flags::TRUNCATED;
+    full.ancestors[3].start_ns = 0;
+    let (all, cut) = decoded(full);
+    assert_eq!(all.len(), ANCESTOR_DEPTH, "a count past the array is not trusted");
+    assert_eq!(all[3].start_ns, None, "an unreadable start is unknown, not 0");
+    assert!(cut);
+}
+
 /// An exec record with `data`: file name, arguments, environment, working directory.
 fn exec_record(flags: u32, data: &[&[u8]; 4]) -> Vec<u8> {
     let record = ExecEvent {
@@ -134,6 +179,7 @@ fn exec_record(flags: u32, data: &[&[u8]; 4]) -> Vec<u8> {
         egid: 100,
         _pad: 0,
         old_comm: *b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+        ancestors: chain(2, 0),
     };
     let mut bytes = bytes_of(&record);
     for part in [data[3], data[0], data[1], data[2]] {
@@ -185,8 +231,13 @@ fn env_filter_keeps_named_variables() {
 
 #[test]
 fn rejects_short_and_unknown_records() {
-    let record =
-        ExitEvent { header: header(EventKind::Exit), exit_code: 768, flags: exit_flags::GROUP_DEAD, lifetime_ns: 5 };
+    let record = ExitEvent {
+        header: header(EventKind::Exit),
+        exit_code: 768,
+        flags: exit_flags::GROUP_DEAD,
+        lifetime_ns: 5,
+        ancestors: chain(0, 0),
+    };
     let bytes = bytes_of(&record);
     for len in 0..bytes.len() {
         assert!(decode(&bytes[..len], &CLOCK).is_err(), "{len} bytes decoded");
@@ -221,14 +272,14 @@ fn every_comm_decodes_to_its_own_name_whatever_the_cache_holds() {
     for comm in names.iter().chain(&names).chain(names.iter().rev()) {
         let mut record = header(EventKind::Exit);
         record.comm = *comm;
-        let exit = ExitEvent { header: record, exit_code: 0, flags: 0, lifetime_ns: 1 };
+        let exit = ExitEvent { header: record, exit_code: 0, flags: 0, lifetime_ns: 1, ancestors: chain(0, 0) };
         let event = decode(&bytes_of(&exit), &CLOCK).unwrap();
         assert_eq!(event.comm, Text::from_c(comm));
     }
     // All zero bytes, what every empty slot holds, decode to the empty name.
     let mut record = header(EventKind::Exit);
     record.comm = [0; COMM_LEN];
-    let exit = ExitEvent { header: record, exit_code: 0, flags: 0, lifetime_ns: 1 };
+    let exit = ExitEvent { header: record, exit_code: 0, flags: 0, lifetime_ns: 1, ancestors: chain(0, 0) };
     assert_eq!(decode(&bytes_of(&exit), &CLOCK).unwrap().comm, Text::default());
 }
 

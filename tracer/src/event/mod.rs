@@ -111,8 +111,11 @@ pub enum Detail {
         cwd: Option<Text>,
         /// Only the innermost part of a very deep or long working directory was kept.
         cwd_truncated: bool,
-        /// The parent process, its parent, and so on up to PID 1 (at most 32), nearest first.
+        /// The parent process, its parent, and so on up to PID 1, nearest first, as they were at
+        /// the event (read by the kernel; at most `tracer_common::ANCESTOR_DEPTH`).
         ancestors: Ancestors,
+        /// The chain goes on past the ancestors kept.
+        ancestors_truncated: bool,
     },
     /// The task exited.
     Exit {
@@ -124,8 +127,9 @@ pub enum Detail {
         /// The last task of its thread group: the process is gone.
         group_dead: bool,
         lifetime_ns: u64,
-        /// As for exec; filled in for every exit, a thread's too.
+        /// As for exec; for every exit, a thread's too.
         ancestors: Ancestors,
+        ancestors_truncated: bool,
     },
     /// The task's comm changed; `comm` of the event is the old one.
     Rename { old_comm: Text, new_comm: Text },
@@ -159,8 +163,12 @@ pub type Ancestors = std::sync::Arc<[Ancestor]>;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ancestor {
     pub tgid: u32,
+    /// When it started, as [`Event::start_ns`]: (`tgid`, `start_ns`) names it. `None` when the
+    /// kernel could not read it and in recordings before format 7.
+    pub start_ns: Option<u64>,
     pub comm: Text,
-    /// The program it runs, when tracer saw its exec or found it in `/proc`.
+    /// The program it ran, when tracer saw it exec (or be forked by a process whose program it
+    /// knew), or found it in `/proc` with the same start time.
     pub exe: Option<Text>,
 }
 
@@ -191,6 +199,7 @@ impl Detail {
             group_dead,
             lifetime_ns,
             ancestors: Ancestors::default(),
+            ancestors_truncated: false,
         }
     }
 }

@@ -71,5 +71,6 @@ pub fn test_exec(filename: &str, argv: &[&str], old_tid: u32) -> Detail {
         cwd: Some("/".into()),
         cwd_truncated: false,
         ancestors: Ancestors::default(),
+        ancestors_truncated: false,
     }
 }

@@ -21,7 +21,8 @@ fn exit_status_decodes_codes_signals_and_cores() {
             core_dumped: true,
             group_dead: true,
             lifetime_ns: 5,
-            ancestors: Ancestors::default()
+            ancestors: Ancestors::default(),
+            ancestors_truncated: false,
         }
     );
 }

@@ -37,7 +37,9 @@ fn documented() -> BTreeMap<String, BTreeSet<String>> {
 /// the kind can carry. A new kind without a sample here does not compile.
 fn sample(kind: Kind) -> Event {
     let namespaces = || NamespaceInodes([(NamespaceKind::Net, 4026532451)].into_iter().collect());
-    let ancestors: Ancestors = vec![Ancestor { tgid: 1, comm: "init".into(), exe: Some("/sbin/init".into()) }].into();
+    let ancestors: Ancestors =
+        vec![Ancestor { tgid: 1, start_ns: Some(1_000_000), comm: "init".into(), exe: Some("/sbin/init".into()) }]
+            .into();
     let detail = match kind {
         Kind::Fork => Detail::Fork {
             child_tgid: 812,
@@ -63,7 +65,8 @@ fn sample(kind: Kind) -> Event {
             egid: 0,
             cwd: Some("/root".into()),
             cwd_truncated: false,
-            ancestors,
+            ancestors: ancestors.clone(),
+            ancestors_truncated: true,
         },
         Kind::Exit => Detail::Exit {
             exit_code: Some(3),
@@ -72,6 +75,7 @@ fn sample(kind: Kind) -> Event {
             group_dead: true,
             lifetime_ns: 5_000,
             ancestors,
+            ancestors_truncated: true,
         },
         Kind::Rename => Detail::Rename { old_comm: "a".into(), new_comm: "b".into() },
         Kind::Lookup => Detail::Lookup { name: "815".into(), target_tgid: Some(812), hidden_thread: true },

@@ -12,6 +12,7 @@ mod trailer;
 mod v1;
 mod v2;
 mod v5;
+mod v6;
 mod wire;
 mod writer;
 
@@ -27,7 +28,7 @@ pub use trailer::{Losses, Trailer};
 pub use writer::RecordingWriter;
 
 /// The format version this code writes (and the newest it reads).
-pub const FORMAT_VERSION: u16 = 6;
+pub const FORMAT_VERSION: u16 = 7;
 /// The oldest format version this code reads.
 pub const OLDEST_READABLE_VERSION: u16 = 1;
 

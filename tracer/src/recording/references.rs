@@ -9,7 +9,7 @@
 //!
 //! - 0: the event has none (no ancestors; no cgroup path and no container);
 //! - 1: a definition: a varint number, then the value in postcard. A chain is a varint count,
-//!   then each ancestor; a cgroup is two options of byte strings, its path and the container ID.
+//!   then each ancestor (from format 7 with its start time); a cgroup is two options of byte strings, its path and the container ID.
 //!   Numbers increase through a file, for chains and cgroups apart;
 //! - n ≥ 2: the value numbered n − 2 of that kind, defined by an earlier record.
 //!
@@ -47,8 +47,9 @@ trait Repeated: Clone + PartialEq + Sized {
     const NUMBER: &'static str;
     /// Appends its definition's bytes.
     fn put(&self, out: &mut BytesMut);
-    /// Reads a definition's bytes; returns the value and what follows.
-    fn take(bytes: &[u8]) -> Result<(Self, &[u8]), CodecError>;
+    /// Reads a definition's bytes in a record of format `version`; returns the value and what
+    /// follows.
+    fn take(bytes: &[u8], version: u16) -> Result<(Self, &[u8]), CodecError>;
     /// Whether two values are equal, at once when they are clones of one.
     fn same(&self, other: &Self) -> bool {
         self == other
@@ -64,7 +65,10 @@ impl Repeated for Ancestors {
         wire::append_postcard(&**self, out);
     }
 
-    fn take(bytes: &[u8]) -> Result<(Self, &[u8]), CodecError> {
+    fn take(bytes: &[u8], version: u16) -> Result<(Self, &[u8]), CodecError> {
+        if version < 7 {
+            return super::v6::chain(bytes);
+        }
         let (chain, rest) = postcard::take_from_bytes::<Vec<Ancestor>>(bytes)
             .map_err(|error| CodecError::Postcard(format!("ancestor chain: {error}")))?;
         Ok((chain.into(), rest))
@@ -99,7 +103,7 @@ impl Repeated for Cgroup {
         wire::append_postcard(self, out);
     }
 
-    fn take(bytes: &[u8]) -> Result<(Self, &[u8]), CodecError> {
+    fn take(bytes: &[u8], _version: u16) -> Result<(Self, &[u8]), CodecError> {
         postcard::take_from_bytes::<Cgroup>(bytes).map_err(|error| CodecError::Postcard(format!("cgroup: {error}")))
     }
 }
@@ -214,7 +218,7 @@ struct Taken<T> {
 
 impl<T: Repeated> Kept<T> {
     /// Reads a reference from `input`.
-    fn take(&self, input: &mut Input<'_>) -> Result<Taken<T>, CodecError> {
+    fn take(&self, input: &mut Input<'_>, version: u16) -> Result<Taken<T>, CodecError> {
         match input.varint(T::REFERENCE)? {
             NONE => Ok(Taken { value: None, defined: None }),
             DEFINITION => {
@@ -222,7 +226,7 @@ impl<T: Repeated> Kept<T> {
                 if self.kept.back().is_some_and(|(last, _)| number <= *last) {
                     return Err(CodecError::Postcard(format!("{} {number} defined after a later one", T::NAME)));
                 }
-                let (value, rest) = T::take(input.0)?;
+                let (value, rest) = T::take(input.0, version)?;
                 input.0 = rest;
                 Ok(Taken { value: Some(value), defined: Some(number) })
             }
@@ -266,7 +270,7 @@ impl Known {
                 if !slot.is_empty() {
                     return Err(CodecError::Postcard("an ancestor chain inside the event".to_owned()));
                 }
-                let taken = self.chains.take(input)?;
+                let taken = self.chains.take(input, version)?;
                 if let Some(chain) = &taken.value {
                     *slot = chain.clone();
                 }
@@ -278,7 +282,7 @@ impl Known {
             if event.place.cgroup.is_some() || event.place.container.is_some() {
                 return Err(CodecError::Postcard("a cgroup path inside the event".to_owned()));
             }
-            let taken = self.cgroups.take(input)?;
+            let taken = self.cgroups.take(input, version)?;
             if let Some(cgroup) = &taken.value {
                 event.place.cgroup = cgroup.path.clone();
                 event.place.container = cgroup.container.clone();

@@ -4,6 +4,7 @@ mod create;
 mod damage;
 mod format4;
 mod format5;
+mod format6;
 mod fuzz_inputs;
 mod linear;
 mod rotation;
@@ -165,6 +166,15 @@ pub(super) fn replayed_as_printed(path: &str, json: &str, version: u16, lines: u
                 assert!(value.is_none_or(|value| value.is_null()), "{added} is not known for format {version}");
             }
         }
+        // Format 7's: no chain of an earlier format is known to be cut, nor its starts.
+        if then.get("ancestors").is_some() {
+            let cut = now.as_object_mut().unwrap().remove("ancestors_truncated");
+            assert_eq!(cut, Some(serde_json::Value::Bool(false)), "format {version}");
+            for ancestor in now["ancestors"].as_array_mut().unwrap() {
+                let start = ancestor.as_object_mut().unwrap().remove("start_ns");
+                assert_eq!(start, Some(serde_json::Value::Null), "format {version}");
+            }
+        }
         assert_eq!(now, then);
     }
     events
@@ -234,7 +244,7 @@ fn layout_matches_the_documented_format() {
     let events = sample_events();
     let bytes = recording_bytes(&events);
     assert_eq!(bytes.get(..8), Some(&b"\x89TRACER\n"[..]));
-    assert_eq!(bytes.get(8..10), Some(&[6, 0][..]));
+    assert_eq!(bytes.get(8..10), Some(&[7, 0][..]));
     let (offsets, end) = layout(&events);
     assert_eq!(bytes.len() as u64, end);
     for &offset in &offsets {
@@ -336,10 +346,10 @@ fn header_problems_are_clear_errors() {
     assert!(open_bytes(&good).is_ok());
 
     let mut future = good.clone();
-    future[8] = 7;
+    future[8] = 8;
     assert_eq!(
         message(&future),
-        "some.file is a tracer recording in format version 7, but this tracer reads only versions 1 to 6"
+        "some.file is a tracer recording in format version 8, but this tracer reads only versions 1 to 7"
     );
 
     assert_eq!(

@@ -90,6 +90,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
                 cwd: None,
                 cwd_truncated: false,
                 ancestors: Default::default(),
+                ancestors_truncated: false,
             }
         }
         TAG_EXIT => {

@@ -47,7 +47,7 @@ enum DetailV2 {
         egid: u32,
         cwd: Option<Text>,
         cwd_truncated: bool,
-        ancestors: Vec<Ancestor>,
+        ancestors: Vec<AncestorV2>,
     },
     Exit {
         exit_code: Option<u32>,
@@ -55,7 +55,7 @@ enum DetailV2 {
         core_dumped: bool,
         group_dead: bool,
         lifetime_ns: u64,
-        ancestors: Vec<Ancestor>,
+        ancestors: Vec<AncestorV2>,
     },
     Rename {
         old_comm: Text,
@@ -70,6 +70,18 @@ enum DetailV2 {
         count: u64,
         origin: LostOrigin,
     },
+}
+
+/// An ancestor of format 2: no start time.
+#[derive(Deserialize)]
+struct AncestorV2 {
+    tgid: u32,
+    comm: Text,
+    exe: Option<Text>,
+}
+
+fn chain(ancestors: Vec<AncestorV2>) -> crate::event::Ancestors {
+    ancestors.into_iter().map(|AncestorV2 { tgid, comm, exe }| Ancestor { tgid, start_ns: None, comm, exe }).collect()
 }
 
 impl From<DetailV2> for Detail {
@@ -114,11 +126,18 @@ impl From<DetailV2> for Detail {
                 egid,
                 cwd,
                 cwd_truncated,
-                ancestors: ancestors.into(),
+                ancestors: chain(ancestors),
+                ancestors_truncated: false,
             },
-            DetailV2::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, ancestors } => {
-                Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, ancestors: ancestors.into() }
-            }
+            DetailV2::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, ancestors } => Detail::Exit {
+                exit_code,
+                signal,
+                core_dumped,
+                group_dead,
+                lifetime_ns,
+                ancestors: chain(ancestors),
+                ancestors_truncated: false,
+            },
             DetailV2::Rename { old_comm, new_comm } => Detail::Rename { old_comm, new_comm },
             DetailV2::Lookup { name, target_tgid, hidden_thread } => {
                 Detail::Lookup { name, target_tgid, hidden_thread }
@@ -173,17 +192,27 @@ mod tests {
         let then = std::fs::read_to_string(FIXTURE_JSON).unwrap();
         assert_eq!(now.lines().count(), 25);
         assert_eq!(now.lines().count(), then.lines().count());
-        let added = ["ns_tgid", "ns_tid", "pidns", "cgroup_id", "cgroup", "container", "start_ns"];
+        let added =
+            ["ns_tgid", "ns_tid", "pidns", "cgroup_id", "cgroup", "container", "start_ns", "ancestors_truncated"];
         for (now, then) in now.lines().zip(then.lines()) {
             let now: serde_json::Value = serde_json::from_str(now).unwrap();
             let then: serde_json::Value = serde_json::from_str(then).unwrap();
+            let mut now = now;
+            if let Some(ancestors) = now.get_mut("ancestors").and_then(serde_json::Value::as_array_mut) {
+                for ancestor in ancestors {
+                    let start = ancestor.as_object_mut().unwrap().remove("start_ns");
+                    assert_eq!(start, Some(serde_json::Value::Null), "no ancestor's start in version 2");
+                }
+            }
             for (key, value) in then.as_object().unwrap() {
                 assert_eq!(&now[key], value, "field {key} of {now}");
             }
             for (key, value) in now.as_object().unwrap() {
                 if then.get(key).is_none() {
                     let fork_field = ["child_ns_tgid", "child_ns_tid", "child_start_ns"].contains(&key.as_str());
-                    let empty = value.is_null() || (key == "child_namespaces" && value == &serde_json::json!({}));
+                    let empty = value.is_null()
+                        || (key == "child_namespaces" && value == &serde_json::json!({}))
+                        || (key == "ancestors_truncated" && value == &serde_json::json!(false));
                     assert!(added.contains(&key.as_str()) || fork_field || key == "child_namespaces", "{key}");
                     assert!(empty, "field {key} of {now} is not known for version 2");
                 }

@@ -106,7 +106,7 @@ struct PlaceV5 {
 }
 
 fn ancestors(chain: Vec<AncestorV5>) -> crate::event::Ancestors {
-    chain.into_iter().map(|AncestorV5 { tgid, comm, exe }| Ancestor { tgid, comm, exe }).collect()
+    chain.into_iter().map(|AncestorV5 { tgid, comm, exe }| Ancestor { tgid, start_ns: None, comm, exe }).collect()
 }
 
 impl From<DetailV5> for Detail {
@@ -160,9 +160,18 @@ impl From<DetailV5> for Detail {
                 cwd,
                 cwd_truncated,
                 ancestors: ancestors(chain),
+                ancestors_truncated: false,
             },
             DetailV5::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, ancestors: chain } => {
-                Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, ancestors: ancestors(chain) }
+                Detail::Exit {
+                    exit_code,
+                    signal,
+                    core_dumped,
+                    group_dead,
+                    lifetime_ns,
+                    ancestors: ancestors(chain),
+                    ancestors_truncated: false,
+                }
             }
             DetailV5::Rename { old_comm, new_comm } => Detail::Rename { old_comm, new_comm },
             DetailV5::Lookup { name, target_tgid, hidden_thread } => {

@@ -1,27 +1,18 @@
-//! The ancestors exec and exit events carry: complete for a process that started before tracer,
-//! and right after a double fork leaves a daemon to a subreaper. Runs as root on the real kernel,
-//! and in the Debian 6.1 VM.
+//! The ancestors exec and exit events carry, read by the kernel at the event: complete for a
+//! process that started before tracer, for a parent already gone under a comm filter, cut at the
+//! bound for a deep chain, and right after a double fork leaves a daemon to a subreaper. Runs as
+//! root on the real kernel, and in the VMs.
 
 use std::{
     io::Write,
-    os::unix::fs::PermissionsExt,
-    path::PathBuf,
     process::{Command, Stdio},
 };
 
-use crate::common::{Tracer, field, machine, workload_bin};
+use crate::common::{
+    PRINT_SHELL, Tracer, assert_ancestor, field, lifecycle_hook_offered, machine, one, renamed_workload, shell_program,
+    shells_printed, stat_start_ticks,
+};
 use serde_json::Value;
-
-/// A copy of the workload binary named `name` in a directory of this test's own.
-fn program(name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("tracer-ancestry-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    let path = dir.join(name);
-    std::fs::copy(workload_bin(), &path).expect("copy the workload binary");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    (dir, path)
-}
 
 fn chain(event: &Value) -> Vec<u64> {
     event["ancestors"]
@@ -60,7 +51,7 @@ fn parent_of(tgid: u64) -> Option<u64> {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn a_process_older_than_tracer_gives_its_child_a_complete_chain() {
-    let (dir, path) = program("anc-child");
+    let (dir, path) = renamed_workload("anc-child");
     // The shell starts before tracer and waits; once tracer is attached it runs the program.
     let mut shell = Command::new("sh")
         .args(["-c", "read line; \"$0\" >/dev/null 2>&1; true"])
@@ -98,7 +89,7 @@ fn a_process_older_than_tracer_gives_its_child_a_complete_chain() {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn a_double_forked_daemon_shows_the_subreaper_that_adopted_it() {
-    let (dir, path) = program("anc-daemon");
+    let (dir, path) = renamed_workload("anc-daemon");
     // This test process adopts orphans of its descendants, as a service manager would.
     let subreaper = Subreaper::on();
     let tracer = Tracer::start(&["--json", "-e", "exec", "-c", "anc-daemon"]);
@@ -120,7 +111,8 @@ fn a_double_forked_daemon_shows_the_subreaper_that_adopted_it() {
         .unwrap_or_else(|| panic!("no exec of the daemon: {events:?}"));
     let me = u64::from(std::process::id());
     assert_eq!(field(exec, "ppid"), me, "[{}] adopted by this test: {exec}", machine());
-    assert_eq!(chain(exec)[0], me, "[{}] the adoptive parent comes first: {exec}", machine());
+    let (my_ticks, my_comm) = this_process();
+    assert_ancestor(&exec["ancestors"][0], me, my_ticks, &my_comm, "the adoptive parent comes first");
     assert_eq!(chain(exec).last(), Some(&1), "{exec}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -134,4 +126,176 @@ fn reap_orphans() {
             break;
         }
     }
+}
+
+/// This test process's start in clock ticks and its comm (its main thread's, which the kernel
+/// reads for an ancestor).
+fn this_process() -> (u64, String) {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("own stat");
+    let comm = std::fs::read_to_string("/proc/self/comm").expect("own comm");
+    (stat_start_ticks(&stat), comm.trim_end().to_owned())
+}
+
+/// Lines `LEVEL PID` the nested workload printed, as numbers.
+fn levels_printed(stdout: &[u8]) -> Vec<(u64, u64)> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            let mut numbers = line.split(' ').map(|number| number.parse().unwrap_or_else(|_| panic!("{line:?}")));
+            (numbers.next().expect("a level"), numbers.next().expect("a PID"))
+        })
+        .collect()
+}
+
+/// The `--hook` arguments that serve exec and exit from `hook` programs.
+fn hooks(hook: &str) -> [String; 4] {
+    ["--hook".into(), format!("exec={hook}"), "--hook".into(), format!("exit={hook}")]
+}
+
+/// `-c idchild`, where idchild is started by a shell's subshell that is gone long before tracer
+/// reads the event: its exec and exit name the subshell, the shell above it and this test by
+/// the TGID, start and comm they had.
+fn check_parent_gone_under_a_comm_filter(hook: &str) {
+    if !lifecycle_hook_offered(hook, &["exec", "exit"]) {
+        return;
+    }
+    let (dir, path) = renamed_workload("idchild");
+    let hooks = hooks(hook);
+    let mut args = vec!["--json", "-e", "exec,exit", "-c", "idchild"];
+    args.extend(hooks.iter().map(String::as_str));
+    let tracer = Tracer::start(&args);
+    // Each shell prints itself before going on; the subshell's `true` keeps it from exec'ing
+    // the child in its place.
+    let script = format!("{PRINT_SHELL}\n( {PRINT_SHELL}; \"$0\" true; true ); true");
+    let output = Command::new("sh").args(["-c", &script]).arg(&path).output().expect("run sh");
+    assert!(output.status.success(), "{output:?}");
+    let stopped = tracer.stop();
+    let shells = shells_printed(&output.stdout);
+    let [(outer, outer_ticks, outer_comm), (subshell, subshell_ticks, subshell_comm)] = &shells[..] else {
+        panic!("{shells:?}")
+    };
+    let events = stopped.events();
+    let context = format!("[{} {hook}]", machine());
+    let exec = one(&events, "exec of idchild", |event| event["event"] == "exec");
+    let exit = one(&events, "exit of idchild", |event| event["event"] == "exit");
+    let me = u64::from(std::process::id());
+    let (my_ticks, my_comm) = this_process();
+    let shell = shell_program();
+    for event in [exec, exit] {
+        let ancestors = &event["ancestors"];
+        let what = format!("{context} the subshell");
+        assert_ancestor(&ancestors[0], *subshell, *subshell_ticks, subshell_comm, &what);
+        assert_ancestor(&ancestors[1], *outer, *outer_ticks, outer_comm, &format!("{context} the shell"));
+        assert_ancestor(&ancestors[2], me, my_ticks, &my_comm, &format!("{context} this test"));
+        // Gone or not when tracer looked, the subshell ran the shell's program, never idchild.
+        let exe = &ancestors[0]["exe"];
+        assert!(exe.is_null() || *exe == shell.as_str(), "{context} {shell}: {event}");
+        assert_eq!(event["ancestors_truncated"], false, "{context} {event}");
+        assert_eq!(chain(event).last(), Some(&1), "{context} up to PID 1: {event}");
+    }
+    assert_eq!(exec["ancestors"], exit["ancestors"], "{context} one chain at exec and at exit");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_parent_gone_before_tracer_reads_is_named_under_a_comm_filter_from_tp_btf_hooks() {
+    check_parent_gone_under_a_comm_filter("tp_btf");
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_parent_gone_before_tracer_reads_is_named_under_a_comm_filter_from_raw_tracepoints() {
+    check_parent_gone_under_a_comm_filter("raw_tracepoint");
+}
+
+/// Levels of the nested workload: more than the kernel keeps.
+const NEST: u64 = 20;
+/// Ancestors an event keeps (`tracer_common::ANCESTOR_DEPTH`).
+const KEPT: usize = 16;
+
+/// A chain of 20 processes, each the parent of the next, traced with `-c`: the innermost one's
+/// ancestors are the 16 levels above it, by TGID, start and program, and the chain says it was
+/// cut, at exec and at exit; the outermost one's nearest ancestor is this test.
+fn check_deep_chain(hook: &str) {
+    if !lifecycle_hook_offered(hook, &["exec", "exit"]) {
+        return;
+    }
+    let (dir, path) = renamed_workload("anc-nest");
+    let hooks = hooks(hook);
+    let mut args = vec!["--json", "-e", "exec,exit", "-c", "anc-nest"];
+    args.extend(hooks.iter().map(String::as_str));
+    let tracer = Tracer::start(&args);
+    let output = Command::new(&path).args(["nest", &NEST.to_string()]).output().expect("run the workload");
+    assert!(output.status.success(), "{output:?}");
+    let stopped = tracer.stop();
+    // `LEVEL PID` per level, outermost (NEST) first.
+    let levels: Vec<(u64, u64)> = levels_printed(&output.stdout);
+    assert_eq!(levels.len() as u64, NEST + 1, "{levels:?}");
+    let pid_at = |level: u64| levels.iter().find(|(at, _)| *at == level).expect("every level printed").1;
+    let events = stopped.events();
+    let context = format!("[{} {hook}]", machine());
+    let exec_of = |level: u64| {
+        let pid = pid_at(level);
+        one(&events, &format!("exec of level {level}"), |event| event["event"] == "exec" && event["tgid"] == pid)
+    };
+    let innermost = exec_of(0);
+    let ancestors = innermost["ancestors"].as_array().expect("ancestors");
+    assert_eq!(ancestors.len(), KEPT, "{context} as many as the kernel keeps: {innermost}");
+    assert_eq!(innermost["ancestors_truncated"], true, "{context} and the chain says it goes on: {innermost}");
+    for (index, ancestor) in ancestors.iter().enumerate() {
+        let level = exec_of(index as u64 + 1);
+        assert_eq!(field(ancestor, "tgid"), field(level, "tgid"), "{context} level {}: {ancestor}", index + 1);
+        assert_eq!(field(ancestor, "start_ns"), field(level, "start_ns"), "{context} {ancestor}");
+        assert_eq!(ancestor["comm"], "anc-nest", "{context} {ancestor}");
+        assert_eq!(ancestor["exe"], path.to_str().unwrap(), "{context} seen to exec: {ancestor}");
+    }
+    let innermost_exit =
+        one(&events, "exit of level 0", |event| event["event"] == "exit" && event["tgid"] == innermost["tgid"]);
+    assert_eq!(innermost_exit["ancestors"], innermost["ancestors"], "{context} {innermost_exit}");
+    assert_eq!(innermost_exit["ancestors_truncated"], true, "{context} {innermost_exit}");
+    let outermost = exec_of(NEST);
+    assert_eq!(field(&outermost["ancestors"][0], "tgid"), u64::from(std::process::id()), "{context} {outermost}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_chain_deeper_than_the_bound_is_cut_and_says_so_from_tp_btf_hooks() {
+    check_deep_chain("tp_btf");
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn a_chain_deeper_than_the_bound_is_cut_and_says_so_from_raw_tracepoints() {
+    check_deep_chain("raw_tracepoint");
+}
+
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn an_orphan_exiting_after_adoption_names_its_adoptive_parent() {
+    let (dir, path) = renamed_workload("anc-orphan");
+    let subreaper = Subreaper::on();
+    let tracer = Tracer::start(&["--json", "-e", "exec,exit", "-c", "anc-orphan"]);
+    // The orphan execs while its shell still lives, and exits after the shell is gone.
+    let status = Command::new("sh")
+        .args(["-c", "\"$0\" nest 0 --linger 600 >/dev/null & sleep 0.2; exit 0"])
+        .arg(&path)
+        .status()
+        .expect("run the shell");
+    assert!(status.success());
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    reap_orphans();
+    let stopped = tracer.stop();
+    drop(subreaper);
+    let events = stopped.events();
+    let exec = one(&events, "exec of the orphan", |event| event["event"] == "exec");
+    let exit = one(&events, "exit of the orphan", |event| event["event"] == "exit");
+    let me = u64::from(std::process::id());
+    let (my_ticks, my_comm) = this_process();
+    assert_eq!(exec["ancestors"][0]["comm"], "sh", "[{}] at exec, the shell: {exec}", machine());
+    assert_eq!(field(&exec["ancestors"][1], "tgid"), me, "[{}] {exec}", machine());
+    assert_ancestor(&exit["ancestors"][0], me, my_ticks, &my_comm, "at exit, the adoptive parent");
+    assert_eq!(field(exit, "ppid"), me, "[{}] {exit}", machine());
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -3,7 +3,10 @@
 //! start, and a fork's `child_start_ns` is what the child's own events carry. Once per hook type.
 use std::process::Command;
 
-use crate::common::{Tracer, field, machine, one, report, run_workload, through_tp_btf};
+use crate::common::{
+    PRINT_SHELL, Tracer, assert_ancestor, field, lifecycle_hook_offered, machine, one, renamed_workload, report,
+    run_workload, shell_program, shells_printed,
+};
 use serde_json::Value;
 
 /// Field 22 of `/proc/<pid>/stat` (the start time in clock ticks since boot), in nanoseconds.
@@ -18,6 +21,9 @@ fn stat_start_ns(pid: u32) -> (u64, u64) {
 }
 
 fn check_start_matches_proc(hook: &str) {
+    if !lifecycle_hook_offered(hook, &["exec", "exit"]) {
+        return;
+    }
     let hooks = [format!("exec={hook}"), format!("exit={hook}")];
     let tracer = Tracer::start(&["--json", "-c", "sleep", "-e", "exec,exit", "--hook", &hooks[0], "--hook", &hooks[1]]);
     let mut sleep = Command::new("sleep").arg("1").spawn().expect("start sleep");
@@ -39,6 +45,9 @@ fn check_start_matches_proc(hook: &str) {
 }
 
 fn check_threads_and_children(hook: &str) {
+    if !lifecycle_hook_offered(hook, &["fork", "exit"]) {
+        return;
+    }
     let hooks = [format!("fork={hook}"), format!("exit={hook}")];
     let tracer = Tracer::start(&[
         "--json",
@@ -84,7 +93,7 @@ fn check_threads_and_children(hook: &str) {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn start_ns_is_the_start_proc_shows_from_tp_btf_hooks() {
-    through_tp_btf(&["exec", "exit"], || check_start_matches_proc("tp_btf"));
+    check_start_matches_proc("tp_btf");
 }
 
 #[test]
@@ -96,11 +105,49 @@ fn start_ns_is_the_start_proc_shows_from_raw_tracepoints() {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn start_ns_names_the_process_of_threads_and_children_from_tp_btf_hooks() {
-    through_tp_btf(&["fork", "exit"], || check_threads_and_children("tp_btf"));
+    check_threads_and_children("tp_btf");
 }
 
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn start_ns_names_the_process_of_threads_and_children_from_raw_tracepoints() {
     check_threads_and_children("raw_tracepoint");
+}
+
+/// PID reuse with only exec traced: `true` execs at PID A and dies; a shell's subshell is then
+/// forked at A (`ns_last_pid` set to A - 1 just before) and starts a child. The child's nearest
+/// ancestor is that subshell, by its own start, never `true`.
+#[test]
+#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
+fn an_ancestor_at_a_reused_pid_is_the_process_that_holds_it_now() {
+    let (dir, child) = renamed_workload("reusechild");
+    let tracer = Tracer::start(&["--json", "-e", "exec"]);
+    // The subshell prints itself, then runs the child; `true` keeps it from exec'ing the child
+    // in its place. Another process may take A first: then try again.
+    let script = format!("echo $(($1 - 1)) > /proc/sys/kernel/ns_last_pid\n( {PRINT_SHELL}; \"$0\" true; true ); true");
+    let reused = (0..20).find_map(|_| {
+        let mut dead = Command::new("true").spawn().expect("run true");
+        let pid = dead.id();
+        assert!(dead.wait().expect("wait for true").success());
+        let output =
+            Command::new("sh").args(["-c", &script]).arg(&child).arg(pid.to_string()).output().expect("run sh");
+        assert!(output.status.success(), "{output:?}");
+        let [(subshell, ticks, comm)] = &shells_printed(&output.stdout)[..] else { panic!("{output:?}") };
+        (*subshell == u64::from(pid)).then(|| (pid, *ticks, comm.clone()))
+    });
+    let stopped = tracer.stop();
+    let (pid, ticks, comm) = reused.expect("the subshell got the PID `true` had, in one of 20 tries");
+    let events = stopped.events();
+    let context = format!("[{}]", machine());
+    let dead = one(&events, "exec of true at the PID", |event| event["tgid"] == pid && event["comm"] == "true");
+    let exec = one(&events, "exec of the child under the reused PID", |event| {
+        event["comm"] == "reusechild" && event["ancestors"][0]["tgid"] == pid
+    });
+    let nearest = &exec["ancestors"][0];
+    assert_ancestor(nearest, u64::from(pid), ticks, &comm, &format!("{context} the subshell at the reused PID"));
+    assert!(field(nearest, "start_ns") > field(dead, "start_ns"), "{context} {nearest} after {dead}");
+    // The shell's program when tracer knows it; `true`'s only where both are one file (busybox).
+    let (exe, shell) = (&nearest["exe"], shell_program());
+    assert!(exe.is_null() || *exe == shell.as_str(), "{context} {shell}: {exec}");
+    let _ = std::fs::remove_dir_all(dir);
 }

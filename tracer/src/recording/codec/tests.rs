@@ -3,7 +3,9 @@ use super::*;
 use crate::place::Place;
 use crate::recording::references::{Definitions, Known};
 use crate::{
-    event::{Ancestors, CloneFlags, Detail, LostOrigin, NamespaceHow, NamespaceInodes, NamespaceKind, Source},
+    event::{
+        Ancestor, Ancestors, CloneFlags, Detail, LostOrigin, NamespaceHow, NamespaceInodes, NamespaceKind, Source,
+    },
     text::Text,
 };
 use proptest::prelude::*;
@@ -66,10 +68,16 @@ pub(crate) fn sample_events() -> Vec<Event> {
             cwd: Some("/home/u/dé".into()),
             cwd_truncated: false,
             ancestors: vec![
-                crate::event::Ancestor { tgid: 812, comm: "bash".into(), exe: Some("/usr/bin/bash".into()) },
-                crate::event::Ancestor { tgid: 1, comm: "init".into(), exe: None },
+                crate::event::Ancestor {
+                    tgid: 812,
+                    start_ns: Some(4_000_000_000),
+                    comm: "bash".into(),
+                    exe: Some("/usr/bin/bash".into()),
+                },
+                crate::event::Ancestor { tgid: 1, start_ns: None, comm: "init".into(), exe: None },
             ]
             .into(),
+            ancestors_truncated: true,
         }),
         base(crate::event::test_exec("", &[], 0)),
         base(Detail::exit(9 | 0x80, true, u64::MAX)),
@@ -192,6 +200,7 @@ pub(crate) fn arb_detail() -> impl Strategy<Value = Detail> {
                     cwd,
                     cwd_truncated,
                     ancestors: Default::default(),
+                    ancestors_truncated: cwd_truncated,
                 }
             ),
         (any::<u32>(), any::<bool>(), any::<u64>()).prop_map(|(status, group_dead, lifetime_ns)| Detail::exit(
@@ -392,6 +401,7 @@ fn chain_of(tgids: &[u32]) -> Ancestors {
         .iter()
         .map(|&tgid| crate::event::Ancestor {
             tgid,
+            start_ns: Some(u64::from(tgid) * 1_000_000),
             comm: format!("p{tgid}").into(),
             exe: Some(format!("/usr/libexec/program-{tgid}").into()),
         })
@@ -467,9 +477,11 @@ fn chain_definitions_are_strict() {
         super::decode(&first, super::super::FORMAT_VERSION, &mut reader),
         Err(CodecError::Postcard(reason)) if reason.contains("defined after")
     ));
-    // A chain inside the event itself, as format 3 wrote it.
-    let exit = Event { start_ns: None, ..exit_with(1, &chain_of(&[900, 1])) };
-    let old = as_format_5(&exit);
+    // A chain inside the event itself, as format 3 wrote it; its ancestors have no start.
+    let unstarted: Ancestors =
+        chain_of(&[900, 1]).iter().map(|ancestor| Ancestor { start_ns: None, ..ancestor.clone() }).collect();
+    let exit = Event { start_ns: None, ..exit_with(1, &unstarted) };
+    let old = exit_as_format_3(&exit);
     assert!(decode(&old, super::super::FORMAT_VERSION).is_err());
     assert_eq!(decode(&old, 3), Ok(exit));
 }
@@ -509,7 +521,8 @@ fn cgroup_references_are_strict() {
 /// encoding without the process start, which came after `tgid` (only for events without one,
 /// and for kinds other than fork, whose clone flags changed too).
 fn as_format_5(event: &Event) -> BytesMut {
-    assert!(event.start_ns.is_none() && !matches!(event.detail, Detail::Fork { .. }));
+    assert!(event.start_ns.is_none());
+    assert!(!matches!(event.detail, Detail::Fork { .. } | Detail::Exec { .. } | Detail::Exit { .. }));
     let mut bytes = BytesMut::new();
     append_postcard(event, &mut bytes);
     let start = postcard::to_allocvec(&(event.timestamp_ns, event.cpu, event.tgid)).unwrap().len();
@@ -517,5 +530,49 @@ fn as_format_5(event: &Event) -> BytesMut {
     let tail = bytes.split_off(start + 1);
     bytes.truncate(start);
     bytes.unsplit(tail);
+    bytes
+}
+
+/// An exit as format 3 encoded it: its chain inside it, ancestors without start times, no
+/// process start.
+fn exit_as_format_3(event: &Event) -> BytesMut {
+    #[derive(serde::Serialize)]
+    struct AncestorV5<'a> {
+        tgid: u32,
+        comm: &'a Text,
+        exe: &'a Option<Text>,
+    }
+    #[derive(serde::Serialize)]
+    enum DetailV5<'a> {
+        Fork,
+        Exec,
+        Exit {
+            exit_code: Option<u32>,
+            signal: Option<crate::event::Signal>,
+            core_dumped: bool,
+            group_dead: bool,
+            lifetime_ns: u64,
+            ancestors: Vec<AncestorV5<'a>>,
+        },
+    }
+    let Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, ancestors, .. } = &event.detail else {
+        panic!("not an exit: {event:?}")
+    };
+    let ancestors = ancestors
+        .iter()
+        .map(|ancestor| AncestorV5 { tgid: ancestor.tgid, comm: &ancestor.comm, exe: &ancestor.exe })
+        .collect();
+    let detail = DetailV5::Exit {
+        exit_code: *exit_code,
+        signal: *signal,
+        core_dumped: *core_dumped,
+        group_dead: *group_dead,
+        lifetime_ns: *lifetime_ns,
+        ancestors,
+    };
+    let _ = (DetailV5::Fork, DetailV5::Exec);
+    let mut bytes = BytesMut::new();
+    let fields = (event.timestamp_ns, event.cpu, event.tgid, event.tid, event.ppid, &event.comm, event.uid);
+    append_postcard(&(fields, detail, event.source, &event.place), &mut bytes);
     bytes
 }

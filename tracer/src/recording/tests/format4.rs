@@ -9,6 +9,7 @@ fn thread_exits(n: usize) -> Vec<Event> {
     let chain: Ancestors = (0..6)
         .map(|level| Ancestor {
             tgid: 900 - level,
+            start_ns: Some(u64::from(level) * 1_000_000),
             comm: format!("parent-{level}").into(),
             exe: Some(format!("/usr/libexec/some/long/path/parent-{level}").into()),
         })

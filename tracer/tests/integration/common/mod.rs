@@ -255,16 +255,52 @@ pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Runs `check` where the kernel offers what tracer's tp_btf programs for the lifecycle `kinds`
-/// need. Where it does not (before 5.11), forcing tp_btf for the first refused kind must fail
-/// quoting the kernel's reason, and the test says it was skipped: the raw tracepoint twin of
-/// the test checks those events on such a kernel.
-pub fn through_tp_btf(kinds: &[&str], check: impl FnOnce()) {
+/// A copy of the workload binary named `name`, so that its comm is `name`, in a directory of its
+/// own; returns the directory and the copy's path.
+pub fn renamed_workload(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch_dir(name);
+    let path = dir.join(name);
+    std::fs::copy(workload_bin(), &path).expect("copy the workload binary");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (dir, path)
+}
+
+/// Nanoseconds per clock tick of `/proc/<pid>/stat`.
+pub fn tick_ns() -> u64 {
+    // SAFETY: no preconditions.
+    1_000_000_000 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64
+}
+
+/// Field 22 of a `/proc/<pid>/stat` line: the process's start in clock ticks since boot.
+pub fn stat_start_ticks(stat: &str) -> u64 {
+    // Fields after the comm, which is in parentheses and may hold anything.
+    let after_comm = &stat[stat.rfind(')').expect("a comm") + 2..];
+    after_comm.split(' ').nth(22 - 3).expect("field 22").parse().expect("a number")
+}
+
+/// Asserts that `ancestor` (an element of an event's `ancestors`) is the process `tgid` that
+/// started at clock tick `ticks`, named `comm`.
+pub fn assert_ancestor(ancestor: &Value, tgid: u64, ticks: u64, comm: &str, context: &str) {
+    assert_eq!(field(ancestor, "tgid"), tgid, "[{}] {context}: {ancestor}", machine());
+    let start = field(ancestor, "start_ns");
+    assert_eq!(start / tick_ns(), ticks, "[{}] {context}: the start /proc showed: {ancestor}", machine());
+    assert_eq!(ancestor["comm"], comm, "[{}] {context}: {ancestor}", machine());
+}
+
+/// Whether the kernel offers what tracer's `hook` programs for these lifecycle `kinds` need:
+/// raw tracepoints always do; tp_btf ones need `bpf_get_current_task_btf` (5.11) and, for exec,
+/// `bpf_loop` (5.17). When it does not, forcing tp_btf must fail with the kernel's reason, and
+/// the test says it was skipped.
+pub fn lifecycle_hook_offered(hook: &str, kinds: &[&str]) -> bool {
+    if hook != "tp_btf" {
+        return true;
+    }
     let refused = kinds.iter().find_map(|kind| match kernel::lifecycle_tp_btf(kind) {
         kernel::Offer::Offered => None,
         kernel::Offer::Refused { reason, evidence } => Some((kind, reason, evidence)),
     });
-    let Some((kind, reason, evidence)) = refused else { return check() };
+    let Some((kind, reason, evidence)) = refused else { return true };
+    // Forced, it must fail with the kernel's reason, never start without the kind.
     let forced = format!("{kind}=tp_btf");
     let output = run_tracer(&["--json", "-e", kind, "--hook", &forced, "-d", "1"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -274,5 +310,33 @@ pub fn through_tp_btf(kinds: &[&str], check: impl FnOnce()) {
         stderr.contains(&format!("no hook for {kind} could attach")) && stderr.contains(&evidence),
         "{context} tracer's refusal must quote the kernel's reason ({reason}):\n{stderr}"
     );
-    skipped(&format!("the kernel refuses tp_btf for {kind} ({reason}), and tracer says so"));
+    skipped(&format!(
+        "the kernel refuses tp_btf for {kind} ({reason}), and tracer says so; the raw tracepoint test covers it"
+    ));
+    false
 }
+
+/// The program `sh` runs, links resolved: what `/proc/<pid>/exe` shows for a shell.
+pub fn shell_program() -> String {
+    let sh = need_program("sh", "dash");
+    std::fs::canonicalize(&sh).expect("resolve sh").to_string_lossy().into_owned()
+}
+
+/// Lines `PID TICKS (COMM)` that shells printed from their own `/proc/self/stat` (fields 1, 22
+/// and 2), as (PID, start ticks, comm).
+pub fn shells_printed(stdout: &[u8]) -> Vec<(u64, u64, String)> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let [pid, ticks, comm] = fields[..] else { panic!("not PID TICKS (COMM): {line:?}") };
+            let number = |text: &str| text.parse::<u64>().unwrap_or_else(|_| panic!("{line:?}"));
+            (number(pid), number(ticks), comm.trim_start_matches('(').trim_end_matches(')').to_owned())
+        })
+        .collect()
+}
+
+/// A shell line that prints the shell's own `PID TICKS (COMM)` (for [`shells_printed`]): `read`
+/// and the redirection are the shell's own, so `/proc/self` is that shell, a subshell included.
+/// It replaces the positional parameters (not `$0`).
+pub const PRINT_SHELL: &str = r#"read -r line < /proc/self/stat; set -- $line; echo "$1 ${22} $2""#;
