@@ -18,8 +18,10 @@ use super::{
     references::Definitions,
     trailer::{Losses, Trailer},
 };
+use strum::{EnumCount, VariantArray};
+
 use crate::{
-    event::{Detail, Event, LostOrigin},
+    event::{Detail, Event, Kind, LostOrigin},
     files::rotate::{Reopened, RotatePolicy, RotatingFile},
 };
 
@@ -39,8 +41,9 @@ pub struct RecordingWriter {
     buf: BytesMut,
     /// Ancestor chains and cgroups defined in `buf`: forgotten whenever it is written out.
     definitions: Definitions,
-    /// Records appended to the current file, by kind name.
-    records: BTreeMap<&'static str, u64>,
+    /// Records appended to the current file, by kind (an array: a map keyed by the kind's
+    /// name compared strings for every record).
+    records: [u64; Kind::COUNT],
     /// Losses reported by `lost` records in the current file, and in the files before it.
     losses: Losses,
     earlier_losses: Losses,
@@ -64,11 +67,16 @@ fn encode_header(path: &Path, header: &RecordingHeader) -> Result<BytesMut, Reco
     Ok(head)
 }
 
+/// Of `records` counted by kind, the kinds that have any, by name.
+fn by_name(records: &[u64; Kind::COUNT]) -> BTreeMap<&'static str, u64> {
+    Kind::VARIANTS.iter().map(|&kind| (kind.name(), records[kind as usize])).filter(|&(_, count)| count > 0).collect()
+}
+
 /// The trailer frame of a file holding `records`, with `losses`.
-fn trailer_frame(records: &BTreeMap<&'static str, u64>, losses: Losses) -> Vec<u8> {
+fn trailer_frame(records: &[u64; Kind::COUNT], losses: Losses) -> Vec<u8> {
     let trailer = Trailer {
         end_wall_ns: wall_now_ns(),
-        records: records.iter().map(|(name, count)| ((*name).to_owned(), *count)).collect(),
+        records: by_name(records).into_iter().map(|(name, count)| (name.to_owned(), count)).collect(),
         losses,
     };
     let payload = trailer.encode();
@@ -117,7 +125,7 @@ impl RecordingWriter {
             header: header.clone(),
             buf: BytesMut::with_capacity(FLUSH_BYTES + 4096),
             definitions: Definitions::default(),
-            records: BTreeMap::new(),
+            records: [0; Kind::COUNT],
             losses: Losses::default(),
             earlier_losses: Losses::default(),
             replaced,
@@ -142,7 +150,7 @@ impl RecordingWriter {
             self.rotate()?;
             self.put_record(event)?;
         }
-        *self.records.entry(event.kind().name()).or_default() += 1;
+        self.records[event.kind() as usize] += 1;
         match event.detail {
             Detail::Lost { count, origin: LostOrigin::RingBuffer } => {
                 self.losses.kernel = self.losses.kernel.saturating_add(count)
@@ -232,7 +240,7 @@ impl RecordingWriter {
         self.earlier_losses.kernel = self.earlier_losses.kernel.saturating_add(self.losses.kernel);
         self.earlier_losses.output = self.earlier_losses.output.saturating_add(self.losses.output);
         self.losses = Losses::default();
-        self.records.clear();
+        self.records = [0; Kind::COUNT];
         let header = RecordingHeader { start_wall_ns: wall_now_ns(), ..self.header.clone() };
         let head = encode_header(&self.path, &header)?;
         self.file.write_preamble(&head).map_err(|error| RecordingError::Write { path: self.path.clone(), error })
@@ -260,8 +268,8 @@ impl RecordingWriter {
 
     /// Records appended to the current file so far, by kind name (including any still buffered).
     #[cfg(test)]
-    pub fn records(&self) -> &BTreeMap<&'static str, u64> {
-        &self.records
+    pub fn records(&self) -> BTreeMap<&'static str, u64> {
+        by_name(&self.records)
     }
 
     fn write_out(&mut self) -> Result<(), RecordingError> {
