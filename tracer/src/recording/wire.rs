@@ -24,9 +24,54 @@ pub enum CodecError {
 
 /// Appends the postcard encoding of `value`.
 pub(in crate::recording) fn append_postcard<T: serde::Serialize + ?Sized>(value: &T, out: &mut BytesMut) {
+    // Most values fit the room the buffer has: written there through a cursor, each byte costs
+    // a bounds check, where growing the buffer byte by byte checked its capacity through it.
+    let room = out.spare_capacity_mut();
+    if let Ok(written) = postcard::serialize_with_flavor(value, Room { room, written: 0 }) {
+        // SAFETY: the first `written` bytes of the spare capacity were just written.
+        unsafe { out.set_len(out.len() + written) };
+        return;
+    }
     // Serialising into memory fails only for types postcard cannot express (maps with
     // unknown length, say); events and chains hold none.
     postcard::serialize_with_flavor(value, Appending(out)).expect("an event always serialises");
+}
+
+/// postcard's output written into room already allocated; fails once it is full.
+struct Room<'a> {
+    room: &'a mut [std::mem::MaybeUninit<u8>],
+    written: usize,
+}
+
+impl postcard::ser_flavors::Flavor for Room<'_> {
+    type Output = usize;
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        let slot = self.room.get_mut(self.written).ok_or(postcard::Error::SerializeBufferFull)?;
+        slot.write(byte);
+        self.written += 1;
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        // As in `Appending`: a memcpy call for a varint's few bytes cost more than the copy. A
+        // check per byte also keeps the compiler from making the loop a memcpy call again.
+        if bytes.len() <= 16 {
+            for &byte in bytes {
+                self.try_push(byte)?;
+            }
+            return Ok(());
+        }
+        let end = self.written + bytes.len();
+        let slots = self.room.get_mut(self.written..end).ok_or(postcard::Error::SerializeBufferFull)?;
+        slots.write_copy_of_slice(bytes);
+        self.written = end;
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<usize> {
+        Ok(self.written)
+    }
 }
 
 /// postcard's output appended to a buffer a slice at a time (postcard's generic `to_extend`
