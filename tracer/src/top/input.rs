@@ -2,7 +2,9 @@
 //! pause, help, and the selected row.
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::top::snapshot::{Layout, Row};
+use std::ops::Range;
+
+use crate::top::snapshot::{Layout, RowId};
 
 /// Rows PgUp and PgDn move by.
 const PAGE: usize = 20;
@@ -16,15 +18,16 @@ pub struct View {
     pub help: bool,
     /// Index of the selected row.
     pub selected: usize,
+    /// Index of the first row on screen.
+    pub offset: usize,
     /// The ID on the selected row, which the selection follows as rows move (htop's way).
     pub selected_id: Option<u32>,
     pub quit: bool,
 }
 
 impl View {
-    /// Applies one key, with `rows` the rows on screen (Enter focuses the selected one's
-    /// process).
-    pub fn key(&mut self, key: KeyEvent, rows: &[Row]) {
+    /// Applies one key, with `rows` the tree's rows (Enter focuses the selected one's process).
+    pub fn key(&mut self, key: KeyEvent, rows: &[RowId]) {
         if key.kind == KeyEventKind::Release {
             return;
         }
@@ -99,37 +102,38 @@ impl View {
     }
 
     /// Keeps the selection on the same row in a new frame's `rows`.
-    pub fn follow(&mut self, rows: &[Row]) {
+    pub fn follow(&mut self, rows: &[RowId]) {
         if let Some(index) = self.selected_id.and_then(|id| rows.iter().position(|row| row.id == id)) {
             self.selected = index;
         }
         self.selected = self.selected.min(rows.len().saturating_sub(1));
+    }
+
+    /// The rows on screen, of `rows` in all, `height` at a time: scrolled no more than it takes
+    /// to keep the selection in sight, as a list scrolls.
+    pub fn scroll(&mut self, rows: usize, height: usize) -> Range<usize> {
+        let height = height.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + height {
+            self.offset = self.selected + 1 - height;
+        }
+        self.offset = self.offset.min(rows.saturating_sub(height));
+        self.offset..(self.offset + height).min(rows)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::top::snapshot::{Sort, State};
+    use crate::top::snapshot::Sort;
 
-    fn press(view: &mut View, code: KeyCode, rows: &[Row]) {
+    fn press(view: &mut View, code: KeyCode, rows: &[RowId]) {
         view.key(KeyEvent::new(code, KeyModifiers::NONE), rows);
     }
 
-    fn row(tgid: u32) -> Row {
-        Row {
-            id: tgid,
-            tgid,
-            ppid: 1,
-            user: "root".into(),
-            container: String::new(),
-            tasks: 1,
-            age: String::new(),
-            state: State::Running,
-            branch: String::new(),
-            comm: "x".into(),
-            command: String::new(),
-        }
+    fn row(tgid: u32) -> RowId {
+        RowId { id: tgid, tgid }
     }
 
     #[test]
@@ -170,5 +174,21 @@ mod tests {
         let mut view = View::default();
         view.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), &rows);
         assert!(view.quit);
+    }
+
+    #[test]
+    fn the_list_scrolls_only_as_far_as_the_selection_needs() {
+        let mut view = View::default();
+        assert_eq!(view.scroll(100, 10), 0..10);
+        view.selected = 15;
+        assert_eq!(view.scroll(100, 10), 6..16);
+        view.selected = 10;
+        assert_eq!(view.scroll(100, 10), 6..16, "still in sight: no scrolling");
+        view.selected = 2;
+        assert_eq!(view.scroll(100, 10), 2..12);
+        // Rows went away below: the window ends at the last one.
+        view.selected = 7;
+        assert_eq!(view.scroll(8, 10), 0..8);
+        assert_eq!(view.scroll(0, 10), 0..0);
     }
 }

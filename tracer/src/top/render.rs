@@ -11,7 +11,7 @@ use ratatui::{
 
 use crate::top::{
     input::View,
-    snapshot::{ChurnRow, Row, Snapshot, State},
+    snapshot::{ChurnRow, Snapshot, State},
 };
 
 /// The smallest terminal the view fits in.
@@ -40,6 +40,24 @@ const KEYS: &[(&str, &str)] = &[
     ("?", "this help"),
 ];
 
+/// The header, the tree, the churn panel and the key line, in a terminal of `area`.
+fn areas(area: Rect, churn_rows: usize) -> [Rect; 4] {
+    let churn_height = (churn_rows as u16 + 3).clamp(4, area.height / 3);
+    Split::vertical([
+        Constraint::Length(3),
+        Constraint::Min(4),
+        Constraint::Length(churn_height),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+/// How many rows of the tree a terminal of `area` shows beside `churn_rows` lines of churn.
+pub fn tree_rows(area: Rect, churn_rows: usize) -> usize {
+    // The tree's border and its column titles.
+    usize::from(areas(area, churn_rows)[1].height.saturating_sub(2))
+}
+
 pub fn draw(frame: &mut Frame, context: &Context, snapshot: &Snapshot, view: &View, table: &mut TableState) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
@@ -50,16 +68,9 @@ pub fn draw(frame: &mut Frame, context: &Context, snapshot: &Snapshot, view: &Vi
         frame.render_widget(Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: true }), area);
         return;
     }
-    let churn_height = (snapshot.churn.len() as u16 + 3).clamp(4, area.height / 3);
-    let [header, tree, churn, footer] = Split::vertical([
-        Constraint::Length(3),
-        Constraint::Min(4),
-        Constraint::Length(churn_height),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header, tree, churn, footer] = areas(area, snapshot.churn.len());
     draw_header(frame, header, context, snapshot, view);
-    draw_tree(frame, tree, &snapshot.rows, view, table);
+    draw_tree(frame, tree, snapshot, view, table);
     draw_churn(frame, churn, &snapshot.churn);
     draw_footer(frame, footer, view);
     if view.help {
@@ -111,7 +122,8 @@ fn row_style(state: &State) -> Style {
     }
 }
 
-fn draw_tree(frame: &mut Frame, area: Rect, rows: &[Row], view: &View, table: &mut TableState) {
+fn draw_tree(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &View, table: &mut TableState) {
+    let rows = &snapshot.rows;
     let header = TableRow::new(["PID", "PPID", "USER", "CONTAINER", "TASKS", "AGE", "STATE", "COMMAND"])
         .style(Style::new().add_modifier(Modifier::REVERSED));
     let lines = rows.iter().map(|row| {
@@ -148,16 +160,18 @@ fn draw_tree(frame: &mut Frame, area: Rect, rows: &[Row], view: &View, table: &m
         Constraint::Length(17),
         Constraint::Fill(1),
     ];
-    let title = if rows.is_empty() {
+    let title = if snapshot.ids.is_empty() {
         " processes: none shown ".to_owned()
     } else {
-        format!(" processes ({} rows) ", rows.len())
+        format!(" processes ({} rows) ", snapshot.ids.len())
     };
     let widget = Table::new(lines, widths)
         .header(header)
         .block(Block::new().borders(Borders::TOP).title(title))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    table.select((!rows.is_empty()).then(|| view.selected.min(rows.len() - 1)));
+    // The snapshot holds the rows on screen only, from `first` on.
+    *table.offset_mut() = 0;
+    table.select(view.selected.checked_sub(snapshot.first).filter(|&index| index < rows.len()));
     frame.render_stateful_widget(widget, area, table);
 }
 

@@ -11,7 +11,7 @@ use std::{
 };
 
 use crossterm::event::{self, Event as TerminalEvent};
-use ratatui::{Terminal, backend::CrosstermBackend, widgets::TableState};
+use ratatui::{Terminal, backend::CrosstermBackend, layout::Rect, widgets::TableState};
 
 use crate::{
     event::Event,
@@ -20,7 +20,7 @@ use crate::{
         input::View,
         model::TopModel,
         render::{self, Context},
-        snapshot::{self, Snapshot},
+        snapshot::{self, RowId, Snapshot},
         terminal::TerminalGuard,
         users::Users,
     },
@@ -140,7 +140,7 @@ pub fn run(shared: Arc<Shared>, context: Context, users: Users) -> io::Result<()
         if event::poll(due)? {
             match event::read()? {
                 TerminalEvent::Key(key) => {
-                    view.key(key, &snapshot.rows);
+                    view.key(key, &snapshot.ids);
                     changed = true;
                 }
                 TerminalEvent::Resize(..) => changed = true,
@@ -162,9 +162,15 @@ pub fn run(shared: Arc<Shared>, context: Context, users: Users) -> io::Result<()
             (Some(_), false) => frozen = None,
             _ => {}
         }
+        let size = terminal.size()?;
+        let layout = view.layout.clone();
+        let shown = |ids: &[RowId], churn_rows: usize| {
+            view.follow(ids);
+            view.scroll(ids.len(), render::tree_rows(Rect::new(0, 0, size.width, size.height), churn_rows))
+        };
         snapshot = match &mut frozen {
             Some((model, now)) => {
-                let mut snapshot = snapshot::take(model, *now, &view.layout, &users);
+                let mut snapshot = snapshot::take_shown(model, *now, &layout, &users, shown);
                 // Paused, the view stays; the count of events goes on.
                 let live = shared.model();
                 snapshot.figures = snapshot::figures(&live, live.now_ns());
@@ -173,10 +179,9 @@ pub fn run(shared: Arc<Shared>, context: Context, users: Users) -> io::Result<()
             None => {
                 let mut model = shared.model();
                 let now = model.now_ns();
-                snapshot::take(&mut model, now, &view.layout, &users)
+                snapshot::take_shown(&mut model, now, &layout, &users, shown)
             }
         };
-        view.follow(&snapshot.rows);
         terminal.draw(|frame| render::draw(frame, &context, &snapshot, &view, &mut table))?;
         last_frame = Some(Instant::now());
         changed = false;

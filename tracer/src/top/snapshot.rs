@@ -1,8 +1,11 @@
 //! What one frame shows, taken from the model in one short pass (the drain waits meanwhile) so
 //! that drawing it takes no lock: the rows of the process tree as the view's sort, filter,
 //! focus and threads settings lay them out, the churn panel's rows and the header's figures.
-//! Every name is escaped here, once: nothing from a task reaches the terminal raw.
-use std::collections::BTreeMap;
+//! Every name is escaped here, once: nothing from a task reaches the terminal raw. Only the rows
+//! on screen are written out: a fork storm leaves thousands of ended processes in the tree.
+use std::ops::Range;
+
+use foldhash::HashMap;
 
 use crate::{
     event::exit_status,
@@ -110,10 +113,23 @@ pub struct Figures {
     pub tasks: usize,
 }
 
+/// Which row of the tree is which: what the selection follows and focus takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RowId {
+    /// The process's TGID, or the thread's TID.
+    pub id: u32,
+    pub tgid: u32,
+}
+
 /// One frame's content.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
     pub figures: Figures,
+    /// Every row of the tree, in order.
+    pub ids: Vec<RowId>,
+    /// The index in `ids` of `rows[0]`.
+    pub first: usize,
+    /// The rows written out: those on screen.
     pub rows: Vec<Row>,
     pub churn: Vec<ChurnRow>,
 }
@@ -129,10 +145,29 @@ pub fn figures(model: &TopModel, now_ns: u64) -> Figures {
     }
 }
 
-/// Takes the frame's content from `model` as of `now_ns`, laid out as `layout` says.
+/// Takes the frame's content from `model` as of `now_ns`, laid out as `layout` says, with every
+/// row written out.
 pub fn take(model: &mut TopModel, now_ns: u64, layout: &Layout, users: &Users) -> Snapshot {
+    take_shown(model, now_ns, layout, users, |ids, _| 0..ids.len())
+}
+
+/// As [`take`], writing out only the rows `shown` picks, given every row's ID and the number of
+/// lines of the churn panel (which takes room from the tree).
+pub fn take_shown(
+    model: &mut TopModel,
+    now_ns: u64,
+    layout: &Layout,
+    users: &Users,
+    shown: impl FnOnce(&[RowId], usize) -> Range<usize>,
+) -> Snapshot {
     model.prune(now_ns);
-    Snapshot { figures: figures(model, now_ns), rows: rows(model, now_ns, layout, users), churn: churn(model, now_ns) }
+    let churn = churn(model, now_ns);
+    let tree = tree(model, now_ns, layout);
+    let ids: Vec<RowId> = tree.places.iter().map(|place| tree.id(place)).collect();
+    let range = shown(&ids, churn.len());
+    let range = range.start.min(ids.len())..range.end.min(ids.len());
+    let rows = tree.places[range.clone()].iter().map(|place| tree.row(place, now_ns, users)).collect();
+    Snapshot { figures: figures(model, now_ns), ids, first: range.start, rows, churn }
 }
 
 fn churn(model: &TopModel, now_ns: u64) -> Vec<ChurnRow> {
@@ -168,8 +203,72 @@ fn matches(group: &Group, filter: &str) -> bool {
         || group.container.as_ref().is_some_and(|id| id.as_bytes().starts_with(filter.as_bytes()))
 }
 
-/// The tree's rows: live and recently gone processes, kernel threads left out.
-fn rows(model: &TopModel, now_ns: u64, layout: &Layout, users: &Users) -> Vec<Row> {
+/// How a line hangs from the one above it.
+#[derive(Clone, Copy)]
+enum Branch {
+    Root,
+    Child { last: bool },
+    Thread { last: bool },
+}
+
+impl Branch {
+    fn mark(self) -> &'static str {
+        match self {
+            Branch::Root => "",
+            Branch::Child { last: false } => "├─ ",
+            Branch::Child { last: true } => "└─ ",
+            Branch::Thread { last: false } => "├┄ ",
+            Branch::Thread { last: true } => "└┄ ",
+        }
+    }
+}
+
+/// A line of the tree before it is written out: its group (or one of its threads), and its
+/// branch, after the `prefix` its parent's level drew.
+struct Place {
+    group: usize,
+    thread: Option<u32>,
+    prefix: usize,
+    branch: Branch,
+}
+
+/// The tree's lines in order, over the groups they show.
+struct Tree<'a> {
+    groups: Vec<&'a Group>,
+    places: Vec<Place>,
+    /// The prefixes the levels draw, shared by siblings.
+    prefixes: Vec<String>,
+}
+
+impl Tree<'_> {
+    fn id(&self, place: &Place) -> RowId {
+        let tgid = self.groups[place.group].tgid;
+        RowId { id: place.thread.unwrap_or(tgid), tgid }
+    }
+
+    fn row(&self, place: &Place, now_ns: u64, users: &Users) -> Row {
+        let group = self.groups[place.group];
+        let branch = format!("{}{}", self.prefixes[place.prefix], place.branch.mark());
+        let Some(tid) = place.thread else { return group_row(group, now_ns, branch, users) };
+        let task = &group.tasks[&tid];
+        Row {
+            id: tid,
+            tgid: group.tgid,
+            ppid: group.tgid,
+            user: String::new(),
+            container: String::new(),
+            tasks: 1,
+            age: task.born_ns.map(|born| age(now_ns.saturating_sub(born))).unwrap_or_default(),
+            state: State::Thread,
+            branch,
+            comm: escape(&task.comm.to_str_lossy()).into_owned(),
+            command: String::new(),
+        }
+    }
+}
+
+/// The tree: live and recently gone processes, kernel threads left out.
+fn tree<'a>(model: &'a TopModel, now_ns: u64, layout: &Layout) -> Tree<'a> {
     let groups: Vec<&Group> = model
         .live
         .values()
@@ -177,7 +276,7 @@ fn rows(model: &TopModel, now_ns: u64, layout: &Layout, users: &Users) -> Vec<Ro
         .filter(|group| !group.kernel)
         .collect();
     // A parent by TGID: the live process, else the last one gone under that TGID.
-    let mut by_tgid: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut by_tgid: HashMap<u32, usize> = HashMap::default();
     for (index, group) in groups.iter().enumerate() {
         let replace = by_tgid.get(&group.tgid).is_none_or(|&other| groups[other].end.is_some());
         if replace {
@@ -203,11 +302,15 @@ fn rows(model: &TopModel, now_ns: u64, layout: &Layout, users: &Users) -> Vec<Ro
     };
     let shown: Vec<bool> =
         (0..groups.len()).map(|index| in_focus(index) && matches(groups[index], &layout.filter)).collect();
-    // The shown parent of each shown group (a hidden parent makes it a root of the view).
-    let mut children: BTreeMap<Option<usize>, Vec<usize>> = BTreeMap::new();
+    // The shown children of each group, by index, and the roots: shown groups whose parent is
+    // hidden or unknown.
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
+    let mut roots = Vec::new();
     for index in (0..groups.len()).filter(|&index| shown[index]) {
-        let parent = parent_of(index).filter(|&parent| shown[parent]);
-        children.entry(parent).or_default().push(index);
+        match parent_of(index).filter(|&parent| shown[parent]) {
+            Some(parent) => children[parent].push(index),
+            None => roots.push(index),
+        }
     }
     let key = |index: usize| {
         let group = groups[index];
@@ -218,50 +321,50 @@ fn rows(model: &TopModel, now_ns: u64, layout: &Layout, users: &Users) -> Vec<Ro
         };
         (order, group.tgid, group.end.map(|end| end.ns))
     };
-    for siblings in children.values_mut() {
-        siblings.sort_by_key(|&index| key(index));
+    for siblings in children.iter_mut().chain([&mut roots]).filter(|siblings| siblings.len() > 1) {
+        siblings.sort_by_cached_key(|&index| key(index));
     }
-    let mut rows = Vec::new();
-    // Depth-first, with each level's "is this the last sibling" for the branches.
-    let mut stack: Vec<(usize, String, bool, bool)> = children
-        .get(&None)
-        .map(|roots| roots.iter().rev().map(|&index| (index, String::new(), false, true)).collect())
-        .unwrap_or_default();
+    let mut places = Vec::new();
+    let mut prefixes = vec![String::new()];
+    // Depth-first: (group, the prefix its level draws, how it hangs there).
+    let mut stack: Vec<(usize, usize, Branch)> = roots.iter().rev().map(|&index| (index, 0, Branch::Root)).collect();
     let mut visited = vec![false; groups.len()];
-    while let Some((index, prefix, nested, last)) = stack.pop() {
+    while let Some((index, prefix, branch)) = stack.pop() {
         if std::mem::replace(&mut visited[index], true) {
             continue;
         }
         let group = groups[index];
-        let branch =
-            if nested { format!("{prefix}{}", if last { "└─ " } else { "├─ " }) } else { String::new() };
-        let below = if nested { format!("{prefix}{}", if last { "   " } else { "│  " }) } else { String::new() };
-        rows.push(group_row(group, now_ns, branch, users));
-        let kids = children.get(&Some(index)).cloned().unwrap_or_default();
-        if layout.threads && group.end.is_none() {
-            let threads: Vec<_> = group.tasks.iter().filter(|(tid, _)| **tid != group.tgid).collect();
-            for (position, (tid, task)) in threads.iter().enumerate() {
-                let last_thread = position + 1 == threads.len() && kids.is_empty();
-                rows.push(Row {
-                    id: **tid,
-                    tgid: group.tgid,
-                    ppid: group.tgid,
-                    user: String::new(),
-                    container: String::new(),
-                    tasks: 1,
-                    age: task.born_ns.map(|born| age(now_ns.saturating_sub(born))).unwrap_or_default(),
-                    state: State::Thread,
-                    branch: format!("{below}{}", if last_thread { "└┄ " } else { "├┄ " }),
-                    comm: escape(&task.comm.to_str_lossy()).into_owned(),
-                    command: String::new(),
-                });
+        places.push(Place { group: index, thread: None, prefix, branch });
+        let kids = &children[index];
+        let threads: Vec<u32> = if layout.threads && group.end.is_none() {
+            group.tasks.keys().copied().filter(|tid| *tid != group.tgid).collect()
+        } else {
+            Vec::new()
+        };
+        if kids.is_empty() && threads.is_empty() {
+            continue;
+        }
+        let below = match branch {
+            Branch::Root => String::new(),
+            Branch::Child { last } | Branch::Thread { last } => {
+                format!("{}{}", prefixes[prefix], if last { "   " } else { "│  " })
             }
+        };
+        let below = if below.is_empty() {
+            0
+        } else {
+            prefixes.push(below);
+            prefixes.len() - 1
+        };
+        for (position, &tid) in threads.iter().enumerate() {
+            let last = position + 1 == threads.len() && kids.is_empty();
+            places.push(Place { group: index, thread: Some(tid), prefix: below, branch: Branch::Thread { last } });
         }
         for (position, &child) in kids.iter().enumerate().rev() {
-            stack.push((child, below.clone(), true, position + 1 == kids.len()));
+            stack.push((child, below, Branch::Child { last: position + 1 == kids.len() }));
         }
     }
-    rows
+    Tree { groups, places, prefixes }
 }
 
 fn group_row(group: &Group, now_ns: u64, branch: String, users: &Users) -> Row {

@@ -221,3 +221,31 @@ fn a_childs_exec_seen_before_its_fork_stands() {
     let child = &model.live[&600];
     assert_eq!((child.comm.to_string(), child.argv.len(), child.born_seen), ("tracer-workload".to_owned(), 2, true));
 }
+
+#[test]
+fn a_fork_storm_writes_out_only_the_rows_on_screen_and_the_selection_scrolls_into_sight() {
+    let mut model = TopModel::new(T0 as i64, TimeSource::Wall);
+    model.observe(&at(test_event(100, 100, "storm", test_exec("/bin/storm", &["storm", "3000"], 100)), T0, 1));
+    for child in 1000..4000 {
+        let ns = T0 + u64::from(child) * 1_000;
+        model.observe(&at(test_event(100, 100, "storm", test_fork(child, child, false, None)), ns, 1));
+        model.observe(&at(test_event(child, child, "storm", Detail::exit(0, true, 500)), ns + 500, 100));
+    }
+    let (width, height) = (100, 30);
+    let mut view = View { layout: Layout { sort: Sort::Age, ..Layout::default() }, selected: 2500, ..View::default() };
+    let layout = view.layout.clone();
+    let area = ratatui::layout::Rect::new(0, 0, width, height);
+    let snapshot = snapshot::take_shown(&mut model, T0 + SECOND, &layout, &Users::default(), |ids, churn_rows| {
+        view.follow(ids);
+        view.scroll(ids.len(), render::tree_rows(area, churn_rows))
+    });
+    let on_screen = render::tree_rows(area, snapshot.churn.len());
+    assert_eq!((snapshot.ids.len(), snapshot.rows.len()), (3001, on_screen));
+    assert_eq!(snapshot.first, 2500 + 1 - on_screen, "scrolled just far enough");
+    let selected = snapshot.ids[2500];
+    assert_eq!(snapshot.rows.last().map(|row| row.id), Some(selected.id));
+    let lines = frame(&snapshot, &view, width, height);
+    assert!(lines[3].contains("processes (3001 rows)"), "{}", lines.join("\n"));
+    let last_tree_line = &lines[4 + on_screen];
+    assert!(last_tree_line.starts_with(&format!("{:<8}100", selected.id)), "{}", lines.join("\n"));
+}
