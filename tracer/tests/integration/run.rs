@@ -1,6 +1,7 @@
 //! `tracer run` against the real binary and kernel (as root): the command starts as it would
 //! untraced, is traced from its exec, keeps its stdout, and tracer ends with it, whatever the
-//! task filters, lost events, or PID namespace. The checks of a command that cannot start load
+//! task filters, lost events, or PID namespace, and its events name their ancestors as the kernel
+//! saw them (tracer adopting orphans; global IDs inside a PID namespace). The checks of a command that cannot start load
 //! nothing and need no root. Signals are in `run_signals.rs`.
 
 use std::{
@@ -97,7 +98,9 @@ fn run_traces_the_whole_tree_from_its_exec_and_waits_for_every_process() {
     let events_file = dir.join("events.jsonl");
     let started = Instant::now();
     // The background part outlives the command's own process: run waits for it too.
-    let script = "(sleep 0.5; cat /proc/self/comm > /dev/null) & sh -c 'exit 0'; echo out; exit 7";
+    // It waits for the command to be gone (and reaped), so that tracer has adopted it by then.
+    let script = "(sleep 0.5; while kill -0 $$ 2>/dev/null; do sleep 0.05; done; cat /proc/self/comm > /dev/null) & \
+                  sh -c 'exit 0'; echo out; exit 7";
     let output = Command::new(tracer_bin())
         .args(["run", "--json", "--events-to", events_file.to_str().unwrap(), "--", "sh", "-c", script])
         .output()
@@ -129,6 +132,23 @@ fn run_traces_the_whole_tree_from_its_exec_and_waits_for_every_process() {
     assert_eq!((root_exit["exit_code"].clone(), root_exit["group_dead"].clone()), (7.into(), true.into()));
     let cat = events.iter().find(|e| e["event"] == "exec" && e["comm"] == "cat").expect("the background cat's exec");
     assert!(events.iter().any(|e| e["event"] == "exit" && e["tgid"] == cat["tgid"]), "the last process's exit");
+    // The background subshell, forked by the command, runs cat as its last command: by then the
+    // command has exited, and tracer (a subreaper, to wait for the whole tree) adopted it. Its
+    // ancestors, as the kernel named them at the exec: tracer, then this test.
+    assert!(
+        events.iter().any(|e| e["event"] == "fork"
+            && field(e, "tgid") == root
+            && e["child_tgid"] == cat["tgid"]
+            && e["child_start_ns"] == cat["start_ns"]),
+        "[{}] cat runs in the subshell the command forked: {cat}",
+        machine()
+    );
+    let ancestors = cat["ancestors"].as_array().unwrap_or_else(|| panic!("{cat}"));
+    assert_eq!((&ancestors[0]["tgid"], &ancestors[0]["comm"]), (&cat["ppid"], &Value::from("tracer")), "{cat}");
+    assert_eq!(field(&ancestors[1], "tgid"), u64::from(std::process::id()), "[{}] {cat}", machine());
+    // The command's own exit names the same two above it.
+    let above_root = root_exit["ancestors"].as_array().unwrap_or_else(|| panic!("{root_exit}"));
+    assert_eq!(above_root[..2], ancestors[..2], "[{}] {root_exit}", machine());
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -344,5 +364,26 @@ fn run_follows_its_command_when_tracer_runs_in_a_pid_namespace() {
     assert_eq!(field(cat, "ppid"), field(sh, "tgid"));
     let exit = events.iter().find(|e| e["event"] == "exit" && field(e, "tgid") == field(sh, "tgid")).expect("exit");
     assert_eq!(exit["exit_code"], 3);
+    // The kernel names the ancestors by their global IDs, though tracer's /proc is the
+    // namespace's: the command, tracer (PID 1 in there), unshare, and this test. What runs a
+    // process is added only when known for that very process: tracer's /proc has no entry for
+    // the global PID of tracer, or has another process's.
+    let ancestors = cat["ancestors"].as_array().unwrap_or_else(|| panic!("{cat}"));
+    let names: Vec<&str> = ancestors.iter().take(3).map(|a| a["comm"].as_str().unwrap_or_default()).collect();
+    assert_eq!(names, ["sh", "tracer", "unshare"], "[{}] {cat}", machine());
+    assert_eq!(
+        (&ancestors[0]["tgid"], &ancestors[0]["start_ns"], &ancestors[0]["exe"]),
+        (&sh["tgid"], &sh["start_ns"], &sh["filename"]),
+        "[{}] {cat}",
+        machine()
+    );
+    let tracer_exe = &ancestors[1]["exe"];
+    assert!(
+        tracer_exe.is_null() || tracer_exe.as_str().is_some_and(|exe| exe.ends_with("/tracer")),
+        "[{}] tracer's program, or none: {cat}",
+        machine()
+    );
+    assert_ne!(field(&ancestors[1], "tgid"), 1, "[{}] {cat}", machine());
+    assert_eq!(field(&ancestors[3], "tgid"), u64::from(std::process::id()), "[{}] {cat}", machine());
     let _ = std::fs::remove_dir_all(dir);
 }
