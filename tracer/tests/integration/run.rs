@@ -1,8 +1,8 @@
 //! `tracer run` against the real binary and kernel (as root): the command starts as it would
 //! untraced, is traced from its exec, keeps its stdout, and tracer ends with it, whatever the
-//! task filters, lost events, or PID namespace, and its events name their ancestors as the kernel
-//! saw them (tracer adopting orphans; global IDs inside a PID namespace). The checks of a command that cannot start load
-//! nothing and need no root. Signals are in `run_signals.rs`.
+//! task filters, lost events, or PID namespace; its events name their ancestors as the kernel
+//! saw them (tracer adopting orphans; global IDs inside a PID namespace). The checks of a
+//! command that cannot start load nothing and need no root. Signals are in `run_signals.rs`.
 
 use std::{
     io::Read,
