@@ -48,9 +48,7 @@ impl EventKind {
     pub const fn programs(self) -> &'static [&'static str] {
         use program as p;
         match self {
-            EventKind::Fork => {
-                &[p::TASK_NEWTASK, p::SCHED_PROCESS_FORK, p::TASK_NEWTASK_RAW, p::SCHED_PROCESS_FORK_RAW]
-            }
+            EventKind::Fork => &[p::TASK_NEWTASK, p::TASK_NEWTASK_RAW],
             EventKind::Exec => &[p::SCHED_PROCESS_EXEC, p::SCHED_PROCESS_EXEC_RAW],
             EventKind::Exit => &[p::SCHED_PROCESS_EXIT, p::SCHED_PROCESS_EXIT_TASK_ONLY, p::SCHED_PROCESS_EXIT_RAW],
             EventKind::Rename => &[p::TASK_RENAME, p::TASK_RENAME_RAW],
@@ -136,12 +134,9 @@ impl TryFrom<u32> for HookSource {
 /// Names of the programs in the eBPF object: each is the name of its function in `tracer-ebpf`,
 /// which the object gives the program. A test in userspace finds every one in the built object.
 pub mod program {
-    /// `tp_btf/task_newtask`: the creator and the clone flags of a new task.
+    /// `tp_btf/task_newtask`: a new task, its creator and its clone flags.
     pub const TASK_NEWTASK: &str = "task_newtask";
     pub const TASK_NEWTASK_RAW: &str = "task_newtask_raw";
-    /// `tp_btf/sched_process_fork`: the new task, once it has its PID.
-    pub const SCHED_PROCESS_FORK: &str = "sched_process_fork";
-    pub const SCHED_PROCESS_FORK_RAW: &str = "sched_process_fork_raw";
     pub const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
     pub const SCHED_PROCESS_EXEC_RAW: &str = "sched_process_exec_raw";
     /// `tp_btf/sched_process_exit` with `group_dead` (Linux 6.16+).
@@ -171,11 +166,9 @@ pub mod program {
     pub const FOLLOW_SELF: &str = "follow_self";
 
     /// Every program the object holds.
-    pub const ALL: [&str; 24] = [
+    pub const ALL: [&str; 22] = [
         TASK_NEWTASK,
         TASK_NEWTASK_RAW,
-        SCHED_PROCESS_FORK,
-        SCHED_PROCESS_FORK_RAW,
         SCHED_PROCESS_EXEC,
         SCHED_PROCESS_EXEC_RAW,
         SCHED_PROCESS_EXIT,

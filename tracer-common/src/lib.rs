@@ -160,7 +160,7 @@ pub mod fork_flags {
     pub const EXIT_SIGNAL_KNOWN: u32 = 2;
 }
 
-/// A task created a task (`sched_process_fork`). The header is the creator.
+/// A task created a task (`task_newtask`). The header is the creator.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ForkEvent {

@@ -1,4 +1,4 @@
-//! The maps shared with userspace, and the one the fork hooks use between themselves.
+//! The maps shared with userspace, and the ones the hooks keep for themselves.
 use aya_ebpf::{
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
@@ -44,27 +44,6 @@ pub static OWN_TGID: Array<u32> = Array::with_max_entries(1, 0);
 /// time), on kernels whose exit tracepoint does not say which task is the group's last.
 #[map]
 pub static GROUP_DEATHS: LruHashMap<[u64; 2], u8> = LruHashMap::with_max_entries(1024, 0);
-
-/// Slots of [`CLONE_FLAGS`] (a power of two).
-pub const CLONE_SLOTS: u32 = 8192;
-
-/// `clone_flags` seen by `task_newtask`, handed to the fork event that follows in the same
-/// `clone`. Both hooks run in the creating task, so the slot is the creator's TID modulo
-/// [`CLONE_SLOTS`], tagged with the new task's TID. An array, not a hash: its look-up is inlined
-/// and an update takes no lock and no allocation (this hand-off was the costliest part of a
-/// fork). Two creators sharing a slot and cloning at the same instant make the tag disagree: the
-/// flags are then unknown, never wrong. A slot fills a cache line: creators on other CPUs
-/// (usually of adjacent TIDs) would otherwise pull the same line back and forth.
-#[map]
-pub static CLONE_FLAGS: Array<CloneSlot> = Array::with_max_entries(CLONE_SLOTS, 0);
-
-#[repr(C, align(64))]
-pub struct CloneSlot {
-    /// TID of the task being created; 0 once taken.
-    pub child_tid: u32,
-    pub _pad: u32,
-    pub flags: u64,
-}
 
 /// Where an exec record is assembled before it is copied into `EVENTS` at its actual length: one
 /// per CPU (userspace sets the entry count), since a ring-buffer reservation has a fixed size.

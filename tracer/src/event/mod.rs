@@ -74,7 +74,8 @@ pub enum Detail {
         child_tid: u32,
         /// The child is a thread of the creator's process (`child_tgid == tgid`).
         thread: bool,
-        /// `clone_flags`, when the `task_newtask` hook saw them.
+        /// `clone_flags`, when known: always, live; a recording made by a tracer that handed them
+        /// from one hook to another may lack a few.
         clone_flags: Option<CloneFlags>,
         /// The child's TGID and TID in its own PID namespace.
         child_ns_tgid: Option<u32>,

@@ -153,8 +153,7 @@ impl fmt::Display for ProbePlan {
 }
 
 /// Every tracepoint a `tp_btf` strategy may attach to.
-pub const BTF_TRACEPOINTS: [&str; 5] =
-    ["sched_process_fork", "task_newtask", "sched_process_exec", "sched_process_exit", "task_rename"];
+pub const BTF_TRACEPOINTS: [&str; 4] = ["task_newtask", "sched_process_exec", "sched_process_exit", "task_rename"];
 
 /// Every function an `fentry` strategy may attach to.
 pub const FENTRY_FUNCTIONS: [&str; 3] = ["proc_root_lookup", "switch_task_namespaces", "commit_creds"];
@@ -184,14 +183,8 @@ fn strategies(kind: Kind, tracepoints: &TracepointArguments) -> Vec<Strategy> {
     };
     match kind {
         Kind::Fork => vec![
-            tp_btf(vec![
-                (p::TASK_NEWTASK, Attach::TpBtf("task_newtask")),
-                (p::SCHED_PROCESS_FORK, Attach::TpBtf("sched_process_fork")),
-            ]),
-            raw(vec![
-                (p::TASK_NEWTASK_RAW, Attach::RawTracepoint("task_newtask")),
-                (p::SCHED_PROCESS_FORK_RAW, Attach::RawTracepoint("sched_process_fork")),
-            ]),
+            tp_btf(vec![(p::TASK_NEWTASK, Attach::TpBtf("task_newtask"))]),
+            raw(vec![(p::TASK_NEWTASK_RAW, Attach::RawTracepoint("task_newtask"))]),
         ],
         Kind::Exec => vec![
             tp_btf(vec![(p::SCHED_PROCESS_EXEC, Attach::TpBtf("sched_process_exec"))]),

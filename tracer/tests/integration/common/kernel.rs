@@ -166,7 +166,7 @@ pub fn task_pt_regs(hook: &str) -> Offer {
 /// for exec. The first refusal, or `Offered`.
 pub fn lifecycle_tp_btf(kind: &str) -> Offer {
     let needs: &[&str] = match kind {
-        "fork" => &["task_newtask", "sched_process_fork"],
+        "fork" => &["task_newtask"],
         "exec" => &["sched_process_exec"],
         "exit" => &["sched_process_exit"],
         "rename" => return tp_btf("task_rename"),
