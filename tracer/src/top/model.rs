@@ -3,7 +3,10 @@
 //! ended (kept [`GONE_KEEP_NS`] with how they ended and how long they lived), and the churn per
 //! comm. Unlike [`crate::tasks::TaskModel`], which keeps a whole history for the tree of a
 //! recording, this forgets what is gone: `top` runs for days.
-use std::collections::{BTreeMap, VecDeque};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::Arc,
+};
 
 use foldhash::HashMap;
 
@@ -19,6 +22,32 @@ pub const GONE_KEEP_NS: u64 = 5_000_000_000;
 pub const NEW_NS: u64 = 2_000_000_000;
 /// A comm without churn for this long leaves the churn panel.
 const CHURN_KEEP_NS: u64 = 30_000_000_000;
+/// Characters of a command line the view shows: more than any terminal is wide. A compiler's
+/// argument list can run to tens of kilobytes, which neither the model nor a frame should hold.
+pub const COMMAND_CHARS: usize = 512;
+
+/// A process's arguments, as far as [`COMMAND_CHARS`] can show them; shared by a fork child.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Arguments {
+    pub words: Arc<[Text]>,
+    /// Arguments were left out after `words`.
+    pub cut: bool,
+}
+
+impl Arguments {
+    pub fn new(argv: &[Text]) -> Self {
+        let mut length = 0;
+        let kept = argv
+            .iter()
+            .take_while(|argument| {
+                let room = length < COMMAND_CHARS;
+                length += argument.as_bytes().len() + 1;
+                room
+            })
+            .count();
+        Arguments { words: argv[..kept].into(), cut: kept < argv.len() }
+    }
+}
 
 /// One task of a thread group.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +79,7 @@ pub struct Group {
     /// The leader's comm.
     pub comm: Text,
     /// Its arguments as of its last exec (a forked child runs its parent's), when known.
-    pub argv: Vec<Text>,
+    pub argv: Arguments,
     /// Live tasks by TID.
     pub tasks: BTreeMap<u32, Task>,
     /// When it was created (wall clock ns), when known.
@@ -75,7 +104,7 @@ impl Group {
             uid: event.uid,
             container: event.place.container.clone(),
             comm: event.comm.clone(),
-            argv: Vec::new(),
+            argv: Arguments::default(),
             tasks: BTreeMap::from([(event.tid, Task { comm: event.comm.clone(), born_ns: None })]),
             born_ns,
             born_seen: false,
@@ -243,7 +272,7 @@ impl TopModel {
                 let born_ns = group.tasks.get(&event.tid).and_then(|task| task.born_ns);
                 group.tasks.insert(event.tid, Task { comm: event.comm.clone(), born_ns });
                 group.comm = event.comm.clone();
-                group.argv = argv.clone();
+                group.argv = Arguments::new(argv);
                 self.count(&event.comm, Happening::Exec, ns);
             }
             Detail::Exit { exit_code, signal, core_dumped, group_dead, lifetime_ns, .. } => {

@@ -12,7 +12,7 @@ use crate::{
     place::{Place, container::container_of},
     text::Text,
     top::{
-        model::{Group, KTHREADD, Task},
+        model::{Arguments, Group, KTHREADD, Task},
         window::Window,
     },
 };
@@ -98,6 +98,7 @@ fn read_process(dir: &Path, tgid: u32, tick_ns: u64, boot_to_wall_ns: i64) -> Op
         .filter(|argument| !argument.is_empty())
         .map(Text::from)
         .collect();
+    let argv = Arguments::new(&argv);
     let tasks: BTreeMap<u32, Task> = std::fs::read_dir(dir.join("task"))
         .into_iter()
         .flatten()
@@ -149,6 +150,6 @@ mod tests {
         let group = &groups[0];
         assert_eq!((group.tgid, group.ppid), (me, std::os::unix::process::parent_id()));
         assert!(group.tasks.len() >= 2 && group.tasks.contains_key(&me));
-        assert!(!group.argv.is_empty() && group.born_ns.is_some());
+        assert!(!group.argv.words.is_empty() && group.born_ns.is_some());
     }
 }

@@ -11,7 +11,7 @@ use crate::{
     event::exit_status,
     text::{duration, escape, shell_word},
     top::{
-        model::{GONE_KEEP_NS, Group, NEW_NS, TopModel},
+        model::{Arguments, COMMAND_CHARS, GONE_KEEP_NS, Group, NEW_NS, TopModel},
         users::Users,
     },
 };
@@ -199,7 +199,7 @@ fn matches(group: &Group, filter: &str) -> bool {
     }
     let lower = filter.to_lowercase();
     group.comm.to_str_lossy().to_lowercase().contains(&lower)
-        || group.argv.iter().any(|argument| argument.to_str_lossy().to_lowercase().contains(&lower))
+        || group.argv.words.iter().any(|argument| argument.to_str_lossy().to_lowercase().contains(&lower))
         || group.container.as_ref().is_some_and(|id| id.as_bytes().starts_with(filter.as_bytes()))
 }
 
@@ -395,22 +395,20 @@ fn group_row(group: &Group, now_ns: u64, branch: String, users: &Users) -> Row {
     }
 }
 
-/// Characters of a command line kept: more than any terminal is wide. A compiler's argument list
-/// can run to tens of kilobytes, and every frame would quote and lay it all out.
-const COMMAND_CHARS: usize = 512;
-
 /// The arguments as a shell would need them written, cut after [`COMMAND_CHARS`].
-fn command_line(argv: &[crate::text::Text]) -> String {
+fn command_line(argv: &Arguments) -> String {
     let mut line = String::new();
-    for argument in argv {
+    for argument in argv.words.iter() {
         if line.len() >= COMMAND_CHARS {
-            line.push_str(" …");
             break;
         }
         if !line.is_empty() {
             line.push(' ');
         }
         line.push_str(&shell_word(&argument.to_str_lossy()));
+    }
+    if argv.cut || line.len() >= COMMAND_CHARS && argv.words.len() > 1 {
+        line.push_str(" …");
     }
     line
 }

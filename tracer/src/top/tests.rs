@@ -219,7 +219,10 @@ fn a_childs_exec_seen_before_its_fork_stands() {
     model.observe(&at(test_event(600, 600, "tracer-workload", test_exec("/bin/w", &["w", "12"], 600)), T0 + 2, 1));
     model.observe(&at(test_event(1, 1, "systemd", test_fork(600, 600, false, None)), T0 + 1, 1));
     let child = &model.live[&600];
-    assert_eq!((child.comm.to_string(), child.argv.len(), child.born_seen), ("tracer-workload".to_owned(), 2, true));
+    assert_eq!(
+        (child.comm.to_string(), child.argv.words.len(), child.born_seen),
+        ("tracer-workload".to_owned(), 2, true)
+    );
 }
 
 #[test]
@@ -248,4 +251,22 @@ fn a_fork_storm_writes_out_only_the_rows_on_screen_and_the_selection_scrolls_int
     assert!(lines[3].contains("processes (3001 rows)"), "{}", lines.join("\n"));
     let last_tree_line = &lines[4 + on_screen];
     assert!(last_tree_line.starts_with(&format!("{:<8}100", selected.id)), "{}", lines.join("\n"));
+}
+
+#[test]
+fn the_model_keeps_of_a_long_command_line_what_the_view_can_show() {
+    use crate::top::model::{Arguments, COMMAND_CHARS};
+    let argv: Vec<Text> = (0..32).map(|n| Text::from(format!("{n:0>254}").as_bytes())).collect();
+    let kept = Arguments::new(&argv);
+    // The words up to the width shown, and the one that crosses it.
+    assert_eq!((kept.words.len(), kept.cut), (3, true));
+    assert!(kept.words.iter().map(|argument| argument.as_bytes().len() + 1).sum::<usize>() > COMMAND_CHARS);
+    let short: Vec<Text> = ["ls", "-l"].iter().map(|word| Text::from(word.as_bytes())).collect();
+    assert_eq!(Arguments::new(&short), Arguments { words: short.clone().into(), cut: false });
+    let mut model = TopModel::new(0, TimeSource::Wall);
+    let argv: Vec<String> = argv.iter().map(|word| word.to_string()).collect();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    model.observe(&at(test_event(500, 500, "cc", test_exec("/usr/bin/cc", &argv, 500)), T0, 1));
+    let snapshot = snapshot::take(&mut model, T0, &Layout::default(), &Users::default());
+    assert!(snapshot.rows[0].command.ends_with(" …"), "{}", snapshot.rows[0].command);
 }
