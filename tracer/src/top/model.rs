@@ -18,6 +18,9 @@ use crate::{
 
 /// How long an ended process stays in the view, dimmed.
 pub const GONE_KEEP_NS: u64 = 5_000_000_000;
+/// Ended processes kept at most, the latest: a fork storm ends thousands a second, more rows than
+/// anyone reads, and each one kept costs every frame (their churn is still counted).
+pub const GONE_MAX: usize = 1024;
 /// How long a new process is highlighted.
 pub const NEW_NS: u64 = 2_000_000_000;
 /// A comm without churn for this long leaves the churn panel.
@@ -163,7 +166,7 @@ pub enum TimeSource {
 #[derive(Clone, Debug)]
 pub struct TopModel {
     pub live: HashMap<u32, Group>,
-    /// Ended processes, oldest end first.
+    /// Ended processes, oldest end first, at most [`GONE_MAX`].
     pub gone: VecDeque<Group>,
     pub churn: HashMap<Text, Churn>,
     pub events: Window,
@@ -287,6 +290,9 @@ impl TopModel {
                     let status = exit_status::compose(*exit_code, *signal, *core_dumped);
                     if let Some(mut group) = self.live.remove(&event.tgid) {
                         group.end = Some(Ending { ns, status, lifetime_ns });
+                        if self.gone.len() == GONE_MAX {
+                            self.gone.pop_front();
+                        }
                         self.gone.push_back(group);
                     }
                     self.count(&event.comm, Happening::Exit, ns);

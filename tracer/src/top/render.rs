@@ -11,6 +11,7 @@ use ratatui::{
 
 use crate::top::{
     input::View,
+    model::GONE_MAX,
     snapshot::{ChurnRow, Snapshot, State},
 };
 
@@ -240,7 +241,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, view: &View) {
 
 fn draw_help(frame: &mut Frame, area: Rect) {
     let width = 72.min(area.width);
-    let height = (KEYS.len() as u16 + 4).min(area.height);
+    let height = (KEYS.len() as u16 + 5).min(area.height);
     let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     let lines: Vec<Line> = KEYS
         .iter()
@@ -250,7 +251,11 @@ fn draw_help(frame: &mut Frame, area: Rect) {
                 Span::raw(format!("  {what}")),
             ])
         })
-        .chain([Line::from(""), Line::from("  new rows are bright; ended ones stay dimmed for 5 s")])
+        .chain([
+            Line::from(""),
+            Line::from("  new rows are bright; ended ones stay dimmed for 5 s"),
+            Line::from(format!("  (the latest {GONE_MAX} of them)")),
+        ])
         .collect();
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" keys (any key closes) ")), popup);

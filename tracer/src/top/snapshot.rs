@@ -276,7 +276,7 @@ fn tree<'a>(model: &'a TopModel, now_ns: u64, layout: &Layout) -> Tree<'a> {
         .filter(|group| !group.kernel)
         .collect();
     // A parent by TGID: the live process, else the last one gone under that TGID.
-    let mut by_tgid: HashMap<u32, usize> = HashMap::default();
+    let mut by_tgid: HashMap<u32, usize> = HashMap::with_capacity_and_hasher(groups.len(), Default::default());
     for (index, group) in groups.iter().enumerate() {
         let replace = by_tgid.get(&group.tgid).is_none_or(|&other| groups[other].end.is_some());
         if replace {

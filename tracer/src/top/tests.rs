@@ -226,7 +226,8 @@ fn a_childs_exec_seen_before_its_fork_stands() {
 }
 
 #[test]
-fn a_fork_storm_writes_out_only_the_rows_on_screen_and_the_selection_scrolls_into_sight() {
+fn a_fork_storm_keeps_the_latest_ended_writes_out_only_the_rows_on_screen_and_scrolls() {
+    use crate::top::model::GONE_MAX;
     let mut model = TopModel::new(T0 as i64, TimeSource::Wall);
     model.observe(&at(test_event(100, 100, "storm", test_exec("/bin/storm", &["storm", "3000"], 100)), T0, 1));
     for child in 1000..4000 {
@@ -235,20 +236,24 @@ fn a_fork_storm_writes_out_only_the_rows_on_screen_and_the_selection_scrolls_int
         model.observe(&at(test_event(child, child, "storm", Detail::exit(0, true, 500)), ns + 500, 100));
     }
     let (width, height) = (100, 30);
-    let mut view = View { layout: Layout { sort: Sort::Age, ..Layout::default() }, selected: 2500, ..View::default() };
+    let mut view = View { layout: Layout { sort: Sort::Age, ..Layout::default() }, selected: 900, ..View::default() };
     let layout = view.layout.clone();
     let area = ratatui::layout::Rect::new(0, 0, width, height);
     let snapshot = snapshot::take_shown(&mut model, T0 + SECOND, &layout, &Users::default(), |ids, churn_rows| {
         view.follow(ids);
         view.scroll(ids.len(), render::tree_rows(area, churn_rows))
     });
+    // The storm's process and the latest ended ones; the churn panel counted every exit.
+    assert_eq!(snapshot.ids.len(), 1 + GONE_MAX);
+    assert!(snapshot.ids.iter().any(|row| row.id == 3999) && !snapshot.ids.iter().any(|row| row.id == 1000));
+    assert_eq!(snapshot.churn.iter().map(|row| row.total).sum::<u64>(), 1 + 2 * 3000);
     let on_screen = render::tree_rows(area, snapshot.churn.len());
-    assert_eq!((snapshot.ids.len(), snapshot.rows.len()), (3001, on_screen));
-    assert_eq!(snapshot.first, 2500 + 1 - on_screen, "scrolled just far enough");
-    let selected = snapshot.ids[2500];
+    assert_eq!(snapshot.rows.len(), on_screen);
+    assert_eq!(snapshot.first, 900 + 1 - on_screen, "scrolled just far enough");
+    let selected = snapshot.ids[900];
     assert_eq!(snapshot.rows.last().map(|row| row.id), Some(selected.id));
     let lines = frame(&snapshot, &view, width, height);
-    assert!(lines[3].contains("processes (3001 rows)"), "{}", lines.join("\n"));
+    assert!(lines[3].contains(&format!("processes ({} rows)", 1 + GONE_MAX)), "{}", lines.join("\n"));
     let last_tree_line = &lines[4 + on_screen];
     assert!(last_tree_line.starts_with(&format!("{:<8}100", selected.id)), "{}", lines.join("\n"));
 }
