@@ -3,6 +3,7 @@
 //! truncation, and takes time linear in the file's size. The byte layout, the rules for damaged
 //! files and how the file is created safely are in docs/recording-format.md.
 
+mod chain_v6;
 pub mod codec;
 mod crc_index;
 mod reader;

@@ -67,7 +67,7 @@ impl Repeated for Ancestors {
 
     fn take(bytes: &[u8], version: u16) -> Result<(Self, &[u8]), CodecError> {
         if version < 7 {
-            return super::v6::chain(bytes);
+            return super::chain_v6::chain(bytes);
         }
         let (chain, rest) = postcard::take_from_bytes::<Vec<Ancestor>>(bytes)
             .map_err(|error| CodecError::Postcard(format!("ancestor chain: {error}")))?;

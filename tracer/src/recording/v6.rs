@@ -1,19 +1,17 @@
 //! Decoder of format version 6 payloads, frozen: the postcard encoding of the event model as the
 //! release that wrote it defined it (before ancestors carried their start time and a chain said
 //! whether it was cut). postcard stores fields by position, so these types must never change;
-//! the references that follow the event are read by [`super::references`], which reads a
-//! format-6 chain (and a format-4 or -5 one, encoded alike) through [`chain`].
+//! the references that follow the event are read by [`super::references`], and a chain as
+//! formats 4 to 6 wrote it by [`super::chain_v6`].
 use serde::Deserialize;
 
 use super::{
+    chain_v6::{AncestorV6, ancestors},
     references::Known,
     wire::{CodecError, Input},
 };
 use crate::{
-    event::{
-        Ancestor, Ancestors, CloneFlags, Detail, Event, LostOrigin, NamespaceHow, NamespaceInodes, NamespaceKind,
-        Signal, Source,
-    },
+    event::{CloneFlags, Detail, Event, LostOrigin, NamespaceHow, NamespaceInodes, NamespaceKind, Signal, Source},
     place::Place,
     text::Text,
 };
@@ -92,12 +90,6 @@ enum DetailV6 {
 }
 
 /// An ancestor of formats 3 to 6: no start time.
-#[derive(Deserialize)]
-struct AncestorV6 {
-    tgid: u32,
-    comm: Text,
-    exe: Option<Text>,
-}
 
 #[derive(Deserialize)]
 struct PlaceV6 {
@@ -107,17 +99,6 @@ struct PlaceV6 {
     cgroup_id: Option<u64>,
     cgroup: Option<Text>,
     container: Option<Text>,
-}
-
-fn ancestors(chain: Vec<AncestorV6>) -> Ancestors {
-    chain.into_iter().map(|AncestorV6 { tgid, comm, exe }| Ancestor { tgid, start_ns: None, comm, exe }).collect()
-}
-
-/// Reads a chain definition of formats 4 to 6; returns it and what follows.
-pub(super) fn chain(bytes: &[u8]) -> Result<(Ancestors, &[u8]), CodecError> {
-    let (chain, rest) = postcard::take_from_bytes::<Vec<AncestorV6>>(bytes)
-        .map_err(|error| CodecError::Postcard(format!("ancestor chain: {error}")))?;
-    Ok((ancestors(chain), rest))
 }
 
 impl From<DetailV6> for Detail {
