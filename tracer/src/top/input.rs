@@ -4,7 +4,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use std::ops::Range;
 
-use crate::top::snapshot::{Layout, RowId};
+use crate::top::rows::{Layout, RowId};
 
 /// Rows PgUp and PgDn move by.
 const PAGE: usize = 20;
@@ -126,7 +126,7 @@ impl View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::top::snapshot::Sort;
+    use crate::top::rows::Sort;
 
     fn press(view: &mut View, code: KeyCode, rows: &[RowId]) {
         view.key(KeyEvent::new(code, KeyModifiers::NONE), rows);

@@ -5,6 +5,7 @@
 pub mod input;
 pub mod model;
 pub mod render;
+pub mod rows;
 pub mod screen;
 pub mod seed;
 pub mod snapshot;

@@ -9,7 +9,8 @@ use crate::{
         input::View,
         model::{TimeSource, TopModel},
         render::{self, Context},
-        snapshot::{self, Layout, Snapshot, Sort, State},
+        rows::{Layout, Sort},
+        snapshot::{self, Snapshot, State},
         users::Users,
     },
 };
