@@ -40,7 +40,7 @@ pub fn task_newtask_raw(ctx: RawTracePointContext) -> i32 {
 fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i32 {
     let args = ctx.as_ptr() as *const u64;
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
-    let (child, clone_flags) = unsafe { (*args.add(0) as *const u8, *args.add(1)) };
+    let (child, clone_flags) = unsafe { (*args as *const u8, *args.add(1)) };
     let Some(who) = filter::selected_current::<BTF>() else { return 0 };
     let parent = who.task;
     let offsets = config::offsets();
@@ -55,8 +55,9 @@ fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i
     // this program take ten times as long to load.
     let ppid = task::parent_tgid::<BTF>(parent, offsets).unwrap_or(0);
     // copy_process has set it by now (-1 for a thread, the creator's leader's with CLONE_PARENT):
-    // the clone flags no longer carry it since Linux 5.3.
-    // A written pair, not a `Result`, for the reason given at the clone flags below.
+    // the clone flags no longer carry it since Linux 5.3. A written pair, not a `Result`: LLVM
+    // reads an `Err`'s payload slot anyway, and Linux 5.10's verifier refuses any read of a stack
+    // slot some path left unwritten ("invalid read from stack").
     let (signal_known, exit_signal) = match task::try_get::<i32, BTF>(child, offsets.task_exit_signal) {
         Ok(signal) => (true, signal),
         Err(_) => (false, 0),

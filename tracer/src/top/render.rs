@@ -59,7 +59,7 @@ pub fn tree_rows(area: Rect, churn_rows: usize) -> usize {
     usize::from(areas(area, churn_rows)[1].height.saturating_sub(2))
 }
 
-pub fn draw(frame: &mut Frame, context: &Context, snapshot: &Snapshot, view: &View, table: &mut TableState) {
+pub fn draw(frame: &mut Frame, context: &Context, snapshot: &Snapshot, view: &View) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let text = format!(
@@ -71,7 +71,7 @@ pub fn draw(frame: &mut Frame, context: &Context, snapshot: &Snapshot, view: &Vi
     }
     let [header, tree, churn, footer] = areas(area, snapshot.churn.len());
     draw_header(frame, header, context, snapshot, view);
-    draw_tree(frame, tree, snapshot, view, table);
+    draw_tree(frame, tree, snapshot, view);
     draw_churn(frame, churn, &snapshot.churn);
     draw_footer(frame, footer, view);
     if view.help {
@@ -123,7 +123,7 @@ fn row_style(state: &State) -> Style {
     }
 }
 
-fn draw_tree(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &View, table: &mut TableState) {
+fn draw_tree(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &View) {
     let rows = &snapshot.rows;
     let header = TableRow::new(["PID", "PPID", "USER", "CONTAINER", "TASKS", "AGE", "STATE", "COMMAND"])
         .style(Style::new().add_modifier(Modifier::REVERSED));
@@ -170,10 +170,9 @@ fn draw_tree(frame: &mut Frame, area: Rect, snapshot: &Snapshot, view: &View, ta
         .header(header)
         .block(Block::new().borders(Borders::TOP).title(title))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    // The snapshot holds the rows on screen only, from `first` on.
-    *table.offset_mut() = 0;
-    table.select(view.selected.checked_sub(snapshot.first).filter(|&index| index < rows.len()));
-    frame.render_stateful_widget(widget, area, table);
+    // The snapshot holds the rows on screen only, from `first` on: the view scrolls, not the table.
+    let selected = view.selected.checked_sub(snapshot.first).filter(|&index| index < rows.len());
+    frame.render_stateful_widget(widget, area, &mut TableState::default().with_selected(selected));
 }
 
 fn rate(value: f64) -> String {

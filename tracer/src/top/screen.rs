@@ -11,7 +11,7 @@ use std::{
 };
 
 use crossterm::event::{self, Event as TerminalEvent};
-use ratatui::{Terminal, backend::CrosstermBackend, layout::Rect, widgets::TableState};
+use ratatui::{Terminal, backend::CrosstermBackend, layout::Rect};
 
 use crate::{
     event::Event,
@@ -130,7 +130,6 @@ pub fn run(shared: Arc<Shared>, context: Context, users: Users) -> io::Result<()
     let _terminal_guard = TerminalGuard::take()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     let mut view = View::default();
-    let mut table = TableState::default();
     // While paused: the model as it was, drawn at the time it was frozen.
     let mut frozen: Option<(TopModel, u64)> = None;
     let mut snapshot = Snapshot::default();
@@ -183,7 +182,7 @@ pub fn run(shared: Arc<Shared>, context: Context, users: Users) -> io::Result<()
                 snapshot::take_shown(&mut model, now, &layout, &users, shown)
             }
         };
-        terminal.draw(|frame| render::draw(frame, &context, &snapshot, &view, &mut table))?;
+        terminal.draw(|frame| render::draw(frame, &context, &snapshot, &view))?;
         last_frame = Some(Instant::now());
         changed = false;
     }

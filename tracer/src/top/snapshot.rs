@@ -190,6 +190,7 @@ fn group_row(group: &Group, now_ns: u64, branch: String, users: &Users) -> Row {
 /// The arguments as a shell would need them written, cut after [`COMMAND_CHARS`].
 fn command_line(argv: &Arguments) -> String {
     let mut line = String::new();
+    let mut written = 0;
     for argument in argv.words.iter() {
         if line.len() >= COMMAND_CHARS {
             break;
@@ -198,8 +199,9 @@ fn command_line(argv: &Arguments) -> String {
             line.push(' ');
         }
         line.push_str(&shell_word(&argument.to_str_lossy()));
+        written += 1;
     }
-    if argv.cut || line.len() >= COMMAND_CHARS && argv.words.len() > 1 {
+    if argv.cut || written < argv.words.len() {
         line.push_str(" …");
     }
     line

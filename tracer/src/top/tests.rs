@@ -1,6 +1,6 @@
 //! The view from a known model: the model fed known events, and the frames drawn from it on
 //! ratatui's test backend, compared line by line.
-use ratatui::{Terminal, backend::TestBackend, widgets::TableState};
+use ratatui::{Terminal, backend::TestBackend};
 
 use crate::{
     event::{Detail, Event, LostOrigin, test_event, test_exec, test_fork},
@@ -62,7 +62,7 @@ fn known_model() -> TopModel {
 fn frame(snapshot: &Snapshot, view: &View, width: u16, height: u16) -> Vec<String> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let context = Context { source: "live".into(), filters: "none".into(), hooks: "fork=tp_btf exec=tp_btf".into() };
-    terminal.draw(|frame| render::draw(frame, &context, snapshot, view, &mut TableState::default())).unwrap();
+    terminal.draw(|frame| render::draw(frame, &context, snapshot, view)).unwrap();
     let buffer = terminal.backend().buffer();
     (0..height).map(|y| (0..width).map(|x| buffer[(x, y)].symbol()).collect::<String>().trim_end().to_owned()).collect()
 }
@@ -160,7 +160,7 @@ fn lost_events_are_red_pause_is_said_and_help_lists_the_keys() {
     let view = View { paused: true, help: true, ..View::default() };
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
     let context = Context::default();
-    terminal.draw(|frame| render::draw(frame, &context, &snapshot, &view, &mut TableState::default())).unwrap();
+    terminal.draw(|frame| render::draw(frame, &context, &snapshot, &view)).unwrap();
     let buffer = terminal.backend().buffer();
     let first: String = (0..100).map(|x| buffer[(x, 0)].symbol()).collect();
     let lost = first.find("lost 20").expect("the header counts the lost events");
@@ -174,7 +174,7 @@ fn lost_events_are_red_pause_is_said_and_help_lists_the_keys() {
     }
     // None lost: not red.
     let quiet = Snapshot::default();
-    terminal.draw(|frame| render::draw(frame, &context, &quiet, &View::default(), &mut TableState::default())).unwrap();
+    terminal.draw(|frame| render::draw(frame, &context, &quiet, &View::default())).unwrap();
     let buffer = terminal.backend().buffer();
     let first: String = (0..100).map(|x| buffer[(x, 0)].symbol()).collect();
     let column = first[..first.find("lost 0").unwrap()].chars().count() as u16;
@@ -275,4 +275,14 @@ fn the_model_keeps_of_a_long_command_line_what_the_view_can_show() {
     model.observe(&at(test_event(500, 500, "cc", test_exec("/usr/bin/cc", &argv, 500)), T0, 1));
     let snapshot = snapshot::take(&mut model, T0, &Layout::default(), &Users::default());
     assert!(snapshot.rows[0].command.ends_with(" …"), "{}", snapshot.rows[0].command);
+}
+
+#[test]
+fn a_command_line_shown_whole_says_nothing_was_left_out() {
+    let mut model = TopModel::new(0, TimeSource::Wall);
+    let words: Vec<String> = (0..3).map(|n| format!("{n:0>200}")).collect();
+    let argv: Vec<&str> = words.iter().map(String::as_str).collect();
+    model.observe(&at(test_event(500, 500, "cc", test_exec("/usr/bin/cc", &argv, 500)), T0, 1));
+    let snapshot = snapshot::take(&mut model, T0, &Layout::default(), &Users::default());
+    assert_eq!(snapshot.rows[0].command, words.join(" "));
 }
