@@ -22,7 +22,8 @@ pub const CWD_DEPTH: u32 = 64;
 /// Bytes after the fixed part of an [`ExecEvent`] record: the working directory, file name,
 /// argument list and environment, back to back.
 pub const EXEC_DATA_LEN: usize = FILENAME_LEN + 2 * ARG_BYTES_MAX + CWD_LEN;
-/// Ancestors an exec or exit record carries: the task's parent process, its parent, and so on;
+/// Ancestors a fork, exec or exit record can carry (`--ancestors`, this by default): the parent
+/// process of the task (of the creator, for a fork), its parent, and so on;
 /// a chain that goes on past them is marked cut ([`ancestor_flags::TRUNCATED`]). Deep enough for
 /// real process trees (a desktop terminal's shell is about 8 levels below PID 1, a container's
 /// process about 6); each level costs the walk five reads and the record 32 bytes.
@@ -184,6 +185,8 @@ pub struct ForkEvent {
     pub child_ns: [u32; namespace::KINDS],
     /// When the child's process started (for a thread, the creator's process); 0 when unreadable.
     pub child_start_ns: u64,
+    /// The creator's ancestors: its parent process, that one's parent, and so on.
+    pub ancestors: AncestorChain,
 }
 
 /// A process above an event's task, as it was at the event.
@@ -397,7 +400,8 @@ pub struct TracerSettings {
     pub arg_bytes: u32,
     /// Bytes of the environment an exec record carries (0: the environment is not read).
     pub env_bytes: u32,
-    pub _pad: u32,
+    /// Ancestors a fork, exec or exit record carries (at most [`ANCESTOR_DEPTH`]; 0: none).
+    pub ancestor_depth: u32,
 }
 
 #[cfg(feature = "user")]
@@ -419,7 +423,7 @@ mod tests {
     #[test]
     fn record_sizes_are_pinned() {
         assert_eq!(size_of::<EventHeader>(), 80);
-        assert_eq!(size_of::<ForkEvent>(), 80 + 24 + 16 + 2 * 4 * namespace::KINDS + 8);
+        assert_eq!(size_of::<ForkEvent>(), 80 + 24 + 16 + 2 * 4 * namespace::KINDS + 8 + size_of::<AncestorChain>());
         assert_eq!(size_of::<AncestorChain>(), 8 + 32 * ANCESTOR_DEPTH);
         assert_eq!(size_of::<ExecEvent>(), 80 + 48 + COMM_LEN + size_of::<AncestorChain>());
         assert_eq!(size_of::<ExecEvent>() % 8, 0, "records stay 8-byte aligned");

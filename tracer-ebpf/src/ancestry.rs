@@ -4,10 +4,10 @@
 //! namespace by the time userspace reads the record is still named right.
 use tracer_common::{ANCESTOR_DEPTH, AncestorChain, AncestorRecord, KernelOffsets, ancestor_flags};
 
-use crate::task;
+use crate::{config::settings, task};
 
-/// Writes the processes above `task` into `chain`, nearest first, up to PID 1 or
-/// [`ANCESTOR_DEPTH`] of them; when there are more, the chain is marked cut.
+/// Writes the processes above `task` into `chain`, nearest first, up to PID 1 or as many as
+/// `--ancestors` asks (at most [`ANCESTOR_DEPTH`]); when there are more, the chain is marked cut.
 ///
 /// Each level is read from the parent's thread group leader: every thread of a process has the
 /// same `real_parent`, and the leader holds the process's start time and its name. Every read
@@ -23,7 +23,11 @@ pub unsafe fn write<const BTF: bool>(task: *const u8, offsets: &KernelOffsets, c
     let slots = unsafe { (&raw mut (*chain).ancestors).cast::<AncestorRecord>() };
     let mut below = task;
     let mut count = 0u32;
+    let depth = settings().ancestor_depth;
     for level in 0..ANCESTOR_DEPTH {
+        if level as u32 >= depth {
+            break;
+        }
         let parent: *const u8 = task::get::<_, BTF>(below, offsets.task_real_parent);
         let leader: *const u8 = task::get::<_, BTF>(parent, offsets.task_group_leader);
         let tgid: u32 = task::get::<_, BTF>(leader, offsets.task_tgid);
@@ -45,7 +49,7 @@ pub unsafe fn write<const BTF: bool>(task: *const u8, offsets: &KernelOffsets, c
         below = leader;
     }
     let mut flags = 0;
-    if count == ANCESTOR_DEPTH as u32 {
+    if count == depth {
         let parent: *const u8 = task::get::<_, BTF>(below, offsets.task_real_parent);
         let tgid: u32 = task::get::<_, BTF>(parent, offsets.task_tgid);
         if tgid != 0 {

@@ -3,6 +3,9 @@ use std::{ffi::OsString, path::PathBuf};
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
+/// `--ancestors`' default and bound.
+const ANCESTOR_DEPTH_U32: u32 = tracer_common::ANCESTOR_DEPTH as u32;
+
 const EXAMPLES: &str = "\
 Examples:
   sudo tracer                          every task event on the machine, as a table
@@ -263,6 +266,11 @@ pub struct TraceArgs {
     /// Keep only environment variable NAME (repeatable; implies --env).
     #[arg(long = "env-filter", value_name = "NAME")]
     pub env_filter: Vec<String>,
+    /// Ancestors each fork, exec and exit event names, nearest first (0 to 16; 0: none). Each
+    /// level costs the kernel a few memory reads per event.
+    #[arg(long = "ancestors", value_name = "N", default_value_t = ANCESTOR_DEPTH_U32,
+          value_parser = clap::value_parser!(u32).range(0..=ANCESTOR_DEPTH_U32 as i64))]
+    pub ancestors: u32,
     #[command(flatten)]
     pub hooks: HookArgs,
     #[command(flatten)]

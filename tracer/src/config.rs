@@ -66,6 +66,8 @@ pub struct TraceConfig {
     pub buffer_mib: u32,
     pub arg_bytes: u32,
     pub env: EnvSelection,
+    /// Ancestors a fork, exec or exit event names (`--ancestors`).
+    pub ancestors: u32,
     /// `--json-output FILE`.
     pub json_output: Option<PathBuf>,
     /// How the JSON file and the recording rotate.
@@ -99,6 +101,7 @@ impl TraceConfig {
                 bytes => return Err(ConfigError::ArgBytes(bytes)),
             },
             env: env_selection(args)?,
+            ancestors: args.ancestors,
             json_output: json_output(&args.json_file, args.output.as_ref())?,
             rotate: rotate_policy(&args.json_file)?,
             rotate_recording: args.json_file.rotates(),
@@ -226,7 +229,7 @@ mod tests {
     use crate::cli::FilterArgs;
 
     fn args() -> TraceArgs {
-        TraceArgs { buffer_mib: 4, arg_bytes: 32 * 1024, ..TraceArgs::default() }
+        TraceArgs { buffer_mib: 4, arg_bytes: 32 * 1024, ancestors: 16, ..TraceArgs::default() }
     }
 
     #[test]

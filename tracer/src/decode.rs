@@ -201,6 +201,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
     let detail = match kind {
         EventKind::Fork => {
             let record: ForkEvent = read(bytes)?;
+            let (ancestors, ancestors_truncated) = ancestors(&record.ancestors);
             Detail::Fork {
                 child_tgid: record.child_tgid,
                 child_tid: record.child_tid,
@@ -222,6 +223,8 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
                     ),
                 },
                 child_start_ns: (record.child_start_ns != 0).then_some(record.child_start_ns),
+                ancestors,
+                ancestors_truncated,
             }
         }
         EventKind::Exec => exec(bytes)?,

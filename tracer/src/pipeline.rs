@@ -113,7 +113,8 @@ pub struct Pipeline {
     recorder: Option<RecordingWriter>,
     /// `--env-filter`: the only environment variables exec events keep.
     env_names: Option<BTreeSet<String>>,
-    /// Fills in the ancestors of exec and exit events (live runs; a replay has them recorded).
+    /// Adds the programs of fork, exec and exit events' ancestors (live runs; a replay has them
+    /// recorded).
     ancestry: Option<Ancestry>,
     /// Fed every event of the selected tasks, whatever its kind (`--tree`).
     model: Option<Rc<RefCell<TaskModel>>>,

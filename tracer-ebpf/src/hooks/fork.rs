@@ -16,7 +16,7 @@ use tracer_common::{
 };
 
 use crate::{
-    config, emit, filter,
+    ancestry, config, emit, filter,
     hooks::namespace,
     maps::NAMESPACE_SERVED,
     place,
@@ -105,6 +105,7 @@ fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i
             (*event).parent_ns = old;
             (*event).child_ns = new;
             (*event).child_start_ns = child_start_ns;
+            ancestry::write::<BTF>(who.task, offsets, &raw mut (*event).ancestors);
         }
         emit::submit(entry);
     }

@@ -99,6 +99,7 @@ pub fn prepare(config: &TraceConfig, running: bool, follow_only: bool, out: Box<
         buffer_mib: config.buffer_mib,
         arg_bytes: config.arg_bytes,
         env_bytes: config.env_bytes(),
+        ancestors: config.ancestors,
     };
     let loaded = match loader::load(&options) {
         Ok(loaded) => loaded,

@@ -27,6 +27,7 @@ pub fn probes(hooks: HashMap<Kind, Source>) -> Result<u8> {
         buffer_mib: 1,
         arg_bytes: 1,
         env_bytes: 0,
+        ancestors: 0,
     };
     let (plan, unserved) = match loader::load(&options) {
         Ok(loaded) => (loaded.plan, None),

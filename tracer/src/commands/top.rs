@@ -63,6 +63,8 @@ async fn live(args: &TopArgs) -> Result<u8> {
         duration: args.duration,
         buffer_mib: args.buffer_mib,
         arg_bytes: args.arg_bytes,
+        // The view shows no chains; a recording keeps them as `tracer` would.
+        ancestors: if args.output.is_some() { tracer_common::ANCESTOR_DEPTH as u32 } else { 0 },
         hooks: args.hooks.clone(),
         ..TraceArgs::default()
     };

@@ -47,6 +47,7 @@ fn decodes_a_thread_fork() {
         parent_ns: [0; tracer_common::namespace::KINDS],
         child_ns: [0; tracer_common::namespace::KINDS],
         child_start_ns: 5,
+        ancestors: AncestorChain { flags: ancestor_flags::TRUNCATED, ..chain(2, 2) },
     };
     let event = decode(&bytes_of(&record), &CLOCK).unwrap();
     assert_eq!(event.timestamp_ns, 1_010);
@@ -69,6 +70,12 @@ fn decodes_a_thread_fork() {
             child_ns_tid: Some(5),
             child_namespaces: NamespaceInodes::default(),
             child_start_ns: Some(5),
+            ancestors: vec![
+                Ancestor { tgid: 100, start_ns: Some(1_000_000_000), comm: "p0".into(), exe: None },
+                Ancestor { tgid: 99, start_ns: Some(2_000_000_000), comm: "p1".into(), exe: None },
+            ]
+            .into(),
+            ancestors_truncated: true,
         }
     );
 }
@@ -110,6 +117,7 @@ fn decodes_namespace_changes_and_a_clones_new_namespaces() {
         parent_ns: [5; KINDS],
         child_ns: [5; KINDS],
         child_start_ns: 0,
+        ancestors: chain(0, 0),
     };
     fork.child_ns[kind::PID] = 4026532600;
     let Detail::Fork { child_namespaces, child_ns_tgid, .. } = decode(&bytes_of(&fork), &CLOCK).unwrap().detail else {

@@ -85,6 +85,9 @@ pub enum Detail {
         /// When the child's process started (for a thread, the creator's process): with
         /// `child_tgid`, the name of the child's process.
         child_start_ns: Option<u64>,
+        /// The creator's ancestors, as for exec (none in recordings before format 8).
+        ancestors: Ancestors,
+        ancestors_truncated: bool,
     },
     /// The task replaced its program.
     Exec {
@@ -113,7 +116,7 @@ pub enum Detail {
         /// Only the innermost part of a very deep or long working directory was kept.
         cwd_truncated: bool,
         /// The parent process, its parent, and so on up to PID 1, nearest first, as they were at
-        /// the event (read by the kernel; at most `tracer_common::ANCESTOR_DEPTH`).
+        /// the event (read by the kernel; as many as `--ancestors` asks, 16 by default).
         ancestors: Ancestors,
         /// The chain goes on past the ancestors kept.
         ancestors_truncated: bool,

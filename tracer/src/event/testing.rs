@@ -45,6 +45,8 @@ pub fn test_fork(child_tgid: u32, child_tid: u32, thread: bool, clone_flags: Opt
         child_ns_tid: Some(child_tid),
         child_namespaces: NamespaceInodes::default(),
         child_start_ns: Some(test_start_ns(child_tgid)),
+        ancestors: Default::default(),
+        ancestors_truncated: false,
     }
 }
 

@@ -52,6 +52,8 @@ pub struct LoadOptions<'a> {
     /// Bytes of argument list, and of environment (0: none), each exec record carries.
     pub arg_bytes: u32,
     pub env_bytes: u32,
+    /// Ancestors each fork, exec and exit record carries.
+    pub ancestors: u32,
 }
 
 pub struct Loaded {
@@ -110,7 +112,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         wakeup_bytes: buffer_mib * 1024 * 1024 / WAKEUP_FRACTION,
         arg_bytes: options.arg_bytes,
         env_bytes: options.env_bytes,
-        _pad: 0,
+        ancestor_depth: options.ancestors.min(tracer_common::ANCESTOR_DEPTH as u32),
     };
     drop(kernel);
     let mut loader = joined("loader", loader)?;

@@ -50,6 +50,8 @@ fn sample(kind: Kind) -> Event {
             child_ns_tid: Some(4),
             child_namespaces: namespaces(),
             child_start_ns: Some(4_000_000_000),
+            ancestors: ancestors.clone(),
+            ancestors_truncated: true,
         },
         Kind::Exec => Detail::Exec {
             filename: "/usr/bin/cat".into(),

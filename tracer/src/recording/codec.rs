@@ -2,11 +2,12 @@
 //!
 //! The layout is specified in the module documentation of [`crate::recording`]. Since format
 //! version 2 a payload is the postcard encoding of [`Event`], so the event model is the one
-//! definition of what a record holds; since version 4 an exec or exit event's ancestor chain,
-//! and since version 5 its cgroup path and container, follow it as references
-//! ([`super::references`]). Older payloads are read by the frozen decoders [`super::v1`],
-//! [`super::v2`], [`super::v5`] (formats 3 to 5) and [`super::v6`] (format 6, whose ancestors have
-//! no start time). Decoding is strict: every byte must be used, tags and booleans must be known
+//! definition of what a record holds; since version 4 an exec or exit event's ancestor chain
+//! (since version 8 a fork event's too), and since version 5 its cgroup path and container,
+//! follow it as references ([`super::references`]). Older payloads are read by the frozen
+//! decoders [`super::v1`], [`super::v2`], [`super::v5`] (formats 3 to 5), [`super::v6`] (format
+//! 6, whose ancestors have no start time) and [`super::v7`] (format 7, whose forks have no
+//! ancestors). Decoding is strict: every byte must be used, tags and booleans must be known
 //! values, and integers must fit their type. It never panics and never allocates more than the
 //! input could describe.
 
@@ -36,6 +37,7 @@ pub fn decode(payload: &[u8], version: u16, known: &mut Known) -> Result<Event, 
         2 => return super::v2::decode(payload),
         3..=5 => return super::v5::decode(payload, version, known),
         6 => return super::v6::decode(payload, known),
+        7 => return super::v7::decode(payload, known),
         _ => {}
     }
     let (mut event, rest) =

@@ -14,6 +14,7 @@ mod v1;
 mod v2;
 mod v5;
 mod v6;
+mod v7;
 mod wire;
 mod writer;
 
@@ -29,7 +30,7 @@ pub use trailer::{Losses, Trailer};
 pub use writer::RecordingWriter;
 
 /// The format version this code writes (and the newest it reads).
-pub const FORMAT_VERSION: u16 = 7;
+pub const FORMAT_VERSION: u16 = 8;
 /// The oldest format version this code reads.
 pub const OLDEST_READABLE_VERSION: u16 = 1;
 

@@ -1,10 +1,12 @@
 //! Values that repeat from record to record, written once per stretch of a recording and
-//! referred to by number after that: an exec or exit event's ancestor chain (format 4), and
+//! referred to by number after that: an exec or exit event's ancestor chain (format 4; a fork
+//! event's too from format 8), and
 //! every event's cgroup path with the container ID found in it (format 5). A storm's events all
 //! carry the same ones, and a container's cgroup path alone is longer than the rest of an event.
 //!
 //! After the postcard encoding of an event (where these values are encoded empty) come its
-//! references: a chain reference for an exec or exit event, then (format 5) a cgroup reference.
+//! references: a chain reference for an exec, exit or (format 8) fork event, then (format 5) a
+//! cgroup reference.
 //! Each is a varint:
 //!
 //! - 0: the event has none (no ancestors; no cgroup path and no container);
@@ -24,6 +26,7 @@ use std::collections::VecDeque;
 use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 
+use super::FORMAT_VERSION;
 use super::wire::{self, CodecError, Input, put_varint};
 use crate::{
     event::{Ancestor, Ancestors, Detail, Event},
@@ -108,10 +111,12 @@ impl Repeated for Cgroup {
     }
 }
 
-/// The chain of an event that carries one.
-fn chain_mut(detail: &mut Detail) -> Option<&mut Ancestors> {
+/// The chain of an event that carries one in a record of format `version`: an exec or exit
+/// event's since format 4, a fork event's since format 8.
+fn chain_mut(detail: &mut Detail, version: u16) -> Option<&mut Ancestors> {
     match detail {
         Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. } => Some(ancestors),
+        Detail::Fork { ancestors, .. } if version >= 8 => Some(ancestors),
         _ => None,
     }
 }
@@ -125,13 +130,13 @@ pub(super) struct Values {
 /// Takes the referenced values out of `event`, leaving them empty; [`put_back`] returns them.
 pub(super) fn take_out(event: &mut Event) -> Values {
     // An empty `Arc<[T]>` is a shared static: taking the chain allocates nothing.
-    let chain = chain_mut(&mut event.detail).map(std::mem::take);
+    let chain = chain_mut(&mut event.detail, FORMAT_VERSION).map(std::mem::take);
     let cgroup = Cgroup { path: event.place.cgroup.take(), container: event.place.container.take() };
     Values { chain, cgroup }
 }
 
 pub(super) fn put_back(event: &mut Event, values: Values) {
-    if let (Some(slot), Some(chain)) = (chain_mut(&mut event.detail), values.chain) {
+    if let (Some(slot), Some(chain)) = (chain_mut(&mut event.detail, FORMAT_VERSION), values.chain) {
         *slot = chain;
     }
     event.place.cgroup = values.cgroup.path;
@@ -265,7 +270,7 @@ impl Known {
     /// Reads the references that follow `event` in a payload of format `version`, and puts
     /// their values into it.
     pub(super) fn take(&self, event: &mut Event, version: u16, input: &mut Input<'_>) -> Result<Pending, CodecError> {
-        let chain = match chain_mut(&mut event.detail) {
+        let chain = match chain_mut(&mut event.detail, version) {
             Some(slot) if version >= 4 => {
                 if !slot.is_empty() {
                     return Err(CodecError::Postcard("an ancestor chain inside the event".to_owned()));

@@ -60,6 +60,8 @@ pub fn decode(payload: &[u8]) -> Result<Event, CodecError> {
                 child_ns_tid: None,
                 child_namespaces: Default::default(),
                 child_start_ns: None,
+                ancestors: Default::default(),
+                ancestors_truncated: false,
             }
         }
         TAG_EXEC => {

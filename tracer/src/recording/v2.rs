@@ -96,6 +96,8 @@ impl From<DetailV2> for Detail {
                 child_ns_tid: None,
                 child_namespaces: NamespaceInodes::default(),
                 child_start_ns: None,
+                ancestors: Default::default(),
+                ancestors_truncated: false,
             },
             DetailV2::Exec {
                 filename,
@@ -209,9 +211,12 @@ mod tests {
             }
             for (key, value) in now.as_object().unwrap() {
                 if then.get(key).is_none() {
-                    let fork_field = ["child_ns_tgid", "child_ns_tid", "child_start_ns"].contains(&key.as_str());
+                    let fork_field =
+                        ["child_ns_tgid", "child_ns_tid", "child_start_ns", "ancestors", "ancestors_truncated"]
+                            .contains(&key.as_str());
                     let empty = value.is_null()
                         || (key == "child_namespaces" && value == &serde_json::json!({}))
+                        || (key == "ancestors" && value == &serde_json::json!([]))
                         || (key == "ancestors_truncated" && value == &serde_json::json!(false));
                     assert!(added.contains(&key.as_str()) || fork_field || key == "child_namespaces", "{key}");
                     assert!(empty, "field {key} of {now} is not known for version 2");

@@ -129,6 +129,8 @@ impl From<DetailV5> for Detail {
                 child_ns_tid,
                 child_namespaces,
                 child_start_ns: None,
+                ancestors: Default::default(),
+                ancestors_truncated: false,
             },
             DetailV5::Exec {
                 filename,

@@ -89,16 +89,21 @@ enum DetailV6 {
     },
 }
 
-/// An ancestor of formats 3 to 6: no start time.
-
+/// The place of an event as formats 6 and 7 wrote it.
 #[derive(Deserialize)]
-struct PlaceV6 {
+pub(super) struct PlaceV6 {
     ns_tgid: Option<u32>,
     ns_tid: Option<u32>,
     pidns: Option<u32>,
     cgroup_id: Option<u64>,
     cgroup: Option<Text>,
     container: Option<Text>,
+}
+
+impl From<PlaceV6> for Place {
+    fn from(PlaceV6 { ns_tgid, ns_tid, pidns, cgroup_id, cgroup, container }: PlaceV6) -> Self {
+        Place { ns_tgid, ns_tid, pidns, cgroup_id, cgroup, container }
+    }
 }
 
 impl From<DetailV6> for Detail {
@@ -122,6 +127,8 @@ impl From<DetailV6> for Detail {
                 child_ns_tid,
                 child_namespaces,
                 child_start_ns,
+                ancestors: Default::default(),
+                ancestors_truncated: false,
             },
             DetailV6::Exec {
                 filename,
@@ -181,7 +188,6 @@ impl From<DetailV6> for Detail {
 pub fn decode(payload: &[u8], known: &mut Known) -> Result<Event, CodecError> {
     let (event, rest) =
         postcard::take_from_bytes::<EventV6>(payload).map_err(|error| CodecError::Postcard(error.to_string()))?;
-    let PlaceV6 { ns_tgid, ns_tid, pidns, cgroup_id, cgroup, container } = event.place;
     let mut event = Event {
         timestamp_ns: event.timestamp_ns,
         cpu: event.cpu,
@@ -193,7 +199,7 @@ pub fn decode(payload: &[u8], known: &mut Known) -> Result<Event, CodecError> {
         uid: event.uid,
         detail: event.detail.into(),
         source: event.source,
-        place: Place { ns_tgid, ns_tid, pidns, cgroup_id, cgroup, container },
+        place: event.place.into(),
     };
     let mut input = Input(rest);
     let pending = known.take(&mut event, 6, &mut input)?;

@@ -117,18 +117,19 @@ impl Ancestry {
         }
     }
 
-    /// Learns from `event` and, for exec and exit events, adds their ancestors' programs.
+    /// Learns from `event` and, for fork, exec and exit events, adds their ancestors' programs.
     pub fn observe(&mut self, event: &mut Event) {
         if matches!(event.detail, Detail::Lost { .. }) {
             return;
         }
         let own = event.start_ns.map(|start| (event.tgid, start));
         match &event.detail {
-            Detail::Exec { filename, .. } => {
+            Detail::Exec { filename, cwd, cwd_truncated, .. } => {
+                let program = absolute(filename, cwd.as_ref().filter(|_| !cwd_truncated));
                 if let Some(own) = own
-                    && self.seen.get(&own) != Some(filename)
+                    && self.seen.get(&own) != Some(&program)
                 {
-                    self.seen.insert(own, filename.clone());
+                    self.seen.insert(own, program);
                     self.chains.clear();
                 }
             }
@@ -140,7 +141,9 @@ impl Ancestry {
             }
             _ => {}
         }
-        if let Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. } = &mut event.detail {
+        if let Detail::Fork { ancestors, .. } | Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. } =
+            &mut event.detail
+        {
             let chain = std::mem::take(ancestors);
             *ancestors = self.with_programs(chain);
         }
@@ -193,6 +196,24 @@ impl Ancestry {
         self.unknown.clear();
         self.chains.clear();
     }
+}
+
+/// The program an exec ran as an absolute path, where the exec named it relative to its working
+/// directory (`./build/tool`), as `/proc/<pid>/exe` names it (symbolic links aside). `cwd` is
+/// `None` when unknown or cut.
+fn absolute(filename: &Text, cwd: Option<&Text>) -> Text {
+    let name = filename.as_bytes();
+    let Some(cwd) = cwd.filter(|_| !name.starts_with(b"/")) else { return filename.clone() };
+    let mut rest = name;
+    while let Some(stripped) = rest.strip_prefix(b"./").or_else(|| rest.strip_prefix(b"/")) {
+        rest = stripped;
+    }
+    let mut path = cwd.as_bytes().to_vec();
+    if !path.ends_with(b"/") {
+        path.push(b'/');
+    }
+    path.extend_from_slice(rest);
+    Text::new(path)
 }
 
 fn key_of(ancestor: &Ancestor) -> Option<Key> {

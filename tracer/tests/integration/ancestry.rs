@@ -1,4 +1,4 @@
-//! The ancestors exec and exit events carry, read by the kernel at the event: complete for a
+//! The ancestors fork, exec and exit events carry, read by the kernel at the event: complete for a
 //! process that started before tracer, for a parent already gone under a comm filter, cut at the
 //! bound for a deep chain, and right after a double fork leaves a daemon to a subreaper. Runs as
 //! root on the real kernel, and in the VMs.
@@ -216,14 +216,16 @@ const KEPT: usize = 16;
 
 /// A chain of 20 processes, each the parent of the next, traced with `-c`: the innermost one's
 /// ancestors are the 16 levels above it, by TGID, start and program, and the chain says it was
-/// cut, at exec and at exit; the outermost one's nearest ancestor is this test.
+/// cut, at exec and at exit; the outermost one's nearest ancestor is this test. Each level's
+/// fork of the next names the same ancestors as that level's exec: its creator's.
 fn check_deep_chain(hook: &str) {
-    if !lifecycle_hook_offered(hook, &["exec", "exit"]) {
+    if !lifecycle_hook_offered(hook, &["fork", "exec", "exit"]) {
         return;
     }
     let (dir, path) = renamed_workload("anc-nest");
     let hooks = hooks(hook);
-    let mut args = vec!["--json", "-e", "exec,exit", "-c", "anc-nest"];
+    let fork_hook = format!("fork={hook}");
+    let mut args = vec!["--json", "-e", "fork,exec,exit", "-c", "anc-nest", "--hook", &fork_hook];
     args.extend(hooks.iter().map(String::as_str));
     let tracer = Tracer::start(&args);
     let output = Command::new(&path).args(["nest", &NEST.to_string()]).output().expect("run the workload");
@@ -256,6 +258,15 @@ fn check_deep_chain(hook: &str) {
     assert_eq!(innermost_exit["ancestors_truncated"], true, "{context} {innermost_exit}");
     let outermost = exec_of(NEST);
     assert_eq!(field(&outermost["ancestors"][0], "tgid"), u64::from(std::process::id()), "{context} {outermost}");
+    for level in 1..=NEST {
+        let (creator, exec) = (pid_at(level), exec_of(level));
+        let fork = one(&events, &format!("fork of level {}", level - 1), |event| {
+            event["event"] == "fork" && event["tgid"] == creator && event["thread"] == false
+        });
+        assert_eq!(fork["child_tgid"], pid_at(level - 1), "{context} {fork}");
+        assert_eq!(fork["ancestors"], exec["ancestors"], "{context} the creator's chain: {fork}");
+        assert_eq!(fork["ancestors_truncated"], exec["ancestors_truncated"], "{context} {fork}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -10,6 +10,7 @@
 //! `xtask/src/test.rs`), never by a test.
 mod common;
 
+mod ancestor_depth;
 mod ancestry;
 mod bad_input;
 mod cli;

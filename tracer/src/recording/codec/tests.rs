@@ -49,6 +49,8 @@ pub(crate) fn sample_events() -> Vec<Event> {
         child_ns_tid: None,
         child_namespaces: NamespaceInodes::default(),
         child_start_ns: None,
+        ancestors: Default::default(),
+        ancestors_truncated: false,
     };
     vec![
         base(plain_fork(5000, 5000, false, Some(CloneFlags::with_exit_signal(0x0120_0000, 17)))),
@@ -116,6 +118,8 @@ pub(crate) fn sample_events() -> Vec<Event> {
             child_ns_tid: None,
             child_namespaces: inodes(&[(NamespaceKind::Pid, 4026532501), (NamespaceKind::User, u32::MAX)]),
             child_start_ns: Some(u64::MAX),
+            ancestors: Default::default(),
+            ancestors_truncated: true,
         }),
         placed(Detail::Namespace {
             how: NamespaceHow::Setns,
@@ -172,6 +176,8 @@ pub(crate) fn arb_detail() -> impl Strategy<Value = Detail> {
                         child_ns_tid,
                         child_namespaces,
                         child_start_ns,
+                        ancestors: Default::default(),
+                        ancestors_truncated: thread,
                     }
                 }
             ),
@@ -291,9 +297,9 @@ fn encoding_is_compact() {
     let event = &sample_events()[0];
     // 9 timestamp + 1+2+2+1 ids + 5 comm + 2 uid + 1 kind + 2+2 child ids + 1 thread + 1+4 flags
     // + 1 exit signal + 1 no child start + 1+2 start
-    // + 1+1+1 no child ns ids, no child namespaces + 1 source + 6 unknown place fields + 1 no
-    // cgroup reference
-    assert_eq!(encoded(event).len(), 49);
+    // + 1+1+1 no child ns ids, no child namespaces + 1+1 no ancestors, not cut + 1 source + 6
+    // unknown place fields + 1 no chain reference + 1 no cgroup reference
+    assert_eq!(encoded(event).len(), 52);
 }
 
 #[test]
@@ -324,8 +330,9 @@ fn strict_decoding() {
     let fork = &sample_events()[1];
     let mut bytes = encoded(fork);
     // Then the clone flags' absence byte, two absent child ns ids, no child namespaces, no
-    // child start, the source, six absent place fields and the cgroup reference.
-    let thread = bytes.len() - 14;
+    // child start, no ancestors, not cut, the source, six absent place fields, the chain
+    // reference and the cgroup reference.
+    let thread = bytes.len() - 17;
     assert_eq!(bytes[thread], 1);
     bytes[thread] = 2;
     assert!(matches!(decode(&bytes, super::super::FORMAT_VERSION), Err(CodecError::Postcard(_))));

@@ -96,10 +96,10 @@ fn an_undecodable_payload_with_a_good_checksum_is_skipped() {
     let mut bytes = recording_bytes(&events);
     let (offsets, _) = layout(&events);
     let at = offsets[1] as usize;
-    // An unknown source (before the six absent place fields and the cgroup reference), with the
-    // CRC recomputed.
+    // An unknown source of a fork (before the six absent place fields, the chain reference and
+    // the cgroup reference), with the CRC recomputed.
     let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
-    bytes[at + RECORD_HEADER_LEN + len - 8] = 42;
+    bytes[at + RECORD_HEADER_LEN + len - 9] = 42;
     let crc = crc32fast::hash(&bytes[at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len]);
     bytes[at + 8..at + 12].copy_from_slice(&crc.to_le_bytes());
     let items = read_items(&bytes);

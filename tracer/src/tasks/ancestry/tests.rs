@@ -18,7 +18,9 @@ fn exit_under(tgid: u32, tid: u32, chain: &[Ancestor]) -> Event {
 }
 
 fn programs(event: &Event) -> Vec<Option<String>> {
-    let (Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. }) = &event.detail else {
+    let (Detail::Fork { ancestors, .. } | Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. }) =
+        &event.detail
+    else {
         panic!("no ancestors in {event:?}")
     };
     ancestors.iter().map(|ancestor| ancestor.exe.as_ref().map(Text::to_string)).collect()
@@ -98,6 +100,49 @@ fn a_forked_child_runs_its_creators_program_until_it_execs() {
     ancestry.observe(&mut exit);
     assert_eq!(programs(&exit), [Some("/usr/bin/bash".to_owned()), Some("/usr/bin/bash".to_owned())]);
     std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_fork_names_its_creators_ancestors_programs() {
+    let root = fake_proc("fork-chain", &[(812, 250, "bash", "/usr/bin/bash"), (1, 1, "systemd", "/usr/lib/systemd")]);
+    let mut ancestry = Ancestry::from_root(&root, TICK);
+    let mut fork = test_event(950, 950, "make", test_fork(951, 951, false, None));
+    if let Detail::Fork { ancestors, .. } = &mut fork.detail {
+        *ancestors = vec![ancestor(812, 250 * TICK, "bash"), ancestor(1, TICK, "systemd")].into();
+    }
+    ancestry.observe(&mut fork);
+    assert_eq!(programs(&fork), [Some("/usr/bin/bash".to_owned()), Some("/usr/lib/systemd".to_owned())]);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// An exec of `filename` by process 700 in `cwd`, then the program an exit of its child names
+/// for it.
+fn program_learnt(name: &str, filename: &str, cwd: &str, cwd_truncated: bool) -> Option<String> {
+    let root = fake_proc(name, &[]);
+    let mut ancestry = Ancestry::from_root(&root, TICK);
+    let mut exec = test_event(700, 700, "tool", test_exec(filename, &[filename], 700));
+    exec.start_ns = Some(5 * TICK);
+    if let Detail::Exec { cwd: dir, cwd_truncated: cut, .. } = &mut exec.detail {
+        (*dir, *cut) = (Some(cwd.into()), cwd_truncated);
+    }
+    ancestry.observe(&mut exec);
+    let mut exit = exit_under(701, 701, &[ancestor(700, 5 * TICK, "tool")]);
+    ancestry.observe(&mut exit);
+    std::fs::remove_dir_all(root).unwrap();
+    programs(&exit).remove(0)
+}
+
+#[test]
+fn a_program_exec_d_by_a_relative_path_is_named_from_its_working_directory() {
+    let named = |filename, cwd, cut| program_learnt("relative", filename, cwd, cut);
+    assert_eq!(named("./target/release/tool", "/srv/demo", false).as_deref(), Some("/srv/demo/target/release/tool"));
+    assert_eq!(named(".//./bin/tool", "/srv", false).as_deref(), Some("/srv/bin/tool"));
+    assert_eq!(named("tool", "/", false).as_deref(), Some("/tool"));
+    assert_eq!(named("/usr/bin/tool", "/srv", false).as_deref(), Some("/usr/bin/tool"));
+    // `..` is left as it is: across a symbolic link it does not name the parent directory.
+    assert_eq!(named("../bin/tool", "/srv/a", false).as_deref(), Some("/srv/a/../bin/tool"));
+    // Only the innermost part of a cut directory is known: the path stays as exec'd.
+    assert_eq!(named("./tool", "…/deep/dir", true).as_deref(), Some("./tool"));
 }
 
 #[test]
