@@ -4,8 +4,8 @@ use crate::place::Place;
 use std::cell::RefCell;
 
 use tracer_common::{
-    ANCESTOR_DEPTH, AncestorChain, COMM_LEN, EventHeader, EventKind, ExecEvent, ExitEvent, ForkEvent, HookSource,
-    LookupEvent, NamespaceEvent, RenameEvent, ancestor_flags, exec_flags, exit_flags, fork_flags,
+    ANCESTOR_DEPTH, AncestorChain, AncestorRecord, COMM_LEN, EventHeader, EventKind, ExecEvent, ExitEvent, ForkEvent,
+    HookSource, LookupEvent, NamespaceEvent, RenameEvent, ancestor_flags, exec_flags, exit_flags, fork_flags,
 };
 
 use crate::{
@@ -111,20 +111,35 @@ fn arguments(block: &[u8]) -> Vec<Text> {
     argv
 }
 
+thread_local! {
+    /// The chain decoded last, with the kernel's records it was decoded from: a storm's events
+    /// all carry one chain (a thread's exit its process's, a fork its creator's), and sharing
+    /// it spares building, then freeing, one per event, which was most of the cost of a chain.
+    static LAST_CHAIN: RefCell<(Vec<AncestorRecord>, Ancestors)> = RefCell::default();
+}
+
 /// The kernel's chain of ancestors (at most [`ANCESTOR_DEPTH`], whatever its count says), and
 /// whether it was cut. Programs are for [`crate::tasks::Ancestry`] to add.
 fn ancestors(chain: &AncestorChain) -> (Ancestors, bool) {
     let count = (chain.count as usize).min(ANCESTOR_DEPTH);
-    let ancestors = chain.ancestors[..count]
-        .iter()
-        .map(|ancestor| Ancestor {
-            tgid: ancestor.tgid,
-            start_ns: (ancestor.start_ns != 0).then_some(ancestor.start_ns),
-            comm: comm(&ancestor.comm),
-            exe: None,
-        })
-        .collect();
-    (ancestors, chain.flags & ancestor_flags::TRUNCATED != 0)
+    let records = &chain.ancestors[..count];
+    let truncated = chain.flags & ancestor_flags::TRUNCATED != 0;
+    LAST_CHAIN.with_borrow_mut(|(last_records, last)| {
+        if last_records.as_slice() != records {
+            *last = records
+                .iter()
+                .map(|ancestor| Ancestor {
+                    tgid: ancestor.tgid,
+                    start_ns: (ancestor.start_ns != 0).then_some(ancestor.start_ns),
+                    comm: comm(&ancestor.comm),
+                    exe: None,
+                })
+                .collect();
+            last_records.clear();
+            last_records.extend_from_slice(records);
+        }
+        (last.clone(), truncated)
+    })
 }
 
 /// The data after an exec record's fixed part, taken in order; lengths past the end are cut.

@@ -170,6 +170,29 @@ fn decodes_the_kernels_ancestors_and_bounds_their_count() {
     assert!(cut);
 }
 
+#[test]
+fn events_with_one_chain_share_it_and_a_changed_chain_is_decoded_anew() {
+    let decoded = |chain| {
+        let exit =
+            ExitEvent { header: header(EventKind::Exit), exit_code: 0, flags: 0, lifetime_ns: 1, ancestors: chain };
+        match decode(&bytes_of(&exit), &CLOCK).unwrap().detail {
+            Detail::Exit { ancestors, ancestors_truncated, .. } => (ancestors, ancestors_truncated),
+            other => panic!("not an exit: {other:?}"),
+        }
+    };
+    let (first, _) = decoded(chain(3, 0));
+    let (again, cut) = decoded(AncestorChain { flags: ancestor_flags::TRUNCATED, ..chain(3, 0) });
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "one chain, shared");
+    assert!(cut, "the flag is the record's own");
+    let mut renamed = chain(3, 0);
+    renamed.ancestors[2].comm[0] = b'q';
+    let (other, _) = decoded(renamed);
+    assert_eq!(other[2].comm, "q2");
+    assert_eq!(other[..2], first[..2]);
+    let (shorter, _) = decoded(chain(2, 0));
+    assert_eq!(shorter.len(), 2);
+}
+
 /// An exec record with `data`: file name, arguments, environment, working directory.
 fn exec_record(flags: u32, data: &[&[u8]; 4]) -> Vec<u8> {
     let record = ExecEvent {

@@ -44,6 +44,9 @@ pub struct Ancestry {
     /// Chains with their programs, by nearest ancestor, since the programs known last changed:
     /// a storm of threads shares one chain.
     chains: HashMap<Key, Ancestors>,
+    /// The chain given last and the one given back for it, while `chains` holds: a storm's
+    /// events carry one decoded chain (see [`crate::decode`]), known at once by its address.
+    last: Option<(Ancestors, Ancestors)>,
 }
 
 impl Ancestry {
@@ -60,6 +63,7 @@ impl Ancestry {
             proc_root: proc_root.to_owned(),
             tick_ns,
             chains: HashMap::default(),
+            last: None,
         };
         let tgids: Vec<u32> = std::fs::read_dir(proc_root)
             .into_iter()
@@ -131,6 +135,7 @@ impl Ancestry {
                 {
                     self.seen.insert(own, program);
                     self.chains.clear();
+                    self.last = None;
                 }
             }
             Detail::Fork { child_tgid, thread: false, child_start_ns: Some(child_start), .. } => {
@@ -157,17 +162,27 @@ impl Ancestry {
 
     /// `chain` (from the kernel) with each ancestor's program.
     fn with_programs(&mut self, chain: Ancestors) -> Ancestors {
-        let Some(key) = chain.first().and_then(key_of) else { return chain };
-        if let Some(known) = self.chains.get(&key)
-            && same_processes(known, &chain)
+        if let Some((given, filled)) = &self.last
+            && std::sync::Arc::ptr_eq(given, &chain)
         {
-            return known.clone();
+            return filled.clone();
         }
-        let filled: Ancestors = chain
-            .iter()
-            .map(|ancestor| Ancestor { exe: key_of(ancestor).and_then(|key| self.exe(key)), ..ancestor.clone() })
-            .collect();
-        self.chains.insert(key, filled.clone());
+        let Some(key) = chain.first().and_then(key_of) else { return chain };
+        let filled = match self.chains.get(&key) {
+            Some(known) if same_processes(known, &chain) => known.clone(),
+            _ => {
+                let filled: Ancestors = chain
+                    .iter()
+                    .map(|ancestor| Ancestor {
+                        exe: key_of(ancestor).and_then(|key| self.exe(key)),
+                        ..ancestor.clone()
+                    })
+                    .collect();
+                self.chains.insert(key, filled.clone());
+                filled
+            }
+        };
+        self.last = Some((chain, filled.clone()));
         filled
     }
 
@@ -177,6 +192,7 @@ impl Ancestry {
             self.proc.remove(&key.0);
         }
         self.chains.remove(&key);
+        self.last = None;
     }
 
     /// Forgets the processes `/proc` no longer shows (their exits were not seen).
@@ -195,6 +211,7 @@ impl Ancestry {
         self.proc.retain(|tgid, entry| alive.get(tgid) == Some(&entry.start_ticks));
         self.unknown.clear();
         self.chains.clear();
+        self.last = None;
     }
 }
 
