@@ -83,13 +83,13 @@ fn rsyslog_ships_every_line_across_rotations() {
         "--rotate-keep",
         "1000",
     ]);
-    // A burst (121 lines of about 700 bytes: exits carry their ancestors, about 85 KiB) is
-    // smaller than a file, so rotations are at least a second apart: the shipper notices each
-    // new file before it is renamed again. (A file that lives only milliseconds, as one filled
-    // within a burst would, can be renamed away before a shipper that follows the name sees it
-    // at all; see the README.)
-    for _ in 0..14 {
-        run_workload(&["storm", "--shape", "fork", "--tasks", "60", "--cores", "one"]);
+    // A burst (61 lines of about 1.3 KB under the test harness: forks and exits carry about 10
+    // ancestors, some 80 KiB) is smaller than a file, so rotations are at least a second apart:
+    // the shipper notices each new file before it is renamed again. (A file that lives only
+    // milliseconds, as one filled within a burst would, can be renamed away before a shipper
+    // that follows the name sees it at all; see the README.)
+    for _ in 0..16 {
+        run_workload(&["storm", "--shape", "fork", "--tasks", "30", "--cores", "one"]);
         std::thread::sleep(Duration::from_millis(1500));
     }
     let stopped = tracer.stop();
