@@ -1,7 +1,7 @@
 //! Decoding of raw ring-buffer records into [`Event`]s: length-checked, never trusting the
 //! bytes, never panicking.
 use crate::place::Place;
-use std::{borrow::Cow, cell::RefCell};
+use std::cell::RefCell;
 
 use tracer_common::{
     ANCESTOR_DEPTH, AncestorChain, AncestorRecord, COMM_LEN, EventHeader, EventKind, ExecEvent, ExitEvent, ForkEvent,
@@ -56,27 +56,13 @@ unsafe impl Record for NamespaceEvent {
 }
 
 fn read<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
-    view(bytes).map(|record| *record)
-}
-
-/// The record at the start of `bytes`, in place where it is aligned for `T`, as the ring
-/// buffer's records are; copied where it is not. A fork, exec or exit record is mostly its
-/// 16 ancestor slots, of which a chain fills a few: copying whole ones was most of tracer's
-/// memory copying under storms.
-fn view<T: Record>(bytes: &[u8]) -> Result<Cow<'_, T>, DecodeError> {
     let need = size_of::<T>();
     if bytes.len() < need {
         return Err(DecodeError::TooShort { what: T::NAME, len: bytes.len(), need });
     }
-    let record = bytes.as_ptr().cast::<T>();
-    if record.is_aligned() {
-        // SAFETY: length and alignment checked above; `Record` types are valid for any bit
-        // pattern, and the bytes stay unchanged while borrowed.
-        Ok(Cow::Borrowed(unsafe { &*record }))
-    } else {
-        // SAFETY: length checked above; as above, any bit pattern is valid.
-        Ok(Cow::Owned(unsafe { record.read_unaligned() }))
-    }
+    // SAFETY: length checked above; `Record` types are valid for any bit pattern; the read is
+    // unaligned because ring-buffer records are only 8-byte aligned by convention.
+    Ok(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
 }
 
 /// Slots of the comm cache (a power of two).
@@ -168,7 +154,7 @@ impl<'a> Data<'a> {
 }
 
 fn exec(bytes: &[u8]) -> Result<Detail, DecodeError> {
-    let record = view::<ExecEvent>(bytes)?;
+    let record: ExecEvent = read(bytes)?;
     let flags = record.flags;
     let mut data = Data(&bytes[size_of::<ExecEvent>()..]);
     let cwd = data.take(record.cwd_len);
@@ -229,7 +215,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
     let kind = EventKind::try_from(header.kind).map_err(|unknown| DecodeError::UnknownKind(unknown.0))?;
     let detail = match kind {
         EventKind::Fork => {
-            let record = view::<ForkEvent>(bytes)?;
+            let record: ForkEvent = read(bytes)?;
             let (ancestors, ancestors_truncated) = ancestors(&record.ancestors);
             Detail::Fork {
                 child_tgid: record.child_tgid,
@@ -258,7 +244,7 @@ pub fn decode(bytes: &[u8], clock: &Clock) -> Result<Event, DecodeError> {
         }
         EventKind::Exec => exec(bytes)?,
         EventKind::Exit => {
-            let record = view::<ExitEvent>(bytes)?;
+            let record: ExitEvent = read(bytes)?;
             let mut exit =
                 Detail::exit(record.exit_code, record.flags & exit_flags::GROUP_DEAD != 0, record.lifetime_ns);
             if let Detail::Exit { ancestors: slot, ancestors_truncated, .. } = &mut exit {

@@ -171,24 +171,6 @@ fn decodes_the_kernels_ancestors_and_bounds_their_count() {
 }
 
 #[test]
-fn a_record_decodes_the_same_wherever_it_lies() {
-    let exit = ExitEvent {
-        header: header(EventKind::Exit),
-        exit_code: 3 << 8,
-        flags: 0,
-        lifetime_ns: 1,
-        ancestors: chain(2, 0),
-    };
-    let bytes = bytes_of(&exit);
-    let mut shifted = vec![0u8; bytes.len() + 1];
-    shifted[1..].copy_from_slice(&bytes);
-    let (aligned, unaligned) = (&bytes[..], &shifted[1..]);
-    assert_ne!(aligned.as_ptr().align_offset(8), unaligned.as_ptr().align_offset(8));
-    assert_eq!(decode(aligned, &CLOCK), decode(unaligned, &CLOCK));
-    assert!(matches!(decode(unaligned, &CLOCK).unwrap().detail, Detail::Exit { exit_code: Some(3), .. }));
-}
-
-#[test]
 fn events_with_one_chain_share_it_and_a_changed_chain_is_decoded_anew() {
     let decoded = |chain| {
         let exit =
