@@ -71,17 +71,6 @@ fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i
         filter::follow(child_tgid);
     }
     let forks = config::emits(EventKind::Fork);
-    // Reserved, and the creator's chain written into it, while one path leads here: after the
-    // branches below, the verifier checked the walk's loads once per path, and the program took
-    // 108 ms to load instead of 35 (Linux 6.18).
-    let entry = if forks {
-        let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
-        // SAFETY: the chain is a field of the reserved record.
-        unsafe { ancestry::write::<BTF>(who.task, offsets, &raw mut (*entry.as_mut_ptr()).ancestors) };
-        Some(entry)
-    } else {
-        None
-    };
     let namespaces = config::emits(EventKind::Namespace) && NAMESPACE_SERVED.get(0).is_some_and(|served| *served != 0);
     if !forks && !namespaces {
         return 0;
@@ -97,7 +86,8 @@ fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i
         old = place::namespaces::<false>(parent, parent_place.pidns);
         new = place::namespaces::<false>(child, child_place.pidns);
     }
-    if let Some(mut entry) = entry {
+    if forks {
+        let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
         let event = entry.as_mut_ptr();
         // SAFETY: `event` points at the reserved record, written field by field.
         unsafe {
@@ -115,6 +105,7 @@ fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i
             (*event).parent_ns = old;
             (*event).child_ns = new;
             (*event).child_start_ns = child_start_ns;
+            ancestry::write::<BTF>(who.task, offsets, &raw mut (*event).ancestors);
         }
         emit::submit(entry);
     }

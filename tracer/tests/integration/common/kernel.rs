@@ -163,7 +163,8 @@ pub fn task_pt_regs(hook: &str) -> Offer {
 /// What tracer's tp_btf strategy for the lifecycle `kind` (`fork`, `exec`, `exit`, `rename`)
 /// needs from this kernel, asked without tracer: each tracepoint, with `bpf_get_current_task_btf`
 /// where tracer's program reads the current task through it (fork, exec, exit), and `bpf_loop`
-/// for exec. The first refusal, or `Offered`.
+/// where it walks in one (the ancestors of fork, exec and exit; exec's working directory). The
+/// first refusal, or `Offered`.
 pub fn lifecycle_tp_btf(kind: &str) -> Offer {
     let needs: &[&str] = match kind {
         "fork" => &["task_newtask"],
@@ -178,7 +179,7 @@ pub fn lifecycle_tp_btf(kind: &str) -> Offer {
             return offer;
         }
     }
-    if kind == "exec" { bpf_loop() } else { Offer::Offered }
+    bpf_loop()
 }
 
 /// `r0 = 0; exit`: BPF_ALU64 | BPF_MOV | BPF_K with dst r0 and imm 0, then BPF_JMP | BPF_EXIT.
