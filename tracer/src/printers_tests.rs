@@ -2,7 +2,7 @@
 //! trace and error lines. A task chooses its comm, arguments and file names, and a recording
 //! file can hold anything, so each output must show every such character escaped and none raw.
 use crate::{
-    event::{Ancestor, Detail, Event, LostOrigin, test_event, test_exec, test_fork},
+    event::{Ancestor, Ancestors, Detail, Event, LostOrigin, test_event, test_exec, test_fork},
     output::{JsonPrinter, Printer, TablePrinter},
     text::{Text, acts_on_display, error_line},
     tree::{
@@ -57,6 +57,14 @@ fn event(ms: u64, tgid: u32, tid: u32, name: &Text, detail: Detail) -> Event {
 /// and ancestors, starts a renamed thread and a child, looks the name up in `/proc`, and ends.
 fn events(name: &Text) -> Vec<Event> {
     let path = Text::new([b"/tmp/".as_slice(), name.as_bytes()].concat());
+    let chain: Ancestors =
+        vec![Ancestor { tgid: 1, start_ns: Some(1_000_000), comm: name.clone(), exe: Some(path.clone()) }].into();
+    let with_chain = |mut detail: Detail| {
+        if let Detail::Fork { ancestors, .. } | Detail::Exit { ancestors, .. } = &mut detail {
+            *ancestors = chain.clone();
+        }
+        detail
+    };
     let mut exec = test_exec("", &[], 100);
     if let Detail::Exec { filename, argv, cwd, env, old_comm, ancestors, .. } = &mut exec {
         *filename = path.clone();
@@ -64,7 +72,7 @@ fn events(name: &Text) -> Vec<Event> {
         *cwd = Some(path.clone());
         *env = Some(vec![name.clone()]);
         *old_comm = Some(name.clone());
-        *ancestors = vec![Ancestor { tgid: 1, start_ns: Some(1_000_000), comm: name.clone(), exe: Some(path) }].into();
+        *ancestors = chain.clone();
     }
     let renamed = Text::new([name.as_bytes(), b"2"].concat());
     vec![
@@ -72,11 +80,11 @@ fn events(name: &Text) -> Vec<Event> {
         event(1, 100, 100, name, test_fork(100, 101, true, None)),
         event(2, 100, 101, name, Detail::Rename { old_comm: name.clone(), new_comm: renamed }),
         event(3, 100, 100, name, Detail::Lookup { name: name.clone(), target_tgid: None, hidden_thread: false }),
-        event(4, 100, 100, name, test_fork(102, 102, false, None)),
+        event(4, 100, 100, name, with_chain(test_fork(102, 102, false, None))),
         event(5, 102, 102, name, Detail::exit(9, true, 1_000_000)),
         event(6, 100, 101, name, Detail::exit(0, false, 5_000_000)),
         event(7, 100, 100, name, Detail::Lost { count: 1, origin: LostOrigin::RingBuffer }),
-        event(8, 100, 100, name, Detail::exit(3 << 8, true, 9_000_000)),
+        event(8, 100, 100, name, with_chain(Detail::exit(3 << 8, true, 9_000_000))),
     ]
 }
 
@@ -125,6 +133,8 @@ fn json_lines_escape_every_name_and_read_back_the_same() {
         print(&mut JsonPrinter::new(&mut out), &events);
         let json = String::from_utf8(out).unwrap();
         assert_nothing_raw("json", &json, events.len());
+        let chains = json.lines().filter(|line| line.contains(r#""ancestors":[{"tgid":1,"#)).count();
+        assert_eq!(chains, 3, "{json}");
         for (line, event) in json.lines().zip(&events) {
             match name.as_str() {
                 Some(_) => assert!(line.contains(&format!(r#""comm":"{JSON_ESCAPED}""#)), "{line}"),
@@ -134,6 +144,16 @@ fn json_lines_escape_every_name_and_read_back_the_same() {
             for field in ["comm", "cgroup", "container"] {
                 let read: Text = serde_json::from_value(value[field].clone()).unwrap();
                 assert_eq!(read, name, "{field} of {line}");
+            }
+            // One chain, shared by the exec, the child's fork and the last exit, written once
+            // and then repeated: each line reads it back.
+            if !value["ancestors"].as_array().is_none_or(Vec::is_empty) {
+                let ancestor = &value["ancestors"][0];
+                let read: Text = serde_json::from_value(ancestor["comm"].clone()).unwrap();
+                assert_eq!(read, name, "{line}");
+                let read: Text = serde_json::from_value(ancestor["exe"].clone()).unwrap();
+                assert_eq!(read.as_bytes(), [b"/tmp/".as_slice(), name.as_bytes()].concat(), "{line}");
+                assert_eq!((ancestor["tgid"].as_u64(), ancestor["start_ns"].as_u64()), (Some(1), Some(1_000_000)));
             }
             if let Detail::Exec { .. } = event.detail {
                 for field in ["filename", "cwd"] {

@@ -8,15 +8,35 @@ use serde::{
     ser::{Error, Impossible, SerializeMap, SerializeStruct, SerializeStructVariant},
 };
 
-use crate::{event::Event, output::Printer};
+use serde_json::value::RawValue;
+
+use crate::{
+    event::{Ancestors, Detail, Event},
+    output::Printer,
+};
 
 pub struct JsonPrinter<W: Write> {
     out: W,
+    /// The chain of ancestors printed last, and its JSON: a storm's events carry one chain (the
+    /// same shared value), and escaping it again for every line was most of a line's cost.
+    chain: Option<(Ancestors, Box<RawValue>)>,
 }
 
 impl<W: Write> JsonPrinter<W> {
     pub fn new(out: W) -> Self {
-        Self { out }
+        Self { out, chain: None }
+    }
+
+    /// The JSON of `ancestors`, written once per chain.
+    fn remember(&mut self, ancestors: &Ancestors) -> io::Result<()> {
+        if self.chain.as_ref().is_some_and(|(known, _)| std::sync::Arc::ptr_eq(known, ancestors)) {
+            return Ok(());
+        }
+        let mut json = Vec::new();
+        ancestors.serialize(&mut serde_json::Serializer::with_formatter(&mut json, TerminalSafe))?;
+        let json = String::from_utf8(json).map_err(io::Error::other)?;
+        self.chain = Some((ancestors.clone(), RawValue::from_string(json)?));
+        Ok(())
     }
 
     #[cfg(test)]
@@ -27,8 +47,17 @@ impl<W: Write> JsonPrinter<W> {
 
 impl<W: Write> Printer for JsonPrinter<W> {
     fn print(&mut self, event: &Event) -> io::Result<()> {
+        let chain = match &event.detail {
+            Detail::Fork { ancestors, .. } | Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. }
+                if !ancestors.is_empty() =>
+            {
+                self.remember(ancestors)?;
+                self.chain.as_ref().map(|(_, json)| &**json)
+            }
+            _ => None,
+        };
         let mut serializer = serde_json::Serializer::with_formatter(&mut self.out, TerminalSafe);
-        JsonLine(event).serialize(&mut serializer).map_err(io::Error::from)?;
+        JsonLine(event, chain).serialize(&mut serializer).map_err(io::Error::from)?;
         self.out.write_all(b"\n")
     }
 
@@ -61,28 +90,30 @@ impl serde_json::ser::Formatter for TerminalSafe {
 const INLINED_FIELDS: [&str; 2] = ["detail", "place"];
 
 /// One event as a flat JSON object.
-pub struct JsonLine<'a>(pub &'a Event);
+/// An event's line; with its chain of ancestors already written as JSON, when given.
+pub struct JsonLine<'a>(pub &'a Event, pub Option<&'a RawValue>);
 
 impl Serialize for JsonLine<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("event", self.0.kind().name())?;
-        self.0.serialize(Inline(&mut map))?;
+        self.0.serialize(Inline(&mut map, self.1))?;
         map.end()
     }
 }
 
 /// A serializer that writes the fields of a struct, or of a struct variant, as entries of an
 /// enclosing map; the variant's name is not written (the enclosing map carries it as `event`).
-struct Inline<'m, M>(&'m mut M);
+/// The `ancestors` field is written as the JSON given for it, when there is.
+struct Inline<'m, 'c, M>(&'m mut M, Option<&'c RawValue>);
 
-impl<'m, M: SerializeMap> SerializeStruct for Inline<'m, M> {
+impl<'m, M: SerializeMap> SerializeStruct for Inline<'m, '_, M> {
     type Ok = ();
     type Error = M::Error;
 
     fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), M::Error> {
         if INLINED_FIELDS.contains(&key) {
-            value.serialize(Inline(&mut *self.0))
+            value.serialize(Inline(&mut *self.0, self.1))
         } else {
             self.0.serialize_entry(key, value)
         }
@@ -93,12 +124,15 @@ impl<'m, M: SerializeMap> SerializeStruct for Inline<'m, M> {
     }
 }
 
-impl<'m, M: SerializeMap> SerializeStructVariant for Inline<'m, M> {
+impl<'m, M: SerializeMap> SerializeStructVariant for Inline<'m, '_, M> {
     type Ok = ();
     type Error = M::Error;
 
     fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), M::Error> {
-        self.0.serialize_entry(key, value)
+        match self.1 {
+            Some(chain) if key == "ancestors" => self.0.serialize_entry(key, chain),
+            _ => self.0.serialize_entry(key, value),
+        }
     }
 
     fn end(self) -> Result<(), M::Error> {
@@ -110,7 +144,7 @@ fn not_inlinable<E: Error>() -> E {
     E::custom("only structs and struct variants can be inlined into a JSON line")
 }
 
-impl<'m, M: SerializeMap> Serializer for Inline<'m, M> {
+impl<'m, M: SerializeMap> Serializer for Inline<'m, '_, M> {
     type Ok = ();
     type Error = M::Error;
     type SerializeSeq = Impossible<(), M::Error>;
