@@ -194,6 +194,26 @@ impl Event {
 }
 
 impl Detail {
+    /// The chain of ancestors of the kinds that carry one (fork: the creator's; exec, exit).
+    pub fn ancestors(&self) -> Option<&Ancestors> {
+        match self {
+            Detail::Fork { ancestors, .. } | Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. } => {
+                Some(ancestors)
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Detail::ancestors`], to change.
+    pub fn ancestors_mut(&mut self) -> Option<&mut Ancestors> {
+        match self {
+            Detail::Fork { ancestors, .. } | Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. } => {
+                Some(ancestors)
+            }
+            _ => None,
+        }
+    }
+
     /// An exit from its `task->exit_code` wait status.
     pub fn exit(status: u32, group_dead: bool, lifetime_ns: u64) -> Detail {
         Detail::Exit {

@@ -11,7 +11,7 @@ use serde::{
 use serde_json::value::RawValue;
 
 use crate::{
-    event::{Ancestors, Detail, Event},
+    event::{Ancestors, Event},
     output::Printer,
 };
 
@@ -47,10 +47,8 @@ impl<W: Write> JsonPrinter<W> {
 
 impl<W: Write> Printer for JsonPrinter<W> {
     fn print(&mut self, event: &Event) -> io::Result<()> {
-        let chain = match &event.detail {
-            Detail::Fork { ancestors, .. } | Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. }
-                if !ancestors.is_empty() =>
-            {
+        let chain = match event.detail.ancestors() {
+            Some(ancestors) if !ancestors.is_empty() => {
                 self.remember(ancestors)?;
                 self.chain.as_ref().map(|(_, json)| &**json)
             }
@@ -89,8 +87,7 @@ impl serde_json::ser::Formatter for TerminalSafe {
 /// The fields of [`Event`] whose values (a struct variant, a struct) are inlined rather than nested.
 const INLINED_FIELDS: [&str; 2] = ["detail", "place"];
 
-/// One event as a flat JSON object.
-/// An event's line; with its chain of ancestors already written as JSON, when given.
+/// One event as a flat JSON object; its chain of ancestors already written as JSON, when given.
 pub struct JsonLine<'a>(pub &'a Event, pub Option<&'a RawValue>);
 
 impl Serialize for JsonLine<'_> {

@@ -115,9 +115,8 @@ impl Repeated for Cgroup {
 /// event's since format 4, a fork event's since format 8.
 fn chain_mut(detail: &mut Detail, version: u16) -> Option<&mut Ancestors> {
     match detail {
-        Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. } => Some(ancestors),
-        Detail::Fork { ancestors, .. } if version >= 8 => Some(ancestors),
-        _ => None,
+        Detail::Fork { .. } if version < 8 => None,
+        _ => detail.ancestors_mut(),
     }
 }
 

@@ -146,9 +146,7 @@ impl Ancestry {
             }
             _ => {}
         }
-        if let Detail::Fork { ancestors, .. } | Detail::Exec { ancestors, .. } | Detail::Exit { ancestors, .. } =
-            &mut event.detail
-        {
+        if let Some(ancestors) = event.detail.ancestors_mut() {
             let chain = std::mem::take(ancestors);
             *ancestors = self.with_programs(chain);
         }
