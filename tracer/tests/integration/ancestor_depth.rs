@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::common::{Tracer, field, machine, one, renamed_workload};
+use crate::common::{Tracer, ancestor_tgids, machine, one, renamed_workload};
 use serde_json::Value;
 
 /// `sh` in the workload's directory exec'ing `./anc-depth nest 2` (so levels 2, 1 and 0 of
@@ -30,15 +30,6 @@ fn nest_traced(depth: &str) -> (Vec<Value>, Vec<u64>, String) {
     (stopped.events(), pids, path)
 }
 
-fn tgids(event: &Value) -> Vec<u64> {
-    event["ancestors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no ancestors: {event}"))
-        .iter()
-        .map(|a| field(a, "tgid"))
-        .collect()
-}
-
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn two_ancestors_are_kept_and_the_chain_says_it_goes_on() {
@@ -47,7 +38,7 @@ fn two_ancestors_are_kept_and_the_chain_says_it_goes_on() {
     let exec_of = |pid: u64| one(&events, "exec", |event| event["event"] == "exec" && event["tgid"] == pid);
     let context = machine();
     let innermost = exec_of(pids[2]);
-    assert_eq!(tgids(innermost), [pids[1], pids[0]], "[{context}] {innermost}");
+    assert_eq!(ancestor_tgids(innermost), [pids[1], pids[0]], "[{context}] {innermost}");
     assert_eq!(innermost["ancestors_truncated"], true, "[{context}] {innermost}");
     // Level 2 was exec'd as ./anc-depth from the workload's directory: its program is named
     // by its absolute path, as /proc/<pid>/exe would name it.
@@ -56,11 +47,11 @@ fn two_ancestors_are_kept_and_the_chain_says_it_goes_on() {
     }
     let outermost = exec_of(pids[0]);
     assert_eq!(outermost["filename"], "./anc-depth", "[{context}] {outermost}");
-    assert_eq!(tgids(outermost)[0], me, "[{context}] {outermost}");
-    assert_eq!(tgids(outermost).len(), 2, "[{context}] {outermost}");
+    assert_eq!(ancestor_tgids(outermost)[0], me, "[{context}] {outermost}");
+    assert_eq!(ancestor_tgids(outermost).len(), 2, "[{context}] {outermost}");
     assert_eq!(outermost["ancestors_truncated"], true, "[{context}] {outermost}");
     let fork = one(&events, "fork by level 1", |event| event["event"] == "fork" && event["tgid"] == pids[1]);
-    assert_eq!(tgids(fork), [pids[0], me], "[{context}] the creator's: {fork}");
+    assert_eq!(ancestor_tgids(fork), [pids[0], me], "[{context}] the creator's: {fork}");
     assert_eq!(fork["ancestors_truncated"], true, "[{context}] {fork}");
     let exit = one(&events, "exit of level 0", |event| event["event"] == "exit" && event["tgid"] == pids[2]);
     assert_eq!(exit["ancestors"], innermost["ancestors"], "[{context}] {exit}");

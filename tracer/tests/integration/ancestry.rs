@@ -9,19 +9,9 @@ use std::{
 };
 
 use crate::common::{
-    PRINT_SHELL, Tracer, assert_ancestor, field, lifecycle_hook_offered, machine, one, renamed_workload, shell_program,
-    shells_printed, stat_start_ticks,
+    PRINT_SHELL, Tracer, ancestor_tgids, assert_ancestor, field, lifecycle_hook_offered, machine, one,
+    renamed_workload, shell_program, shells_printed, stat_start_ticks,
 };
-use serde_json::Value;
-
-fn chain(event: &Value) -> Vec<u64> {
-    event["ancestors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no ancestors: {event}"))
-        .iter()
-        .map(|ancestor| field(ancestor, "tgid"))
-        .collect()
-}
 
 /// This process as a child subreaper until dropped. Every test shares the process, so a failing
 /// test must not leave the later ones adopting orphans.
@@ -66,7 +56,7 @@ fn a_process_older_than_tracer_gives_its_child_a_complete_chain() {
     let events = stopped.events();
     let exec = events.iter().find(|e| e["event"] == "exec").unwrap_or_else(|| panic!("no exec: {events:?}"));
     let me = u64::from(std::process::id());
-    let ancestors = chain(exec);
+    let ancestors = ancestor_tgids(exec);
     assert_eq!(&ancestors[..2], &[u64::from(shell.id()), me], "[{}] the shell, then this test: {exec}", machine());
     assert_eq!(ancestors.last(), Some(&1), "[{}] up to PID 1: {exec}", machine());
     // Each link is the kernel's own parent of the one before (the test's ancestors still live).
@@ -82,7 +72,7 @@ fn a_process_older_than_tracer_gives_its_child_a_complete_chain() {
     let test_exe = std::env::current_exe().unwrap();
     assert_eq!(exec["ancestors"][1]["exe"], test_exe.to_str().unwrap(), "the test's program, from /proc: {exec}");
     let exit = events.iter().find(|e| e["event"] == "exit").unwrap_or_else(|| panic!("no exit: {events:?}"));
-    assert_eq!(chain(exit), ancestors, "{exit}");
+    assert_eq!(ancestor_tgids(exit), ancestors, "{exit}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -113,7 +103,7 @@ fn a_double_forked_daemon_shows_the_subreaper_that_adopted_it() {
     assert_eq!(field(exec, "ppid"), me, "[{}] adopted by this test: {exec}", machine());
     let (my_ticks, my_comm) = this_process();
     assert_ancestor(&exec["ancestors"][0], me, my_ticks, &my_comm, "the adoptive parent comes first");
-    assert_eq!(chain(exec).last(), Some(&1), "{exec}");
+    assert_eq!(ancestor_tgids(exec).last(), Some(&1), "{exec}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -191,7 +181,7 @@ fn check_parent_gone_under_a_comm_filter(hook: &str) {
         let exe = &ancestors[0]["exe"];
         assert!(exe.is_null() || *exe == shell.as_str(), "{context} {shell}: {event}");
         assert_eq!(event["ancestors_truncated"], false, "{context} {event}");
-        assert_eq!(chain(event).last(), Some(&1), "{context} up to PID 1: {event}");
+        assert_eq!(ancestor_tgids(event).last(), Some(&1), "{context} up to PID 1: {event}");
     }
     assert_eq!(exec["ancestors"], exit["ancestors"], "{context} one chain at exec and at exit");
     let _ = std::fs::remove_dir_all(dir);

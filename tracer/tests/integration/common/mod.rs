@@ -278,6 +278,16 @@ pub fn stat_start_ticks(stat: &str) -> u64 {
     after_comm.split(' ').nth(22 - 3).expect("field 22").parse().expect("a number")
 }
 
+/// The TGIDs of an event's `ancestors`, nearest first.
+pub fn ancestor_tgids(event: &Value) -> Vec<u64> {
+    event["ancestors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no ancestors: {event}"))
+        .iter()
+        .map(|ancestor| field(ancestor, "tgid"))
+        .collect()
+}
+
 /// Asserts that `ancestor` (an element of an event's `ancestors`) is the process `tgid` that
 /// started at clock tick `ticks`, named `comm`.
 pub fn assert_ancestor(ancestor: &Value, tgid: u64, ticks: u64, comm: &str, context: &str) {
