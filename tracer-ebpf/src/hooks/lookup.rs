@@ -92,12 +92,19 @@ pub fn proc_path_syscalls(ctx: RawTracePointContext) -> i32 {
     let regs = unsafe { *args } as *const u8;
     let register = if second { offsets.regs_arg1 } else { offsets.regs_arg0 };
     let Ok(path) = task::read::<u64>(regs, register) else { return 0 };
-    let mut buffer = [0u8; LOOKUP_NAME_LEN];
+    // Nearly every path is not under /proc: its first bytes alone tell, and reading the whole
+    // name first cost more than the rest of the program.
+    let mut head = [0u8; 8];
     // SAFETY: bounded by the buffer; fails instead of faulting.
-    if unsafe { bpf_probe_read_user_str_bytes(path as *const u8, &mut buffer) }.is_err() {
+    if unsafe { bpf_probe_read_user_str_bytes(path as *const u8, &mut head) }.is_err() {
         return 0;
     }
-    if buffer[..PROC_PREFIX.len()] != PROC_PREFIX[..] {
+    if head[..PROC_PREFIX.len()] != PROC_PREFIX[..] {
+        return 0;
+    }
+    let mut buffer = [0u8; LOOKUP_NAME_LEN];
+    // SAFETY: as above.
+    if unsafe { bpf_probe_read_user_str_bytes(path as *const u8, &mut buffer) }.is_err() {
         return 0;
     }
     // The looked-up name is the path component after "/proc/".
