@@ -82,7 +82,7 @@ pub struct Comm(pub [u8; COMM_LEN]);
 
 impl Comm {
     #[inline(always)]
-    fn from_words(words: [u64; 2]) -> Comm {
+    pub fn from_words(words: [u64; 2]) -> Comm {
         // SAFETY: two u64s are 16 plain bytes; bpfel stores them little-endian, as
         // `comm_filter::comm_words` reads names.
         Comm(unsafe { core::mem::transmute::<[u64; 2], [u8; COMM_LEN]>(words) })
@@ -156,7 +156,7 @@ pub fn who(task: *const u8, offsets: &KernelOffsets) -> Result<Who, i32> {
 
 /// Whether the task is between the start and the end of an `execve`.
 #[inline(always)]
-pub fn in_execve(task: *const u8, offsets: &KernelOffsets) -> bool {
+pub fn in_execve<const BTF: bool>(task: *const u8, offsets: &KernelOffsets) -> bool {
     let bit = offsets.task_in_execve_bit;
-    read::<u8>(task, bit / 8).is_ok_and(|byte| byte & (1 << (bit % 8)) != 0)
+    get::<u8, BTF>(task, bit / 8) & (1 << (bit % 8)) != 0
 }

@@ -9,23 +9,24 @@ use aya_ebpf::{
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
 };
-use tracer_common::{COMM_LEN, EventKind, HookSource, RenameEvent};
+use tracer_common::{COMM_LEN, EventKind, HookSource, RenameEvent, comm_filter::up_to_nul};
 
 use crate::{config, emit, filter, maps::EXEC_OLD_COMM, task};
 
 #[btf_tracepoint(function = "task_rename")]
 pub fn task_rename(ctx: BtfTracePointContext) -> i32 {
     floor_return!();
-    on_rename(&ctx, HookSource::TpBtf)
+    on_rename::<_, true>(&ctx, HookSource::TpBtf)
 }
 
 #[raw_tracepoint(tracepoint = "task_rename")]
 pub fn task_rename_raw(ctx: RawTracePointContext) -> i32 {
     floor_return!();
-    on_rename(&ctx, HookSource::RawTracepoint)
+    on_rename::<_, false>(&ctx, HookSource::RawTracepoint)
 }
 
-fn on_rename<C: EbpfContext>(ctx: &C, source: HookSource) -> i32 {
+/// `BTF`: the task argument is BTF-typed (the `tp_btf` program), so its fields are plain loads.
+fn on_rename<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i32 {
     if !config::emits(EventKind::Rename) && !config::emits(EventKind::Exec) {
         return 0;
     }
@@ -33,16 +34,19 @@ fn on_rename<C: EbpfContext>(ctx: &C, source: HookSource) -> i32 {
     // SAFETY: both arguments exist in this tracepoint's context on every kernel.
     let (renamed, new_name) = unsafe { (*args as *const u8, *args.add(1) as *const u8) };
     let offsets = config::offsets();
-    let Ok(who) = task::who(renamed, offsets) else { return 0 };
-    let old_comm = who.comm.0;
-    if task::in_execve(renamed, offsets) {
+    if task::in_execve::<BTF>(renamed, offsets) {
         // The exec event that follows carries the old name: one event per exec, not two. The
-        // exec hook applies the filter, to the task after exec.
+        // exec hook applies the filter, to the task after exec. Every exec comes here, so it
+        // reads only the two fields it keeps.
         if config::emits(EventKind::Exec) {
-            let _ = EXEC_OLD_COMM.insert(who.tid, old_comm, 0);
+            let tid: u32 = task::get::<_, BTF>(renamed, offsets.task_pid);
+            let comm: [u64; 2] = task::get::<_, BTF>(renamed, offsets.task_comm);
+            let _ = EXEC_OLD_COMM.insert(tid, task::Comm::from_words(up_to_nul(comm)).0, 0);
         }
         return 0;
     }
+    let Ok(who) = task::who(renamed, offsets) else { return 0 };
+    let old_comm = who.comm.0;
     if !filter::selects(&who) {
         return 0;
     }
