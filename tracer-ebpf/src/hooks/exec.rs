@@ -67,11 +67,14 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool, const BTF: bool>(ctx: &C, so
         (*event).old_tid = old_tid;
         let mut flags = 0;
 
-        let cred: *const u8 = task::read(task, offsets.task_cred).unwrap_or(core::ptr::null());
+        // Plain loads where the pointers are BTF-typed, before any branch (see `fork`).
+        let cred: *const u8 = task::get::<_, BTF>(task, offsets.task_cred);
+        let filename: *const u8 = task::get::<_, BTF>(bprm, offsets.bprm_filename);
+        let mm: *const u8 = task::get::<_, BTF>(task, offsets.task_mm);
         (*event)._pad = 0;
-        (*event).euid = task::read(cred, offsets.cred_euid).unwrap_or(u32::MAX);
-        (*event).gid = task::read(cred, offsets.cred_gid).unwrap_or(u32::MAX);
-        (*event).egid = task::read(cred, offsets.cred_egid).unwrap_or(u32::MAX);
+        (*event).euid = task::try_get::<_, BTF>(cred, offsets.cred_euid).unwrap_or(u32::MAX);
+        (*event).gid = task::try_get::<_, BTF>(cred, offsets.cred_gid).unwrap_or(u32::MAX);
+        (*event).egid = task::try_get::<_, BTF>(cred, offsets.cred_egid).unwrap_or(u32::MAX);
         (*event).old_comm = match EXEC_OLD_COMM.get(&who.tid) {
             Some(old) => {
                 flags |= exec_flags::OLD_COMM_KNOWN;
@@ -90,13 +93,11 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool, const BTF: bool>(ctx: &C, so
         flags |= cwd_flags;
         let mut at = cwd_len & (CWD_LEN - 1);
 
-        let filename: *const u8 = task::read(bprm, offsets.bprm_filename).unwrap_or(core::ptr::null());
         let read = bpf_probe_read_kernel_str(data.add(at).cast(), FILENAME_LEN as u32, filename.cast());
         let filename_len = if read > 0 { (read as usize - 1) & (FILENAME_LEN - 1) } else { 0 };
         (*event).filename_len = filename_len as u32;
         at += filename_len;
 
-        let mm: *const u8 = task::read(task, offsets.task_mm).unwrap_or(core::ptr::null());
         let (argv_len, argv_total) =
             copy_user_range(mm, offsets.mm_arg_start, offsets.mm_arg_end, settings.arg_bytes, data.add(at));
         (*event).argv_len = argv_len as u32;
