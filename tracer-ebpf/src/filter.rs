@@ -20,7 +20,7 @@ use crate::{
 #[inline(always)]
 pub fn selected_current<const BTF: bool>() -> Option<Who> {
     let current = task::current_task::<BTF>();
-    let comm = task::current_comm::<BTF>(current)?;
+    let comm = task::comm::<BTF>(current)?;
     let flags = settings().filter_flags;
     let comm_first = flags & filter_flags::COMM != 0 && flags & filter_flags::FOLLOW == 0;
     if comm_first && !comm_selected(&comm) {

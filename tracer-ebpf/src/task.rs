@@ -82,7 +82,7 @@ pub struct Comm(pub [u8; COMM_LEN]);
 
 impl Comm {
     #[inline(always)]
-    pub fn from_words(words: [u64; 2]) -> Comm {
+    fn from_words(words: [u64; 2]) -> Comm {
         // SAFETY: two u64s are 16 plain bytes; bpfel stores them little-endian, as
         // `comm_filter::comm_words` reads names.
         Comm(unsafe { core::mem::transmute::<[u64; 2], [u8; COMM_LEN]>(words) })
@@ -96,11 +96,11 @@ impl Comm {
     }
 }
 
-/// The current task's comm, read from its `task_struct`. `bpf_get_current_comm` copies the
-/// same bytes but cost as much as about five field reads (a padded string copy, and the buffer
-/// zeroed before it, which Linux 6.1's unpadded copy needs).
+/// A task's comm, read from its `task_struct`. For the current task `bpf_get_current_comm`
+/// copies the same bytes but cost as much as about five field reads (a padded string copy, and
+/// the buffer zeroed before it, which Linux 6.1's unpadded copy needs).
 #[inline(always)]
-pub fn current_comm<const BTF: bool>(task: *const u8) -> Option<Comm> {
+pub fn comm<const BTF: bool>(task: *const u8) -> Option<Comm> {
     let words: [u64; 2] = try_get::<_, BTF>(task, config::offsets().task_comm).ok()?;
     Some(Comm::from_words(up_to_nul(words)))
 }
@@ -131,7 +131,7 @@ pub fn current_task<const BTF: bool>() -> *const u8 {
 #[inline(always)]
 pub fn current() -> Option<Who> {
     let task = current_task::<false>();
-    Some(current_with(task, current_comm::<false>(task)?))
+    Some(current_with(task, comm::<false>(task)?))
 }
 
 /// The current task (`task`), whose comm was read already.

@@ -9,7 +9,7 @@ use aya_ebpf::{
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
 };
-use tracer_common::{COMM_LEN, EventKind, HookSource, RenameEvent, comm_filter::up_to_nul};
+use tracer_common::{COMM_LEN, EventKind, HookSource, RenameEvent};
 
 use crate::{config, emit, filter, maps::EXEC_OLD_COMM, task};
 
@@ -38,10 +38,11 @@ fn on_rename<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i3
         // The exec event that follows carries the old name: one event per exec, not two. The
         // exec hook applies the filter, to the task after exec. Every exec comes here, so it
         // reads only the two fields it keeps.
-        if config::emits(EventKind::Exec) {
+        if config::emits(EventKind::Exec)
+            && let Some(comm) = task::comm::<BTF>(renamed)
+        {
             let tid: u32 = task::get::<_, BTF>(renamed, offsets.task_pid);
-            let comm: [u64; 2] = task::get::<_, BTF>(renamed, offsets.task_comm);
-            let _ = EXEC_OLD_COMM.insert(tid, task::Comm::from_words(up_to_nul(comm)).0, 0);
+            let _ = EXEC_OLD_COMM.insert(tid, comm.0, 0);
         }
         return 0;
     }
