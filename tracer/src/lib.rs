@@ -10,6 +10,7 @@ pub mod event;
 pub mod export;
 pub mod files;
 pub mod filter;
+pub mod heap;
 pub mod kernel_btf;
 pub mod loader;
 pub mod output;

@@ -14,7 +14,7 @@ pub mod tree;
 use crate::{
     cli::{Cli, Command},
     config::{self, TraceConfig},
-    filter, loader,
+    filter, heap, loader,
 };
 
 /// Exit status for bad command lines, including bad flag values.
@@ -22,6 +22,7 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// Runs the command `cli` names; the exit status on success.
 pub fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    heap::return_large_blocks();
     if let Some(what) = &cli.generate {
         return match generate::generate(what, &mut std::io::stdout().lock()) {
             Err(generate::GenerateError::Write(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),

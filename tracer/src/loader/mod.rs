@@ -23,6 +23,7 @@ use tracer_common::{
 use crate::{
     event::{Kind, Source},
     filter::Filters,
+    heap,
     kernel_btf::{KernelBtf, btf_path},
     place::{cgroup, namespace_offsets},
     probes::{self, ProbePlan},
@@ -134,7 +135,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
         .map_err(|error| LoadError::Object(error.to_string()))?;
     drop(loader);
     let btf = joined("btf", btf)?.map_err(LoadError::AyaBtf)?;
-    release_free_heap();
+    heap::release_free();
     log::debug!("object loaded and attach IDs ready at {:?}", started.elapsed());
     filter_maps::fill_filter_maps(&mut ebpf, filters)?;
     let own_tgid = self_id::ignore_self(&mut ebpf)?;
@@ -166,7 +167,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     }
     log::debug!("programs attached at {:?}", started.elapsed());
     drop(btf);
-    release_free_heap();
+    heap::release_free();
     let unserved = plan.unserved();
     if !unserved.is_empty() {
         let kinds = unserved.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(", ");
@@ -196,15 +197,4 @@ fn joined<T>(name: &'static str, thread: JoinHandle<T>) -> Result<T, LoadError> 
 /// CPUs are numbered from 0 without gaps, as the kernel's own per-CPU maps assume).
 fn exec_scratch_entries() -> u32 {
     aya::util::nr_cpus().ok().and_then(|cpus| u32::try_from(cpus).ok()).unwrap_or(libc::CPU_SETSIZE as u32).max(1)
-}
-
-/// Hands freed heap (parsed BTF) back to the system, so it does not stay in tracer's RSS.
-/// glibc only: the static (musl) build has no malloc_trim, and its allocator gives freed memory
-/// back by itself.
-fn release_free_heap() {
-    // SAFETY: malloc_trim only releases memory that is free.
-    #[cfg(target_env = "gnu")]
-    unsafe {
-        libc::malloc_trim(0)
-    };
 }
