@@ -23,7 +23,7 @@ use tracer_common::{
 use crate::{
     ancestry, config, emit, filter,
     maps::{EXEC_OLD_COMM, EXEC_SCRATCH, ExecScratch},
-    task,
+    place, task,
 };
 
 /// Walks the working directory with `bpf_loop` (Linux 5.17+), which the verifier checks once
@@ -63,7 +63,16 @@ fn on_exec<C: EbpfContext, const LOOP_HELPER: bool, const BTF: bool>(ctx: &C, so
     unsafe {
         let event = &raw mut (*scratch).event;
         let data = (&raw mut (*scratch).data).cast::<u8>();
-        (*event).header = emit::header::<BTF>(EventKind::Exec, source, &who, ppid);
+        // The task is the current one (see `place::current_cgroup_id`).
+        (*event).header = emit::header_at(
+            EventKind::Exec,
+            source,
+            &who,
+            ppid,
+            &place::of::<BTF>(who.task, who.tgid, who.tid),
+            place::current_cgroup_id(),
+            task::process_start::<BTF>(who.task, offsets),
+        );
         (*event).old_tid = old_tid;
         let mut flags = 0;
 

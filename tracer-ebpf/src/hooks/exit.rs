@@ -54,7 +54,7 @@ fn on_exit<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource, has_gro
     // On the header's clock, so that its timestamp serves as the time of death: one clock read.
     let started: u64 = task::get::<_, BTF>(task, offsets.task_start_boottime);
     let ppid = task::parent_tgid::<BTF>(task, offsets).unwrap_or(0);
-    let cgroup_id = place::cgroup_id::<BTF>(who.task);
+    let cgroup_id = place::current_cgroup_id();
     let place = place::of::<BTF>(who.task, who.tgid, who.tid);
     let start_ns = task::process_start::<BTF>(who.task, offsets);
     let group_dead = if has_group_dead {

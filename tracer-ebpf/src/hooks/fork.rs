@@ -64,7 +64,7 @@ fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i
     };
     let start_ns = task::process_start::<BTF>(who.task, offsets);
     let child_start_ns = task::process_start::<BTF>(child, offsets);
-    let cgroup_id = place::cgroup_id::<BTF>(who.task);
+    let cgroup_id = place::current_cgroup_id();
     let parent_place = place::of::<BTF>(parent, who.tgid, who.tid);
     let child_place = place::of::<BTF>(child, child_tgid, child_tid);
     if filter::follows() {
