@@ -70,9 +70,29 @@ fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i
     if filter::follows() {
         filter::follow(child_tgid);
     }
-    let forks = config::emits(EventKind::Fork);
+    // The record is reserved and the ancestors walked before the namespaces are compared: the
+    // comparison's outcome decides a branch further on, so the verifier would otherwise check
+    // the walk once for each way it could come out.
+    let mut fork = if config::emits(EventKind::Fork) { emit::reserve::<ForkEvent>() } else { None };
+    if let Some(entry) = fork.as_mut() {
+        let event = entry.as_mut_ptr();
+        // SAFETY: `event` points at the reserved record, written field by field.
+        unsafe {
+            (*event).header = emit::header_at(EventKind::Fork, source, &who, ppid, &parent_place, cgroup_id, start_ns);
+            (*event).child_tgid = child_tgid;
+            (*event).child_tid = child_tid;
+            (*event).clone_flags = clone_flags;
+            (*event).flags =
+                fork_flags::CLONE_FLAGS_KNOWN | if signal_known { fork_flags::EXIT_SIGNAL_KNOWN } else { 0 };
+            (*event).exit_signal = exit_signal as u32;
+            (*event).child_ns_tgid = child_place.ns_tgid;
+            (*event).child_ns_tid = child_place.ns_tid;
+            (*event).child_start_ns = child_start_ns;
+            ancestry::write::<BTF>(who.task, offsets, &raw mut (*event).ancestors);
+        }
+    }
     let namespaces = config::emits(EventKind::Namespace) && NAMESPACE_SERVED.get(0).is_some_and(|served| *served != 0);
-    if !forks && !namespaces {
+    if fork.is_none() && !namespaces {
         return 0;
     }
     // Namespaces are compared by inode only where the task structs point at different ones:
@@ -86,26 +106,14 @@ fn on_newtask<C: EbpfContext, const BTF: bool>(ctx: &C, source: HookSource) -> i
         old = place::namespaces::<false>(parent, parent_place.pidns);
         new = place::namespaces::<false>(child, child_place.pidns);
     }
-    if forks {
-        let Some(mut entry) = emit::reserve::<ForkEvent>() else { return 0 };
+    if let Some(mut entry) = fork {
         let event = entry.as_mut_ptr();
-        // SAFETY: `event` points at the reserved record, written field by field.
+        // SAFETY: as above.
         unsafe {
-            (*event).header = emit::header_at(EventKind::Fork, source, &who, ppid, &parent_place, cgroup_id, start_ns);
-            (*event).child_tgid = child_tgid;
-            (*event).child_tid = child_tid;
-            (*event).clone_flags = clone_flags;
-            (*event).flags =
-                fork_flags::CLONE_FLAGS_KNOWN | if signal_known { fork_flags::EXIT_SIGNAL_KNOWN } else { 0 };
-            (*event).exit_signal = exit_signal as u32;
-            (*event).child_ns_tgid = child_place.ns_tgid;
-            (*event).child_ns_tid = child_place.ns_tid;
             (*event).ns_compared = u32::from(compared);
             (*event)._pad2 = 0;
             (*event).parent_ns = old;
             (*event).child_ns = new;
-            (*event).child_start_ns = child_start_ns;
-            ancestry::write::<BTF>(who.task, offsets, &raw mut (*event).ancestors);
         }
         emit::submit(entry);
     }
