@@ -1,5 +1,6 @@
 //! Writer → reader tests on real temporary files, truncation and corruption handling.
 
+mod arbitrary;
 mod create;
 mod damage;
 mod format4;
@@ -266,45 +267,6 @@ fn empty_recording_yields_nothing() {
 }
 
 #[test]
-fn create_refuses_an_existing_file_unless_overwriting() {
-    let path = TempPath::new("exists");
-    write_recording(&path.0, &sample_events());
-    let mode = std::fs::metadata(&path.0).expect("metadata").permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
-
-    let error = RecordingWriter::create(&path.0, &header(), false).err().expect("refused");
-    assert!(matches!(error, RecordingError::File(crate::files::CreateError::Exists { .. })));
-    let message = error.to_string();
-    assert!(message.contains(&*path.0.to_string_lossy()) && message.contains("already exists"), "{message}");
-    assert!(message.contains("--force"), "{message}");
-    // The refused create left the file alone.
-    assert_eq!(events_of(&RecordingReader::open(&path.0).expect("open").collect::<Vec<_>>()), sample_events());
-
-    // Overwriting puts a new file, mode 0600, in place of the old one, which keeps its bytes.
-    std::fs::set_permissions(&path.0, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let old = std::fs::File::open(&path.0).expect("open the old file");
-    let old_bytes = std::fs::read(&path.0).expect("read");
-    let writer = RecordingWriter::create(&path.0, &header(), true).expect("overwrite");
-    assert_eq!(writer.replaced(), None, "replacing one's own file is not worth a note");
-    writer.finish(Losses::default()).expect("finish");
-    let (items, _) = split_trailer(RecordingReader::open(&path.0).expect("open").collect());
-    assert_eq!(items, vec![]);
-    let mode = std::fs::metadata(&path.0).expect("metadata").permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
-    let mut kept = Vec::new();
-    (&old).read_to_end(&mut kept).expect("read the old inode");
-    assert_eq!(kept, old_bytes);
-}
-
-#[test]
-fn create_names_the_path_on_failure() {
-    let path = std::env::temp_dir().join("tracer-recording-test-no-such-dir").join("x.rec");
-    let error = RecordingWriter::create(&path, &header(), false).err().expect("fails");
-    let message = error.to_string();
-    assert!(message.starts_with("cannot create ") && message.contains("x.rec"), "{message}");
-}
-
-#[test]
 fn writer_buffers_until_size_or_flush() {
     let path = TempPath::new("buffering");
     let mut writer = RecordingWriter::create(&path.0, &header(), false).expect("create");
@@ -411,70 +373,4 @@ fn events_too_large_are_refused_without_damage() {
     let (items, trailer) = split_trailer(RecordingReader::open(&path.0).expect("open").collect());
     assert_eq!(items, vec![ReadItem::Event(small.clone()), ReadItem::Event(small)]);
     assert_eq!(trailer.records.values().sum::<u64>(), 2);
-}
-
-/// Checks the reader's promises on any input (see [`invariants`](super::invariants)).
-fn check_reader_invariants(bytes: &[u8]) {
-    super::invariants::check(bytes);
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    #[test]
-    fn arbitrary_events_round_trip_through_a_file(events in proptest::collection::vec(arb_event(), 0..20)) {
-        let path = TempPath::new("prop");
-        write_recording(&path.0, &events);
-        let (items, _) = split_trailer(RecordingReader::open(&path.0).expect("open").collect());
-        prop_assert_eq!(items, events.into_iter().map(ReadItem::Event).collect::<Vec<_>>());
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
-
-    #[test]
-    fn arbitrary_whole_files_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        check_reader_invariants(&bytes);
-    }
-
-    #[test]
-    fn arbitrary_bytes_after_a_header_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..2000)) {
-        let mut bytes = recording_bytes(&[]);
-        bytes.extend_from_slice(&tail);
-        check_reader_invariants(&bytes);
-    }
-
-    #[test]
-    fn arbitrary_marker_laden_bytes_never_panic(
-        chunks in proptest::collection::vec(
-            prop_oneof![
-                Just(RECORD_MARKER.to_vec()),
-                proptest::collection::vec(any::<u8>(), 0..16),
-                any::<u32>().prop_map(|len| (len % 64).to_le_bytes().to_vec()),
-            ],
-            0..60,
-        )
-    ) {
-        let mut bytes = recording_bytes(&[]);
-        bytes.extend(chunks.concat());
-        check_reader_invariants(&bytes);
-    }
-
-    #[test]
-    fn damaged_recordings_never_panic(
-        seed_events in proptest::collection::vec(arb_event(), 1..8),
-        damage in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
-        cut in any::<prop::sample::Index>(),
-    ) {
-        let mut bytes = recording_bytes(&seed_events);
-        let header_len = layout(&[]).1 as usize;
-        for (index, value) in damage {
-            let position = header_len + index.index(bytes.len() - header_len);
-            bytes[position] = value;
-        }
-        let cut = header_len + cut.index(bytes.len() - header_len + 1);
-        bytes.truncate(cut);
-        check_reader_invariants(&bytes);
-    }
 }

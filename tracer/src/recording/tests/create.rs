@@ -156,3 +156,42 @@ fn directories_reached_through_ones_own_symlinks_and_dot_dots_are_fine() {
     let message = RecordingWriter::create(&looping, &header(), true).err().expect("refused").to_string();
     assert!(message.ends_with("Too many levels of symbolic links (os error 40)"), "{message}");
 }
+
+#[test]
+fn create_refuses_an_existing_file_unless_overwriting() {
+    let path = TempPath::new("exists");
+    write_recording(&path.0, &sample_events());
+    let mode = std::fs::metadata(&path.0).expect("metadata").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let error = RecordingWriter::create(&path.0, &header(), false).err().expect("refused");
+    assert!(matches!(error, RecordingError::File(crate::files::CreateError::Exists { .. })));
+    let message = error.to_string();
+    assert!(message.contains(&*path.0.to_string_lossy()) && message.contains("already exists"), "{message}");
+    assert!(message.contains("--force"), "{message}");
+    // The refused create left the file alone.
+    assert_eq!(events_of(&RecordingReader::open(&path.0).expect("open").collect::<Vec<_>>()), sample_events());
+
+    // Overwriting puts a new file, mode 0600, in place of the old one, which keeps its bytes.
+    std::fs::set_permissions(&path.0, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let old = std::fs::File::open(&path.0).expect("open the old file");
+    let old_bytes = std::fs::read(&path.0).expect("read");
+    let writer = RecordingWriter::create(&path.0, &header(), true).expect("overwrite");
+    assert_eq!(writer.replaced(), None, "replacing one's own file is not worth a note");
+    writer.finish(Losses::default()).expect("finish");
+    let (items, _) = split_trailer(RecordingReader::open(&path.0).expect("open").collect());
+    assert_eq!(items, vec![]);
+    let mode = std::fs::metadata(&path.0).expect("metadata").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let mut kept = Vec::new();
+    (&old).read_to_end(&mut kept).expect("read the old inode");
+    assert_eq!(kept, old_bytes);
+}
+
+#[test]
+fn create_names_the_path_on_failure() {
+    let path = std::env::temp_dir().join("tracer-recording-test-no-such-dir").join("x.rec");
+    let error = RecordingWriter::create(&path, &header(), false).err().expect("fails");
+    let message = error.to_string();
+    assert!(message.starts_with("cannot create ") && message.contains("x.rec"), "{message}");
+}
