@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use crate::common::{kernel, machine, require_root, scratch_dir, tracer_bin};
+use crate::common::{kernel, machine, require_root, run_tracer, scratch_dir, tracer_bin};
 
 fn tracer(args: &[&str], env: &[(&str, &str)]) -> Output {
     require_root();
@@ -113,5 +113,63 @@ fn a_file_name_another_user_chose_reaches_stderr_escaped() {
         let shown = format!("{}/\\x1b]0;owned\\x07\\nx.rec", dir.display());
         assert_eq!(line, format!("tracer: {shown} is not a tracer recording (no tracer header)"), "{command}");
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn tree_and_export_errors_get_one_clear_line() {
+    let dir = scratch_dir("tree-export-errors");
+    // Carried inside the test binary: the VM has only the binary.
+    let fixture = dir.join("lifecycle-v1.rec");
+    std::fs::write(&fixture, include_bytes!("../fixtures/lifecycle-v1.rec")).unwrap();
+    let fixture = fixture.to_str().unwrap();
+    let existing = dir.join("existing.pftrace");
+    std::fs::write(&existing, "keep me").unwrap();
+    let existing = existing.to_str().unwrap();
+    let cases: [(&[&str], i32, String); 6] = [
+        (
+            &["tree", "/nonexistent/trace.rec"],
+            1,
+            "tracer: cannot open /nonexistent/trace.rec: No such file or directory (os error 2)".into(),
+        ),
+        (&["tree", "/etc/passwd"], 1, "tracer: /etc/passwd is not a tracer recording (no tracer header)".into()),
+        (
+            &["tree", fixture, "--depth", "0"],
+            2,
+            "tracer: invalid value '0' for '--depth <N>': 0 is not in 1..=4294967295".into(),
+        ),
+        (
+            &["export", fixture],
+            2,
+            "tracer: the following required arguments were not provided: --perfetto <OUT>".into(),
+        ),
+        (
+            &["export", fixture, "--perfetto", existing],
+            1,
+            format!("tracer: {existing} already exists (use --force to overwrite it)"),
+        ),
+        (
+            &["run", "--tree", "--json", "--", "true"],
+            2,
+            "tracer: the argument '--tree' cannot be used with '--json'".into(),
+        ),
+    ];
+    for (args, code, message) in cases {
+        let output = run_tracer(args);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(String::from_utf8_lossy(&output.stderr).trim_end(), message, "{args:?}");
+    }
+    assert_eq!(std::fs::read_to_string(dir.join("existing.pftrace")).unwrap(), "keep me");
+
+    // --force replaces a symlink planted at the path with a new file; its target is untouched.
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "victim").unwrap();
+    let planted = dir.join("planted.pftrace");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let output = run_tracer(&["export", fixture, "--perfetto", planted.to_str().unwrap(), "--force"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim", "--force wrote through the symlink");
+    let replaced = std::fs::symlink_metadata(&planted).unwrap();
+    assert!(replaced.file_type().is_file() && replaced.len() > 0, "{replaced:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

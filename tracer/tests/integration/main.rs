@@ -27,6 +27,7 @@ mod ordering;
 mod output_path;
 mod pictures;
 mod recording;
+mod recording_hostile;
 mod recording_rotation;
 mod reliability;
 mod rotation;

@@ -11,16 +11,10 @@ use std::{
 };
 
 use crate::common::{
-    field, host_only, machine, need_program, report, require_root, run_tracer, skipped, tracer_bin, workload_bin,
+    field, host_only, machine, need_program, report, require_root, run_tracer, scratch_dir, skipped, tracer_bin,
+    workload_bin,
 };
 use serde_json::Value;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tracer-pictures-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -214,7 +208,7 @@ fn check_against_events(summary: &Value, events: &[Value]) {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn lifecycle_tree_and_perfetto_trace() {
-    let dir = scratch("lifecycle");
+    let dir = scratch_dir("lifecycle");
     let workload = workload_bin();
     let (tracer_pid, stdout, recording) = run_with_tree(&dir, &[workload.to_str().unwrap(), "lifecycle"]);
     let context = machine();
@@ -295,7 +289,7 @@ fn make_build_tree_and_perfetto_trace() {
     host_only("make, a C compiler and Python");
     need_program("make", "make");
     need_program("cc", "gcc");
-    let dir = scratch("make");
+    let dir = scratch_dir("make");
     std::fs::write(dir.join("Makefile"), MAKEFILE).unwrap();
     std::fs::write(dir.join("a.c"), "int a(void) { return 1; }\n").unwrap();
     std::fs::write(dir.join("b.c"), "int b(void) { return 2; }\n").unwrap();
@@ -356,62 +350,4 @@ fn make_build_tree_and_perfetto_trace() {
         .unwrap();
     // tracer run's child already bears the command's name when it is first seen.
     assert_eq!(make_slices, ["(make)", "make -j2"], "make's images: tracer's fork, then make");
-}
-
-#[test]
-fn tree_and_export_errors_get_one_clear_line() {
-    let dir = scratch("errors");
-    // Carried inside the test binary: the VM has only the binary.
-    let fixture = dir.join("lifecycle-v1.rec");
-    std::fs::write(&fixture, include_bytes!("../fixtures/lifecycle-v1.rec")).unwrap();
-    let fixture = fixture.to_str().unwrap();
-    let existing = dir.join("existing.pftrace");
-    std::fs::write(&existing, "keep me").unwrap();
-    let existing = existing.to_str().unwrap();
-    let cases: [(&[&str], i32, String); 6] = [
-        (
-            &["tree", "/nonexistent/trace.rec"],
-            1,
-            "tracer: cannot open /nonexistent/trace.rec: No such file or directory (os error 2)".into(),
-        ),
-        (&["tree", "/etc/passwd"], 1, "tracer: /etc/passwd is not a tracer recording (no tracer header)".into()),
-        (
-            &["tree", fixture, "--depth", "0"],
-            2,
-            "tracer: invalid value '0' for '--depth <N>': 0 is not in 1..=4294967295".into(),
-        ),
-        (
-            &["export", fixture],
-            2,
-            "tracer: the following required arguments were not provided: --perfetto <OUT>".into(),
-        ),
-        (
-            &["export", fixture, "--perfetto", existing],
-            1,
-            format!("tracer: {existing} already exists (use --force to overwrite it)"),
-        ),
-        (
-            &["run", "--tree", "--json", "--", "true"],
-            2,
-            "tracer: the argument '--tree' cannot be used with '--json'".into(),
-        ),
-    ];
-    for (args, code, message) in cases {
-        let output = run_tracer(args);
-        assert_eq!(output.status.code(), Some(code), "{args:?}: {}", text(&output.stderr));
-        assert_eq!(text(&output.stderr).trim_end(), message, "{args:?}");
-    }
-    assert_eq!(std::fs::read_to_string(dir.join("existing.pftrace")).unwrap(), "keep me");
-
-    // --force replaces a symlink planted at the path with a new file; its target is untouched.
-    let victim = dir.join("victim");
-    std::fs::write(&victim, "victim").unwrap();
-    let planted = dir.join("planted.pftrace");
-    std::os::unix::fs::symlink(&victim, &planted).unwrap();
-    let output = run_tracer(&["export", fixture, "--perfetto", planted.to_str().unwrap(), "--force"]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim", "--force wrote through the symlink");
-    let replaced = std::fs::symlink_metadata(&planted).unwrap();
-    assert!(replaced.file_type().is_file() && replaced.len() > 0, "{replaced:?}");
-    let _ = std::fs::remove_dir_all(dir);
 }

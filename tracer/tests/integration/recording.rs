@@ -1,25 +1,17 @@
-//! Recordings against the real binary: the trailer of a clean stop, what a SIGKILL loses and how
-//! replay reports it, damaged and hostile files, and header fields that would drive a terminal.
+//! Recordings against the real binary: the trailer of a clean stop, and what a SIGKILL loses and
+//! how replay reports it. Hostile and damaged files are in `recording_hostile`.
 
 use std::{
     collections::BTreeMap,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output, Stdio},
     time::Duration,
 };
 
-use crate::common::{Tracer, field, machine, report, run_tracer, run_workload, stderr_of, workload_bin};
+use crate::common::{Tracer, field, machine, report, run_tracer, run_workload, scratch_dir, stderr_of, workload_bin};
 use serde_json::Value;
 
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tracer-test-recording-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
-
-fn replay_json(file: &Path) -> (Output, Vec<Value>) {
+pub(crate) fn replay_json(file: &Path) -> (Output, Vec<Value>) {
     let output = run_tracer(&["replay", file.to_str().unwrap(), "--json"]);
     let events = String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -63,7 +55,7 @@ fn wall_now_ns() -> u64 {
 
 /// The frames of a recording after its header, as (marker, payload) with their offsets, read by
 /// the documented framing (tracer/src/recording/mod.rs).
-fn frames(bytes: &[u8]) -> Vec<(usize, [u8; 4], &[u8])> {
+pub(crate) fn frames(bytes: &[u8]) -> Vec<(usize, [u8; 4], &[u8])> {
     let header_len = 18 + u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as usize;
     let mut at = header_len;
     let mut frames = Vec::new();
@@ -79,8 +71,8 @@ fn frames(bytes: &[u8]) -> Vec<(usize, [u8; 4], &[u8])> {
     frames
 }
 
-const RECORD_MARKER: [u8; 4] = [0xf5, 0x1e, 0xc0, 0x8d];
-const TRAILER_MARKER: [u8; 4] = [0xf5, 0x1e, 0xc0, 0xed];
+pub(crate) const RECORD_MARKER: [u8; 4] = [0xf5, 0x1e, 0xc0, 0x8d];
+pub(crate) const TRAILER_MARKER: [u8; 4] = [0xf5, 0x1e, 0xc0, 0xed];
 
 /// A trailer payload, decoded by the documented layout: (end ns, kernel losses, output losses,
 /// records by kind).
@@ -101,7 +93,7 @@ fn decode_trailer(payload: &[u8]) -> (u64, u64, u64, BTreeMap<String, u64>) {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn a_clean_stop_ends_the_file_with_a_trailer_that_replay_checks() {
-    let dir = scratch("trailer");
+    let dir = scratch_dir("trailer");
     let file = dir.join("trace.rec");
     let started = wall_now_ns();
     let tracer = Tracer::start(&["--json", "-c", "tracer-workload", "-f", "-o", file.to_str().unwrap()]);
@@ -170,7 +162,7 @@ fn not_closed_line(file: &Path, last: &Value) -> String {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn sigkill_after_a_drain_loses_nothing_and_replay_says_it_was_not_closed() {
-    let dir = scratch("sigkill-quiet");
+    let dir = scratch_dir("sigkill-quiet");
     let file = dir.join("trace.rec");
     let tracer = Tracer::start(&["-q", "-c", "tracer-workload", "-f", "-o", file.to_str().unwrap()]);
     let tasks = 200;
@@ -201,7 +193,7 @@ fn sigkill_after_a_drain_loses_nothing_and_replay_says_it_was_not_closed() {
 #[test]
 #[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
 fn sigkill_in_the_middle_of_a_storm_loses_at_most_the_last_moments() {
-    let dir = scratch("sigkill-storm");
+    let dir = scratch_dir("sigkill-storm");
     let victim_file = dir.join("victim.rec");
     let reference_file = dir.join("reference.rec");
     let tasks: u64 = if machine() == "host" { 60_000 } else { 4_000 };
@@ -258,162 +250,5 @@ fn sigkill_in_the_middle_of_a_storm_loses_at_most_the_last_moments() {
     // Only what the kernel still held at the kill is lost: the events of the last drain period
     // (50 ms), with a wide margin for a busy machine, not the last second.
     assert!(lost < last_second / 2 + 100, "lost {lost}; the storm made {last_second} events in the last second");
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-/// A version-2 recording header with these fields (the documented layout), and no frames.
-fn crafted_header(hostname: &str, kernel: &str, filters: &[&str]) -> Vec<u8> {
-    fn string(out: &mut Vec<u8>, s: &str) {
-        let mut len = s.len();
-        while len >= 0x80 {
-            out.push((len as u8 & 0x7f) | 0x80);
-            len >>= 7;
-        }
-        out.push(len as u8);
-        out.extend_from_slice(s.as_bytes());
-    }
-    let mut body = Vec::new();
-    string(&mut body, "0.1.0");
-    string(&mut body, kernel);
-    string(&mut body, hostname);
-    string(&mut body, "boot-id");
-    body.extend_from_slice(&1_700_000_000_000_000_000u64.to_le_bytes());
-    body.extend_from_slice(&1_690_000_000_000_000_000u64.to_le_bytes());
-    body.push(filters.len() as u8);
-    for filter in filters {
-        string(&mut body, filter);
-    }
-    let mut bytes = b"\x89TRACER\n".to_vec();
-    bytes.extend_from_slice(&2u16.to_le_bytes());
-    bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-    bytes.extend_from_slice(&body);
-    bytes
-}
-
-#[test]
-fn header_fields_reach_stderr_escaped() {
-    let dir = scratch("escape");
-    let file = dir.join("hostile.rec");
-    std::fs::write(&file, crafted_header("evil\x1b]0;owned\x07\nFAKE LINE", "6.1\r\x1b[2J", &["--comm", "a\u{9b}b"]))
-        .unwrap();
-    let output = run_tracer(&["replay", file.to_str().unwrap()]);
-    let stderr = stderr_of(&output);
-    assert_eq!(output.status.code(), Some(1), "no trailer: {stderr}");
-    assert!(output.stdout.is_empty());
-    assert!(!stderr.chars().any(|c| c.is_control() && c != '\n'), "a raw control character: {stderr:?}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(
-        lines,
-        [
-            format!(
-                "tracer: reading {}: recorded by tracer 0.1.0 on evil\\x1b]0;owned\\x07\\nFAKE LINE (Linux 6.1\\r\\x1b[2J) \
-                 at 2023-11-14T22:13:20.000000000Z, filters: --comm a\\u{{9b}}b",
-                file.display()
-            ),
-            format!(
-                "tracer: {}: the recording was not closed cleanly (no trailer): events after the start \
-                 (2023-11-14T22:13:20.000000000Z) may be missing",
-                file.display()
-            ),
-        ]
-    );
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
-fn a_file_of_packed_record_headers_replays_with_one_skip() {
-    // 9 MiB of record headers, each claiming the largest payload (1 MiB): reading must stay
-    // linear (checked by the unit tests; `cargo xtask bench` measures the time).
-    let dir = scratch("packed");
-    let file = dir.join("packed.rec");
-    let mut bytes = crafted_header("host", "6.18", &[]);
-    let header_len = bytes.len();
-    let mut frame = RECORD_MARKER.to_vec();
-    frame.extend_from_slice(&(1u32 << 20).to_le_bytes());
-    frame.extend_from_slice(&0u32.to_le_bytes());
-    bytes.extend(frame.iter().copied().cycle().take(9 << 20));
-    std::fs::write(&file, &bytes).unwrap();
-    let output = run_tracer(&["replay", file.to_str().unwrap()]);
-    let stderr = stderr_of(&output);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(output.stdout.is_empty());
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 3, "{stderr}");
-    assert!(
-        lines[1].starts_with(&format!(
-            "tracer: {}: skipped a damaged record at byte {header_len}: record checksum mismatch",
-            file.display()
-        )),
-        "{stderr}"
-    );
-    // Reading resumes at the first header whose frame runs past the end of the file.
-    let tail = 9usize << 20;
-    let first_cut = ((tail - 12 - (1 << 20)) / 12 + 1) * 12;
-    assert_eq!(
-        lines[2],
-        format!(
-            "tracer: {}: the recording was not closed cleanly (the file ends inside a record at byte {}, {} of {} \
-             bytes): events after the start (2023-11-14T22:13:20.000000000Z) may be missing",
-            file.display(),
-            header_len + first_cut,
-            tail - first_cut,
-            (1 << 20) + 12
-        )
-    );
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
-#[ignore = "needs root and the eBPF object: run by `cargo xtask test`"]
-fn cut_and_damaged_recordings_replay_what_is_intact() {
-    let dir = scratch("damage");
-    let file = dir.join("trace.rec");
-    let tracer = Tracer::start(&["--json", "-q", "-c", "tracer-workload", "-f", "-o", file.to_str().unwrap()]);
-    run_workload(&["lifecycle"]);
-    let stopped = tracer.stop();
-    assert!(stopped.status.success() && stopped.lines.is_empty(), "--quiet prints no events: {:?}", stopped.lines);
-    let bytes = std::fs::read(&file).expect("read the recording");
-    let (full, full_events) = replay_json(&file);
-    assert_eq!(full.status.code(), Some(0), "{}", stderr_of(&full));
-    assert!(full_events.len() > 10);
-    let frame_starts: Vec<usize> = frames(&bytes).iter().map(|(at, _, _)| *at).collect();
-    assert_eq!(&bytes[*frame_starts.last().unwrap()..][..4], TRAILER_MARKER);
-
-    // Cut at every byte offset of the last records and the trailer: every complete record
-    // still replays, and replay says the recording was not closed cleanly, from when.
-    let cut_file = dir.join("cut.rec");
-    let mut previous = 0;
-    for cut in bytes.len().saturating_sub(300)..bytes.len() {
-        std::fs::write(&cut_file, &bytes[..cut]).unwrap();
-        let (replayed, events) = replay_json(&cut_file);
-        let stderr = stderr_of(&replayed);
-        assert_eq!(replayed.status.code(), Some(1), "cut at {cut}: {stderr}");
-        assert_eq!(events[..], full_events[..events.len()], "cut at {cut}: replay must be a prefix");
-        assert!(events.len() >= previous, "cut at {cut}: fewer events than a shorter cut");
-        let lines: Vec<&str> = stderr.lines().collect();
-        assert_eq!(lines.len(), 2, "cut at {cut}: one line about the end: {stderr}");
-        let since = format!("): events after {} may be missing", events.last().unwrap()["ts"].as_str().unwrap());
-        assert!(lines[1].ends_with(&since), "cut at {cut}: {stderr}");
-        if frame_starts.contains(&cut) {
-            assert!(lines[1].contains("not closed cleanly (no trailer)"), "cut at {cut}: {stderr}");
-        } else {
-            assert!(lines[1].contains("not closed cleanly (the file ends inside a "), "cut at {cut}: {stderr}");
-        }
-        previous = events.len();
-    }
-    assert_eq!(previous, full_events.len(), "cut inside the trailer, every record is kept");
-
-    // A damaged byte in the middle costs exactly that record, and says where.
-    let mut damaged = bytes.clone();
-    let middle = bytes.len() / 2;
-    damaged[middle] ^= 0x5a;
-    std::fs::write(&cut_file, &damaged).unwrap();
-    let (replayed, events) = replay_json(&cut_file);
-    let stderr = stderr_of(&replayed);
-    assert_eq!(replayed.status.code(), Some(1), "damage is reported in the exit status: {stderr}");
-    assert!(stderr.contains("skipped a damaged record at byte"), "{stderr}");
-    assert!(stderr.contains("records, but"), "the trailer's counts show the loss too: {stderr}");
-    assert_eq!(events.len(), full_events.len() - 1, "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
