@@ -64,9 +64,9 @@ pub fn current_cgroup_id() -> u64 {
 /// ID of the task's cgroup in the unified hierarchy (0 when unreadable).
 #[inline(always)]
 pub fn cgroup_id<const BTF: bool>(task: *const u8) -> u64 {
-    // SAFETY: plain helper calls.
+    // SAFETY: a plain helper call.
     if task as u64 == unsafe { bpf_get_current_task() } {
-        return unsafe { bpf_get_current_cgroup_id() };
+        return current_cgroup_id();
     }
     let offsets = config::ns_offsets();
     let css_set: *const u8 = get::<_, BTF>(task, offsets.task_cgroups);
